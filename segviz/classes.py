@@ -1,0 +1,357 @@
+"""The class table: the one ordered list of classes that everything else asks.
+
+A :class:`ClassTable` owns the evaluated class ids (in table order), their names and colours, the ids
+that are ignored (e.g. 255 "void"), the decoding of colour-coded masks, and optional *source ids*
+(Cityscapes' 34 ``labelIds`` that map onto its 19 train ids).
+
+Masks are first read as *raw values* (whatever integers the file holds). The table turns raw values
+into *class indices* with lookup tables:
+
+* ground truth: ``0..K-1`` for a class, :data:`GT_IGNORE` (``K``) for an ignored id and
+  :data:`GT_UNKNOWN` (``K+1``) for a value that is not in the table at all;
+* prediction: ``0..K-1`` for a class and :data:`PRED_INVALID` (``K``) for anything else, including the
+  ignore value: a prediction of "void" is wrong, never skipped.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from segviz import presets
+from segviz.errors import ClassTableError
+
+#: Offsets, relative to the number of classes K, of the extra lookup-table outputs.
+GT_IGNORE = 0  # K + 0
+GT_UNKNOWN = 1  # K + 1
+PRED_INVALID = 0  # K + 0
+
+Encoding = Literal["ids", "label_ids"]
+MAX_ID = 65534  # 65535 marks an unknown RGB colour (segviz.masks.UNKNOWN_COLOUR)
+
+
+@dataclass(frozen=True, eq=False)
+class ClassTable:
+    """Evaluated classes in order, plus ignored ids, colours and optional source-id mapping.
+
+    Attributes:
+        ids: int64 array (K,) of class ids in table order.
+        names: K class names.
+        colors: uint8 array (K, 3) of RGB colours.
+        ignore_ids: ids whose ground-truth pixels are left out of every count.
+        ignore_colors: RGB colour of each ignore id (used to decode RGB masks and to draw overlays).
+        ignore_names: name of each ignore id.
+        source_ids: optional mapping of source ids (e.g. Cityscapes labelIds) to class or ignore ids.
+        origin: where the table came from ("preset voc", a CSV path, "generated").
+        warnings: non-fatal problems found while building it (e.g. two classes sharing a colour).
+
+    Example:
+        >>> t = ClassTable.from_rows([(0, "road", (128, 64, 128), False), (255, "void", (0, 0, 0), True)])
+        >>> t.num_classes, t.names, t.ignore_ids
+        (1, ('road',), (255,))
+    """
+
+    ids: np.ndarray
+    names: tuple[str, ...]
+    colors: np.ndarray
+    ignore_ids: tuple[int, ...] = ()
+    ignore_colors: tuple[tuple[int, int, int], ...] = ()
+    ignore_names: tuple[str, ...] = ()
+    source_ids: Mapping[int, int] | None = None
+    origin: str = ""
+    warnings: tuple[str, ...] = field(default=())
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_rows(
+        cls,
+        rows: Iterable[presets.Row],
+        *,
+        source_ids: Mapping[int, int] | None = None,
+        origin: str = "",
+    ) -> ClassTable:
+        """Build a table from ``(id, name, (r, g, b), ignore)`` rows; ids must be unique."""
+        rows = list(rows)
+        seen: dict[int, str] = {}
+        for cid, name, _, _ in rows:
+            if cid in seen:
+                raise ClassTableError(
+                    f"{origin or 'class table'}: id {cid} appears twice ({seen[cid]!r} and {name!r})"
+                )
+            seen[cid] = name
+        kept = [r for r in rows if not r[3]]
+        ignored = [r for r in rows if r[3]]
+        warnings = _duplicate_colour_warnings(rows, origin)
+        return cls(
+            ids=np.array([r[0] for r in kept], dtype=np.int64),
+            names=tuple(r[1] for r in kept),
+            colors=np.array([r[2] for r in kept], dtype=np.uint8).reshape(-1, 3),
+            ignore_ids=tuple(r[0] for r in ignored),
+            ignore_colors=tuple(tuple(r[2]) for r in ignored),
+            ignore_names=tuple(r[1] for r in ignored),
+            source_ids=dict(source_ids) if source_ids is not None else None,
+            origin=origin,
+            warnings=tuple(warnings),
+        )
+
+    @classmethod
+    def from_preset(cls, name: str) -> ClassTable:
+        """A built-in table: ``voc``, ``cityscapes``, ``ade20k`` or ``camvid``."""
+        key = name.lower()
+        if key not in presets.PRESETS:
+            raise ClassTableError(
+                f"unknown class-table preset {name!r}; expected one of {', '.join(sorted(presets.PRESETS))}"
+            )
+        source = presets.CITYSCAPES_LABEL_IDS if key == "cityscapes" else None
+        return cls.from_rows(presets.PRESETS[key], source_ids=source, origin=f"preset {key}")
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> ClassTable:
+        """Read ``id,name,r,g,b[,ignore]`` or Cityscapes' ``labelId,name,trainId,r,g,b,ignoreInEval``."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ClassTableError(f"{path}: cannot read class table ({exc})") from exc
+        return cls.from_csv_text(text, origin=str(path))
+
+    @classmethod
+    def from_csv_text(cls, text: str, *, origin: str = "classes.csv") -> ClassTable:
+        """Parse the text of a class-table CSV (see :meth:`from_csv`)."""
+        reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        if {"labelId", "trainId"} <= set(header):
+            return _from_cityscapes_rows(reader, origin)
+        missing = [c for c in ("id", "name", "r", "g", "b") if c not in header]
+        if missing:
+            raise ClassTableError(
+                f"{origin}: missing column(s) {', '.join(missing)}; expected header "
+                f"'id,name,r,g,b[,ignore]' (found {','.join(header) or 'nothing'})"
+            )
+        rows = []
+        for line, rec in enumerate(reader, start=2):
+            if not any((v or "").strip() for v in rec.values() if isinstance(v, str)):
+                continue
+            rows.append(
+                (
+                    _parse_int(rec, "id", line, origin, 0, MAX_ID),
+                    _parse_name(rec, line, origin),
+                    tuple(_parse_int(rec, c, line, origin, 0, 255) for c in "rgb"),
+                    _parse_flag(rec.get("ignore"), line, origin),
+                )
+            )
+        if not rows:
+            raise ClassTableError(f"{origin}: no classes (the file has a header but no rows)")
+        return cls.from_rows(rows, origin=origin)
+
+    @classmethod
+    def load(cls, spec: str | Path) -> ClassTable:
+        """A preset name or a CSV path."""
+        if isinstance(spec, str) and spec.lower() in presets.PRESETS:
+            return cls.from_preset(spec)
+        path = Path(spec)
+        if not path.is_file():
+            raise ClassTableError(
+                f"{spec}: no such class-table file, and not a preset ({', '.join(sorted(presets.PRESETS))})"
+            )
+        return cls.from_csv(path)
+
+    @classmethod
+    def generated(cls, ids: Iterable[int], *, ignore_ids: Iterable[int] = ()) -> ClassTable:
+        """A table for masks that came without one: names ``class_<id>`` and distinct colours.
+
+        Example:
+            >>> ClassTable.generated([0, 3], ignore_ids=[255]).names
+            ('class_0', 'class_3')
+        """
+        ignore = sorted(set(int(i) for i in ignore_ids))
+        kept = sorted(set(int(i) for i in ids) - set(ignore))
+        colours = distinct_colors(len(kept))
+        rows = [(cid, f"class_{cid}", colours[i], False) for i, cid in enumerate(kept)]
+        rows += [(cid, "ignore" if cid != 255 else "void", (0, 0, 0), True) for cid in ignore]
+        return cls.from_rows(rows, origin="generated from the ids found in the masks")
+
+    def with_ignore(self, ignore_ids: Iterable[int]) -> ClassTable:
+        """The same table with exactly ``ignore_ids`` ignored (classes listed there are dropped)."""
+        ignore = set(int(i) for i in ignore_ids)
+        rows = self.rows()
+        known = {r[0] for r in rows}
+        rows = [(cid, n, c, cid in ignore) for cid, n, c, _ in rows]
+        rows += [(cid, "ignore", (0, 0, 0), True) for cid in sorted(ignore - known)]
+        return ClassTable.from_rows(rows, source_ids=self.source_ids, origin=self.origin)
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def num_classes(self) -> int:
+        return len(self.names)
+
+    def rows(self) -> list[presets.Row]:
+        """All rows, classes then ignore ids, as ``(id, name, (r, g, b), ignore)``."""
+        out = [
+            (int(i), n, tuple(int(v) for v in c), False)
+            for i, n, c in zip(self.ids, self.names, self.colors, strict=True)
+        ]
+        for cid, name, col in zip(self.ignore_ids, self.ignore_names, self.ignore_colors, strict=True):
+            out.append((cid, name, col, True))
+        return sorted(out, key=lambda r: r[0])
+
+    def index_of(self, class_id: int) -> int:
+        """Position of ``class_id`` in table order; raises ``KeyError`` if it is not a class."""
+        hits = np.flatnonzero(self.ids == class_id)
+        if hits.size == 0:
+            raise KeyError(class_id)
+        return int(hits[0])
+
+    def describe_ids(self) -> str:
+        """A short human description of the valid values, for error messages."""
+        ids = self.ids.tolist()
+        if ids and ids == list(range(ids[0], ids[-1] + 1)):
+            text = f"ids {ids[0]}..{ids[-1]}"
+        else:
+            text = "ids " + ", ".join(map(str, ids[:12])) + (", ..." if len(ids) > 12 else "")
+        if self.ignore_ids:
+            text += "; ignore " + ", ".join(map(str, self.ignore_ids))
+        return text
+
+    # ----------------------------------------------------------------- lookup tables
+    def _id_lut(self, size: int, encoding: Encoding) -> tuple[np.ndarray, np.ndarray]:
+        """Per raw value: class index (or -1) and whether it is an ignore id."""
+        index = np.full(size, -1, dtype=np.int64)
+        ignore = np.zeros(size, dtype=bool)
+        inside = self.ids < size
+        index[self.ids[inside]] = np.flatnonzero(inside)
+        for i in self.ignore_ids:
+            if i < size:
+                ignore[i] = True
+        if encoding == "label_ids":
+            if self.source_ids is None:
+                raise ClassTableError(
+                    f"{self.origin}: masks use source label ids but the class table has no "
+                    "labelId→id mapping (use the 'cityscapes' preset or a Cityscapes-style CSV)"
+                )
+            src_index = np.full(size, -1, dtype=np.int64)
+            src_ignore = np.zeros(size, dtype=bool)
+            for raw, target in self.source_ids.items():
+                if raw < size:
+                    if target < size and index[target] >= 0:
+                        src_index[raw] = index[target]
+                    else:
+                        src_ignore[raw] = True
+            index, ignore = src_index, src_ignore
+        return index, ignore
+
+    def gt_lut(self, size: int, *, encoding: Encoding = "ids") -> np.ndarray:
+        """Lookup table raw value → class index, ``K`` = ignore, ``K+1`` = not in the table."""
+        index, ignore = self._id_lut(size, encoding)
+        k = self.num_classes
+        return np.where(index >= 0, index, np.where(ignore, k + GT_IGNORE, k + GT_UNKNOWN))
+
+    def pred_lut(self, size: int, *, encoding: Encoding = "ids") -> np.ndarray:
+        """Lookup table raw value → class index, ``K`` = not a class (invalid prediction)."""
+        index, _ = self._id_lut(size, encoding)
+        return np.where(index >= 0, index, self.num_classes + PRED_INVALID)
+
+    def palette(self, size: int = 256) -> np.ndarray:
+        """uint8 (size, 3) colour per raw id; ignore ids get their colour, unknown ids black."""
+        pal = np.zeros((size, 3), dtype=np.uint8)
+        inside = self.ids < size
+        pal[self.ids[inside]] = self.colors[inside]
+        for cid, col in zip(self.ignore_ids, self.ignore_colors, strict=True):
+            if cid < size:
+                pal[cid] = col
+        return pal
+
+    # ----------------------------------------------------------------- colour decoding
+    def colour_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted packed colours ``r<<16|g<<8|b`` and the id each decodes to.
+
+        A colour shared by two rows is left out: it cannot be decoded unambiguously.
+        """
+        rows = self.rows()
+        packed = np.array([(r << 16) | (g << 8) | b for _, _, (r, g, b), _ in rows], dtype=np.int64)
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        uniq, counts = np.unique(packed, return_counts=True)
+        keep = np.isin(packed, uniq[counts == 1])
+        order = np.argsort(packed[keep])
+        return packed[keep][order], ids[keep][order]
+
+
+# --------------------------------------------------------------------- helpers
+def distinct_colors(n: int) -> list[tuple[int, int, int]]:
+    """``n`` well-separated RGB colours (golden-ratio hue steps, alternating lightness)."""
+    out = []
+    for i in range(n):
+        h = (i * 0.618033988749895) % 1.0
+        light = (0.45, 0.62, 0.35)[i % 3]
+        sat = (0.85, 0.65)[(i // 3) % 2]
+        r, g, b = colorsys.hls_to_rgb(h, light, sat)
+        out.append((round(r * 255), round(g * 255), round(b * 255)))
+    return out
+
+
+def _duplicate_colour_warnings(rows: Sequence[presets.Row], origin: str) -> list[str]:
+    by_colour: dict[tuple[int, ...], list[int]] = {}
+    for cid, _, col, ign in rows:
+        if not ign:
+            by_colour.setdefault(tuple(col), []).append(cid)
+    return [
+        f"{origin or 'class table'}: colour {col} is shared by ids "
+        f"{', '.join(map(str, ids))}; RGB masks cannot tell them apart, so that colour is reported "
+        "as unknown when decoding colour-coded masks"
+        for col, ids in by_colour.items()
+        if len(ids) > 1
+    ]
+
+
+def _parse_int(rec: Mapping[str, str | None], col: str, line: int, origin: str, lo: int, hi: int) -> int:
+    raw = (rec.get(col) or "").strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ClassTableError(
+            f"{origin}, line {line}: column '{col}' must be an integer in {lo}..{hi} (got {raw!r})"
+        ) from None
+    if not lo <= value <= hi:
+        raise ClassTableError(f"{origin}, line {line}: column '{col}' must be in {lo}..{hi} (got {value})")
+    return value
+
+
+def _parse_name(rec: Mapping[str, str | None], line: int, origin: str) -> str:
+    name = (rec.get("name") or "").strip()
+    if not name:
+        raise ClassTableError(f"{origin}, line {line}: empty class name")
+    return name
+
+
+def _parse_flag(raw: str | None, line: int, origin: str) -> bool:
+    value = (raw or "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ClassTableError(f"{origin}, line {line}: column 'ignore' must be 0 or 1 (got {raw!r})")
+
+
+def _from_cityscapes_rows(reader: csv.DictReader, origin: str) -> ClassTable:
+    """Cityscapes' labels table: train ids become the classes, labelIds the source ids."""
+    classes: dict[int, presets.Row] = {}
+    source: dict[int, int] = {}
+    for line, rec in enumerate(reader, start=2):
+        label_id = _parse_int(rec, "labelId", line, origin, 0, MAX_ID)
+        train_id = _parse_int(rec, "trainId", line, origin, 0, MAX_ID)
+        ignored = _parse_flag(rec.get("ignoreInEval"), line, origin) or train_id == 255
+        colour = tuple(_parse_int(rec, c, line, origin, 0, 255) for c in "rgb")
+        target = 255 if ignored else train_id
+        source[label_id] = target
+        if not ignored and train_id not in classes:
+            classes[train_id] = (train_id, _parse_name(rec, line, origin), colour, False)
+    rows = [classes[k] for k in sorted(classes)] + [(255, "void", (0, 0, 0), True)]
+    return ClassTable.from_rows(rows, source_ids=source, origin=origin)

@@ -1,0 +1,243 @@
+"""Finding a dataset's files and pairing them.
+
+Layout (every part can be overridden)::
+
+    DATASET/
+      classes.csv   id,name,r,g,b[,ignore]
+      images/       photos (jpg, png, ...)
+      gt/           ground-truth masks
+      pred/         predicted masks of one model, or pred/MODEL_NAME/ for several models
+
+Files are matched by their path relative to their folder, without extension and without known
+dataset suffixes (Cityscapes' ``_leftImg8bit`` / ``_gtFine_labelIds`` …), so ``images/a/x.jpg``,
+``gt/a/x.png`` and ``pred/a/x.png`` form one pair. Folders are walked without following symbolic
+links to folders (no loops). Nothing is ever written into the dataset.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from segviz.classes import ClassTable, Encoding
+from segviz.errors import DatasetError
+from segviz.masks import MASK_SUFFIXES
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+
+#: Dataset suffixes stripped from stems before matching, longest first.
+KNOWN_SUFFIXES = (
+    "_gtFine_labelTrainIds",
+    "_gtCoarse_labelTrainIds",
+    "_gtFine_labelIds",
+    "_gtCoarse_labelIds",
+    "_gtFine_trainIds",
+    "_labelTrainIds",
+    "_leftImg8bit",
+    "_labelIds",
+    "_trainIds",
+    "_L",  # CamVid's label files
+)
+#: Suffixes whose masks hold source label ids (Cityscapes labelIds), not class ids.
+LABEL_ID_SUFFIXES = ("_labelIds",)
+_SUFFIX_RE = re.compile("(" + "|".join(map(re.escape, KNOWN_SUFFIXES)) + ")$")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One evaluable sample: a ground-truth mask, a prediction and (optionally) the photo."""
+
+    name: str
+    gt_path: Path
+    pred_path: Path
+    image_path: Path | None = None
+    gt_encoding: Encoding = "ids"
+    pred_encoding: Encoding = "ids"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file or sample that could not be used, and why."""
+
+    name: str
+    reason: str
+
+
+@dataclass
+class Dataset:
+    """The resolved parts of a dataset and its pairs.
+
+    ``table`` is None when no class table was given or found: evaluation then generates one from the
+    ids found in the masks. ``skipped`` lists samples that cannot be evaluated (with the reason);
+    ``warnings`` lists problems that do not stop evaluation.
+    """
+
+    gt_dir: Path
+    pred_dir: Path
+    images_dir: Path | None
+    table: ClassTable | None
+    model: str | None
+    pairs: list[Pair]
+    skipped: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def list_models(root: str | Path) -> list[str]:
+    """Model names under ``root/pred``: its sub-folders, or ``[]`` if it holds masks directly."""
+    pred = Path(root) / "pred"
+    if not pred.is_dir():
+        return []
+    if any(p.is_file() and p.suffix.lower() in MASK_SUFFIXES for p in pred.iterdir()):
+        return []
+    return sorted(p.name for p in pred.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def open_dataset(
+    root: str | Path | None = None,
+    *,
+    model: str | None = None,
+    images: str | Path | None = None,
+    gt: str | Path | None = None,
+    pred: str | Path | None = None,
+    classes: str | Path | ClassTable | None = None,
+    ignore_ids: Iterable[int] | None = None,
+) -> Dataset:
+    """Resolve a dataset's folders and class table and pair its files.
+
+    Raises :class:`DatasetError` when a required folder is missing or empty, or the model is
+    ambiguous; problems with single files end up in ``skipped`` / ``warnings`` instead.
+    """
+    root_path = Path(root) if root is not None else None
+    gt_dir = _resolve_dir(gt, root_path, "gt", required=True)
+    pred_dir = _resolve_pred_dir(pred, root_path, model)
+    images_dir = _resolve_dir(images, root_path, "images", required=False)
+    table = _resolve_table(classes, root_path)
+    if table is not None and ignore_ids is not None:
+        table = table.with_ignore(ignore_ids)
+    model_name = model or (pred_dir.name if pred_dir.parent.name == "pred" else None)
+
+    skipped: list[Problem] = []
+    warnings: list[Problem] = []
+    gt_files = _index_folder(gt_dir, MASK_SUFFIXES, "ground-truth", skipped, warnings)
+    pred_files = _index_folder(pred_dir, MASK_SUFFIXES, "prediction", skipped, warnings)
+    image_files = _index_folder(images_dir, IMAGE_SUFFIXES, "image", skipped, warnings) if images_dir else {}
+    if not gt_files:
+        raise DatasetError(f"{gt_dir}: no ground-truth masks found ({', '.join(MASK_SUFFIXES)})")
+    if not pred_files:
+        raise DatasetError(f"{pred_dir}: no predicted masks found ({', '.join(MASK_SUFFIXES)})")
+
+    ambiguous = {p.name for p in skipped}
+    pairs = []
+    for key in sorted(set(gt_files) | set(pred_files) | set(image_files)):
+        if key in ambiguous:
+            continue
+        g, p, im = gt_files.get(key), pred_files.get(key), image_files.get(key)
+        if g is None:
+            where = p if p is not None else im
+            skipped.append(Problem(key, f"{where}: no ground-truth mask in {gt_dir}"))
+            continue
+        if p is None:
+            skipped.append(Problem(key, f"{g}: no prediction in {pred_dir}"))
+            continue
+        if images_dir is not None and im is None:
+            warnings.append(Problem(key, f"{g}: no photo in {images_dir} (shown without one)"))
+        pairs.append(Pair(key, g, p, im, _encoding_of(g), _encoding_of(p)))
+    return Dataset(gt_dir, pred_dir, images_dir, table, model_name, pairs, skipped, warnings)
+
+
+def sample_key(relative: str) -> str:
+    """Matching key of a file: relative path without extension and known dataset suffixes.
+
+    Example:
+        >>> sample_key("frankfurt/frankfurt_000000_000294_gtFine_labelIds.png")
+        'frankfurt/frankfurt_000000_000294'
+    """
+    stem, _ = os.path.splitext(relative)
+    return _SUFFIX_RE.sub("", stem)
+
+
+def _encoding_of(path: Path) -> Encoding:
+    return "label_ids" if Path(path).stem.endswith(LABEL_ID_SUFFIXES) else "ids"
+
+
+def _resolve_dir(given: str | Path | None, root: Path | None, part: str, *, required: bool) -> Path | None:
+    if given is not None:
+        path = Path(given)
+        if not path.is_dir():
+            raise DatasetError(f"{path}: --{part} folder does not exist")
+        return path
+    if root is None:
+        if required:
+            raise DatasetError(f"no dataset folder and no --{part} folder given")
+        return None
+    if not root.is_dir():
+        raise DatasetError(f"{root}: dataset folder does not exist")
+    path = root / part
+    if path.is_dir():
+        return path
+    if required:
+        raise DatasetError(f"{root}: no '{part}/' folder (expected {path}, or pass --{part} DIR)")
+    return None
+
+
+def _resolve_pred_dir(given: str | Path | None, root: Path | None, model: str | None) -> Path:
+    if given is not None:
+        path = Path(given)
+        if not path.is_dir():
+            raise DatasetError(f"{path}: --pred folder does not exist")
+        return path
+    pred = _resolve_dir(None, root, "pred", required=True)
+    assert pred is not None and root is not None
+    models = list_models(root)
+    if model is not None:
+        if model not in models:
+            listed = ", ".join(models) if models else "none: pred/ holds masks directly"
+            raise DatasetError(f"{pred}: no model {model!r} (models: {listed})")
+        return pred / model
+    if len(models) > 1:
+        raise DatasetError(f"{pred}: several models ({', '.join(models)}); choose one with --model NAME")
+    return pred / models[0] if models else pred
+
+
+def _resolve_table(classes: str | Path | ClassTable | None, root: Path | None) -> ClassTable | None:
+    if isinstance(classes, ClassTable):
+        return classes
+    if classes is not None:
+        return ClassTable.load(classes)
+    if root is not None and (root / "classes.csv").is_file():
+        return ClassTable.from_csv(root / "classes.csv")
+    return None
+
+
+def _index_folder(
+    folder: Path,
+    suffixes: tuple[str, ...],
+    kind: str,
+    skipped: list[Problem],
+    warnings: list[Problem],
+) -> dict[str, Path]:
+    """Map matching key → file for every file of the right kind below ``folder``."""
+    found: dict[str, list[Path]] = {}
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for fname in sorted(filenames):
+            if fname.startswith("."):
+                continue
+            path = Path(dirpath) / fname
+            if path.suffix.lower() not in suffixes:
+                if kind != "image" or path.suffix.lower() not in (".csv", ".json", ".txt", ".md"):
+                    warnings.append(Problem(fname, f"{path}: not a {kind} file (extension), ignored"))
+                continue
+            rel = path.relative_to(folder).as_posix()
+            found.setdefault(sample_key(rel), []).append(path)
+    out: dict[str, Path] = {}
+    for key, paths in found.items():
+        if len(paths) > 1:
+            listed = ", ".join(str(p) for p in paths)
+            skipped.append(Problem(key, f"ambiguous {kind} files share the name {key!r}: {listed}"))
+        else:
+            out[key] = paths[0]
+    return out

@@ -1,0 +1,407 @@
+"""Evaluating a dataset: read each pair once, keep sparse counts, fold them through the class table.
+
+Step 1 (:func:`count_pairs`, the slow part: decoding PNGs) reads every pair in parallel threads and
+keeps its sparse joint histogram of raw values. Step 2 (:func:`fold`, milliseconds) maps raw values to
+class indices with the class table's lookup tables and builds the dataset confusion matrix and the
+per-image matrices, held sparse as (image, gt, pred, count) rows. Changing the class table or the
+ignore ids only repeats step 2.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from segviz import metrics
+from segviz.classes import ClassTable
+from segviz.dataset import Dataset, Pair, Problem
+from segviz.errors import SegvizError
+from segviz.masks import UNKNOWN_COLOUR, image_size, joint_counts, read_mask
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Sparse joint histogram of one pair's raw values, plus what was noticed while reading."""
+
+    pair: Pair
+    gt_values: np.ndarray
+    pred_values: np.ndarray
+    counts: np.ndarray
+    shape: tuple[int, int]
+    warnings: tuple[str, ...] = ()
+
+
+def count_pair(pair: Pair, table: ClassTable | None = None) -> PairCounts:
+    """Read one pair and count its (gt, pred) raw value pairs; raises :class:`SegvizError`."""
+    gt = read_mask(pair.gt_path, table)
+    pred = read_mask(pair.pred_path, table)
+    if gt.values.shape != pred.values.shape:
+        raise SegvizError(
+            f"{pair.pred_path}: size {_wh(pred.values.shape)} differs from the ground truth "
+            f"{pair.gt_path} ({_wh(gt.values.shape)})"
+        )
+    if gt.unknown_colours:
+        raise SegvizError(f"{pair.gt_path}: {_colour_list(gt.unknown_colours)} not in the class table")
+    notes = []
+    if pred.unknown_colours:
+        notes.append(
+            f"{pair.pred_path}: {_colour_list(pred.unknown_colours)} not in the class table "
+            "(counted as invalid predictions)"
+        )
+    if pair.image_path is not None:
+        size = image_size(pair.image_path)
+        if size is None:
+            notes.append(f"{pair.image_path}: photo unreadable (shown without one)")
+        elif size != (gt.values.shape[1], gt.values.shape[0]):
+            notes.append(
+                f"{pair.image_path}: photo size {size[0]}x{size[1]} differs from its masks "
+                f"({_wh(gt.values.shape)})"
+            )
+    g, p, c = joint_counts(gt.values, pred.values)
+    return PairCounts(pair, g, p, c, gt.values.shape, tuple(notes))
+
+
+def count_pairs(
+    pairs: Sequence[Pair],
+    table: ClassTable | None = None,
+    *,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> tuple[list[PairCounts], list[Problem]]:
+    """Count every pair (threads: decoders release the GIL). Returns results in input order and the
+    pairs that could not be read, with the reason."""
+
+    def one(pair: Pair) -> PairCounts | Problem:
+        try:
+            return count_pair(pair, table)
+        except SegvizError as exc:
+            return Problem(pair.name, str(exc))
+        except Exception as exc:
+            return Problem(pair.name, f"{pair.gt_path} / {pair.pred_path}: {type(exc).__name__}: {exc}")
+
+    done: list[PairCounts | Problem] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for i, result in enumerate(pool.map(one, pairs), start=1):
+            done.append(result)
+            if progress is not None:
+                progress(i, len(pairs))
+    ok = [r for r in done if isinstance(r, PairCounts)]
+    bad = [r for r in done if isinstance(r, Problem)]
+    return ok, bad
+
+
+@dataclass
+class Evaluation:
+    """Results of evaluating a dataset against one class table.
+
+    Attributes:
+        table: the class table used (K classes).
+        names: names of the evaluated images, in order.
+        confusion: int64 (K, K+1) dataset confusion matrix; last column = invalid predictions.
+        image_rows: sparse per-image matrices: int64 (N, 4) rows of (image, gt, pred, count), with
+            pred == K for invalid predictions.
+        ignored_per_image: int64 (N,) ignored ground-truth pixels per image.
+        skipped: samples not evaluated, with the reason.
+        warnings: problems that did not stop evaluation.
+    """
+
+    table: ClassTable
+    names: list[str]
+    pairs: list[Pair]
+    confusion: np.ndarray
+    image_rows: np.ndarray
+    ignored_per_image: np.ndarray
+    skipped: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ totals
+    @property
+    def num_images(self) -> int:
+        return len(self.names)
+
+    @property
+    def ignored_pixels(self) -> int:
+        return int(self.ignored_per_image.sum())
+
+    @property
+    def invalid_pred_pixels(self) -> int:
+        return int(self.confusion[:, -1].sum())
+
+    def summary(self) -> dict[str, float | int]:
+        """Summary metrics (NaN = undefined) and totals."""
+        out = dict(metrics.summary_metrics(self.confusion))
+        out.update(
+            num_images=self.num_images,
+            ignored_pixels=self.ignored_pixels,
+            invalid_pred_pixels=self.invalid_pred_pixels,
+            evaluated_pixels=int(self.confusion.sum()),
+        )
+        return out
+
+    def class_frame(self) -> pd.DataFrame:
+        """Per-class table: id, name, iou, accuracy, precision, dice, gt/pred/invalid pixels."""
+        per = metrics.class_metrics(self.confusion)
+        return pd.DataFrame(
+            {
+                "id": self.table.ids,
+                "name": list(self.table.names),
+                **{m: per[m] for m in metrics.CLASS_METRICS},
+                "gt_pixels": per["gt_pixels"],
+                "pred_pixels": per["pred_pixels"],
+                "invalid_pred_pixels": self.confusion[:, -1],
+            }
+        )
+
+    # ------------------------------------------------------------------ per image
+    def image_confusions(self) -> np.ndarray:
+        """Dense per-image matrices (N, K, K+1); fine for small datasets, prefer the sparse rows."""
+        k = self.table.num_classes
+        dense = np.zeros((self.num_images, k, k + 1), dtype=np.int64)
+        r = self.image_rows
+        dense[r[:, 0], r[:, 1], r[:, 2]] = r[:, 3]
+        return dense
+
+    def image_confusion(self, index: int) -> np.ndarray:
+        """One image's (K, K+1) matrix."""
+        k = self.table.num_classes
+        out = np.zeros((k, k + 1), dtype=np.int64)
+        rows = self.image_rows[self.image_rows[:, 0] == index]
+        out[rows[:, 1], rows[:, 2]] = rows[:, 3]
+        return out
+
+    def image_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(TP, GT, PRED) per image and class, each (N, K), from the sparse rows."""
+        n, k = self.num_images, self.table.num_classes
+        img, g, p, c = self.image_rows.T
+        gt = np.bincount(img * k + g, weights=c, minlength=n * k).reshape(n, k)
+        valid = p < k
+        pred = np.bincount(img[valid] * k + p[valid], weights=c[valid], minlength=n * k).reshape(n, k)
+        diag = g == p
+        tp = np.bincount(img[diag] * k + g[diag], weights=c[diag], minlength=n * k).reshape(n, k)
+        return tp.astype(np.int64), gt.astype(np.int64), pred.astype(np.int64)
+
+    def image_frame(self) -> pd.DataFrame:
+        """Per-image table: name, pixel_accuracy, mean_iou, then one ``iou:<class>`` column per class,
+        each computed from that image's own confusion matrix."""
+        tp, gt, pred = self.image_counts()
+        iou = metrics._divide(tp, gt + pred - tp)
+        miou, _ = metrics._mean_defined(iou)
+        frame = pd.DataFrame(
+            {
+                "name": self.names,
+                "pixel_accuracy": metrics._divide(tp.sum(axis=1), gt.sum(axis=1)),
+                "mean_iou": miou,
+                "ignored_pixels": self.ignored_per_image,
+                "invalid_pred_pixels": np.bincount(
+                    self.image_rows[:, 0],
+                    weights=np.where(
+                        self.image_rows[:, 2] == self.table.num_classes, self.image_rows[:, 3], 0
+                    ),
+                    minlength=self.num_images,
+                ).astype(np.int64),
+            }
+        )
+        per_class = pd.DataFrame(iou, columns=[f"iou:{n}" for n in self.table.names])
+        return pd.concat([frame, per_class], axis=1)
+
+    def images_for_cell(self, gt_index: int, pred_index: int) -> pd.DataFrame:
+        """Images where ground-truth class ``gt_index`` was predicted as ``pred_index`` (K = invalid),
+        ranked by pixel count: columns image (index), name, pixels, share_of_gt (of that image's
+        pixels of the GT class)."""
+        r = self.image_rows
+        hit = r[(r[:, 1] == gt_index) & (r[:, 2] == pred_index)]
+        hit = hit[np.argsort(-hit[:, 3], kind="stable")]
+        _, gt, _ = self.image_counts()
+        return pd.DataFrame(
+            {
+                "image": hit[:, 0],
+                "name": [self.names[i] for i in hit[:, 0]],
+                "pixels": hit[:, 3],
+                "share_of_gt": hit[:, 3] / gt[hit[:, 0], gt_index],
+            }
+        )
+
+    def subset(self, indices: Iterable[int]) -> Evaluation:
+        """The evaluation restricted to some images (re-aggregated from the sparse rows)."""
+        idx = np.asarray(sorted(set(int(i) for i in indices)), dtype=np.int64)
+        remap = np.full(self.num_images, -1, dtype=np.int64)
+        remap[idx] = np.arange(len(idx))
+        rows = self.image_rows[remap[self.image_rows[:, 0]] >= 0].copy()
+        rows[:, 0] = remap[rows[:, 0]]
+        return Evaluation(
+            table=self.table,
+            names=[self.names[i] for i in idx],
+            pairs=[self.pairs[i] for i in idx],
+            confusion=_dense(rows, self.table.num_classes),
+            image_rows=rows,
+            ignored_per_image=self.ignored_per_image[idx],
+            skipped=list(self.skipped),
+            warnings=list(self.warnings),
+        )
+
+    # ------------------------------------------------------------------ export
+    def to_dict(self) -> dict:
+        """The JSON contract of ``segviz evaluate --json`` (undefined values as None)."""
+        s = self.summary()
+        classes = self.class_frame()
+        images = self.image_frame()
+        return {
+            "num_images": self.num_images,
+            **{m: _clean(s[m]) for m in metrics.SUMMARY_METRICS},
+            "mean_pixel_accuracy_classes": s["mean_pixel_accuracy_classes"],
+            "mean_iou_classes": s["mean_iou_classes"],
+            "mean_dice_classes": s["mean_dice_classes"],
+            "evaluated_pixels": s["evaluated_pixels"],
+            "ignored_pixels": self.ignored_pixels,
+            "invalid_pred_pixels": self.invalid_pred_pixels,
+            "ignore_ids": list(self.table.ignore_ids),
+            "class_table": self.table.origin,
+            "classes": [
+                {
+                    "id": int(row.id),
+                    "name": row.name,
+                    **{m: _clean(getattr(row, m)) for m in metrics.CLASS_METRICS},
+                    "gt_pixels": int(row.gt_pixels),
+                    "pred_pixels": int(row.pred_pixels),
+                    "invalid_pred_pixels": int(row.invalid_pred_pixels),
+                }
+                for row in classes.itertuples(index=False)
+            ],
+            "confusion_matrix": self.confusion[:, :-1].tolist(),
+            "images": [
+                {
+                    "name": row.name,
+                    "pixel_accuracy": _clean(row.pixel_accuracy),
+                    "mean_iou": _clean(row.mean_iou),
+                }
+                for row in images[["name", "pixel_accuracy", "mean_iou"]].itertuples(index=False)
+            ],
+            "skipped": [{"name": p.name, "reason": p.reason} for p in self.skipped],
+            "warnings": [{"name": p.name, "message": p.reason} for p in self.warnings],
+        }
+
+
+def fold(
+    counted: Sequence[PairCounts],
+    table: ClassTable,
+    *,
+    skipped: Iterable[Problem] = (),
+    warnings: Iterable[Problem] = (),
+) -> Evaluation:
+    """Turn raw joint histograms into class-indexed confusion matrices through ``table``.
+
+    A pair whose ground truth holds values outside the table is skipped (named, with the values);
+    a predicted value that is not a class id counts as an invalid prediction of its GT class.
+    """
+    skipped, warnings = list(skipped), list(warnings)
+    k = table.num_classes
+    kept: list[PairCounts] = []
+    parts: list[np.ndarray] = []
+    ignored: list[int] = []
+    for pc in counted:
+        warnings.extend(Problem(pc.pair.name, w) for w in pc.warnings)
+        size = int(max(pc.gt_values.max(initial=0), pc.pred_values.max(initial=0))) + 1
+        gi = table.gt_lut(size, encoding=pc.pair.gt_encoding)[pc.gt_values]
+        pi = table.pred_lut(size, encoding=pc.pair.pred_encoding)[pc.pred_values]
+        unknown = gi == k + 1
+        if unknown.any():
+            skipped.append(Problem(pc.pair.name, _unknown_gt_message(pc, unknown, table)))
+            continue
+        is_ignored = gi == k
+        ignored.append(int(pc.counts[is_ignored].sum()))
+        valid = ~is_ignored
+        rows = _merge(len(kept), gi[valid], pi[valid], pc.counts[valid], k)
+        kept.append(pc)
+        parts.append(rows)
+    rows = np.concatenate(parts) if parts else np.zeros((0, 4), dtype=np.int64)
+    return Evaluation(
+        table=table,
+        names=[pc.pair.name for pc in kept],
+        pairs=[pc.pair for pc in kept],
+        confusion=_dense(rows, k),
+        image_rows=rows,
+        ignored_per_image=np.array(ignored, dtype=np.int64),
+        skipped=skipped,
+        warnings=warnings,
+    )
+
+
+def evaluate(
+    dataset: Dataset,
+    *,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Evaluate every pair of ``dataset``.
+
+    With no class table, one is generated from the ids found in the masks (named ``class_<id>``).
+    """
+    counted, bad = count_pairs(dataset.pairs, dataset.table, workers=workers, progress=progress)
+    table = dataset.table or generated_table(counted)
+    return fold(counted, table, skipped=[*dataset.skipped, *bad], warnings=dataset.warnings)
+
+
+def generated_table(counted: Sequence[PairCounts], *, ignore_ids: Iterable[int] = ()) -> ClassTable:
+    """A class table for every value found in the masks (RGB masks need a real table)."""
+    found: set[int] = set()
+    for pc in counted:
+        found.update(pc.gt_values.tolist())
+        found.update(pc.pred_values.tolist())
+    found.discard(UNKNOWN_COLOUR)
+    return ClassTable.generated(found, ignore_ids=ignore_ids)
+
+
+# ---------------------------------------------------------------------- helpers
+def _merge(image: int, gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """Sum counts that fold onto the same (gt, pred) cell; rows (image, gt, pred, count)."""
+    key = gi * (k + 1) + pi
+    uniq, inverse = np.unique(key, return_inverse=True)
+    summed = np.bincount(inverse, weights=c, minlength=len(uniq)).astype(np.int64)
+    out = np.empty((len(uniq), 4), dtype=np.int64)
+    out[:, 0] = image
+    out[:, 1], out[:, 2] = np.divmod(uniq, k + 1)
+    out[:, 3] = summed
+    return out
+
+
+def _dense(rows: np.ndarray, k: int) -> np.ndarray:
+    flat = np.bincount(rows[:, 1] * (k + 1) + rows[:, 2], weights=rows[:, 3], minlength=k * (k + 1))
+    return np.rint(flat).astype(np.int64).reshape(k, k + 1)
+
+
+def _unknown_gt_message(pc: PairCounts, unknown: np.ndarray, table: ClassTable) -> str:
+    values: dict[int, int] = {}
+    for v, c in zip(pc.gt_values[unknown], pc.counts[unknown], strict=True):
+        values[int(v)] = values.get(int(v), 0) + int(c)
+    listed = ", ".join(f"{v} ({n} px)" for v, n in sorted(values.items())[:10])
+    more = f" and {len(values) - 10} more" if len(values) > 10 else ""
+    hint = ""
+    if pc.pair.gt_encoding == "ids" and table.source_ids is not None and max(values) <= max(table.source_ids):
+        hint = " (Cityscapes labelIds? name the files *_gtFine_labelIds.png)"
+    return (
+        f"{pc.pair.gt_path}: ground-truth values {listed}{more} are not in the class table "
+        f"({table.describe_ids()}){hint}"
+    )
+
+
+def _colour_list(colours: dict[tuple[int, int, int], int]) -> str:
+    items = sorted(colours.items(), key=lambda kv: -kv[1])
+    listed = ", ".join(f"rgb{c} ({n} px)" for c, n in items[:8])
+    more = f" and {len(items) - 8} more" if len(items) > 8 else ""
+    return f"colour{'s' if len(items) > 1 else ''} {listed}{more}"
+
+
+def _wh(shape: tuple[int, ...]) -> str:
+    return f"{shape[1]}x{shape[0]}"
+
+
+def _clean(value: float) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else value

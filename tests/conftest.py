@@ -1,0 +1,65 @@
+"""Shared fixtures: tiny datasets written on the fly, and the real data in ../shared/data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SEGVIZ_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real public datasets; mandatory in CI, skipped with a reason elsewhere."""
+    if not (SHARED / "voc2012-deeplab").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs the real datasets at {SHARED} (set SEGVIZ_SHARED_DATA)")
+        pytest.skip(f"real datasets not found at {SHARED} (set SEGVIZ_SHARED_DATA)")
+    return SHARED
+
+
+def save_mask(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
+    """Write an integer array as a mask file (.png via Pillow in ``mode``, or .npy)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".npy":
+        np.save(path, array)
+        return path
+    if mode == "P":
+        # A palette whose colours differ from the indices: reading must return the indices.
+        im = Image.frombytes("P", array.shape[::-1], array.astype(np.uint8).tobytes())
+        im.putpalette([v for i in range(256) for v in ((i * 37) % 256, (i * 91) % 256, (i * 53) % 256)])
+    elif mode == "I;16":
+        im = Image.fromarray(array.astype(np.uint16))
+    elif mode == "RGB":
+        im = Image.fromarray(array.astype(np.uint8))
+    else:
+        im = Image.fromarray(array.astype(np.uint8))
+    im.save(path)
+    return path
+
+
+TINY_CLASSES = (
+    "id,name,r,g,b,ignore\n0,road,128,64,128,0\n1,car,0,0,142,0\n2,person,220,20,60,0\n255,void,0,0,0,1\n"
+)
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path: Path) -> Path:
+    """Two 2x3 images with a hand-computed confusion matrix (see test_evaluate)."""
+    root = tmp_path / "tiny"
+    (root / "images").mkdir(parents=True)
+    (root / "classes.csv").write_text(TINY_CLASSES)
+    gt_a = np.array([[0, 0, 1], [1, 255, 2]])
+    pr_a = np.array([[0, 1, 1], [1, 0, 2]])
+    gt_b = np.array([[0, 0, 0], [0, 1, 1]])
+    pr_b = np.array([[0, 0, 255], [0, 0, 1]])
+    for name, g, p in (("a", gt_a, pr_a), ("b", gt_b, pr_b)):
+        save_mask(root / "gt" / f"{name}.png", g)
+        save_mask(root / "pred" / f"{name}.png", p)
+        Image.new("RGB", (3, 2), (90, 90, 90)).save(root / "images" / f"{name}.jpg")
+    return root

@@ -1,0 +1,129 @@
+"""Class tables: CSV parsing, presets, generated tables, lookup tables and colour decoding."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from segviz.classes import ClassTable
+from segviz.errors import ClassTableError
+
+
+def test_csv_with_ignore_column():
+    t = ClassTable.from_csv_text("id,name,r,g,b,ignore\n0,road,1,2,3,0\n1,car,4,5,6,0\n255,void,0,0,0,1\n")
+    assert t.ids.tolist() == [0, 1] and t.names == ("road", "car") and t.ignore_ids == (255,)
+    assert t.colors.tolist() == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_csv_without_ignore_column_and_with_bom():
+    t = ClassTable.from_csv_text("\ufeffid,name,r,g,b\n3,a,0,0,0\n")
+    assert t.ids.tolist() == [3] and t.ignore_ids == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id,name,r,g,b\n1,a,0,0,0\n1,b,1,1,1\n", r"classes.csv: id 1 appears twice \('a' and 'b'\)"),
+        (
+            "id,name,r,g\n1,a,0,0\n",
+            r"classes.csv: missing column\(s\) b; expected header 'id,name,r,g,b\[,ignore\]'",
+        ),
+        ("id,name,r,g,b\n1,a,0,300,0\n", r"classes.csv, line 2: column 'g' must be in 0..255 \(got 300\)"),
+        (
+            "id,name,r,g,b\nx,a,0,0,0\n",
+            r"classes.csv, line 2: column 'id' must be an integer in 0..65534 \(got 'x'\)",
+        ),
+        (
+            "id,name,r,g,b,ignore\n1,a,0,0,0,maybe\n",
+            r"line 2: column 'ignore' must be 0 or 1 \(got 'maybe'\)",
+        ),
+        ("id,name,r,g,b\n1,,0,0,0\n", r"line 2: empty class name"),
+        ("id,name,r,g,b\n", r"no classes"),
+        ("", r"missing column"),
+    ],
+    ids=[
+        "duplicate-id",
+        "missing-column",
+        "colour-range",
+        "id-not-int",
+        "bad-flag",
+        "empty-name",
+        "no-rows",
+        "empty-file",
+    ],
+)
+def test_csv_errors_name_the_file_and_problem(text, message):
+    with pytest.raises(ClassTableError, match=message):
+        ClassTable.from_csv_text(text, origin="classes.csv")
+
+
+def test_duplicate_colours_warn_and_are_not_decoded():
+    t = ClassTable.from_csv_text("id,name,r,g,b\n1,a,9,9,9\n2,b,9,9,9\n3,c,1,1,1\n", origin="t.csv")
+    assert len(t.warnings) == 1 and "colour (9, 9, 9) is shared by ids 1, 2" in t.warnings[0]
+    _codes, ids = t.colour_codes()
+    assert ids.tolist() == [3]
+
+
+def test_unknown_preset_and_missing_file():
+    with pytest.raises(ClassTableError, match="unknown class-table preset 'coco'; expected one of ade20k"):
+        ClassTable.from_preset("coco")
+    with pytest.raises(ClassTableError, match=r"nope\.csv: no such class-table file, and not a preset"):
+        ClassTable.load("nope.csv")
+
+
+def test_lookup_tables_map_ignore_and_unknown():
+    t = ClassTable.from_csv_text("id,name,r,g,b,ignore\n0,a,0,0,0,0\n5,b,1,1,1,0\n255,void,2,2,2,1\n")
+    gt = t.gt_lut(256)
+    assert gt[0] == 0 and gt[5] == 1 and gt[255] == 2 and gt[1] == 3  # K=2: 2 = ignore, 3 = unknown
+    pred = t.pred_lut(256)
+    assert pred[0] == 0 and pred[5] == 1 and pred[255] == 2 and pred[7] == 2  # 2 = invalid
+
+
+def test_with_ignore_replaces_ignore_ids():
+    t = ClassTable.from_preset("voc").with_ignore([0, 255])
+    assert t.ignore_ids == (0, 255) and t.num_classes == 20 and t.names[0] == "aeroplane"
+
+
+def test_generated_table_has_distinct_colours():
+    t = ClassTable.generated(range(40), ignore_ids=[255])
+    assert t.names[:2] == ("class_0", "class_1") and t.ignore_ids == (255,)
+    assert len({tuple(c) for c in t.colors.tolist()}) == 40
+
+
+def test_cityscapes_preset_maps_label_ids_to_train_ids():
+    t = ClassTable.from_preset("cityscapes")
+    assert t.num_classes == 19 and t.names[0] == "road" and t.names[18] == "bicycle"
+    lut = t.gt_lut(256, encoding="label_ids")
+    assert lut[7] == 0 and lut[26] == 13 and lut[33] == 18  # road, car, bicycle
+    assert lut[0] == 19 and lut[1] == 19  # unlabeled, ego vehicle: ignored
+
+
+def _read_shared_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(
+    ("preset", "folder"), [("voc", "voc2012-deeplab"), ("camvid", "camvid-val"), ("ade20k", "ade20k-csail")]
+)
+def test_presets_agree_with_the_real_datasets_tables(shared_data, preset, folder):
+    ours = ClassTable.from_preset(preset)
+    theirs = ClassTable.from_csv(shared_data / folder / "classes.csv")
+    assert ours.ids.tolist() == theirs.ids.tolist()
+    assert ours.colors.tolist() == theirs.colors.tolist()
+    assert ours.ignore_ids == theirs.ignore_ids
+    # names agree up to ADE's synonym lists ("building;edifice")
+    for a, b in zip(ours.names, theirs.names, strict=True):
+        assert b.replace(";", " ").startswith(a.split(";")[0].split(" ")[0])
+
+
+@pytest.mark.shared_data
+def test_cityscapes_csv_format_gives_the_preset(shared_data):
+    theirs = ClassTable.from_csv(shared_data / "cityscapes-frame" / "classes.csv")
+    ours = ClassTable.from_preset("cityscapes")
+    assert theirs.names == ours.names and theirs.colors.tolist() == ours.colors.tolist()
+    assert dict(theirs.source_ids) == dict(ours.source_ids)
+    assert np.array_equal(theirs.gt_lut(256, encoding="label_ids"), ours.gt_lut(256, encoding="label_ids"))
