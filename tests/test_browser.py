@@ -1,0 +1,197 @@
+"""The app in real headless Chromium (Debian's chromium, driven by Playwright).
+
+Covers what only a browser shows: a click on a confusion-matrix cell reaching the script, the image
+list it opens, the image view with its hover, and screenshots (saved to artifacts/) to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs {CHROMIUM} (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install --no-install-recommends chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Server:
+    def __init__(self, data_root: Path, dataset: str):
+        self.port = _free_port()
+        env = {**os.environ, "SEGVIZ_DATA_ROOT": str(data_root), "SEGVIZ_DATASET": dataset}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "app.py"),
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(self.port),
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"streamlit did not start:\n{self.proc.stdout.read()}")
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            out, _ = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        return out or ""
+
+
+@pytest.fixture(scope="module")
+def sample_server():
+    server = Server(ROOT, "sample_data")
+    yield server
+    log = server.stop()
+    assert "Traceback" not in log, log
+
+
+def _page(browser, width=1600, height=1000):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    return context, page
+
+
+def _wait_overview(page):
+    page.get_by_text("Confusion matrix", exact=True).wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].some(g => g.data && g.data.some(t => t.name === 'cells'))"
+    )
+    page.wait_for_timeout(800)
+
+
+def _click_cell(page, gt_name: str, pred_name: str) -> None:
+    handle = page.evaluate_handle(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].find(g => g.data.some(t => t.name === 'cells'))"
+    )
+    handle.as_element().scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    x, y = page.evaluate(
+        """([g, gt, pred]) => {
+            const L = g._fullLayout; const box = g.querySelector('.nsewdrag').getBoundingClientRect();
+            return [box.left + L.xaxis.d2p(pred), box.top + L.yaxis.d2p(gt)];
+        }""",
+        [handle, gt_name, pred_name],
+    )
+    page.mouse.move(x, y)
+    page.wait_for_timeout(200)
+    page.mouse.click(x, y)
+
+
+def test_overview_click_cell_opens_image_list_and_image(browser, sample_server):
+    context, page = _page(browser)
+    page.goto(sample_server.url)
+    _wait_overview(page)
+    page.screenshot(path=ARTIFACTS / "overview_sample.png", full_page=True)
+    _click_cell(page, "sidewalk", "road")
+    heading = page.locator("h3", has_text="GT sidewalk → predicted road")
+    heading.wait_for()
+    buttons = page.locator("button", has_text=" px (")
+    buttons.first.wait_for()
+    assert buttons.count() >= 1
+    heading.scroll_into_view_if_needed()
+    page.screenshot(path=ARTIFACTS / "cell_images_sample.png", full_page=True)
+    assert "cell=" in page.url
+    name = buttons.first.inner_text().split(" · ")[0]
+    buttons.first.click()
+    page.get_by_text("Error map", exact=False).first.wait_for()
+    page.wait_for_function("() => document.querySelectorAll('img').length >= 4")
+    images = page.locator("[data-testid='stImage'] img")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    assert images.count() >= 4
+    assert f"image={name}" in page.url.replace("%2F", "/")
+    # hover over the interactive picture shows both class names
+    hover = page.evaluate_handle(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].find(g => g.data.some(t => t.type === 'image'))"
+    ).as_element()
+    hover.scroll_into_view_if_needed()
+    box = hover.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.locator(".hoverlayer .hovertext").first.wait_for()
+    text = page.locator(".hoverlayer .hovertext").first.text_content()
+    assert "GT:" in text and "pred:" in text
+    page.screenshot(path=ARTIFACTS / "image_view_sample.png", full_page=True)
+    context.close()
+
+
+def test_overview_on_real_data(browser, shared_data):
+    server = Server(shared_data, "camvid-val")
+    try:
+        context, page = _page(browser)
+        page.goto(server.url)
+        _wait_overview(page)
+        page.screenshot(path=ARTIFACTS / "overview_camvid.png", full_page=True)
+        _click_cell(page, "Pavement", "Road")
+        page.locator("h3", has_text="GT Pavement → predicted Road").wait_for()
+        context.close()
+    finally:
+        log = server.stop()
+    assert "Traceback" not in log, log
