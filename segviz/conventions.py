@@ -1,0 +1,262 @@
+"""Which mIoU? What other tools would report for the same masks, from segviz's own matrices.
+
+"mIoU" is not one number. Tools agree on a class's IoU = TP / (TP + FP + FN) but differ in
+
+* **which classes enter the mean**: every class whose union is non-empty (a class predicted but
+  absent from the ground truth then counts as 0), or only the classes present in the ground truth;
+* **where the counts are summed**: over the whole dataset before dividing (one confusion matrix), or
+  per image, averaging per-image IoUs afterwards (small images then weigh as much as large ones).
+
+Each rule below was read in the tool's source (named beside it; versions as of 2025–2026) and is
+recomputed here from segviz's per-image counts, never from pixels. What segviz calls an *invalid
+prediction* (a predicted value that is not a class id, the ignore value included) is an error of its
+ground-truth class: in GT, in no class's PRED. Ignored ground-truth pixels are in no count. How each
+tool itself treats both is in :data:`CONVENTIONS`' notes; where a tool could not take invalid values
+at all, the value shown is what it reports once they are mapped to "no class".
+
+Example:
+    >>> from segviz.stats import _example_evaluation
+    >>> for c in miou_conventions(_example_evaluation()):      # 2 images, 2 classes
+    ...     print(f"{c.key:22} {c.value:.4f} {c.classes_counted}")
+    segviz                 0.6946 2
+    mmsegmentation         0.6946 2
+    detectron2             0.6946 2
+    cityscapes             0.6946 2
+    torchmetrics_jaccard   0.6946 2
+    torchmetrics_meaniou   0.7018 2
+    image_mean             0.7018 2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from segviz import metrics
+from segviz.evaluate import Evaluation
+
+Counts = tuple[np.ndarray, np.ndarray, np.ndarray]  # TP, GT, PRED per image and class, (N, K)
+Rule = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[float, int]]
+
+
+@dataclass(frozen=True)
+class Convention:
+    """One tool's mIoU for the evaluated masks.
+
+    Attributes:
+        key: short identifier (``"segviz"``, ``"detectron2"``, ...).
+        tool: the tool and the function or class that computes it.
+        rule: one sentence: which classes count and how it aggregates.
+        value: the mIoU that tool would report (0..1, NaN = undefined).
+        classes_counted: classes that enter the mean (at least once, for per-image conventions).
+        source: the file the rule was read in.
+        notes: how the tool treats the ignore index and invalid predictions.
+    """
+
+    key: str
+    tool: str
+    rule: str
+    value: float
+    classes_counted: int
+    source: str = ""
+    notes: str = ""
+
+
+# ---------------------------------------------------------------------- the rules, from counts
+def dataset_union_mean(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[float, int]:
+    """Counts summed over images; mean IoU over classes with a non-empty union.
+
+    Example:
+        >>> dataset_union_mean(np.array([[3, 0]]), np.array([[4, 0]]), np.array([[3, 1]]))
+        (0.375, 2)
+    """
+    iou = _iou(tp.sum(axis=0), gt.sum(axis=0), pred.sum(axis=0))
+    return _mean_over(iou, ~np.isnan(iou))
+
+
+def dataset_gt_mean(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[float, int]:
+    """Counts summed over images; mean IoU over classes with ground-truth pixels only.
+
+    Example:
+        >>> dataset_gt_mean(np.array([[3, 0]]), np.array([[4, 0]]), np.array([[3, 1]]))
+        (0.75, 1)
+    """
+    tp, gt, pred = tp.sum(axis=0), gt.sum(axis=0), pred.sum(axis=0)
+    iou = _iou(tp, gt, pred)
+    return _mean_over(iou, gt > 0)
+
+
+def pooled_image_class_mean(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[float, int]:
+    """IoU per image and class; mean over every (image, class) pair whose union is non-empty.
+
+    Example:
+        >>> tp, gt, pred = np.array([[1, 0], [2, 0]]), np.array([[1, 0], [4, 0]]), np.array([[1, 1], [2, 0]])
+        >>> pooled_image_class_mean(tp, gt, pred)                  # (1 + 0 + 0.5) / 3
+        (0.5, 2)
+    """
+    iou = _iou(tp, gt, pred)
+    defined = ~np.isnan(iou)
+    value, _ = _mean_over(iou.ravel(), defined.ravel())
+    return value, int(defined.any(axis=0).sum())
+
+
+def image_mean_of_means(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[float, int]:
+    """mIoU of each image (over its classes with a non-empty union), averaged over images.
+
+    Example:
+        >>> tp, gt, pred = np.array([[1, 0], [2, 0]]), np.array([[1, 0], [4, 0]]), np.array([[1, 1], [2, 0]])
+        >>> image_mean_of_means(tp, gt, pred)                      # ((1 + 0) / 2 + 0.5) / 2
+        (0.5, 2)
+    """
+    iou = _iou(tp, gt, pred)
+    per_image, _ = metrics._mean_defined(iou)
+    value, _ = _mean_over(per_image, ~np.isnan(per_image))
+    return value, int((~np.isnan(iou)).any(axis=0).sum())
+
+
+def _iou(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """TP / (GT + PRED − TP), NaN where the union is empty (as segviz.metrics)."""
+    return metrics._divide(tp, gt + pred - tp)
+
+
+def _mean_over(values: np.ndarray, counted: np.ndarray) -> tuple[float, int]:
+    n = int(counted.sum())
+    return (float(values[counted].mean()) if n else float("nan")), n
+
+
+# ---------------------------------------------------------------------- the tools
+@dataclass(frozen=True)
+class _Spec:
+    key: str
+    tool: str
+    rule: str
+    compute: Rule
+    source: str
+    notes: str
+
+
+CONVENTIONS: tuple[_Spec, ...] = (
+    # segviz/metrics.py: IoU NaN when GT + PRED − TP == 0, mean over the defined classes.
+    _Spec(
+        "segviz",
+        "segviz (summary mean_iou)",
+        "Counts summed over the dataset; mean over every class with a non-empty union, so a class "
+        "predicted but absent from the ground truth counts as 0.",
+        dataset_union_mean,
+        "segviz/metrics.py",
+        "Ignored ground-truth pixels are in no count; an invalid prediction is an error of its "
+        "ground-truth class (in GT, in no class's PRED).",
+    ),
+    # open-mmlab/mmsegmentation, mmseg/evaluation/metrics/iou_metric.py: intersect_and_union()
+    # histograms with torch.histc(bins=K, min=0, max=K-1) after dropping label == ignore_index;
+    # compute_metrics() sums the four areas over images, IoU = intersect / union (0/0 = NaN) and
+    # the summary is np.nanmean over classes (nan_to_num=None by default).
+    _Spec(
+        "mmsegmentation",
+        "mmsegmentation IoUMetric (mIoU)",
+        "Areas summed over the dataset; np.nanmean over classes, so a class is left out only when its "
+        "union is empty and a predicted-but-absent class counts as 0.",
+        dataset_union_mean,
+        "open-mmlab/mmsegmentation: mmseg/evaluation/metrics/iou_metric.py",
+        "Pixels with label == ignore_index (default 255) are dropped; predicted values outside "
+        "0..K−1 fall outside torch.histc's range: counted in the GT area, in no predicted area, as "
+        "in segviz. With nan_to_num=0 a class absent from both would count as 0 instead.",
+    ),
+    # facebookresearch/detectron2, detectron2/evaluation/sem_seg_evaluation.py: SemSegEvaluator
+    # accumulates a (K+1)×(K+1) matrix [pred, gt] with ignored GT in the extra column, drops it
+    # ([:-1, :-1]); acc_valid = pos_gt > 0, iou_valid = acc_valid & (union > 0),
+    # mIoU = sum(iou[iou_valid]) / sum(iou_valid).
+    _Spec(
+        "detectron2",
+        "detectron2 SemSegEvaluator (mIoU)",
+        "Counts summed over the dataset; mean over the classes present in the ground truth only, so "
+        "a class predicted but absent from the ground truth is left out instead of counting as 0.",
+        dataset_gt_mean,
+        "facebookresearch/detectron2: detectron2/evaluation/sem_seg_evaluation.py",
+        "GT pixels equal to the dataset's ignore_label go to an extra column that is dropped; "
+        "predictions are an argmax over K scores, so it never sees an invalid prediction (a value "
+        "outside 0..K−1 would land in a wrong cell of its matrix).",
+    ),
+    # mcordts/cityscapesScripts, cityscapesscripts/evaluation/evalPixelLevelSemanticLabeling.py:
+    # getIouScoreForLabel(): tp = cm[l, l], fn = row sum − tp (predictions of ignored labels
+    # included), fp = column sum over GT rows that are not ignoreInEval; NaN when tp+fp+fn == 0;
+    # getScoreAverage() averages the non-NaN scores of the evaluated labels.
+    _Spec(
+        "cityscapes",
+        "cityscapesScripts evalPixelLevelSemanticLabeling (Score Average, IoU)",
+        "One confusion matrix over the dataset; a class's IoU is NaN when tp + fp + fn == 0 and the "
+        "average is over the non-NaN classes, so a predicted-but-absent class counts as 0.",
+        dataset_union_mean,
+        "mcordts/cityscapesScripts: cityscapesscripts/evaluation/evalPixelLevelSemanticLabeling.py",
+        "GT pixels of ignoreInEval labels add no false positive; predicting an ignoreInEval label id "
+        "(e.g. 0 'unlabeled') is a false negative of the GT class, as segviz's invalid predictions. "
+        "A GT id outside the label list stops the evaluation.",
+    ),
+    # Lightning-AI/torchmetrics 1.9.0, src/torchmetrics/functional/classification/jaccard.py:
+    # _jaccard_index_reduce(average="macro") sets weights[confmat.sum(1) + confmat.sum(0) == 0] = 0,
+    # so a class absent from both target and preds has weight 0 (not zero_division); the confusion
+    # matrix is accumulated over every update() (MulticlassJaccardIndex.compute).
+    _Spec(
+        "torchmetrics_jaccard",
+        'torchmetrics JaccardIndex(task="multiclass", average="macro")',
+        "Confusion matrix accumulated over the dataset; macro mean with weight 0 for classes absent "
+        "from both target and prediction, so a predicted-but-absent class counts as 0.",
+        dataset_union_mean,
+        "Lightning-AI/torchmetrics: src/torchmetrics/functional/classification/jaccard.py",
+        "ignore_index removes target pixels (and, if it is a class index, that class from the mean). "
+        "Predictions must be 0..K−1: other values raise or land in a wrong cell (target·K + pred). "
+        "Before the fix of issue #1693 absent classes counted as IoU 0.",
+    ),
+    # Lightning-AI/torchmetrics 1.9.0, src/torchmetrics/segmentation/mean_iou.py: MeanIoU.update()
+    # computes per-image IoU (functional/segmentation/mean_iou.py, _mean_iou_update/_compute),
+    # valid = union > 0, score += (iou * valid).sum() and num_batches += valid.sum() over images
+    # *and* classes; compute() = score / num_batches → one mean over (image, class) pairs.
+    _Spec(
+        "torchmetrics_meaniou",
+        "torchmetrics segmentation.MeanIoU (per_class=False)",
+        "IoU per image and class, averaged over every (image, class) pair with a non-empty union: "
+        "classes absent from an image are skipped there, and images with more classes weigh more.",
+        pooled_image_class_mean,
+        "Lightning-AI/torchmetrics: src/torchmetrics/segmentation/mean_iou.py",
+        "No ignore_index: ignored pixels must be removed beforehand (all-zero one-hot vectors); an "
+        "invalid prediction is then an all-zero one-hot vector, an error of its GT class. Before "
+        "torchmetrics PR #2892 classes absent from an image counted as 0.",
+    ),
+    # segviz/evaluate.py, Evaluation.image_frame(): per-image mean_iou over the image's classes with
+    # a non-empty union; torchmetrics' functional mean_iou() returns the same per-image values
+    # (scores.nansum / valid_classes.sum, functional/segmentation/mean_iou.py).
+    _Spec(
+        "image_mean",
+        "mean of per-image mIoU (segviz image table; torchmetrics functional mean_iou(...).mean())",
+        "mIoU of each image over its classes with a non-empty union, then the plain mean over the "
+        "images where it is defined: every image weighs the same, whatever its size.",
+        image_mean_of_means,
+        "segviz/evaluate.py (Evaluation.image_frame); Lightning-AI/torchmetrics: "
+        "src/torchmetrics/functional/segmentation/mean_iou.py",
+        "Same counts as segviz per image; in torchmetrics' functional mean_iou an image with no class "
+        "at all gives NaN (0/0), left out here.",
+    ),
+)
+
+
+def miou_conventions(evaluation: Evaluation) -> list[Convention]:
+    """The mIoU each tool of :data:`CONVENTIONS` would report for ``evaluation``'s masks.
+
+    Computed from the per-image counts (:meth:`Evaluation.image_counts`, (N, K) each); the first
+    entry is segviz's own and equals ``evaluation.summary()["mean_iou"]``.
+
+    Example:
+        >>> from segviz.stats import _example_evaluation
+        >>> by_key = {c.key: c for c in miou_conventions(_example_evaluation())}
+        >>> round(by_key["segviz"].value, 4), round(by_key["image_mean"].value, 4)
+        (0.6946, 0.7018)
+    """
+    counts = evaluation.image_counts()
+    return [_convention(spec, counts) for spec in CONVENTIONS]
+
+
+def _convention(spec: _Spec, counts: Counts) -> Convention:
+    value, n = spec.compute(*counts)
+    return Convention(spec.key, spec.tool, spec.rule, value, n, spec.source, spec.notes)
