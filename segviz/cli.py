@@ -1,7 +1,9 @@
 """The ``segviz`` command line: headless evaluation for scripts and CI pipelines.
 
-Exit status: 0 when every sample was evaluated, 1 when some were skipped (each reported on stderr
-with its reason), 2 for a usage error (bad arguments, missing folders, a broken class table).
+Commands: ``evaluate`` (one model), ``compare`` (two models, with paired-bootstrap intervals) and
+``report`` (a self-contained HTML/PDF report). Exit status: 0 when every sample was evaluated, 1 when
+some were skipped (each reported on stderr with its reason), 2 for a usage error (bad arguments,
+missing folders, a broken class table).
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from segviz import __version__
-from segviz.dataset import open_dataset
+from segviz.dataset import Dataset, open_dataset
 from segviz.errors import SegvizError
 from segviz.evaluate import Evaluation, evaluate
 
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments or input that stops the command (exit status 2)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,69 +40,87 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate DATASET (images/, gt/, pred/[MODEL/], classes.csv); "
         "--images/--gt/--pred/--classes override each part.",
     )
-    ev.add_argument("dataset", nargs="?", help="dataset folder")
+    _dataset_args(ev)
     ev.add_argument("--model", help="model name when pred/ holds several models")
-    ev.add_argument("--images", help="folder of photos (optional)")
-    ev.add_argument("--gt", help="folder of ground-truth masks")
     ev.add_argument("--pred", help="folder of predicted masks")
-    ev.add_argument("--classes", help="class table: a CSV file or a preset (voc, cityscapes, ade20k, camvid)")
-    ev.add_argument(
-        "--ignore",
-        help="comma-separated ids to ignore, replacing the table's ignore ids (e.g. 255 or 0,255)",
-    )
     ev.add_argument("--json", metavar="PATH", help="write the full results as JSON")
     ev.add_argument("--csv", metavar="PATH", help="write the per-class table as CSV")
-    ev.add_argument("--workers", type=int, default=2, help="reading threads (default 2)")
     ev.add_argument("--quiet", action="store_true", help="print nothing on stdout")
+
+    cmp = sub.add_parser(
+        "compare",
+        help="compare two models on one dataset, with paired-bootstrap intervals",
+        description="Compare model B with model A (pred/A/ and pred/B/) on the images both have.",
+    )
+    _dataset_args(cmp)
+    cmp.add_argument("--models", nargs=2, metavar=("A", "B"), required=True, help="the two models")
+    cmp.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    cmp.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    cmp.add_argument("--json", metavar="PATH", help="write the comparison as JSON")
+    cmp.add_argument("--quiet", action="store_true", help="print nothing on stdout")
     return parser
+
+
+def _dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", nargs="?", help="dataset folder")
+    p.add_argument("--images", help="folder of photos (optional)")
+    p.add_argument("--gt", help="folder of ground-truth masks")
+    p.add_argument("--classes", help="class table: a CSV file or a preset (voc, cityscapes, ade20k, camvid)")
+    p.add_argument(
+        "--ignore", help="comma-separated ids to ignore, replacing the table's ignore ids (e.g. 255 or 0,255)"
+    )
+    p.add_argument("--workers", type=int, default=2, help="reading threads (default 2)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "evaluate":
-        return _evaluate(args, parser)
-    parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse rejects it first
-    return EXIT_USAGE
-
-
-def _evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if args.dataset is None and (args.gt is None or args.pred is None):
+    if args.dataset is None and (args.gt is None or getattr(args, "pred", None) is None):
         parser.error("give a DATASET folder, or both --gt and --pred")
+    command = {"evaluate": _evaluate, "compare": _compare}[args.command]
+    try:
+        return command(args)
+    except (UsageError, SegvizError) as exc:
+        print(f"segviz: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None) -> Evaluation:
+    """Open and evaluate the dataset the arguments describe; report problems on stderr."""
     try:
         ignore = _parse_ids(args.ignore) if args.ignore is not None else None
         dataset = open_dataset(
             args.dataset,
-            model=args.model,
+            model=model,
             images=args.images,
             gt=args.gt,
-            pred=args.pred,
+            pred=pred,
             classes=args.classes,
             ignore_ids=ignore,
         )
-        for out in (args.json, args.csv):
-            if out is not None:
-                _refuse_inside(Path(out), [dataset.gt_dir, dataset.pred_dir, dataset.images_dir])
-    except (SegvizError, ValueError) as exc:
-        print(f"segviz: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-
-    result = evaluate(dataset, workers=args.workers)
-    if dataset.table is None and ignore is not None:
-        result = _with_generated_ignore(result, dataset, ignore, args.workers)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for out in (getattr(args, "json", None), getattr(args, "csv", None), getattr(args, "out", None)):
+        if out is not None:
+            _refuse_inside(Path(out), dataset)
+    result = evaluate(dataset, workers=args.workers, generated_ignore=ignore or ())
+    label = f"[{model}] " if model and args.command == "compare" else ""
     if dataset.table is None:
-        print(
-            f"segviz: note: no class table; generated {result.table.num_classes} classes from the ids "
-            f"found in the masks (ignore ids: {', '.join(map(str, result.table.ignore_ids)) or 'none'})",
-            file=sys.stderr,
+        _say(
+            f"note: {label}no class table; generated {result.table.num_classes} classes from the ids found "
+            f"in the masks (ignore ids: {', '.join(map(str, result.table.ignore_ids)) or 'none'})"
         )
     for w in result.table.warnings:
-        print(f"segviz: warning: {w}", file=sys.stderr)
+        _say(f"warning: {w}")
     for p in result.warnings:
-        print(f"segviz: warning: {p.reason}", file=sys.stderr)
+        _say(f"warning: {label}{p.reason}")
     for p in result.skipped:
-        print(f"segviz: skipped {p.name}: {p.reason}", file=sys.stderr)
+        _say(f"skipped {label}{p.name}: {p.reason}")
+    return result
 
+
+def _evaluate(args: argparse.Namespace) -> int:
+    result = load(args, model=args.model, pred=args.pred)
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=1, allow_nan=False) + "\n")
     if args.csv:
@@ -106,12 +130,24 @@ def _evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return EXIT_SKIPPED if result.skipped else EXIT_OK
 
 
-def _with_generated_ignore(result: Evaluation, dataset, ignore, workers) -> Evaluation:
-    from segviz.evaluate import count_pairs, fold, generated_table
+def _compare(args: argparse.Namespace) -> int:
+    from segviz.compare import compare
 
-    counted, bad = count_pairs(dataset.pairs, None, workers=workers)
-    table = generated_table(counted, ignore_ids=ignore)
-    return fold(counted, table, skipped=[*dataset.skipped, *bad], warnings=dataset.warnings)
+    name_a, name_b = args.models
+    if name_a == name_b:
+        raise UsageError(f"--models: give two different models (got {name_a} twice)")
+    a, b = load(args, model=name_a), load(args, model=name_b)
+    comparison = compare(a, b, name_a=name_a, name_b=name_b, resamples=args.resamples, seed=args.seed)
+    for name in comparison.paired.only_in_a:
+        _say(f"skipped {name}: only {name_a} has a prediction for it")
+    for name in comparison.paired.only_in_b:
+        _say(f"skipped {name}: only {name_b} has a prediction for it")
+    if args.json:
+        Path(args.json).write_text(json.dumps(comparison.to_dict(), indent=1, allow_nan=False) + "\n")
+    if not args.quiet:
+        print(format_comparison(comparison))
+    skipped = a.skipped or b.skipped or comparison.paired.dropped
+    return EXIT_SKIPPED if skipped else EXIT_OK
 
 
 def format_report(result: Evaluation) -> str:
@@ -137,31 +173,84 @@ def format_report(result: Evaluation) -> str:
         f"invalid pred px {s['invalid_pred_pixels']:>10,}",
         f"skipped         {len(result.skipped):>10,}",
     ]
-    lw = max(len(line) for line in left)
-    lines = []
-    for i in range(max(len(left), len(right))):
-        a = left[i] if i < len(left) else ""
-        b = right[i] if i < len(right) else ""
-        lines.append(f"{a:<{lw}}    {b}".rstrip())
+    lines = _side_by_side(left, right)
     lines.append("(percent; n/a = undefined: the class is absent from both ground truth and prediction)")
     return "\n".join(lines)
 
 
-def _pct(value: float) -> str:
+def format_comparison(comparison) -> str:
+    """Summary metrics of both models with the change and its interval, then per-class changes."""
+    a, b = comparison.name_a, comparison.name_b
+    conf = round(comparison.paired.confidence * 100)
+    lines = [
+        f"{b} vs {a} on {comparison.a.num_images} images "
+        f"(paired bootstrap, {comparison.paired.resamples} resamples, {conf} % intervals)",
+        "",
+    ]
+    w = max(len(a), len(b), 6)
+    lines.append(f"{'metric':<24}{a:>{w + 2}}{b:>{w + 2}}  {'change':>7}  {f'{conf} % interval':>18}")
+    for row in comparison.summary_frame().itertuples(index=False):
+        lines.append(
+            f"{row.metric:<24}{_pct(row.a):>{w + 2}}{_pct(row.b):>{w + 2}}  {_signed(row.delta)}  "
+            f"{_interval(row.low, row.high)}{'  *' if row.significant else ''}"
+        )
+    lines += [
+        "",
+        f"{'class':<18}{'IoU ' + a:>{w + 6}}{'IoU ' + b:>{w + 6}}  {'change':>7}  {f'{conf} % interval':>18}",
+    ]
+    for row in comparison.class_frame().itertuples(index=False):
+        lines.append(
+            f"{row.name:<18}{_pct(row.iou_a):>{w + 6}}{_pct(row.iou_b):>{w + 6}}  {_signed(row.delta)}  "
+            f"{_interval(row.low, row.high)}{'  *' if row.significant else ''}"
+        )
+    images = comparison.image_frame().dropna(subset=["delta"])
+    lines += [
+        "",
+        "largest gains (mIoU):  "
+        + ", ".join(f"{r.name} {_signed(r.delta).strip()}" for r in images.head(5).itertuples()),
+        "largest losses (mIoU): "
+        + ", ".join(f"{r.name} {_signed(r.delta).strip()}" for r in images.iloc[::-1].head(5).itertuples()),
+        "(points = percent; * = the interval excludes 0)",
+    ]
+    return "\n".join(lines)
+
+
+def _side_by_side(left: list[str], right: list[str]) -> list[str]:
+    lw = max(len(line) for line in left)
+    return [
+        f"{left[i] if i < len(left) else '':<{lw}}    {right[i] if i < len(right) else ''}".rstrip()
+        for i in range(max(len(left), len(right)))
+    ]
+
+
+def _say(message: str) -> None:
+    print(f"segviz: {message}", file=sys.stderr)
+
+
+def _pct(value: float | None) -> str:
     return "   n/a" if value is None or math.isnan(value) else f"{100 * value:6.2f}"
+
+
+def _signed(value: float | None) -> str:
+    return "    n/a" if value is None or math.isnan(value) else f"{100 * value:+7.2f}"
+
+
+def _interval(low: float, high: float) -> str:
+    if math.isnan(low) or math.isnan(high):
+        return f"{'n/a':>18}"
+    return f"[{100 * low:+6.2f}, {100 * high:+6.2f}]".rjust(18)
 
 
 def _parse_ids(text: str) -> list[int]:
     try:
-        ids = [int(t) for t in text.split(",") if t.strip()]
+        return [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise ValueError(f"--ignore must be comma-separated integers (got {text!r})") from None
-    return ids
+        raise UsageError(f"--ignore must be comma-separated integers (got {text!r})") from None
 
 
-def _refuse_inside(out: Path, folders: list[Path | None]) -> None:
+def _refuse_inside(out: Path, dataset: Dataset) -> None:
     """segviz never writes into a dataset's folders."""
     target = out.resolve().parent
-    for folder in folders:
+    for folder in (dataset.gt_dir, dataset.pred_dir, dataset.images_dir):
         if folder is not None and target.is_relative_to(folder.resolve()):
-            raise ValueError(f"{out}: refusing to write inside the dataset folder {folder}")
+            raise UsageError(f"{out}: refusing to write inside the dataset folder {folder}")

@@ -229,8 +229,11 @@ class Evaluation:
         )
 
     def subset(self, indices: Iterable[int]) -> Evaluation:
-        """The evaluation restricted to some images (re-aggregated from the sparse rows)."""
-        idx = np.asarray(sorted(set(int(i) for i in indices)), dtype=np.int64)
+        """The evaluation restricted to some images, in the order given (re-aggregated from the
+        sparse rows)."""
+        idx = np.asarray([int(i) for i in indices], dtype=np.int64)
+        if len(np.unique(idx)) != len(idx):
+            raise ValueError("subset: indices must be unique")
         remap = np.full(self.num_images, -1, dtype=np.int64)
         remap[idx] = np.arange(len(idx))
         rows = self.image_rows[remap[self.image_rows[:, 0]] >= 0].copy()
@@ -338,13 +341,15 @@ def evaluate(
     *,
     workers: int = 2,
     progress: Progress | None = None,
+    generated_ignore: Iterable[int] = (),
 ) -> Evaluation:
     """Evaluate every pair of ``dataset``.
 
-    With no class table, one is generated from the ids found in the masks (named ``class_<id>``).
+    With no class table, one is generated from the ids found in the masks (named ``class_<id>``),
+    with ``generated_ignore`` as its ignore ids.
     """
     counted, bad = count_pairs(dataset.pairs, dataset.table, workers=workers, progress=progress)
-    table = dataset.table or generated_table(counted)
+    table = dataset.table or generated_table(counted, ignore_ids=generated_ignore)
     return fold(counted, table, skipped=[*dataset.skipped, *bad], warnings=dataset.warnings)
 
 

@@ -352,3 +352,105 @@ def hover_image_figure(
         dragmode="pan",
     )
     return fig
+
+
+def delta_bar_figure(
+    frame: pd.DataFrame, *, name_a: str = "A", name_b: str = "B", sort: SortBy = "value"
+) -> go.Figure:
+    """Per-class IoU change b − a as horizontal bars with paired-bootstrap intervals.
+
+    ``frame`` is :meth:`Comparison.class_frame` (columns name, delta, low, high, significant,
+    gt_pixels). Gains are green, losses red; changes whose interval includes 0 are drawn faded.
+    """
+    ordered = sort_classes(frame.rename(columns={"delta": "value"}), metric="value", sort=sort)
+    delta = ordered["value"].to_numpy(dtype=float)
+    defined = ~np.isnan(delta)
+    sig = ordered["significant"].to_numpy(dtype=bool)
+    colours = [
+        ("rgba(46,160,67,{a})" if d >= 0 else "rgba(214,39,40,{a})").format(a=1.0 if s else 0.35)
+        for d, s in zip(np.nan_to_num(delta), sig, strict=True)
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=np.where(defined, delta * 100, 0.0),
+            y=ordered["name"].tolist(),
+            orientation="h",
+            marker=dict(color=colours, line=dict(color="#444", width=0.5)),
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=np.nan_to_num((ordered["high"].to_numpy(dtype=float) - delta) * 100),
+                arrayminus=np.nan_to_num((delta - ordered["low"].to_numpy(dtype=float)) * 100),
+                color="#333",
+                thickness=1.2,
+            ),
+            text=[
+                (f"{v * 100:+.1f}" + ("" if s else " (n.s.)")) if d else "n/a"
+                for v, d, s in zip(delta, defined, sig, strict=True)
+            ],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="<b>%{y}</b><br>IoU change: %{text} points<extra></extra>",
+        )
+    )
+    lim = float(np.nanmax(np.abs(np.r_[ordered["low"], ordered["high"], delta, 0.01]))) * 100 * 1.25
+    fig.update_layout(
+        font=FONT,
+        height=max(220, 60 + 22 * len(ordered)),
+        margin=dict(l=10, r=60, t=10, b=40),
+        xaxis=dict(
+            title=f"IoU change, {name_b} − {name_a} (points)",
+            range=[-lim, lim],
+            zeroline=True,
+            zerolinecolor="#333",
+            gridcolor="#e5e5e5",
+        ),
+        yaxis=dict(autorange="reversed", automargin=True, type="category"),
+        plot_bgcolor="white",
+        showlegend=False,
+    )
+    return fig
+
+
+def difference_figure(
+    diff: np.ndarray, names: Sequence[str], *, hidden: Sequence[int] = (), top_n: int | None = None
+) -> go.Figure:
+    """Heatmap of the change in the confusion matrix (b − a, pixels), diverging colours around 0."""
+    shown = select_classes(np.abs(diff), hidden=hidden, top_n=top_n)
+    sub = diff[np.ix_(shown, shown)].astype(float)
+    lim = max(float(np.abs(sub).max()), 1.0)
+    labels = [names[i] for i in shown]
+    fig = go.Figure(
+        go.Heatmap(
+            z=sub,
+            x=labels,
+            y=labels,
+            colorscale="RdBu_r",
+            zmid=0,
+            zmin=-lim,
+            zmax=lim,
+            xgap=1,
+            ygap=1,
+            colorbar=dict(title=dict(text="Δ pixels (B − A)", side="right"), thickness=14),
+            hovertemplate="GT <b>%{y}</b> → predicted <b>%{x}</b><br>change: %{z:+,} px<extra></extra>",
+        )
+    )
+    side = int(min(900, max(420, 150 + 26 * len(shown))))
+    fig.update_layout(
+        font=FONT,
+        height=side,
+        margin=dict(l=10, r=10, t=30, b=10),
+        plot_bgcolor="white",
+        xaxis=dict(
+            title="Predicted class", type="category", tickangle=-45, constrain="domain", automargin=True
+        ),
+        yaxis=dict(
+            title="Ground-truth class",
+            type="category",
+            autorange="reversed",
+            scaleanchor="x",
+            constrain="domain",
+            automargin=True,
+        ),
+    )
+    return fig

@@ -1,0 +1,186 @@
+"""Comparing two models on one dataset: deltas, paired-bootstrap intervals, gains and losses.
+
+Every number comes from the two evaluations' confusion matrices restricted to the images both models
+have (matched by name). "Significant" means the paired-bootstrap interval of the difference
+(:func:`segviz.stats.paired_bootstrap`) excludes 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from segviz import metrics
+from segviz.evaluate import Evaluation
+from segviz.stats import PairedResult, _match_images, paired_bootstrap
+
+#: Codes of a disagreement map.
+BOTH_RIGHT, ONLY_A_RIGHT, ONLY_B_RIGHT, BOTH_WRONG, IGNORED = range(5)
+DISAGREEMENT_COLOURS = np.array(
+    [(46, 160, 67), (0, 114, 178), (230, 159, 0), (214, 39, 40), (127, 127, 127)], dtype=np.uint8
+)
+DISAGREEMENT_LABELS = ("both right", "only A right", "only B right", "both wrong", "ignored")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Model B against model A on the images both evaluated.
+
+    Attributes:
+        a, b: the two evaluations restricted to the shared images, in the same image order.
+        name_a, name_b: model names.
+        paired: paired-bootstrap intervals of b − a.
+    """
+
+    a: Evaluation
+    b: Evaluation
+    name_a: str
+    name_b: str
+    paired: PairedResult
+
+    def summary_frame(self) -> pd.DataFrame:
+        """One row per summary metric: a, b, delta (b − a), low, high, significant."""
+        sa, sb = self.a.summary(), self.b.summary()
+        rows = []
+        for key in metrics.SUMMARY_METRICS:
+            iv = self.paired.summary[key]
+            rows.append(
+                {
+                    "metric": key,
+                    "a": sa[key],
+                    "b": sb[key],
+                    "delta": sb[key] - sa[key],
+                    "low": iv.low,
+                    "high": iv.high,
+                    "significant": self.paired.summary_significant[key],
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def class_frame(self) -> pd.DataFrame:
+        """One row per class: id, name, iou_a, iou_b, delta, low, high, significant."""
+        ca, cb = self.a.class_frame(), self.b.class_frame()
+        p = self.paired.classes
+        return pd.DataFrame(
+            {
+                "id": ca["id"],
+                "name": ca["name"],
+                "iou_a": ca["iou"],
+                "iou_b": cb["iou"],
+                "delta": cb["iou"] - ca["iou"],
+                "low": p["low"],
+                "high": p["high"],
+                "significant": p["significant"],
+                "gt_pixels": ca["gt_pixels"],
+            }
+        )
+
+    def image_frame(self) -> pd.DataFrame:
+        """One row per shared image: mIoU and PA of both models and the mIoU delta, biggest gain first."""
+        fa, fb = self.a.image_frame(), self.b.image_frame()
+        frame = pd.DataFrame(
+            {
+                "image": np.arange(self.a.num_images),
+                "name": fa["name"],
+                "miou_a": fa["mean_iou"],
+                "miou_b": fb["mean_iou"],
+                "delta": fb["mean_iou"] - fa["mean_iou"],
+                "pa_a": fa["pixel_accuracy"],
+                "pa_b": fb["pixel_accuracy"],
+            }
+        )
+        return frame.sort_values("delta", ascending=False, na_position="last", kind="stable")
+
+    def confusion_difference(self) -> np.ndarray:
+        """b − a of the (K, K+1) dataset confusion matrices on the shared images."""
+        return self.b.confusion - self.a.confusion
+
+    def to_dict(self) -> dict:
+        """The JSON contract of ``segviz compare --json`` (undefined values as None)."""
+        return {
+            "model_a": self.name_a,
+            "model_b": self.name_b,
+            "num_images": self.a.num_images,
+            "only_in_a": list(self.paired.only_in_a),
+            "only_in_b": list(self.paired.only_in_b),
+            "bootstrap": {
+                "resamples": self.paired.resamples,
+                "confidence": self.paired.confidence,
+                "seed": self.paired.seed,
+            },
+            "summary": _records(self.summary_frame()),
+            "classes": _records(self.class_frame()),
+            "images": _records(self.image_frame().drop(columns="image")),
+        }
+
+
+def compare(
+    a: Evaluation,
+    b: Evaluation,
+    *,
+    name_a: str = "A",
+    name_b: str = "B",
+    resamples: int = 1000,
+    seed: int = 0,
+) -> Comparison:
+    """Compare model B with model A on the images both evaluated.
+
+    Example:
+        >>> from segviz.stats import _example_evaluation
+        >>> c = compare(_example_evaluation(), _example_evaluation(), resamples=50)
+        >>> c.summary_frame()["delta"].tolist()
+        [0.0, 0.0, 0.0, 0.0, 0.0]
+    """
+    in_a, in_b, _, _ = _match_images(a, b)
+    paired = paired_bootstrap(a, b, resamples=resamples, seed=seed)
+    return Comparison(a.subset(in_a), b.subset(in_b), name_a, name_b, paired)
+
+
+def disagreement_map(gt: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, num_classes: int) -> np.ndarray:
+    """uint8 codes per pixel: both right, only A right, only B right, both wrong, ignored.
+
+    Inputs are class indices (see :func:`segviz.overlay.class_indices`): gt ≥ K is ignored.
+
+    Example:
+        >>> g = np.array([[0, 0, 1, 1, 2]]); a = np.array([[0, 0, 0, 0, 0]]); b = np.array([[0, 1, 1, 0, 0]])
+        >>> disagreement_map(g, a, b, 2).tolist()
+        [[0, 1, 2, 3, 4]]
+    """
+    right_a, right_b = pred_a == gt, pred_b == gt
+    codes = np.full(gt.shape, BOTH_WRONG, dtype=np.uint8)
+    codes[right_a & right_b] = BOTH_RIGHT
+    codes[right_a & ~right_b] = ONLY_A_RIGHT
+    codes[~right_a & right_b] = ONLY_B_RIGHT
+    codes[gt >= num_classes] = IGNORED
+    return codes
+
+
+def disagreement_rgb(
+    codes: np.ndarray, photo: np.ndarray | None = None, *, alpha: float = 0.65
+) -> np.ndarray:
+    """Colour a disagreement map, optionally blended over the photo (ignored pixels show the photo)."""
+    colours = DISAGREEMENT_COLOURS[codes].astype(np.float32)
+    if photo is None:
+        return colours.astype(np.uint8)
+    base = photo.astype(np.float32)
+    out = alpha * colours + (1 - alpha) * base
+    out[codes == IGNORED] = base[codes == IGNORED]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    out = []
+    for row in frame.to_dict(orient="records"):
+        out.append(
+            {k: (None if isinstance(v, float) and math.isnan(v) else _plain(v)) for k, v in row.items()}
+        )
+    return out
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

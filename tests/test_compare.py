@@ -1,0 +1,98 @@
+"""Comparing two models: deltas by hand, the disagreement map, and `segviz compare`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import TINY_CLASSES, save_mask
+
+from segviz import evaluate, open_dataset
+from segviz.cli import main
+from segviz.compare import compare, disagreement_map, disagreement_rgb
+
+
+@pytest.fixture
+def two_models(tmp_path):
+    """gt and two models on 3 images; m2 fixes image 'a' entirely, is identical elsewhere."""
+    root = tmp_path / "two"
+    (root / "classes.csv").parent.mkdir(parents=True)
+    (root / "classes.csv").write_text(TINY_CLASSES)
+    gts = {"a": [[0, 0, 1, 1]], "b": [[0, 1, 1, 2]], "c": [[2, 2, 0, 255]]}
+    m1 = {"a": [[1, 1, 1, 1]], "b": [[0, 1, 1, 2]], "c": [[2, 0, 0, 0]]}
+    m2 = {"a": [[0, 0, 1, 1]], "b": [[0, 1, 1, 2]], "c": [[2, 0, 0, 0]]}
+    for name in gts:
+        save_mask(root / "gt" / f"{name}.png", np.array(gts[name]))
+        save_mask(root / "pred" / "m1" / f"{name}.png", np.array(m1[name]))
+        save_mask(root / "pred" / "m2" / f"{name}.png", np.array(m2[name]))
+    save_mask(root / "pred" / "m2" / "extra.png", np.zeros((1, 4)))
+    return root
+
+
+def test_deltas_by_hand(two_models):
+    a = evaluate(open_dataset(two_models, model="m1"))
+    b = evaluate(open_dataset(two_models, model="m2"))
+    c = compare(a, b, name_a="m1", name_b="m2", resamples=200)
+    assert a.confusion[:, :3].tolist() == [[2, 2, 0], [0, 4, 0], [1, 0, 2]]
+    assert b.confusion[:, :3].tolist() == [[4, 0, 0], [0, 4, 0], [1, 0, 2]]
+    classes = c.class_frame().set_index("name")
+    assert classes.loc["road", "iou_a"] == pytest.approx(2 / 5)  # TP 2 / (GT 4 + PRED 3 - 2)
+    assert classes.loc["road", "iou_b"] == pytest.approx(4 / 5)  # TP 4 / (4 + 5 - 4)
+    assert classes.loc["road", "delta"] == pytest.approx(2 / 5)
+    assert classes.loc["person", "delta"] == 0
+    summary = c.summary_frame().set_index("metric")
+    assert summary.loc["pixel_accuracy", "a"] == pytest.approx(8 / 11)
+    assert summary.loc["pixel_accuracy", "delta"] == pytest.approx(2 / 11)
+    images = c.image_frame()
+    assert images["name"].iloc[0] == "a" and images["delta"].iloc[0] > 0
+    assert images.set_index("name").loc["b", "delta"] == 0
+    assert c.paired.only_in_b == () and c.paired.only_in_a == ()  # 'extra' has no gt: skipped earlier
+    assert c.confusion_difference()[0, :2].tolist() == [2, -2]
+
+
+def test_comparing_a_model_with_itself_changes_nothing(two_models):
+    a = evaluate(open_dataset(two_models, model="m1"))
+    c = compare(a, a, resamples=100)
+    assert (c.summary_frame()["delta"] == 0).all() and not c.summary_frame()["significant"].any()
+    json.dumps(c.to_dict(), allow_nan=False)
+
+
+def test_disagreement_map_codes_and_colours():
+    gt = np.array([[0, 0, 1, 1, 3]])
+    a = np.array([[0, 0, 0, 0, 0]])
+    b = np.array([[0, 1, 1, 0, 0]])
+    codes = disagreement_map(gt, a, b, 3)
+    assert codes.tolist() == [[0, 1, 2, 3, 4]]
+    rgb = disagreement_rgb(codes)
+    assert rgb[0, 0].tolist() == [46, 160, 67] and rgb[0, 3].tolist() == [214, 39, 40]
+    photo = np.full((1, 5, 3), 100, np.uint8)
+    assert disagreement_rgb(codes, photo)[0, 4].tolist() == [100, 100, 100]  # ignored: the photo
+
+
+def test_compare_command(two_models, tmp_path, capsys):
+    out = tmp_path / "c.json"
+    code = main(
+        ["compare", str(two_models), "--models", "m1", "m2", "--json", str(out), "--resamples", "200"]
+    )
+    captured = capsys.readouterr()
+    assert code == 1  # extra.png has no ground truth: skipped and reported
+    assert "skipped [m2] extra" in captured.err
+    assert "m2 vs m1 on 3 images" in captured.out and "+40.00" in captured.out
+    data = json.loads(out.read_text())
+    assert data["model_a"] == "m1" and data["num_images"] == 3
+    road = next(c for c in data["classes"] if c["name"] == "road")
+    assert road["delta"] == pytest.approx(0.4)
+    assert main(["compare", str(two_models), "--models", "m1", "m1"]) == 2
+    assert main(["compare", str(two_models), "--models", "m1", "nope"]) == 2
+
+
+@pytest.mark.shared_data
+def test_compare_on_real_models(shared_data):
+    voc = shared_data / "voc2012-deeplab"
+    a = evaluate(open_dataset(voc, model="mediapipe-selfie"))
+    b = evaluate(open_dataset(voc, model="deeplabv3plus"))
+    c = compare(a, b, resamples=300)
+    summary = c.summary_frame().set_index("metric")
+    assert summary.loc["mean_iou", "delta"] == pytest.approx(0.83475 - 0.08405, abs=1e-4)
+    assert bool(summary.loc["mean_iou", "significant"])
