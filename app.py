@@ -8,6 +8,8 @@ results (keyed on file paths, sizes and modification times) and keeps the sharea
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import os
 import tempfile
 import threading
@@ -21,6 +23,16 @@ import streamlit as st
 
 from segviz import ClassTable, SegvizError, list_models, open_dataset
 from segviz.archive import extract_dataset_zip
+from segviz.classes import cvd_safe_colors
+from segviz.compare import (
+    DISAGREEMENT_COLOURS,
+    DISAGREEMENT_LABELS,
+    Comparison,
+    compare,
+    disagreement_map,
+    disagreement_rgb,
+)
+from segviz.conventions import miou_conventions
 from segviz.dataset import Dataset
 from segviz.evaluate import Evaluation, count_pairs, fold, generated_table
 from segviz.figures import (
@@ -28,6 +40,8 @@ from segviz.figures import (
     METRIC_LABELS,
     class_bar_figure,
     confusion_figure,
+    delta_bar_figure,
+    difference_figure,
     hover_image_figure,
 )
 from segviz.masks import read_mask
@@ -42,13 +56,16 @@ from segviz.overlay import (
     to_png,
 )
 from segviz.presets import PRESETS
+from segviz.stats import BootstrapResult, bootstrap
 
 APP_DIR = Path(__file__).resolve().parent
 DATA_ROOT = Path(os.environ.get("SEGVIZ_DATA_ROOT", APP_DIR)).resolve()
 DEFAULT_DATASET = os.environ.get("SEGVIZ_DATASET", "sample_data")
 DATASET_TABLE = "dataset's classes.csv"
 GENERATED_TABLE = "generated from the masks"
-VIEWS = ("Overview", "Images")
+VIEWS = ("Overview", "Images", "Compare")
+RESAMPLES = 1000
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 CACHE_ENTRIES = int(os.environ.get("SEGVIZ_CACHE_ENTRIES", "8"))
 THUMB_WIDTH = 320
 VIEW_WIDTH = 960
@@ -101,7 +118,7 @@ def fingerprint(dataset: Dataset) -> tuple:
     return tuple(out)
 
 
-def evaluate_cached(dataset: Dataset, table_choice: str) -> Evaluation:
+def evaluate_cached(dataset: Dataset, table_choice: str) -> tuple[Evaluation, tuple]:
     """Counts are computed once per (files, colours) and shared; folding is cheap and cached too."""
     cache = shared_cache()
     colours = tuple(dataset.table.colour_codes()[0].tolist()) if dataset.table is not None else ()
@@ -125,7 +142,28 @@ def evaluate_cached(dataset: Dataset, table_choice: str) -> Evaluation:
     if result is None:
         result = fold(ok, table, skipped=[*dataset.skipped, *bad], warnings=dataset.warnings)
         cache.put(fold_key, result)
-    return result
+    return result, fold_key
+
+
+def cached(key: tuple, compute):
+    """A derived, read-only result (bootstrap, comparison) in the shared cache."""
+    cache = shared_cache()
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.put(key, value)
+    return value
+
+
+def open_model(sel: Selection, model: str | None) -> tuple[Evaluation, tuple]:
+    dataset = (
+        open_dataset(sel.root, model=model, classes=sel.table)
+        if sel.table is not None
+        else open_dataset(sel.root, model=model)
+    )
+    if sel.table is None:
+        dataset.table = None
+    return evaluate_cached(dataset, sel.table_choice)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -166,6 +204,7 @@ def init_state() -> None:
     st.session_state["view"] = q.get("view", VIEWS[0]) if q.get("view") in VIEWS else VIEWS[0]
     st.session_state["image"] = q.get("image")
     st.session_state["cell"] = _parse_cell(q.get("cell"))
+    st.session_state["present"] = q.get("present") == "1"
     st.session_state["_initialised"] = True
 
 
@@ -184,6 +223,7 @@ def sync_query_params() -> None:
         "view": st.session_state.get("view"),
         "cell": ",".join(map(str, st.session_state["cell"])) if st.session_state.get("cell") else None,
         "image": st.session_state.get("image"),
+        "present": "1" if st.session_state.get("present") else None,
     }
     for key, value in wanted.items():
         if value is None:
@@ -200,6 +240,7 @@ class Selection:
     model: str | None
     table: ClassTable | None
     table_choice: str
+    models: list[str]
 
 
 def discover_datasets(root: Path, depth: int = 3) -> list[str]:
@@ -306,8 +347,14 @@ def sidebar_ui() -> Selection | None:
     if table is not None and tuple(ignore) != table.ignore_ids:
         table = table.with_ignore(ignore)
     st.session_state["_generated_ignore"] = tuple(ignore) if table is None else ()
-    sb.radio("View", VIEWS, key="view", horizontal=True)
-    return Selection(root, st.session_state.get("model"), table, f"{choice}:{text}")
+    views = VIEWS if len(models) >= 2 else VIEWS[:2]
+    if st.session_state.get("view") not in views:
+        st.session_state["view"] = views[0]
+    sb.radio("View", views, key="view", horizontal=True)
+    sb.divider()
+    sb.toggle("Presentation mode", key="present", help="Hide the controls and enlarge the figures")
+    sb.toggle("Colour-blind-safe colours", key="cvd", help="Okabe–Ito based palette (display only)")
+    return Selection(root, st.session_state.get("model"), table, f"{choice}:{text}", models)
 
 
 # ====================================================================== overview
@@ -335,11 +382,22 @@ def problems_ui(result: Evaluation) -> None:
             st.dataframe(pd.DataFrame({"warning": warnings}), hide_index=True, width="stretch")
 
 
-def summary_ui(result: Evaluation) -> None:
+def summary_ui(result: Evaluation, boot: BootstrapResult | None = None) -> None:
     s = result.summary()
+
+    def ci(key: str) -> str:
+        if boot is None or key not in boot.summary:
+            return ""
+        iv = boot.summary[key]
+        return f" · 95 % bootstrap interval over images: {fmt(iv.low)} – {fmt(iv.high)}"
+
     tiles = [
-        ("mIoU", fmt(s["mean_iou"]), DEFINITIONS["mean_iou"] + f" ({s['mean_iou_classes']} classes)"),
-        ("Pixel accuracy", fmt(s["pixel_accuracy"]), DEFINITIONS["pixel_accuracy"]),
+        (
+            "mIoU",
+            fmt(s["mean_iou"]),
+            DEFINITIONS["mean_iou"] + f" ({s['mean_iou_classes']} classes)" + ci("mean_iou"),
+        ),
+        ("Pixel accuracy", fmt(s["pixel_accuracy"]), DEFINITIONS["pixel_accuracy"] + ci("pixel_accuracy")),
         (
             "Mean pixel acc.",
             fmt(s["mean_pixel_accuracy"]),
@@ -362,26 +420,51 @@ def summary_ui(result: Evaluation) -> None:
     for row in (tiles[:4], tiles[4:]):
         for col, (label, value, help_text) in zip(st.columns(4), row, strict=True):
             col.metric(label, value, help=help_text, border=True)
-
-
-def class_bars_ui(result: Evaluation) -> None:
-    c1, c2 = st.columns(2)
-    metric = (
-        c1.segmented_control(
-            "Metric",
-            list(METRIC_LABELS),
-            default="iou",
-            key="ov:metric",
-            format_func={"iou": "IoU", "accuracy": "Recall", "precision": "Precision", "dice": "Dice"}.get,
+    if boot is not None:
+        iv = boot.summary["mean_iou"]
+        st.caption(
+            f"mIoU 95 % interval {fmt(iv.low)} – {fmt(iv.high)} (bootstrap over {boot.num_images} images, "
+            f"{boot.resamples} resamples, seed {boot.seed}: how much the number would move on other images like these)"
         )
-        or "iou"
+
+
+def class_bars_ui(result: Evaluation, boot: BootstrapResult | None = None) -> None:
+    metric, sort, show_ci = "iou", "value", True
+    if not st.session_state.get("present"):
+        c1, c2, c3 = st.columns([3, 3, 1.4])
+        metric = (
+            c1.segmented_control(
+                "Metric",
+                list(METRIC_LABELS),
+                default="iou",
+                key="ov:metric",
+                format_func={
+                    "iou": "IoU",
+                    "accuracy": "Recall",
+                    "precision": "Precision",
+                    "dice": "Dice",
+                }.get,
+            )
+            or "iou"
+        )
+        sort = (
+            c2.segmented_control(
+                "Sort by", ["value", "name", "pixels", "table"], default="value", key="ov:sort"
+            )
+            or "value"
+        )
+        show_ci = c3.checkbox(
+            "95 % CI", value=True, key="ov:ci", help="Bootstrap intervals over images (IoU only)"
+        )
+    intervals = (
+        boot.classes[["id", "low", "high"]] if boot is not None and show_ci and metric == "iou" else None
     )
-    sort = (
-        c2.segmented_control("Sort by", ["value", "name", "pixels", "table"], default="value", key="ov:sort")
-        or "value"
+    fig = class_bar_figure(
+        result.class_frame(), result.table, metric=metric, sort=sort, intervals=intervals, max_height=900
     )
-    fig = class_bar_figure(result.class_frame(), result.table, metric=metric, sort=sort, max_height=900)
-    st.plotly_chart(fig, width="stretch", key="ov:bars", config={"displayModeBar": False})
+    if st.session_state.get("present"):
+        fig.update_layout(font=dict(size=18))
+    st.plotly_chart(fig, width="stretch", key="ov:bars", config=CHART_CONFIG)
 
 
 def class_table_ui(result: Evaluation) -> None:
@@ -431,33 +514,36 @@ def on_cell_select() -> None:
 def confusion_ui(result: Evaluation) -> None:
     k = result.table.num_classes
     names = list(result.table.names)
-    c1, c2, c3, c4 = st.columns([2, 2, 3, 1.3])
-    normalize = (
-        c1.segmented_control(
-            "Normalise",
-            ["none", "row", "column"],
-            default="row",
-            key="cm:norm",
-            format_func={"none": "counts", "row": "by row (recall)", "column": "by column (precision)"}.get,
+    normalize, hidden, top_n, log, dim, invalid = "row", [], (k if k <= 30 else 25), False, True, False
+    if not st.session_state.get("present"):
+        c1, c2, c3, c4 = st.columns([2.2, 2, 3, 1.3])
+        normalize = (
+            c1.segmented_control(
+                "Normalise",
+                ["none", "row", "column"],
+                default="row",
+                key="cm:norm",
+                format_func={"none": "counts", "row": "row (recall)", "column": "column (precision)"}.get,
+            )
+            or "row"
         )
-        or "row"
-    )
-    hidden = c3.multiselect("Hide classes", names, key="cm:hide", placeholder="e.g. a dominant background")
-    default_top = k if k <= 30 else 25
-    top_n = c4.number_input(
-        "Top-N classes",
-        min_value=2,
-        max_value=max(k, 2),
-        value=min(default_top, max(k, 2)),
-        key="cm:top",
-        help="Keep the N classes with the most confused pixels",
-    )
-    with c2:
-        log = st.checkbox("Log colour scale", key="cm:log")
-        dim = st.checkbox("De-emphasise diagonal", value=True, key="cm:dim")
-        invalid = result.invalid_pred_pixels > 0 and st.checkbox(
-            "Show invalid column", value=True, key="cm:inv"
+        hidden = c3.multiselect(
+            "Hide classes", names, key="cm:hide", placeholder="e.g. a dominant background"
         )
+        top_n = c4.number_input(
+            "Top-N classes",
+            min_value=2,
+            max_value=max(k, 2),
+            value=min(top_n, max(k, 2)),
+            key="cm:top",
+            help="Keep the N classes with the most confused pixels",
+        )
+        with c2:
+            log = st.checkbox("Log colour scale", key="cm:log")
+            dim = st.checkbox("De-emphasise diagonal", value=True, key="cm:dim")
+            invalid = result.invalid_pred_pixels > 0 and st.checkbox(
+                "Show invalid column", value=True, key="cm:inv"
+            )
     fig = confusion_figure(
         result.confusion,
         names,
@@ -474,7 +560,7 @@ def confusion_ui(result: Evaluation) -> None:
         key="ov:cm",
         on_select=on_cell_select,
         selection_mode="points",
-        config={"displayModeBar": False},
+        config=CHART_CONFIG,
     )
     st.caption("Rows: ground truth · columns: prediction · click a cell to list the images where it happens")
 
@@ -543,18 +629,48 @@ def load_pair(pair, table: ClassTable) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return gt, pred, photo
 
 
-def overview_page(result: Evaluation, sel: Selection) -> None:
-    summary_ui(result)
+def overview_page(result: Evaluation, key: tuple, sel: Selection) -> None:
+    present = st.session_state.get("present")
+    boot = (
+        cached(("boot", key, RESAMPLES), lambda: bootstrap(result, resamples=RESAMPLES))
+        if result.num_images
+        else None
+    )
+    summary_ui(result, boot)
     left, right = st.columns([1, 1])
     with left:
         st.subheader("Per-class scores")
-        class_bars_ui(result)
+        class_bars_ui(result, boot)
     with right:
         st.subheader("Per-class table")
         class_table_ui(result)
+        conventions_ui(result)
     st.subheader("Confusion matrix")
     confusion_ui(result)
-    cell_images_ui(result, sel)
+    if not present:
+        cell_images_ui(result, sel)
+
+
+def conventions_ui(result: Evaluation) -> None:
+    with st.expander("Which mIoU? What other tools would report for these masks"):
+        rows = miou_conventions(result)
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "tool": [c.tool for c in rows],
+                    "mIoU": [c.value * 100 for c in rows],
+                    "classes": [c.classes_counted for c in rows],
+                    "rule": [c.rule for c in rows],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "mIoU": st.column_config.NumberColumn(format="%.2f"),
+                "rule": st.column_config.TextColumn(width="large"),
+            },
+        )
+        st.caption("segviz's own number is the first row; see the README for each tool's source.")
 
 
 # ====================================================================== image view
@@ -662,7 +778,7 @@ def image_metrics_ui(result: Evaluation, index: int) -> None:
             class_bar_figure(present, result.table, metric="iou", max_height=380),
             width="stretch",
             key="im:bars",
-            config={"displayModeBar": False},
+            config=CHART_CONFIG,
         )
     with conf:
         names = [*result.table.names, INVALID_NAME]
@@ -750,7 +866,7 @@ def show_image(result: Evaluation, index: int) -> None:
             step=4,
             height=int(min(600, 480 * h / w)),
         )
-        st.plotly_chart(fig, width="stretch", key="im:hover", config={"displayModeBar": False})
+        st.plotly_chart(fig, width="stretch", key="im:hover", config=CHART_CONFIG)
         full_err = error_map(gt, pred, k, highlight=highlight, photo=photo)
         full_pred = overlay(photo, pred, table, alpha=alpha, style=style, visible=visible)
         d1, d2 = st.columns(2)
@@ -775,8 +891,6 @@ def _safe(name: str) -> str:
 
 
 def legend_ui(table: ClassTable, indices: list[int]) -> None:
-    import html
-
     chips = "".join(
         f'<span style="display:inline-block;margin:2px 8px 2px 0;white-space:nowrap">'
         f'<span style="display:inline-block;width:12px;height:12px;border:1px solid #555;margin-right:4px;'
@@ -788,6 +902,163 @@ def legend_ui(table: ClassTable, indices: list[int]) -> None:
 
 
 # ====================================================================== main
+# ====================================================================== compare view
+def compare_page(sel: Selection) -> None:
+    models = sel.models
+    c1, c2 = st.columns(2)
+    if st.session_state.get("cmp:a") not in models:
+        st.session_state["cmp:a"] = models[0]
+    if st.session_state.get("cmp:b") not in models:
+        st.session_state["cmp:b"] = models[1] if models[0] == st.session_state["cmp:a"] else models[0]
+    name_a = c1.selectbox("Model A (reference)", models, key="cmp:a")
+    name_b = c2.selectbox("Model B", models, key="cmp:b")
+    st.title(f"{sel.root.name}: {name_b} vs {name_a}")
+    if name_a == name_b:
+        st.info("Choose two different models.")
+        return
+    (ra, ka), (rb, kb) = open_model(sel, name_a), open_model(sel, name_b)
+    comp: Comparison = cached(
+        ("compare", ka, kb, RESAMPLES),
+        lambda: compare(ra, rb, name_a=name_a, name_b=name_b, resamples=RESAMPLES),
+    )
+    comp = dataclasses.replace(comp, a=for_display(comp.a), b=for_display(comp.b))
+    paired = comp.paired
+    st.caption(
+        f"{comp.a.num_images} shared images · paired bootstrap, {paired.resamples} resamples, "
+        f"{round(paired.confidence * 100)} % intervals · ★ = the interval of the change excludes 0"
+        + (f" · {paired.dropped} images only one model has were left out" if paired.dropped else "")
+    )
+    summary = comp.summary_frame()
+    labels = {
+        "pixel_accuracy": "Pixel accuracy",
+        "mean_pixel_accuracy": "Mean pixel acc.",
+        "mean_iou": "mIoU",
+        "frequency_weighted_iou": "FWIoU",
+        "mean_dice": "Mean Dice",
+    }
+    for col, row in zip(st.columns(len(summary)), summary.itertuples(index=False), strict=True):
+        col.metric(
+            labels[row.metric] + (" ★" if row.significant else ""),
+            fmt(row.b),
+            delta=f"{100 * row.delta:+.2f} pts",
+            help=f"{name_a}: {fmt(row.a)} · change 95 % interval [{100 * row.low:+.2f}, {100 * row.high:+.2f}] pts",
+            border=True,
+        )
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Per-class IoU change")
+        sort = (
+            st.segmented_control(
+                "Sort by", ["value", "name", "pixels", "table"], default="value", key="cmp:sort"
+            )
+            or "value"
+        )
+        st.plotly_chart(
+            delta_bar_figure(comp.class_frame(), name_a=name_a, name_b=name_b, sort=sort),
+            width="stretch",
+            key="cmp:bars",
+            config=CHART_CONFIG,
+        )
+    with right:
+        st.subheader("Confusion matrix")
+        which = (
+            st.segmented_control(
+                "Show", [name_a, name_b, "difference"], default="difference", key="cmp:which"
+            )
+            or "difference"
+        )
+        names = list(comp.a.table.names)
+        if which == "difference":
+            fig = difference_figure(comp.confusion_difference(), names, top_n=min(len(names), 25))
+        else:
+            ev = comp.a if which == name_a else comp.b
+            fig = confusion_figure(
+                ev.confusion, names, normalize="row", diagonal="dim", top_n=min(len(names), 25)
+            )
+        st.plotly_chart(fig, width="stretch", key="cmp:cm", config=CHART_CONFIG)
+    images_ui(comp)
+
+
+def images_ui(comp: Comparison) -> None:
+    st.subheader("Images: largest gains and losses in mIoU")
+    frame = comp.image_frame()
+    shown = pd.DataFrame(
+        {
+            "name": frame["name"],
+            f"mIoU {comp.name_a}": frame["miou_a"] * 100,
+            f"mIoU {comp.name_b}": frame["miou_b"] * 100,
+            "change": frame["delta"] * 100,
+        }
+    )
+    fmt_cols = {c: st.column_config.NumberColumn(format="%.1f") for c in shown.columns[1:]}
+    gains_col, losses_col = st.columns(2)
+    picked = None
+    for col, title, part, key in (
+        (gains_col, "Largest gains", shown.head(10), "cmp:gains"),
+        (losses_col, "Largest losses", shown.iloc[::-1].head(10), "cmp:losses"),
+    ):
+        col.markdown(f"**{title}**")
+        event = col.dataframe(
+            part,
+            hide_index=True,
+            width="stretch",
+            on_select="rerun",
+            selection_mode="single-row",
+            key=key,
+            column_config=fmt_cols,
+        )
+        if event is not None and event.selection.rows:
+            picked = part.iloc[event.selection.rows[0]]["name"]
+    if picked is not None:
+        st.session_state["cmp:image"] = picked
+    name = st.session_state.get("cmp:image") or frame["name"].iloc[0]
+    if name not in comp.a.names:
+        name = frame["name"].iloc[0]
+    index = comp.a.names.index(name)
+    table = comp.a.table
+    gt, pred_a, photo = load_pair(comp.a.pairs[index], table)
+    _, pred_b, _ = load_pair(comp.b.pairs[index], table)
+    h, w = gt.shape
+    size = fit_width(w, h, VIEW_WIDTH)
+    gt_s, a_s, b_s = (resize_labels(x, size) for x in (gt, pred_a, pred_b))
+    photo_s = _resize_rgb(photo, size) if photo is not None else None
+    codes = disagreement_map(gt_s, a_s, b_s, table.num_classes)
+    row = frame.set_index("name").loc[name]
+    st.markdown(
+        f"**{name}** — mIoU {fmt(row['miou_a'])} ({comp.name_a}) → {fmt(row['miou_b'])} ({comp.name_b})"
+    )
+    cols = st.columns(3)
+    cols[0].markdown("**Disagreement**")
+    cols[0].image(to_jpeg(disagreement_rgb(codes, photo_s)), width="stretch")
+    legend = "".join(
+        f'<span style="margin-right:10px;white-space:nowrap"><span style="display:inline-block;width:11px;'
+        f'height:11px;background:rgb{tuple(int(v) for v in c)};margin-right:4px"></span>{label}</span>'
+        for c, label in zip(DISAGREEMENT_COLOURS, DISAGREEMENT_LABELS, strict=True)
+    )
+    cols[0].markdown(f'<div style="font-size:0.8rem">{legend}</div>', unsafe_allow_html=True)
+    for col, title, pred in ((cols[1], comp.name_a, a_s), (cols[2], comp.name_b, b_s)):
+        col.markdown(f"**{html.escape(title)}**")
+        col.image(to_jpeg(overlay(photo_s, pred, table, alpha=0.55)), width="stretch")
+
+
+def for_display(result: Evaluation) -> Evaluation:
+    """The evaluation with the colour-blind-safe palette when chosen (a shallow copy: the shared
+    cached result is never mutated, and counting never depends on display colours)."""
+    if not st.session_state.get("cvd"):
+        return result
+    return dataclasses.replace(
+        result, table=result.table.with_colors(cvd_safe_colors(result.table.num_classes))
+    )
+
+
+PRESENTATION_CSS = """
+<style>
+[data-testid="stMetricValue"] { font-size: 3rem; }
+[data-testid="stMain"] h1 { font-size: 3rem !important; }
+</style>
+"""
+
+
 def main() -> None:
     st.set_page_config(page_title="segviz", page_icon="🟦", layout="wide")
     init_state()
@@ -795,19 +1066,19 @@ def main() -> None:
     if sel is None:
         sync_query_params()
         st.stop()
+    if st.session_state.get("present"):
+        st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
     try:
-        dataset = (
-            open_dataset(sel.root, model=sel.model, classes=sel.table)
-            if sel.table is not None
-            else open_dataset(sel.root, model=sel.model)
-        )
-        if sel.table is None:
-            dataset.table = None
-        result = evaluate_cached(dataset, sel.table_choice)
+        if st.session_state["view"] == "Compare":
+            compare_page(sel)
+            sync_query_params()
+            return
+        result, key = open_model(sel, sel.model)
     except SegvizError as exc:
         st.error(str(exc))
         sync_query_params()
         st.stop()
+    result = for_display(result)
     title = sel.root.name + (f" · {sel.model}" if sel.model else "")
     st.title(title)
     st.caption(
@@ -818,7 +1089,7 @@ def main() -> None:
     if result.num_images == 0:
         st.error("No image could be evaluated; see the problems above.")
     elif st.session_state["view"] == "Overview":
-        overview_page(result, sel)
+        overview_page(result, key, sel)
     else:
         image_page(result, sel)
     sync_query_params()

@@ -19,7 +19,7 @@ import colorsys
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -188,6 +188,15 @@ class ClassTable:
         rows += [(cid, "ignore", (0, 0, 0), True) for cid in sorted(ignore - known)]
         return ClassTable.from_rows(rows, source_ids=self.source_ids, origin=self.origin)
 
+    def with_colors(self, colors: Sequence[Sequence[int]]) -> ClassTable:
+        """The same table with the classes drawn in ``colors`` (K RGB triples), e.g. for a
+        colour-blind-safe presentation; decoding of colour-coded masks keeps the original colours,
+        so only use this for display."""
+        arr = np.asarray(colors, dtype=np.uint8).reshape(-1, 3)
+        if len(arr) != self.num_classes:
+            raise ClassTableError(f"with_colors: expected {self.num_classes} colours (got {len(arr)})")
+        return replace(self, colors=arr)
+
     # ----------------------------------------------------------------- queries
     @property
     def num_classes(self) -> int:
@@ -355,3 +364,30 @@ def _from_cityscapes_rows(reader: csv.DictReader, origin: str) -> ClassTable:
             classes[train_id] = (train_id, _parse_name(rec, line, origin), colour, False)
     rows = [classes[k] for k in sorted(classes)] + [(255, "void", (0, 0, 0), True)]
     return ClassTable.from_rows(rows, source_ids=source, origin=origin)
+
+
+#: Okabe & Ito's colour-blind-safe palette (without black), the base of :func:`cvd_safe_colors`.
+OKABE_ITO = ((230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0),
+             (204, 121, 167))
+
+
+def cvd_safe_colors(n: int) -> list[tuple[int, int, int]]:
+    """``n`` colours that stay distinguishable under the common colour-vision deficiencies.
+
+    The 7 Okabe–Ito hues, then the same hues darker and lighter (21 colours); beyond that the cycle
+    repeats with less saturation, so past ~21 classes colour alone cannot separate every class
+    (show the names, or the top-N classes, too).
+
+    Example:
+        >>> cvd_safe_colors(2)
+        [(230, 159, 0), (86, 180, 233)]
+    """
+    out = []
+    for i in range(n):
+        r, g, b = OKABE_ITO[i % 7]
+        h, light, s = colorsys.rgb_to_hls(r / 255, g / 255, b / 255)
+        light = light * (1.0, 0.62, 1.28)[(i // 7) % 3]
+        s = s * (1.0, 0.55)[(i // 21) % 2]
+        rr, gg, bb = colorsys.hls_to_rgb(h, min(light, 0.92), s)
+        out.append((round(rr * 255), round(gg * 255), round(bb * 255)))
+    return out

@@ -79,7 +79,10 @@ def class_bar_figure(
             color=[colours.get(int(i), "grey") for i in ordered["id"]], line=dict(color="#444", width=0.5)
         ),
         text=[f"{v * 100:.1f}" if d else "n/a" for v, d in zip(values, defined, strict=True)],
-        textposition="outside",
+        # with error bars the value sits inside the bar's base, where no whisker can cover it
+        textposition="outside" if intervals is None else "inside",
+        insidetextanchor="start",
+        textfont=dict(color="#222" if intervals is None else "white"),
         cliponaxis=False,
         customdata=np.stack([ordered["gt_pixels"].to_numpy()], axis=1).tolist(),
         hovertemplate=f"<b>%{{y}}</b><br>{label}: %{{text}}<br>GT pixels: %{{customdata[0]:,}}<extra></extra>",
@@ -373,7 +376,10 @@ def delta_bar_figure(
     fig = go.Figure(
         go.Bar(
             x=np.where(defined, delta * 100, 0.0),
-            y=ordered["name"].tolist(),
+            y=[
+                f"{n} ({v * 100:+.1f})" if d else f"{n} (n/a)"
+                for n, v, d in zip(ordered["name"], delta, defined, strict=True)
+            ],
             orientation="h",
             marker=dict(color=colours, line=dict(color="#444", width=0.5)),
             error_x=dict(
@@ -385,12 +391,11 @@ def delta_bar_figure(
                 thickness=1.2,
             ),
             text=[
-                (f"{v * 100:+.1f}" + ("" if s else " (n.s.)")) if d else "n/a"
+                (f"{v * 100:+.1f} points" + ("" if s else ", interval includes 0")) if d else "n/a"
                 for v, d, s in zip(delta, defined, sig, strict=True)
             ],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="<b>%{y}</b><br>IoU change: %{text} points<extra></extra>",
+            textposition="none",
+            hovertemplate="<b>%{y}</b><br>IoU change: %{text}<extra></extra>",
         )
     )
     lim = float(np.nanmax(np.abs(np.r_[ordered["low"], ordered["high"], delta, 0.01]))) * 100 * 1.25

@@ -166,3 +166,38 @@ def test_broken_dataset_still_shows_what_it_can(monkeypatch, tiny_dataset):
     assert not at.exception
     assert metric_values(at)["Images"] == "2"
     assert any("1 skipped" in e.label for e in at.expander)
+
+
+def test_compare_view_shows_the_library_comparison(monkeypatch):
+    from segviz.compare import compare
+
+    at = run_app(monkeypatch, query={"view": "Compare"})
+    assert not at.exception, at.exception
+    assert at.selectbox(key="cmp:a").value == "baseline" and at.selectbox(key="cmp:b").value == "candidate"
+    a = evaluate(open_dataset(ROOT / "sample_data", model="baseline"))
+    b = evaluate(open_dataset(ROOT / "sample_data", model="candidate"))
+    expected = compare(a, b, resamples=1000).summary_frame().set_index("metric")
+    shown = {m.label.rstrip(" ★"): m for m in at.metric}
+    assert shown["mIoU"].value == f"{100 * b.summary()['mean_iou']:.2f} %"
+    assert shown["mIoU"].delta == f"{100 * expected.loc['mean_iou', 'delta']:+.2f} pts"
+    assert any(s.value.startswith("sample_data: candidate vs baseline") for s in at.title)
+    at.segmented_control(key="cmp:which").set_value("baseline").run()
+    assert not at.exception
+
+
+def test_overview_intervals_and_conventions(monkeypatch):
+    at = run_app(monkeypatch)
+    bars = next(c for c in _charts(at) if c["data"][0]["type"] == "bar")
+    assert "error_x" in bars["data"][0]
+    assert any("mIoU 95 % interval" in c.value for c in at.caption)
+    assert any(e.label.startswith("Which mIoU?") for e in at.expander)
+
+
+def test_presentation_mode_hides_controls(monkeypatch):
+    at = run_app(monkeypatch, query={"present": "1"})
+    assert not at.exception
+    keys = {w.key for w in at.segmented_control}
+    assert "ov:metric" not in keys and "cm:norm" not in keys
+    assert metric_values(at)["mIoU"].endswith("%")
+    at.toggle(key="cvd").set_value(True).run()
+    assert not at.exception

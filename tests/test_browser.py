@@ -195,3 +195,24 @@ def test_overview_on_real_data(browser, shared_data):
     finally:
         log = server.stop()
     assert "Traceback" not in log, log
+
+
+def test_compare_view_and_presentation_mode(browser, sample_server):
+    context, page = _page(browser)
+    page.goto(sample_server.url + "/?view=Compare")
+    page.locator("h3", has_text="Per-class IoU change").wait_for()
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2")
+    page.wait_for_timeout(1000)
+    page.screenshot(path=ARTIFACTS / "compare_sample.png")
+    page.locator("h3", has_text="Images: largest gains").scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].filter(i => i.complete && i.naturalWidth > 0).length >= 3"
+    )
+    page.screenshot(path=ARTIFACTS / "compare_images_sample.png")
+    page.goto(sample_server.url + "/?present=1")
+    page.locator("h3", has_text="Confusion matrix").wait_for()
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2")
+    page.wait_for_timeout(800)
+    assert page.locator("text=Hide classes").count() == 0  # controls hidden
+    page.screenshot(path=ARTIFACTS / "presentation_sample.png")
+    context.close()
