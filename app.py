@@ -57,6 +57,7 @@ from segviz.overlay import (
 )
 from segviz.presets import PRESETS
 from segviz.stats import BootstrapResult, bootstrap
+from segviz.store import ResultsStore
 
 APP_DIR = Path(__file__).resolve().parent
 DATA_ROOT = Path(os.environ.get("SEGVIZ_DATA_ROOT", APP_DIR)).resolve()
@@ -132,7 +133,7 @@ def evaluate_cached(dataset: Dataset, table_choice: str) -> tuple[Evaluation, tu
                 if done == total or done % 5 == 0:
                     bar.progress(done / total, text=f"Evaluated {done} / {total} images")
 
-            counted = count_pairs(dataset.pairs, dataset.table, progress=progress)
+            counted = count_pairs(dataset.pairs, dataset.table, progress=progress, store=ResultsStore())
             bar.empty()
             cache.put(count_key, counted)
     ok, bad = counted

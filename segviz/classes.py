@@ -367,8 +367,15 @@ def _from_cityscapes_rows(reader: csv.DictReader, origin: str) -> ClassTable:
 
 
 #: Okabe & Ito's colour-blind-safe palette (without black), the base of :func:`cvd_safe_colors`.
-OKABE_ITO = ((230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0),
-             (204, 121, 167))
+OKABE_ITO = (
+    (230, 159, 0),
+    (86, 180, 233),
+    (0, 158, 115),
+    (240, 228, 66),
+    (0, 114, 178),
+    (213, 94, 0),
+    (204, 121, 167),
+)
 
 
 def cvd_safe_colors(n: int) -> list[tuple[int, int, int]]:

@@ -19,6 +19,7 @@ from segviz import __version__
 from segviz.dataset import Dataset, open_dataset
 from segviz.errors import SegvizError
 from segviz.evaluate import Evaluation, evaluate
+from segviz.store import ResultsStore
 
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
 
@@ -70,6 +71,13 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
         "--ignore", help="comma-separated ids to ignore, replacing the table's ignore ids (e.g. 255 or 0,255)"
     )
     p.add_argument("--workers", type=int, default=2, help="reading threads (default 2)")
+    p.add_argument(
+        "--store", metavar="DIR", help="results store folder (default $SEGVIZ_STORE or ~/.cache/segviz)"
+    )
+    p.add_argument("--no-store", action="store_true", help="neither read nor write the results store")
+    p.add_argument(
+        "--dask", metavar="ADDRESS", help="run the per-image work on this Dask scheduler (tcp://host:8786)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,7 +111,14 @@ def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None
     for out in (getattr(args, "json", None), getattr(args, "csv", None), getattr(args, "out", None)):
         if out is not None:
             _refuse_inside(Path(out), dataset)
-    result = evaluate(dataset, workers=args.workers, generated_ignore=ignore or ())
+    store = None if args.no_store else ResultsStore(args.store)
+    if store is not None:
+        _refuse_inside(store.root / "x", dataset)
+    result = evaluate(
+        dataset, workers=args.workers, generated_ignore=ignore or (), store=store, dask_address=args.dask
+    )
+    if store is not None and store.stats.rebuilt:
+        _say(f"warning: results store discarded and rebuilt: {store.stats.rebuilt}")
     label = f"[{model}] " if model and args.command == "compare" else ""
     if dataset.table is None:
         _say(

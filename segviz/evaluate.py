@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from segviz import metrics
+from segviz import kernels, metrics
 from segviz.classes import ClassTable
 from segviz.dataset import Dataset, Pair, Problem
 from segviz.errors import SegvizError
 from segviz.masks import UNKNOWN_COLOUR, image_size, joint_counts, read_mask
+from segviz.store import ResultsStore, pair_key
 
 Progress = Callable[[int, int], None]
 
@@ -36,6 +37,7 @@ class PairCounts:
     counts: np.ndarray
     shape: tuple[int, int]
     warnings: tuple[str, ...] = ()
+    colour_coded: bool = False
 
 
 def count_pair(pair: Pair, table: ClassTable | None = None) -> PairCounts:
@@ -65,7 +67,7 @@ def count_pair(pair: Pair, table: ClassTable | None = None) -> PairCounts:
                 f"({_wh(gt.values.shape)})"
             )
     g, p, c = joint_counts(gt.values, pred.values)
-    return PairCounts(pair, g, p, c, gt.values.shape, tuple(notes))
+    return PairCounts(pair, g, p, c, gt.values.shape, tuple(notes), gt.colour_coded or pred.colour_coded)
 
 
 def count_pairs(
@@ -74,27 +76,81 @@ def count_pairs(
     *,
     workers: int = 2,
     progress: Progress | None = None,
+    store: ResultsStore | None = None,
+    dask_address: str | None = None,
 ) -> tuple[list[PairCounts], list[Problem]]:
-    """Count every pair (threads: decoders release the GIL). Returns results in input order and the
-    pairs that could not be read, with the reason."""
+    """Count every pair; returns the results in input order and the pairs that could not be read,
+    with the reason.
 
-    def one(pair: Pair) -> PairCounts | Problem:
-        try:
-            return count_pair(pair, table)
-        except SegvizError as exc:
-            return Problem(pair.name, str(exc))
-        except Exception as exc:
-            return Problem(pair.name, f"{pair.gt_path} / {pair.pred_path}: {type(exc).__name__}: {exc}")
+    Pairs whose files are unchanged since they were last counted come from ``store``; the others are
+    read in ``workers`` threads (decoders and the counting kernel release the GIL) or, with
+    ``dask_address``, on a Dask cluster. New results are written back to the store.
+    """
+    pairs = list(pairs)
+    stored = store.load(pairs, table) if store is not None else {}
+    todo = [p for p in pairs if pair_key(p) not in stored]
+    if store is not None:
+        store.stats.hits, store.stats.misses = len(pairs) - len(todo), len(todo)
+    done = dict(stored)
+    offset = len(pairs) - len(todo)
+    if progress is not None and offset:
+        progress(offset, len(pairs))
+    if len(todo) >= 32:
+        kernels.warm_up()
 
-    done: list[PairCounts | Problem] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for i, result in enumerate(pool.map(one, pairs), start=1):
-            done.append(result)
-            if progress is not None:
-                progress(i, len(pairs))
-    ok = [r for r in done if isinstance(r, PairCounts)]
-    bad = [r for r in done if isinstance(r, Problem)]
+    def report(i: int) -> None:
+        if progress is not None:
+            progress(offset + i, len(pairs))
+
+    runner = _count_on_dask if dask_address else _count_in_threads
+    results = runner(todo, table, workers=workers, report=report, address=dask_address)
+    bad: list[Problem] = []
+    for pair, result in zip(todo, results, strict=True):
+        if isinstance(result, Problem):
+            bad.append(result)
+        else:
+            done[pair_key(pair)] = result
+    ok = [done[pair_key(p)] for p in pairs if pair_key(p) in done]
+    if store is not None and (todo or store.stats.rebuilt):
+        store.save(pairs, ok, table)
     return ok, bad
+
+
+def _count_one(pair: Pair, table: ClassTable | None) -> PairCounts | Problem:
+    """count_pair that turns any failure into a Problem (a bad file must never stop the dataset)."""
+    try:
+        return count_pair(pair, table)
+    except SegvizError as exc:
+        return Problem(pair.name, str(exc))
+    except Exception as exc:
+        return Problem(pair.name, f"{pair.gt_path} / {pair.pred_path}: {type(exc).__name__}: {exc}")
+
+
+def _count_in_threads(todo, table, *, workers, report, address=None) -> list[PairCounts | Problem]:
+    out = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for i, result in enumerate(pool.map(lambda p: _count_one(p, table), todo), start=1):
+            out.append(result)
+            report(i)
+    return out
+
+
+def _count_on_dask(todo, table, *, workers, report, address) -> list[PairCounts | Problem]:
+    """Run the per-pair work on an existing Dask cluster (dask.distributed)."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise SegvizError("--dask needs dask.distributed: pip install 'dask[distributed]'") from None
+    if not todo:
+        return []
+    with Client(address) as client:
+        futures = client.map(_count_one, todo, table=table, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        out: list = [None] * len(todo)
+        for n, future in enumerate(as_completed(futures), start=1):
+            out[index[future.key]] = future.result()
+            report(n)
+    return out
 
 
 @dataclass
@@ -342,13 +398,23 @@ def evaluate(
     workers: int = 2,
     progress: Progress | None = None,
     generated_ignore: Iterable[int] = (),
+    store: ResultsStore | None = None,
+    dask_address: str | None = None,
 ) -> Evaluation:
     """Evaluate every pair of ``dataset``.
 
     With no class table, one is generated from the ids found in the masks (named ``class_<id>``),
-    with ``generated_ignore`` as its ignore ids.
+    with ``generated_ignore`` as its ignore ids. ``store`` and ``dask_address``: see
+    :func:`count_pairs`.
     """
-    counted, bad = count_pairs(dataset.pairs, dataset.table, workers=workers, progress=progress)
+    counted, bad = count_pairs(
+        dataset.pairs,
+        dataset.table,
+        workers=workers,
+        progress=progress,
+        store=store,
+        dask_address=dask_address,
+    )
     table = dataset.table or generated_table(counted, ignore_ids=generated_ignore)
     return fold(counted, table, skipped=[*dataset.skipped, *bad], warnings=dataset.warnings)
 

@@ -13,6 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SEGVIZ_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_results_store(tmp_path_factory):
+    """Tests never write into the user's cache: the results store lives in a temporary folder."""
+    os.environ["SEGVIZ_STORE"] = str(tmp_path_factory.mktemp("store"))
+    yield
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real public datasets; mandatory in CI, skipped with a reason elsewhere."""

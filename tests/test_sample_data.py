@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
+
 from segviz import evaluate, list_models, open_dataset
 
 SAMPLE = ROOT / "sample_data"
@@ -21,8 +22,11 @@ def _digests(root):
 
 
 def test_generator_reproduces_the_committed_files(tmp_path):
-    subprocess.run([sys.executable, str(SAMPLE / "make_sample_data.py"), "--out", str(tmp_path)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, str(SAMPLE / "make_sample_data.py"), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
     assert _digests(tmp_path) == _digests(SAMPLE)
 
 
