@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 from conftest import ROOT
-
 from segviz import evaluate, list_models, open_dataset
 
 SAMPLE = ROOT / "sample_data"
