@@ -1,0 +1,415 @@
+"""The HTML report: self-contained, escaped, complete; rendered offline in real Chromium; its PDF."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from plotly.offline import get_plotlyjs
+
+from conftest import ROOT, save_mask
+from segviz import __version__, metrics
+from segviz.conventions import miou_conventions
+from segviz.dataset import open_dataset
+from segviz.errors import SegvizError
+from segviz.evaluate import evaluate, fold
+from segviz.report import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    build_report,
+    dataset_fingerprint,
+    format_percent,
+    write_pdf,
+)
+
+ARTIFACTS = ROOT / "artifacts"
+EVIL_CLASS = "<script>alert(1)</script>"
+EVIL_FILE = 'a&"b'
+
+
+# ---------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def sample():
+    return evaluate(open_dataset(ROOT / "sample_data", model="candidate"))
+
+
+@pytest.fixture(scope="module")
+def sample_html(sample) -> str:
+    return build_report(sample, title="Sample data — candidate", dataset="sample_data", model="candidate")
+
+
+@pytest.fixture
+def tiny(tiny_dataset: Path):
+    return evaluate(open_dataset(tiny_dataset))
+
+
+@pytest.fixture
+def evil_dataset(tiny_dataset: Path) -> Path:
+    """The tiny dataset with a class named like a script tag and a sample named ``a&"b``."""
+    classes = tiny_dataset / "classes.csv"
+    classes.write_text(classes.read_text().replace("1,car,", f"1,{EVIL_CLASS},"))
+    for part, suffix in (("gt", ".png"), ("pred", ".png"), ("images", ".jpg")):
+        (tiny_dataset / part / f"a{suffix}").rename(tiny_dataset / part / f"{EVIL_FILE}{suffix}")
+    save_mask(tiny_dataset / "gt" / "<only-gt>.png", np.zeros((2, 3)))  # skipped: no prediction
+    return tiny_dataset
+
+
+@pytest.fixture
+def evil(evil_dataset: Path):
+    return evaluate(open_dataset(evil_dataset))
+
+
+@pytest.fixture
+def evil_html(evil) -> str:
+    return build_report(evil, title="<b>T&C</b>", dataset='data "x"', model="<m>")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs {CHROMIUM} (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install --no-install-recommends chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        yield b
+        b.close()
+
+
+# ---------------------------------------------------------------------- helpers
+class _Outside(HTMLParser):
+    """Everything of a page that is not the text of a <script>: tags, attributes, styles, text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self.styles: list[str] = []
+        self.text: list[str] = []
+        self._in: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag in ("script", "style"):
+            self._in = tag
+            (self.scripts if tag == "script" else self.styles).append("")
+
+    def handle_endtag(self, tag):
+        if tag == self._in:
+            self._in = None
+
+    def handle_data(self, data):
+        if self._in == "script":
+            self.scripts[-1] += data
+        elif self._in == "style":
+            self.styles[-1] += data
+        else:
+            self.text.append(data)
+
+
+def _parse(html: str) -> _Outside:
+    parser = _Outside()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def _external_references(html: str) -> list[str]:
+    """Every way the page could load something from elsewhere (the plotly.js bundle excepted)."""
+    page = _parse(html)
+    found = []
+    for tag, attrs in page.tags:
+        if tag in ("link", "iframe", "object", "embed", "base", "frame", "audio", "video", "source"):
+            found.append(f"<{tag}>")
+        for name in ("src", "href", "action", "data", "poster", "srcset", "xlink:href", "background"):
+            value = (attrs.get(name) or "").strip()
+            if value and not value.startswith(("#", "data:")):
+                found.append(f"<{tag} {name}={value!r}>")
+        if tag == "meta" and (attrs.get("http-equiv") or "").lower() == "refresh":
+            found.append("<meta http-equiv=refresh>")
+        style = attrs.get("style") or ""
+        found += [f"<{tag} style=url({u})>" for u in re.findall(r"url\(\s*['\"]?([^)'\"]*)", style)]
+    for css in page.styles:
+        found += [
+            f"css url({u})" for u in re.findall(r"url\(\s*['\"]?([^)'\"]*)", css) if not u.startswith("data:")
+        ]
+        found += ["css @import"] * css.count("@import")
+    bundle = get_plotlyjs()
+    for script in page.scripts:
+        if script != bundle:  # the figures' own scripts must not name any URL
+            found += re.findall(r"https?://[^\s\"']+", script)
+    outside = "".join(page.text) + " ".join(str(a) for _, a in page.tags) + "".join(page.styles)
+    found += re.findall(r"https?://[^\s\"']+", outside)
+    return found
+
+
+def _render(browser, html: str, *, width: int = 1400):
+    """Open the report with every network request refused; returns (context, page, requests, dialogs)."""
+    context = browser.new_context(viewport={"width": width, "height": 1000})
+    requests: list[str] = []
+    dialogs: list[str] = []
+    errors: list[str] = []
+
+    def refuse(route):
+        requests.append(route.request.url)
+        route.abort()
+
+    context.route("**/*", refuse)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_content(html, wait_until="load")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.plotly-graph-div')].every(p => p._fullLayout && "
+        "p.querySelector('.main-svg')) && [...document.images].every(i => i.complete)"
+    )
+    return context, page, requests, dialogs, errors
+
+
+# ---------------------------------------------------------------------- fingerprint
+def test_fingerprint_survives_a_move_but_not_a_change(tiny_dataset: Path, tmp_path: Path):
+    before = dataset_fingerprint(evaluate(open_dataset(tiny_dataset)))
+    assert re.fullmatch(r"[0-9a-f]{64}", before)
+    assert dataset_fingerprint(evaluate(open_dataset(tiny_dataset))) == before
+    moved = shutil.copytree(tiny_dataset, tmp_path / "elsewhere" / "tiny")  # copy2 keeps mtimes
+    moved_ev = evaluate(open_dataset(moved))
+    assert dataset_fingerprint(moved_ev) == before
+    st = (moved / "pred" / "a.png").stat()
+    os.utime(moved / "pred" / "a.png", ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    assert dataset_fingerprint(moved_ev) != before
+    (moved / "pred" / "a.png").unlink()
+    with pytest.raises(SegvizError, match=r"pred/a\.png: cannot fingerprint the dataset"):
+        dataset_fingerprint(moved_ev)
+
+
+def test_fingerprint_covers_ground_truth_and_predictions_not_photos(tiny_dataset: Path):
+    ev = evaluate(open_dataset(tiny_dataset))
+    before = dataset_fingerprint(ev)
+    (tiny_dataset / "images" / "a.jpg").write_bytes(b"changed")
+    assert dataset_fingerprint(ev) == before
+    with (tiny_dataset / "gt" / "b.png").open("ab") as f:
+        f.write(b"\0")
+    assert dataset_fingerprint(ev) != before
+
+
+# ---------------------------------------------------------------------- contents
+def test_report_is_one_self_contained_document(sample_html: str):
+    assert sample_html.startswith("<!DOCTYPE html>")
+    assert sample_html.count("<html") == 1 and sample_html.rstrip().endswith("</html>")
+    assert _external_references(sample_html) == []
+    assert sample_html.count(get_plotlyjs()) == 1  # plotly.js inlined once
+    # and the browser is told to load nothing from elsewhere even if something slipped through
+    assert '<meta http-equiv="Content-Security-Policy" content="default-src \'none\';' in sample_html
+    scripts = _parse(sample_html).tags
+    assert all("src" not in attrs for tag, attrs in scripts if tag == "script")
+
+
+def test_reference_check_finds_what_it_must():
+    """The helper above is what proves "offline": make sure it sees each kind of reference."""
+    bad = (
+        '<img src="https://x/a.png"><link rel="stylesheet" href="/s.css">'
+        "<style>@import 'x.css'; body{background:url(http://x/b.png)}</style>"
+        '<div style="background:url(//x/c.png)"></div><script src="p.js"></script><p>see http://x</p>'
+    )
+    found = _external_references(bad)
+    for expected in (
+        "https://x/a.png",
+        "<link>",
+        "css @import",
+        "http://x/b.png",
+        "//x/c.png",
+        "p.js",
+        "http://x",
+    ):
+        assert any(expected in f for f in found), expected
+
+
+def test_header_names_the_run(sample, sample_html: str):
+    text = " ".join(_parse(sample_html).text)
+    for expected in (
+        "Sample data — candidate",
+        "sample_data",
+        "candidate",
+        f"{sample.num_images} evaluated",
+        __version__,
+        " UTC",
+        f"sha256:{dataset_fingerprint(sample)}",
+    ):
+        assert expected in text, expected
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text)
+
+
+def test_summary_metrics_with_intervals(sample, sample_html: str):
+    s = sample.summary()
+    text = " ".join(_parse(sample_html).text)
+    for key in ("mean_iou", "pixel_accuracy", "mean_pixel_accuracy", "frequency_weighted_iou", "mean_dice"):
+        assert format_percent(s[key]) in text, key
+    assert text.count("95\xa0% CI") == 5
+    assert "1,000 resamples, seed 0" in text
+
+
+def test_sections_and_their_contents(sample, sample_html: str):
+    text = " ".join(_parse(sample_html).text)
+    for heading in (
+        "Summary",
+        "Per-class IoU",
+        "Confusion matrix",
+        "The 6 worst images by mIoU",
+        "Which mIoU?",
+    ):
+        assert f">{heading}</h2>" in sample_html, heading
+    assert 'id="figure-classes"' in sample_html and 'id="figure-confusion"' in sample_html
+    assert sample_html.count('<article class="card image">') == 6
+    assert sample_html.count('src="data:image/jpeg;base64,') == 24  # photo, GT, prediction, error map
+    for c in miou_conventions(sample):
+        assert f"{format_percent(c.value)}" in text
+        assert c.tool in text
+    for definition in metrics.DEFINITIONS.values():
+        assert definition in text
+    for convention in ("Ignored pixels are left out.", "Invalid predictions are errors.", "Undefined ≠ 0."):
+        assert convention in text
+    assert "None: every sample found was evaluated." in text
+
+
+def test_worst_images_are_the_lowest_miou_and_no_wider_than_480(sample, sample_html: str):
+    frame = sample.image_frame().sort_values("mean_iou", kind="stable")
+    names = re.findall(r'<div class="image-head"><h3>([^<]*)</h3>', sample_html)
+    assert names == frame["name"].head(6).tolist()
+    widths = [int(w) for w in re.findall(r'<img[^>]* src="data:image/jpeg[^"]*" width="(\d+)"', sample_html)]
+    assert widths and max(widths) <= 480
+
+
+def test_worst_count_is_honoured(tiny):
+    assert '<section id="worst"' not in build_report(tiny, title="t", dataset="d", model=None, worst=0)
+    one = build_report(tiny, title="t", dataset="d", model=None, worst=1)
+    assert one.count('<article class="card image">') == 1
+    with pytest.raises(ValueError, match=r"worst must be a non-negative integer \(got -1\)"):
+        build_report(tiny, title="t", dataset="d", model=None, worst=-1)
+
+
+def test_user_strings_are_escaped(evil_html: str):
+    outside = "".join(_parse(evil_html).text)  # text as a browser shows it (entities decoded)
+    # nothing the user wrote reaches the page as markup...
+    for raw in (EVIL_CLASS, "<b>T&C</b>", "<m>", EVIL_FILE, 'data "x"', "<only-gt>"):
+        assert raw not in evil_html.replace(get_plotlyjs(), ""), raw
+    # ...and all of it is shown literally
+    for shown in (EVIL_CLASS, "<b>T&C</b>", "<m>", EVIL_FILE, 'data "x"', "<only-gt>"):
+        assert shown in outside, shown
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in evil_html
+    assert "a&amp;&quot;b" in evil_html
+    assert "<title>&lt;b&gt;T&amp;C&lt;/b&gt;</title>" in evil_html
+    assert _external_references(evil_html) == []
+
+
+def test_skipped_samples_are_listed_with_their_reason(evil, evil_html: str):
+    assert len(evil.skipped) == 1
+    text = " ".join(_parse(evil_html).text)
+    assert "<only-gt>" in text and "no prediction in" in text
+
+
+def test_missing_photo_and_unreadable_mask(tiny_dataset: Path):
+    ev = evaluate(open_dataset(tiny_dataset))
+    (tiny_dataset / "images" / "a.jpg").unlink()
+    (tiny_dataset / "pred" / "b.png").write_bytes(b"not a png any more")
+    html = build_report(ev, title="t", dataset="d", model=None)
+    assert ">no photo</div>" in html
+    assert "Could not draw this image:" in html and "pred/b.png" in html
+
+
+def test_report_of_no_image_at_all(tiny):
+    empty = fold([], tiny.table, skipped=tiny.skipped)
+    html = build_report(empty, title="nothing", dataset="d", model=None)
+    assert "No image was evaluated" in html
+    assert ">n/a</div>" in html
+    assert _external_references(html) == []
+
+
+# ---------------------------------------------------------------------- in a browser
+@pytest.mark.browser
+def test_report_renders_offline_in_chromium(browser, sample, sample_html: str):
+    context, page, requests, dialogs, errors = _render(browser, sample_html)
+    try:
+        assert page.locator(".js-plotly-plot").count() >= 2
+        text = page.inner_text("body")
+        miou = format_percent(sample.summary()["mean_iou"])
+        assert page.inner_text("[data-metric='mean_iou'] .value") == miou
+        assert miou in text
+        for name in sample.table.names:
+            assert name in text, name
+        bars = page.evaluate("() => document.getElementById('figure-classes').data[0].y")
+        assert sorted(bars) == sorted(sample.table.names)
+        images = page.evaluate("() => [...document.images].map(i => [i.complete, i.naturalWidth])")
+        assert len(images) == 24
+        assert all(complete and width > 0 for complete, width in images)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "report.png", full_page=True)
+        assert requests == [] and dialogs == [] and errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_escaped_names_show_literally_and_run_nothing(browser, evil_html: str):
+    context, page, requests, dialogs, errors = _render(browser, evil_html)
+    try:
+        text = page.inner_text("body")
+        for shown in (EVIL_CLASS, "<b>T&C</b>", EVIL_FILE, "<only-gt>"):
+            assert shown in text, shown
+        assert page.title() == "<b>T&C</b>"
+        # plotly.js decodes the entities of the escaped names: the axis shows the real name
+        ticks = page.evaluate(
+            "() => [...document.querySelectorAll('#figure-classes .ytick text')].map(t => t.textContent)"
+        )
+        assert EVIL_CLASS in ticks
+        assert page.locator("#figure-classes a, #figure-confusion a").count() == 0
+        assert dialogs == [] and requests == [] and errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_narrow_screen_layout(browser, sample_html: str):
+    context, page, *_ = _render(browser, sample_html, width=420)
+    try:
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_write_pdf_prints_a_multi_page_a4(sample_html: str, tmp_path: Path):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs {CHROMIUM}")
+        pytest.skip(f"{CHROMIUM} not installed")
+    out = tmp_path / "report.pdf"
+    write_pdf(sample_html, out)
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF-")
+    pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", data))
+    assert pages >= 2
+    assert re.search(rb"/MediaBox\s*\[\s*0 0 59[45](\.\d+)? 84[12](\.\d+)?\s*\]", data)  # A4 in points
+
+
+def test_write_pdf_without_chromium_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(SegvizError, match=r"PDF export needs Chromium at .*no-chromium.*apt-get install"):
+        write_pdf("<p>x</p>", tmp_path / "x.pdf", executable=tmp_path / "no-chromium")
+
+
+def test_jpeg_pictures_decode(sample_html: str):
+    import base64
+    import io
+
+    first = re.search(r'src="data:image/jpeg;base64,([^"]+)"', sample_html).group(1)
+    with Image.open(io.BytesIO(base64.b64decode(first))) as im:
+        assert im.format == "JPEG" and im.width <= 480
