@@ -512,7 +512,7 @@ def on_cell_select() -> None:
         st.session_state["cell"] = None
 
 
-def confusion_ui(result: Evaluation) -> None:
+def confusion_ui(result: Evaluation):
     k = result.table.num_classes
     names = list(result.table.names)
     normalize, hidden, top_n, log, dim, invalid = "row", [], (k if k <= 30 else 25), False, True, False
@@ -564,6 +564,7 @@ def confusion_ui(result: Evaluation) -> None:
         config=CHART_CONFIG,
     )
     st.caption("Rows: ground truth · columns: prediction · click a cell to list the images where it happens")
+    return fig
 
 
 def cell_name(result: Evaluation, cell: tuple[int, int]) -> tuple[str, str]:
@@ -647,9 +648,95 @@ def overview_page(result: Evaluation, key: tuple, sel: Selection) -> None:
         class_table_ui(result)
         conventions_ui(result)
     st.subheader("Confusion matrix")
-    confusion_ui(result)
+    fig = confusion_ui(result)
     if not present:
         cell_images_ui(result, sel)
+        export_ui(result, key, sel, fig)
+
+
+def export_ui(result: Evaluation, key: tuple, sel: Selection, confusion) -> None:
+    """CSV / JSON downloads, figures as PNG or SVG, and the stakeholder report (HTML or PDF)."""
+    from segviz.export import figure_bytes, results_json, tables_csv
+
+    with st.expander("Export and share"):
+        cols = st.columns(4)
+        for col, (name, data) in zip(cols, tables_csv(result).items(), strict=False):
+            col.download_button(name, data, file_name=name, mime="text/csv", width="stretch")
+        cols[3].download_button(
+            "results.json",
+            results_json(result),
+            file_name="results.json",
+            mime="application/json",
+            width="stretch",
+        )
+        f1, f2, f3 = st.columns([2, 1, 2])
+        which = f1.selectbox("Figure", ["Per-class IoU", "Confusion matrix"], key="ex:fig")
+        fmt_ = f2.selectbox("Format", ["png", "svg"], key="ex:fmt")
+        if f3.button("Render figure", key="ex:render", width="stretch"):
+            fig = (
+                confusion
+                if which == "Confusion matrix"
+                else class_bar_figure(result.class_frame(), result.table)
+            )
+            try:
+                st.session_state["ex:bytes"] = (which, fmt_, figure_bytes(fig, format=fmt_, width=1200))
+            except SegvizError as exc:
+                st.error(str(exc))
+        if st.session_state.get("ex:bytes"):
+            name, ext, data = st.session_state["ex:bytes"]
+            st.download_button(
+                f"Download {name} ({ext.upper()})",
+                data,
+                key="ex:dl",
+                file_name=f"{_safe(name.lower())}.{ext}",
+                mime="image/png" if ext == "png" else "image/svg+xml",
+            )
+        r1, r2 = st.columns(2)
+        if r1.button("Build report (HTML)", key="ex:report", width="stretch"):
+            st.session_state["ex:report_html"] = build_report_cached(result, key, sel)
+        if r2.button("Build report (PDF)", key="ex:pdf", width="stretch"):
+            from segviz.report import write_pdf
+
+            with tempfile.TemporaryDirectory() as tmp:
+                try:
+                    write_pdf(build_report_cached(result, key, sel), Path(tmp) / "report.pdf")
+                    st.session_state["ex:report_pdf"] = (Path(tmp) / "report.pdf").read_bytes()
+                except SegvizError as exc:
+                    st.error(str(exc))
+        stem = _safe(f"{sel.root.name}-{sel.model or 'predictions'}-report")
+        if st.session_state.get("ex:report_html"):
+            r1.download_button(
+                "Download report.html",
+                st.session_state["ex:report_html"],
+                file_name=f"{stem}.html",
+                mime="text/html",
+                key="ex:dl_html",
+                width="stretch",
+            )
+        if st.session_state.get("ex:report_pdf"):
+            r2.download_button(
+                "Download report.pdf",
+                st.session_state["ex:report_pdf"],
+                file_name=f"{stem}.pdf",
+                mime="application/pdf",
+                key="ex:dl_pdf",
+                width="stretch",
+            )
+
+
+def build_report_cached(result: Evaluation, key: tuple, sel: Selection) -> str:
+    from segviz.report import build_report
+
+    return cached(
+        ("report", key),
+        lambda: build_report(
+            result,
+            title=f"{sel.root.name} — {sel.model or 'predictions'}",
+            dataset=sel.root.name,
+            model=sel.model,
+            resamples=RESAMPLES,
+        ),
+    )
 
 
 def conventions_ui(result: Evaluation) -> None:

@@ -59,6 +59,23 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     cmp.add_argument("--json", metavar="PATH", help="write the comparison as JSON")
     cmp.add_argument("--quiet", action="store_true", help="print nothing on stdout")
+
+    rep = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report (and optionally a PDF) of one model",
+        description="Evaluate DATASET and write one HTML file that opens offline; --pdf also prints it to A4.",
+    )
+    _dataset_args(rep)
+    rep.add_argument("--model", help="model name when pred/ holds several models")
+    rep.add_argument("--pred", help="folder of predicted masks")
+    rep.add_argument("--out", metavar="PATH", required=True, help="the HTML file to write")
+    rep.add_argument(
+        "--pdf", metavar="PATH", help="also print the report to this PDF (needs /usr/bin/chromium)"
+    )
+    rep.add_argument("--title", help="title shown in the report (default: DATASET — MODEL)")
+    rep.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    rep.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    rep.add_argument("--worst", type=int, default=6, help="how many worst images to show (default 6)")
     return parser
 
 
@@ -85,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.dataset is None and (args.gt is None or getattr(args, "pred", None) is None):
         parser.error("give a DATASET folder, or both --gt and --pred")
-    command = {"evaluate": _evaluate, "compare": _compare}[args.command]
+    command = {"evaluate": _evaluate, "compare": _compare, "report": _report}[args.command]
     try:
         return command(args)
     except (UsageError, SegvizError) as exc:
@@ -108,7 +125,7 @@ def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    for out in (getattr(args, "json", None), getattr(args, "csv", None), getattr(args, "out", None)):
+    for out in (getattr(args, key, None) for key in ("json", "csv", "out", "pdf")):
         if out is not None:
             _refuse_inside(Path(out), dataset)
     store = None if args.no_store else ResultsStore(args.store)
@@ -163,6 +180,28 @@ def _compare(args: argparse.Namespace) -> int:
         print(format_comparison(comparison))
     skipped = a.skipped or b.skipped or comparison.paired.dropped
     return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from segviz.report import build_report, write_pdf
+
+    result = load(args, model=args.model, pred=args.pred)
+    dataset = Path(args.dataset or args.gt).resolve().name
+    model = args.model or (Path(args.pred).name if args.pred else None)
+    html = build_report(
+        result,
+        title=args.title or f"{dataset} — {model or 'predictions'}",
+        dataset=dataset,
+        model=model,
+        resamples=args.resamples,
+        seed=args.seed,
+        worst=args.worst,
+    )
+    Path(args.out).write_text(html, encoding="utf-8")
+    if args.pdf:
+        write_pdf(html, args.pdf)
+    print(f"segviz: wrote {args.out}" + (f" and {args.pdf}" if args.pdf else ""))
+    return EXIT_SKIPPED if result.skipped else EXIT_OK
 
 
 def format_report(result: Evaluation) -> str:

@@ -7,6 +7,7 @@ marker's ``customdata`` is ``[gt_index, pred_index, count]`` as plain Python lis
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from typing import Literal
@@ -26,6 +27,12 @@ Diagonal = Literal["show", "dim"]
 METRIC_LABELS = {"iou": "IoU", "accuracy": "Accuracy (recall)", "precision": "Precision", "dice": "Dice"}
 FONT = dict(family="Liberation Sans, Arial, sans-serif", size=13)
 INVALID_NAME = "(invalid)"
+
+
+def _labels(names) -> list[str]:
+    """Class names as plotly text: plotly.js reads ``<b>``, ``<a href>`` … in labels as markup, so
+    names (untrusted text) are escaped and then shown literally."""
+    return [html.escape(str(n), quote=False) for n in names]
 
 
 def _rgb(colour: Sequence[int]) -> str:
@@ -69,7 +76,7 @@ def class_bar_figure(
     colours = {int(i): _rgb(c) for i, c in zip(table.ids, table.colors, strict=True)}
     values = ordered[metric].to_numpy(dtype=float)
     defined = ~np.isnan(values)
-    names = ordered["name"].tolist()
+    names = _labels(ordered["name"])
     label = METRIC_LABELS[metric]
     bar = go.Bar(
         x=np.where(defined, values * 100, 0.0),
@@ -82,7 +89,9 @@ def class_bar_figure(
         # with error bars the value sits inside the bar's base, where no whisker can cover it
         textposition="outside" if intervals is None else "inside",
         insidetextanchor="start",
-        textfont=dict(color="#222" if intervals is None else "white"),
+        textfont=dict(color="#222")
+        if intervals is None
+        else dict(),  # inside: plotly picks a contrasting colour
         cliponaxis=False,
         customdata=np.stack([ordered["gt_pixels"].to_numpy()], axis=1).tolist(),
         hovertemplate=f"<b>%{{y}}</b><br>{label}: %{{text}}<br>GT pixels: %{{customdata[0]:,}}<extra></extra>",
@@ -164,7 +173,7 @@ def confusion_figure(
     k = cm.shape[0]
     shown = select_classes(cm, hidden=hidden, top_n=top_n)
     cols = np.append(shown, k) if show_invalid else shown
-    all_names = [*names, INVALID_NAME]
+    all_names = [*_labels(names), INVALID_NAME]
     sub = cm[np.ix_(shown, cols)].astype(float)
     row_tot = cm.sum(axis=1)[shown][:, None].astype(float)
     col_tot = np.append(cm[:, :k].sum(axis=0), cm[:, k].sum())[cols][None, :].astype(float)
@@ -331,8 +340,8 @@ def hover_image_figure(
     xs = np.arange(step // 2, w, step)
     g = gt_indices[np.ix_(ys, xs)]
     p = pred_indices[np.ix_(ys, xs)]
-    gn = np.asarray(list(gt_names), dtype=object)[g]
-    pn = np.asarray(list(pred_names), dtype=object)[p]
+    gn = np.asarray(_labels(gt_names), dtype=object)[g]
+    pn = np.asarray(_labels(pred_names), dtype=object)[p]
     custom = np.stack([gn, pn], axis=-1)
     fig.add_trace(
         go.Heatmap(
@@ -378,7 +387,7 @@ def delta_bar_figure(
             x=np.where(defined, delta * 100, 0.0),
             y=[
                 f"{n} ({v * 100:+.1f})" if d else f"{n} (n/a)"
-                for n, v, d in zip(ordered["name"], delta, defined, strict=True)
+                for n, v, d in zip(_labels(ordered["name"]), delta, defined, strict=True)
             ],
             orientation="h",
             marker=dict(color=colours, line=dict(color="#444", width=0.5)),
@@ -424,7 +433,7 @@ def difference_figure(
     shown = select_classes(np.abs(diff), hidden=hidden, top_n=top_n)
     sub = diff[np.ix_(shown, shown)].astype(float)
     lim = max(float(np.abs(sub).max()), 1.0)
-    labels = [names[i] for i in shown]
+    labels = _labels(names[i] for i in shown)
     fig = go.Figure(
         go.Heatmap(
             z=sub,

@@ -201,3 +201,13 @@ def test_presentation_mode_hides_controls(monkeypatch):
     assert metric_values(at)["mIoU"].endswith("%")
     at.toggle(key="cvd").set_value(True).run()
     assert not at.exception
+
+
+def test_export_panel_builds_the_report(monkeypatch):
+    at = run_app(monkeypatch)
+    assert {b.label for b in at.get("download_button")} >= {"classes.csv", "images.csv", "confusion_matrix.csv",
+                                                           "results.json"}
+    at.button(key="ex:report").click().run()
+    assert not at.exception
+    html = at.session_state["ex:report_html"]
+    assert html.startswith("<!DOCTYPE html>") and "sample_data" in html

@@ -65,3 +65,12 @@ def test_python_dash_m_and_console_script(tiny_dataset):
     )
     assert proc.returncode == 0, proc.stderr
     assert "PA" in proc.stdout and "72.73" in proc.stdout
+
+
+def test_report_command_writes_html(tiny_dataset, tmp_path, capsys):
+    out = tmp_path / "r.html"
+    assert main(["evaluate", str(tiny_dataset), "--quiet"]) == 0
+    assert main(["report", str(tiny_dataset), "--out", str(out), "--resamples", "50"]) == 0
+    text = out.read_text()
+    assert "72.73" in text and "road" in text  # PA = 8/11
+    assert main(["report", str(tiny_dataset), "--out", str(tiny_dataset / "gt" / "r.html")]) == 2

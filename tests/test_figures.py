@@ -74,3 +74,17 @@ def test_hover_image_names_classes_under_the_cursor():
     hm = fig.data[-1]
     assert hm.customdata[0][0] == ["road", "car"] and hm.customdata[1][0] == ["car", "car"]
     assert fig.data[0].type == "image" and fig.data[0].source.startswith("data:image/jpeg")
+
+
+def test_class_names_are_escaped_in_every_figure():
+    evil = '<a href="http://x">bad</a>'
+    table = ClassTable.from_rows([(0, evil, (1, 2, 3), False), (1, "b&c", (4, 5, 6), False),
+                                  (2, "bus", (7, 8, 9), False)])
+    frame = _frame().assign(name=list(table.names))
+    bars = class_bar_figure(frame, table)
+    assert "&lt;a href" in bars.data[0].y[0] and "<a" not in "".join(bars.data[0].y)
+    cm = confusion_figure(CM, table.names)
+    heat = [t for t in cm.data if t.type == "heatmap"][-1]
+    assert list(heat.y)[:2] == ['&lt;a href="http://x"&gt;bad&lt;/a&gt;', "b&amp;c"]
+    cells = next(t for t in cm.data if t.name == "cells")
+    assert "<a href" not in "".join(cells.text)
