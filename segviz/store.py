@@ -156,8 +156,10 @@ class ResultsStore:
             preds.append(pc.pred_values)
             counts.append(pc.counts)
             start += len(pc.counts)
+
         def cat(xs):
             return np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64)
+
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
         try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
+from conftest import ROOT
 from segviz import evaluate, open_dataset
 
 APP = str(ROOT / "app.py")
@@ -205,8 +205,12 @@ def test_presentation_mode_hides_controls(monkeypatch):
 
 def test_export_panel_builds_the_report(monkeypatch):
     at = run_app(monkeypatch)
-    assert {b.label for b in at.get("download_button")} >= {"classes.csv", "images.csv", "confusion_matrix.csv",
-                                                           "results.json"}
+    assert {b.label for b in at.get("download_button")} >= {
+        "classes.csv",
+        "images.csv",
+        "confusion_matrix.csv",
+        "results.json",
+    }
     at.button(key="ex:report").click().run()
     assert not at.exception
     html = at.session_state["ex:report_html"]

@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import save_mask
 
+from conftest import save_mask
 from segviz.cli import main
 
 

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY_CLASSES, save_mask
 
+from conftest import TINY_CLASSES, save_mask
 from segviz import evaluate, open_dataset
 from segviz.cli import main
 from segviz.compare import compare, disagreement_map, disagreement_rgb

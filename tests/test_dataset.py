@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import save_mask
 
+from conftest import save_mask
 from segviz.dataset import list_models, open_dataset, sample_key
 from segviz.errors import DatasetError
 

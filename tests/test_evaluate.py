@@ -8,10 +8,10 @@ import math
 
 import numpy as np
 import pytest
-from conftest import save_mask
 from PIL import Image
 from sklearn.metrics import confusion_matrix as sk_confusion
 
+from conftest import save_mask
 from segviz import ClassTable, evaluate, open_dataset
 
 # tiny_dataset (conftest): classes road=0, car=1, person=2, void=255

@@ -78,8 +78,9 @@ def test_hover_image_names_classes_under_the_cursor():
 
 def test_class_names_are_escaped_in_every_figure():
     evil = '<a href="http://x">bad</a>'
-    table = ClassTable.from_rows([(0, evil, (1, 2, 3), False), (1, "b&c", (4, 5, 6), False),
-                                  (2, "bus", (7, 8, 9), False)])
+    table = ClassTable.from_rows(
+        [(0, evil, (1, 2, 3), False), (1, "b&c", (4, 5, 6), False), (2, "bus", (7, 8, 9), False)]
+    )
     frame = _frame().assign(name=list(table.names))
     bars = class_bar_figure(frame, table)
     assert "&lt;a href" in bars.data[0].y[0] and "<a" not in "".join(bars.data[0].y)

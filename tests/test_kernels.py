@@ -52,7 +52,22 @@ def test_results_identical_without_accelerators(tmp_path):
     for env_extra in ({}, {"SEGVIZ_NO_NUMBA": "1", "SEGVIZ_NO_IMAGECODECS": "1"}):
         out = tmp_path / f"{len(outs)}.json"
         env = {**os.environ, **env_extra}
-        subprocess.run([sys.executable, "-m", "segviz", "evaluate", str(ROOT / "sample_data"), "--model", "baseline",
-                        "--no-store", "--quiet", "--json", str(out)], check=True, env=env)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "segviz",
+                "evaluate",
+                str(ROOT / "sample_data"),
+                "--model",
+                "baseline",
+                "--no-store",
+                "--quiet",
+                "--json",
+                str(out),
+            ],
+            check=True,
+            env=env,
+        )
         outs.append(json.loads(out.read_text()))
     assert outs[0] == outs[1]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import save_mask
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
+from conftest import save_mask
 from segviz.classes import ClassTable
 from segviz.errors import MaskError
 from segviz.masks import UNKNOWN_COLOUR, joint_counts, read_mask

@@ -12,12 +12,12 @@ import io
 
 import numpy as np
 import pytest
-from conftest import save_mask
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image, JpegImagePlugin
 
+from conftest import save_mask
 from segviz.classes import ClassTable
 from segviz.masks import read_mask
 from segviz.overlay import (

@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 import pytest
-from conftest import save_mask
 
+from conftest import save_mask
 from segviz import evaluate, open_dataset
 from segviz.cli import main
 from segviz.store import ResultsStore
