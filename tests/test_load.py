@@ -1,0 +1,146 @@
+"""Several people at once: 8 concurrent browser sessions, and one evaluation shared by many sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import statistics
+import threading
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Server, browser  # noqa: F401 - fixture
+
+from conftest import ROOT
+
+SESSIONS = 8
+CLICK_JS = """([gt, pred]) => {
+    const g = [...document.querySelectorAll('.js-plotly-plot')].find(g => g.data.some(t => t.name === 'cells'));
+    g.scrollIntoView({block: 'center'});
+    const L = g._fullLayout; const box = g.querySelector('.nsewdrag').getBoundingClientRect();
+    return [box.left + L.xaxis.d2p(pred), box.top + L.yaxis.d2p(gt)];
+}"""
+
+
+async def _one_session(browser_async, url: str, timings: dict, errors: list, i: int) -> None:
+    context = await browser_async.new_context(viewport={"width": 1400, "height": 900})
+    page = await context.new_page()
+    page.set_default_timeout(120_000)
+    page.on("pageerror", lambda exc: errors.append(f"session {i}: {exc}"))
+    t0 = time.perf_counter()
+    await page.goto(url)
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].some(g => g.data && g.data.some(t => t.name === 'cells'))"
+    )
+    timings["overview"].append(time.perf_counter() - t0)
+    await page.wait_for_timeout(500)
+    t1 = time.perf_counter()
+    heading = page.locator("h3", has_text="GT sidewalk → predicted road")
+    for _attempt in range(5):  # under load plotly may still be laying out when the first click lands
+        x, y = await page.evaluate(CLICK_JS, ["sidewalk", "road"])
+        await page.wait_for_timeout(300)
+        await page.mouse.move(x, y)
+        await page.wait_for_timeout(300)
+        await page.mouse.click(x, y)
+        try:
+            await heading.wait_for(timeout=15_000)
+            break
+        except Exception:
+            continue
+    await heading.wait_for()
+    button = page.locator("button", has_text=" px (").first
+    await button.wait_for()
+    timings["cell"].append(time.perf_counter() - t1)
+    t2 = time.perf_counter()
+    await button.click()
+    await page.get_by_text("Error map", exact=False).first.wait_for()
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].filter(i => i.complete && i.naturalWidth > 0).length >= 4"
+    )
+    timings["image"].append(time.perf_counter() - t2)
+    if await page.locator("[data-testid='stException']").count():
+        errors.append(f"session {i}: " + await page.locator("[data-testid='stException']").first.inner_text())
+    await context.close()
+
+
+@pytest.mark.browser
+def test_eight_concurrent_sessions(tmp_path):
+    import psutil
+    from playwright.async_api import async_playwright
+
+    if not __import__("pathlib").Path(CHROMIUM).exists():
+        pytest.skip("needs /usr/bin/chromium")
+    server = Server(ROOT, "sample_data")
+    proc = psutil.Process(server.proc.pid)
+    timings: dict[str, list[float]] = {"overview": [], "cell": [], "image": []}
+    errors: list[str] = []
+
+    async def run() -> None:
+        async with async_playwright() as p:
+            b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            await asyncio.gather(*(_one_session(b, server.url, timings, errors, i) for i in range(SESSIONS)))
+            await b.close()
+
+    try:
+        rss_before = proc.memory_info().rss
+        started = time.perf_counter()
+        asyncio.run(run())
+        wall = time.perf_counter() - started
+        rss_after = proc.memory_info().rss
+    finally:
+        log = server.stop()
+    figures = {
+        "sessions": SESSIONS,
+        "wall_s": round(wall, 2),
+        **{f"{k}_median_s": round(statistics.median(v), 2) for k, v in timings.items()},
+        **{f"{k}_max_s": round(max(v), 2) for k, v in timings.items()},
+        "server_rss_before_mb": round(rss_before / 2**20),
+        "server_rss_after_mb": round(rss_after / 2**20),
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "load.json").write_text(json.dumps(figures, indent=1))
+    print(figures)
+    assert errors == []
+    assert all(len(v) == SESSIONS for v in timings.values())  # every session succeeded
+    assert "Traceback" not in log and "Error" not in log, log
+    # stated bounds for 8 sessions on a 2-core machine (figures: artifacts/load.json, README)
+    assert max(timings["overview"]) < 180 and max(timings["cell"]) < 60 and max(timings["image"]) < 60
+    assert rss_after < 1.5 * 2**30  # bounded: caches have size limits
+
+
+def test_many_sessions_evaluate_a_dataset_once(monkeypatch, tmp_path):
+    """Sessions opening one dataset at the same time share one evaluation (a lock per dataset)."""
+    import streamlit as st
+
+    evaluate_module = importlib.import_module("segviz.evaluate")  # segviz.evaluate is also a function name
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    calls = []
+    real = evaluate_module.count_pairs
+
+    def counting(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        time.sleep(0.5)  # make the sessions overlap
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "count_pairs", counting)
+    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(ROOT))
+    monkeypatch.setenv("SEGVIZ_DATASET", "sample_data")
+    monkeypatch.setenv("SEGVIZ_STORE", str(tmp_path / "store"))
+    results = []
+
+    def session() -> None:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+        results.append((bool(at.exception), {m.label: m.value for m in at.metric}.get("mIoU")))
+
+    threads = [threading.Thread(target=session) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and not any(exc for exc, _ in results)
+    assert len({miou for _, miou in results}) == 1
+    assert len(calls) == 1
