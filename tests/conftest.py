@@ -21,6 +21,23 @@ def private_results_store(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (never `playwright install`)."""
+    from segviz.report import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs {CHROMIUM} (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install --no-install-recommends chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real public datasets; mandatory in CI, skipped with a reason elsewhere."""
     if not (SHARED / "voc2012-deeplab").is_dir():

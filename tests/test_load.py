@@ -8,12 +8,14 @@ import json
 import statistics
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Server, browser  # noqa: F401 - fixture
+from test_browser import ARTIFACTS, Server
 
 from conftest import ROOT
+from segviz.report import CHROMIUM, CHROMIUM_ARGS
 
 SESSIONS = 8
 CLICK_JS = """([gt, pred]) => {
@@ -70,7 +72,7 @@ def test_eight_concurrent_sessions(tmp_path):
     import psutil
     from playwright.async_api import async_playwright
 
-    if not __import__("pathlib").Path(CHROMIUM).exists():
+    if not Path(CHROMIUM).exists():
         pytest.skip("needs /usr/bin/chromium")
     server = Server(ROOT, "sample_data")
     proc = psutil.Process(server.proc.pid)
@@ -79,7 +81,7 @@ def test_eight_concurrent_sessions(tmp_path):
 
     async def run() -> None:
         async with async_playwright() as p:
-            b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            b = await p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
             await asyncio.gather(*(_one_session(b, server.url, timings, errors, i) for i in range(SESSIONS)))
             await b.close()
 

@@ -21,7 +21,6 @@ from segviz.errors import SegvizError
 from segviz.evaluate import evaluate, fold
 from segviz.report import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     build_report,
     dataset_fingerprint,
     format_percent,
@@ -68,20 +67,6 @@ def evil(evil_dataset: Path):
 @pytest.fixture
 def evil_html(evil) -> str:
     return build_report(evil, title="<b>T&C</b>", dataset='data "x"', model="<m>")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs {CHROMIUM} (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install --no-install-recommends chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
-        yield b
-        b.close()
 
 
 # ---------------------------------------------------------------------- helpers
