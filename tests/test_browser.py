@@ -192,3 +192,26 @@ def test_compare_view_and_presentation_mode(browser, sample_server):
     assert page.locator("text=Hide classes").count() == 0  # controls hidden
     page.screenshot(path=ARTIFACTS / "presentation_sample.png")
     context.close()
+
+
+def test_open_an_image_from_the_table(browser, sample_server):
+    """Images view: clicking a row of the per-image table opens that image (worst mIoU first)."""
+    from segviz import evaluate, open_dataset
+
+    frame = evaluate(open_dataset(ROOT / "sample_data", model="baseline")).image_frame()
+    second = frame.sort_values("mean_iou")["name"].iloc[1]
+    context, page = _page(browser)
+    page.goto(sample_server.url + "/?view=Images&model=baseline")
+    grid = page.locator("[data-testid='stDataFrame']").first
+    grid.wait_for()
+    page.wait_for_timeout(1500)
+    box = grid.bounding_box()
+    row_height = 35  # Streamlit's default data-grid row height; the header is one row
+    page.mouse.click(box["x"] + 14, box["y"] + row_height * 2.5)  # selection cell of the second row
+    page.locator("h3", has_text=second).wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].filter(i => i.complete && i.naturalWidth > 0).length >= 4"
+    )
+    page.wait_for_function(f"() => window.location.search.includes('image={second}')")  # the URL follows
+    page.screenshot(path=ARTIFACTS / "image_from_table_sample.png")
+    context.close()
