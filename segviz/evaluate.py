@@ -87,8 +87,9 @@ def count_pairs(
     ``dask_address``, on a Dask cluster. New results are written back to the store.
     """
     pairs = list(pairs)
-    stored = store.load(pairs, table) if store is not None else {}
-    todo = [p for p in pairs if pair_key(p) not in stored]
+    keys = {p: pair_key(p) for p in pairs} if store is not None else {p: p for p in pairs}
+    stored = store.load(pairs, table, keys=list(keys.values())) if store is not None else {}
+    todo = [p for p in pairs if keys[p] not in stored]
     if store is not None:
         store.stats.hits, store.stats.misses = len(pairs) - len(todo), len(todo)
     done = dict(stored)
@@ -109,10 +110,10 @@ def count_pairs(
         if isinstance(result, Problem):
             bad.append(result)
         else:
-            done[pair_key(pair)] = result
-    ok = [done[pair_key(p)] for p in pairs if pair_key(p) in done]
+            done[keys[pair]] = result
+    ok = [done[keys[p]] for p in pairs if keys[p] in done]
     if store is not None and (todo or store.stats.rebuilt):
-        store.save(pairs, ok, table)
+        store.save(pairs, ok, table, keys=keys)
     return ok, bad
 
 
@@ -360,36 +361,58 @@ def fold(
     a predicted value that is not a class id counts as an invalid prediction of its GT class.
     """
     skipped, warnings = list(skipped), list(warnings)
+    counted = list(counted)
     k = table.num_classes
-    kept: list[PairCounts] = []
-    parts: list[np.ndarray] = []
-    ignored: list[int] = []
     for pc in counted:
         warnings.extend(Problem(pc.pair.name, w) for w in pc.warnings)
-        size = int(max(pc.gt_values.max(initial=0), pc.pred_values.max(initial=0))) + 1
-        gi = table.gt_lut(size, encoding=pc.pair.gt_encoding)[pc.gt_values]
-        pi = table.pred_lut(size, encoding=pc.pair.pred_encoding)[pc.pred_values]
-        unknown = gi == k + 1
-        if unknown.any():
-            skipped.append(Problem(pc.pair.name, _unknown_gt_message(pc, unknown, table)))
-            continue
-        is_ignored = gi == k
-        ignored.append(int(pc.counts[is_ignored].sum()))
-        valid = ~is_ignored
-        rows = _merge(len(kept), gi[valid], pi[valid], pc.counts[valid], k)
-        kept.append(pc)
-        parts.append(rows)
-    rows = np.concatenate(parts) if parts else np.zeros((0, 4), dtype=np.int64)
+    # All pairs at once: one lookup per encoding and one sort, not a loop over images.
+    sizes = np.array([len(pc.counts) for pc in counted], dtype=np.int64)
+    img = np.repeat(np.arange(len(counted)), sizes)
+    g, p, c = (_concat([getattr(pc, f) for pc in counted]) for f in ("gt_values", "pred_values", "counts"))
+    size = int(max(g.max(initial=0), p.max(initial=0))) + 1
+    gi = _lookup(g, img, [pc.pair.gt_encoding for pc in counted], lambda e: table.gt_lut(size, encoding=e))
+    pi = _lookup(
+        p, img, [pc.pair.pred_encoding for pc in counted], lambda e: table.pred_lut(size, encoding=e)
+    )
+    bad = np.zeros(len(counted), dtype=bool)
+    bad[img[gi == k + 1]] = True
+    for i in np.flatnonzero(bad):
+        pc = counted[i]
+        unknown = table.gt_lut(size, encoding=pc.pair.gt_encoding)[pc.gt_values] == k + 1
+        skipped.append(Problem(pc.pair.name, _unknown_gt_message(pc, unknown, table)))
+    new_index = np.cumsum(~bad) - 1
+    is_ignored = gi == k
+    kept_rows = ~bad[img]
+    ignored = np.bincount(
+        img[kept_rows & is_ignored], weights=c[kept_rows & is_ignored], minlength=len(counted)
+    )
+    valid = kept_rows & ~is_ignored
+    rows = _merge(new_index[img[valid]], gi[valid], pi[valid], c[valid], k)
+    kept = [pc for pc, b in zip(counted, bad, strict=True) if not b]
     return Evaluation(
         table=table,
         names=[pc.pair.name for pc in kept],
         pairs=[pc.pair for pc in kept],
         confusion=_dense(rows, k),
         image_rows=rows,
-        ignored_per_image=np.array(ignored, dtype=np.int64),
+        ignored_per_image=np.rint(ignored[~bad]).astype(np.int64),
         skipped=skipped,
         warnings=warnings,
     )
+
+
+def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(arrays).astype(np.int64) if arrays else np.zeros(0, dtype=np.int64)
+
+
+def _lookup(values: np.ndarray, img: np.ndarray, encodings: list[str], lut_for) -> np.ndarray:
+    """Class indices of raw values, each row through the lookup table of its pair's encoding."""
+    out = np.empty(len(values), dtype=np.int64)
+    per_row = np.asarray(encodings, dtype=object)[img] if len(img) else np.zeros(0, dtype=object)
+    for encoding in sorted(set(encodings)):
+        rows = per_row == encoding
+        out[rows] = lut_for(encoding)[values[rows]]
+    return out
 
 
 def evaluate(
@@ -430,14 +453,15 @@ def generated_table(counted: Sequence[PairCounts], *, ignore_ids: Iterable[int] 
 
 
 # ---------------------------------------------------------------------- helpers
-def _merge(image: int, gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
-    """Sum counts that fold onto the same (gt, pred) cell; rows (image, gt, pred, count)."""
-    key = gi * (k + 1) + pi
+def _merge(image: np.ndarray, gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """Sum counts that fold onto the same (image, gt, pred) cell; rows (image, gt, pred, count),
+    sorted by image, then gt, then pred."""
+    key = (image * (k + 1) + gi) * (k + 1) + pi
     uniq, inverse = np.unique(key, return_inverse=True)
-    summed = np.bincount(inverse, weights=c, minlength=len(uniq)).astype(np.int64)
+    summed = np.rint(np.bincount(inverse, weights=c, minlength=len(uniq))).astype(np.int64)
     out = np.empty((len(uniq), 4), dtype=np.int64)
-    out[:, 0] = image
-    out[:, 1], out[:, 2] = np.divmod(uniq, k + 1)
+    out[:, 0], rest = np.divmod(uniq, (k + 1) * (k + 1))
+    out[:, 1], out[:, 2] = np.divmod(rest, k + 1)
     out[:, 3] = summed
     return out
 

@@ -53,11 +53,12 @@ def file_signature(path: Path | None) -> tuple[str, int, int]:
     """(absolute path, size, mtime_ns), or ("", -1, -1) for no file / a file that is gone."""
     if path is None:
         return ("", -1, -1)
+    name = os.path.abspath(os.fspath(path))  # plain os calls: this runs for every file on every open
     try:
-        st = Path(path).stat()
+        st = os.stat(name)
     except OSError:
-        return (str(Path(path).absolute()), -1, -1)
-    return (str(Path(path).absolute()), st.st_size, st.st_mtime_ns)
+        return (name, -1, -1)
+    return (name, st.st_size, st.st_mtime_ns)
 
 
 def pair_key(pair: Pair) -> tuple:
@@ -97,8 +98,11 @@ class ResultsStore:
         return self.root / hashlib.sha1(f"{gt_top}\0{pred_top}".encode()).hexdigest()[:20]
 
     # ------------------------------------------------------------------ reading
-    def load(self, pairs: Sequence[Pair], table: ClassTable | None) -> dict[tuple, object]:
-        """Stored counts of the pairs whose files are unchanged: {pair_key: PairCounts}."""
+    def load(
+        self, pairs: Sequence[Pair], table: ClassTable | None, *, keys: Sequence[tuple] | None = None
+    ) -> dict[tuple, object]:
+        """Stored counts of the pairs whose files are unchanged: {pair_key: PairCounts}.
+        ``keys`` are the pairs' :func:`pair_key` when the caller has them already."""
         from segviz.evaluate import PairCounts
 
         folder = self.folder_for(pairs)
@@ -109,7 +113,7 @@ class ResultsStore:
             self.stats.rebuilt = str(exc)
             shutil.rmtree(folder, ignore_errors=True)
             return {}
-        wanted = {pair_key(p): p for p in pairs}
+        wanted = dict(zip(keys if keys is not None else map(pair_key, pairs), pairs, strict=True))
         ckey = colour_key(table)
         out = {}
         for key, entry in entries.items():
@@ -128,8 +132,11 @@ class ResultsStore:
         return out
 
     # ------------------------------------------------------------------ writing
-    def save(self, pairs: Sequence[Pair], counted: Iterable, table: ClassTable | None) -> None:
-        """Replace the stored counts of these pairs' folders with ``counted`` (atomic)."""
+    def save(
+        self, pairs: Sequence[Pair], counted: Iterable, table: ClassTable | None, *, keys: dict | None = None
+    ) -> None:
+        """Replace the stored counts of these pairs' folders with ``counted`` (atomic); ``keys`` maps
+        a pair to its :func:`pair_key` when the caller has them already."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
