@@ -124,8 +124,18 @@ class ClassTable:
 
     @classmethod
     def from_csv_text(cls, text: str, *, origin: str = "classes.csv") -> ClassTable:
-        """Parse the text of a class-table CSV (see :meth:`from_csv`)."""
+        """Parse the text of a class-table CSV (see :meth:`from_csv`); raises
+        :class:`ClassTableError` naming ``origin`` and the line on any problem."""
         reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
+        try:
+            return cls._from_csv_reader(reader, origin)
+        except csv.Error as exc:
+            raise ClassTableError(
+                f"{origin}, line {reader.line_num}: not a readable CSV table ({exc})"
+            ) from None
+
+    @classmethod
+    def _from_csv_reader(cls, reader: csv.DictReader, origin: str) -> ClassTable:
         header = [h.strip() for h in (reader.fieldnames or [])]
         reader.fieldnames = header
         if {"labelId", "trainId"} <= set(header):
@@ -150,6 +160,11 @@ class ClassTable:
             )
         if not rows:
             raise ClassTableError(f"{origin}: no classes (the file has a header but no rows)")
+        if all(r[3] for r in rows):
+            raise ClassTableError(
+                f"{origin}: no classes to evaluate (every row is marked ignore); expected at least one "
+                "row with ignore 0"
+            )
         return cls.from_rows(rows, origin=origin)
 
     @classmethod
@@ -362,6 +377,10 @@ def _from_cityscapes_rows(reader: csv.DictReader, origin: str) -> ClassTable:
         source[label_id] = target
         if not ignored and train_id not in classes:
             classes[train_id] = (train_id, _parse_name(rec, line, origin), colour, False)
+    if not classes:
+        raise ClassTableError(
+            f"{origin}: no classes to evaluate (no row with a trainId other than 255 and ignoreInEval 0)"
+        )
     rows = [classes[k] for k in sorted(classes)] + [(255, "void", (0, 0, 0), True)]
     return ClassTable.from_rows(rows, source_ids=source, origin=origin)
 

@@ -10,14 +10,19 @@ Layout (every part can be overridden)::
 
 Files are matched by their path relative to their folder, without extension and without known
 dataset suffixes (Cityscapes' ``_leftImg8bit`` / ``_gtFine_labelIds`` …), so ``images/a/x.jpg``,
-``gt/a/x.png`` and ``pred/a/x.png`` form one pair. Folders are walked without following symbolic
-links to folders (no loops). Nothing is ever written into the dataset.
+``gt/a/x.png`` and ``pred/a/x.png`` form one pair (names compared in Unicode NFC form, so a
+macOS-made ``café.png`` matches a ``café.png`` made elsewhere). Folders are walked without following
+symbolic links to folders (no loops); files that are not regular files (broken or looping links,
+pipes) and file names that are not valid UTF-8 are reported, never opened. Nothing is ever written
+into the dataset.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,9 +126,14 @@ def open_dataset(
 
     skipped: list[Problem] = []
     warnings: list[Problem] = []
+    photo_problems: list[Problem] = []  # a bad photo never stops evaluation: warnings
     gt_files = _index_folder(gt_dir, MASK_SUFFIXES, "ground-truth", skipped, warnings)
     pred_files = _index_folder(pred_dir, MASK_SUFFIXES, "prediction", skipped, warnings)
-    image_files = _index_folder(images_dir, IMAGE_SUFFIXES, "image", skipped, warnings) if images_dir else {}
+    image_files = (
+        _index_folder(images_dir, IMAGE_SUFFIXES, "image", photo_problems, warnings) if images_dir else {}
+    )
+    warnings.extend(photo_problems)
+    bad_photos = {p.name for p in photo_problems}
     if not gt_files:
         raise DatasetError(f"{gt_dir}: no ground-truth masks found ({', '.join(MASK_SUFFIXES)})")
     if not pred_files:
@@ -142,7 +152,7 @@ def open_dataset(
         if p is None:
             skipped.append(Problem(key, f"{g}: no prediction in {pred_dir}"))
             continue
-        if images_dir is not None and im is None:
+        if images_dir is not None and im is None and key not in bad_photos:
             warnings.append(Problem(key, f"{g}: no photo in {images_dir} (shown without one)"))
         pairs.append(Pair(key, g, p, im, _encoding_of(g), _encoding_of(p)))
     return Dataset(gt_dir, pred_dir, images_dir, table, model_name, pairs, skipped, warnings)
@@ -155,7 +165,7 @@ def sample_key(relative: str) -> str:
         >>> sample_key("frankfurt/frankfurt_000000_000294_gtFine_labelIds.png")
         'frankfurt/frankfurt_000000_000294'
     """
-    stem, _ = os.path.splitext(relative)
+    stem, _ = os.path.splitext(unicodedata.normalize("NFC", relative))
     return _SUFFIX_RE.sub("", stem)
 
 
@@ -219,7 +229,12 @@ def _index_folder(
     skipped: list[Problem],
     warnings: list[Problem],
 ) -> dict[str, Path]:
-    """Map matching key → file for every file of the right kind below ``folder``."""
+    """Map matching key → file for every file of the right kind below ``folder``.
+
+    Files that cannot be used for their key (several files for one key, a file that is not a regular
+    file, a name that is not valid UTF-8) go to ``skipped`` under that key; files of another kind
+    go to ``warnings``.
+    """
     found: dict[str, list[Path]] = {}
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -227,17 +242,73 @@ def _index_folder(
             if fname.startswith("."):
                 continue
             path = Path(dirpath) / fname
+            rel = path.relative_to(folder).as_posix()
             if path.suffix.lower() not in suffixes:
                 if kind != "image" or path.suffix.lower() not in (".csv", ".json", ".txt", ".md"):
-                    warnings.append(Problem(fname, f"{path}: not a {kind} file (extension), ignored"))
+                    warnings.append(Problem(_printable(fname), _wrong_kind_message(path, kind)))
                 continue
-            rel = path.relative_to(folder).as_posix()
+            problem = _unusable_file(path, rel, kind)
+            if problem is not None:
+                skipped.append(problem)
+                continue
             found.setdefault(sample_key(rel), []).append(path)
     out: dict[str, Path] = {}
     for key, paths in found.items():
         if len(paths) > 1:
             listed = ", ".join(str(p) for p in paths)
-            skipped.append(Problem(key, f"ambiguous {kind} files share the name {key!r}: {listed}"))
+            shown = " (shown without a photo)" if kind == "image" else ""
+            skipped.append(Problem(key, f"ambiguous {kind} files share the name {key!r}: {listed}{shown}"))
         else:
             out[key] = paths[0]
     return out
+
+
+def _wrong_kind_message(path: Path, kind: str) -> str:
+    if kind != "image" and path.suffix.lower() in (".jpg", ".jpeg"):
+        return (
+            f"{_printable(path)}: JPEG is lossy and cannot hold exact class ids, ignored; "
+            "expected a lossless mask (PNG)"
+        )
+    return f"{_printable(path)}: not a {kind} file (extension), ignored"
+
+
+def _unusable_file(path: Path, rel: str, kind: str) -> Problem | None:
+    """A file that must not be opened: a name that is not valid UTF-8 (it would break every table
+    and JSON that shows it), or not a regular file (opening a pipe blocks, a link loop fails)."""
+    then = "shown without a photo" if kind == "image" else "skipped"
+    if not _is_utf8(rel):
+        return Problem(
+            sample_key(_printable(rel)),
+            f"{_printable(path)}: file name is not valid UTF-8 (undecodable bytes shown as \\x..), "
+            f"{then}; rename the file",
+        )
+    if not path.is_file():
+        return Problem(sample_key(rel), f"{path}: {_not_a_file(path)}, {then}")
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes of a file name come back as lone surrogates
+        return False
+    return True
+
+
+def _printable(path: str | Path) -> str:
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _not_a_file(path: Path) -> str:
+    """Why a listed name that is not a regular file cannot be read."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:
+            return "symbolic link loop, not a file"
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return "symbolic link loop, not a file"
+            return f"broken symbolic link to {os.readlink(path)!r} (no such file)"
+        return "symbolic link to something that is not a regular file"
+    return "not a regular file (a pipe, socket or device)"

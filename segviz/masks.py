@@ -9,7 +9,6 @@ changing ignore ids or the table later never needs the pixels again.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +43,9 @@ class MaskData:
 def read_mask(path: str | Path, table: ClassTable | None = None) -> MaskData:
     """Read one mask file; raises :class:`MaskError` naming the file on any problem.
 
-    ``table`` is needed only for RGB colour-coded masks.
+    ``table`` is needed only for RGB colour-coded masks. Images larger than Pillow's
+    ``Image.MAX_IMAGE_PIXELS`` (decompression bombs) and JPEG data (lossy) are refused before
+    their pixels are decoded.
     """
     path = Path(path)
     if path.suffix.lower() == ".npy":
@@ -54,11 +55,10 @@ def read_mask(path: str | Path, table: ClassTable | None = None) -> MaskData:
         if fast is not None:
             return MaskData(fast)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
-                return _decode_image(im, path, table)
+        with Image.open(path) as im:
+            _check_header(im, path)
+            im.load()
+            return _decode_image(im, path, table)
     except MaskError:
         raise
     except FileNotFoundError:
@@ -71,7 +71,28 @@ def read_mask(path: str | Path, table: ClassTable | None = None) -> MaskData:
         raise MaskError(f"{path}: unreadable or truncated image ({exc})") from None
 
 
+def _check_header(im: Image.Image, path: Path) -> None:
+    """Refuse what the header already shows to be unusable, before any pixel is decoded.
+
+    The pixel limit is checked here rather than by turning Pillow's DecompressionBombWarning into
+    an error: ``warnings.catch_warnings`` is not thread-safe, and with parallel readers it left a
+    process-wide "error" filter behind.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and im.width * im.height > limit:
+        raise MaskError(
+            f"{path}: refused, image too large ({im.width}x{im.height} = {im.width * im.height:,} pixels, "
+            f"more than the limit of {int(limit):,}; a possible decompression bomb)"
+        )
+    if im.format in ("JPEG", "MPO"):
+        raise MaskError(
+            f"{path}: JPEG data is lossy (compression changes the class ids near every edge); "
+            "expected a lossless mask: save it as PNG"
+        )
+
+
 def _read_npy(path: Path) -> np.ndarray:
+    _check_npy_header(path)
     try:
         arr = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -90,6 +111,36 @@ def _read_npy(path: Path) -> np.ndarray:
             "use a non-negative ignore id such as 255"
         )
     return arr if arr.dtype in (np.uint8, np.uint16) else arr.astype(np.int64)
+
+
+def _check_npy_header(path: Path) -> None:
+    """Refuse pickled object arrays and headers that claim more data than the file holds (numpy
+    would allocate the claimed size before noticing)."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(f)
+            data_bytes = path.stat().st_size - f.tell()
+    except FileNotFoundError:
+        raise MaskError(f"{path}: file not found") from None
+    except (OSError, ValueError, SyntaxError, TypeError) as exc:
+        raise MaskError(f"{path}: unreadable .npy file ({exc})") from None
+    if dtype.hasobject:
+        raise MaskError(
+            f"{path}: holds Python objects (a pickled object array), refused; "
+            "expected a 2-D integer array (np.save(path, mask.astype(np.uint8)))"
+        )
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if claimed > data_bytes:
+        raise MaskError(
+            f"{path}: truncated .npy file (its header claims shape {tuple(shape)} of {dtype}, "
+            f"{claimed:,} bytes, but the file holds {data_bytes:,})"
+        )
 
 
 def _decode_image(im: Image.Image, path: Path, table: ClassTable | None) -> MaskData:
@@ -186,5 +237,5 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
     try:
         with Image.open(path) as im:
             return im.size
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         return None

@@ -1,0 +1,769 @@
+"""A corpus of broken datasets: one folder per case, each a full dataset that holds two good pairs
+plus one broken item, and what every surface (library, CLI, app) must do with it.
+
+Deterministic (fixed arrays, no randomness, no clock): the same bytes on every run. Run it to look at
+the corpus::
+
+    python tests/make_bad_corpus.py /tmp/bad-corpus
+
+Every case records the pairs that must be evaluated, with their expected (K, K+1) confusion matrices
+(computed by :func:`reference_counts`, a plain loop independent of segviz), the sample names that
+must be skipped, the names that must be warned about, and a regex the message must match. The
+regexes always name the file at fault.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import sys
+import unicodedata
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+CLASSES = (
+    "id,name,r,g,b,ignore\n0,road,128,64,128,0\n1,car,0,0,142,0\n2,person,220,20,60,0\n255,void,0,0,0,1\n"
+)
+IDS = (0, 1, 2)
+IGNORE = (255,)
+COLOURS = {0: (128, 64, 128), 1: (0, 0, 142), 2: (220, 20, 60), 255: (0, 0, 0)}
+K = len(IDS)
+
+GOOD = {
+    "good1": (
+        np.array([[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 1], [2, 2, 0, 0, 255, 255], [2, 2, 0, 0, 255, 255]]),
+        np.array([[0, 0, 1, 1, 1, 1], [0, 0, 0, 1, 1, 2], [2, 0, 0, 0, 0, 0], [2, 2, 0, 1, 0, 0]]),
+    ),
+    "good2": (
+        np.array([[1, 1, 1, 1, 1, 1], [1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]]),
+        np.array([[1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 2, 2]]),
+    ),
+}
+#: The good pairs' matrices, counted by hand: rows GT road/car/person, columns predicted
+#: road/car/person/invalid; good1 also has 4 ignored (void) pixels.
+GOOD_CONFUSION = {
+    "good1": [[8, 2, 0, 0], [0, 5, 1, 0], [1, 0, 3, 0]],
+    "good2": [[13, 1, 2, 0], [2, 6, 0, 0], [0, 0, 0, 0]],
+}
+GOOD_IGNORED = {"good1": 4, "good2": 0}
+
+#: The broken items' content when their pixels matter (4 x 6, like the good pairs).
+ITEM_GT = np.array([[0, 0, 1, 1, 2, 2], [0, 0, 1, 1, 2, 2], [0, 1, 2, 0, 1, 2], [255, 255, 0, 1, 2, 0]])
+ITEM_PRED = np.array([[0, 1, 1, 1, 2, 0], [0, 0, 1, 2, 2, 2], [1, 1, 2, 0, 0, 2], [0, 2, 0, 1, 2, 0]])
+#: Not a class id (above the table) and not a colour of the table.
+BAD_ID, BAD_COLOUR = 7, (1, 2, 3)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One pair that must be evaluated: its (K, K+1) confusion matrix and ignored pixels."""
+
+    confusion: list[list[int]]
+    ignored: int
+
+    @property
+    def invalid(self) -> int:
+        return sum(row[-1] for row in self.confusion)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One broken dataset and what must happen to it.
+
+    Attributes:
+        name: folder name and test id.
+        what: the broken item, in words.
+        evaluated: pair name → expected counts, for every pair that must be evaluated.
+        skipped: sample names that must be skipped (exactly these).
+        warned: sample or file names that must appear among the warnings.
+        message: regex that a skipped reason, a warning or the error must match; it names the file.
+        error: for a dataset-level failure, the segviz exception class name (DatasetError,
+            ClassTableError): nothing is evaluated, the CLI exits 2 and the app shows ``st.error``.
+        item: name of the broken item when it is evaluated (the app's image view opens it).
+        app_images_bug: the image view of ``item`` fails because of a known app bug (the reason).
+    """
+
+    name: str
+    what: str
+    evaluated: dict[str, Expected] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
+    warned: tuple[str, ...] = ()
+    message: str | None = None
+    error: str | None = None
+    item: str | None = None
+    app_images_bug: str | None = None
+
+    @property
+    def exit_status(self) -> int:
+        """What ``segviz evaluate`` must return: 2 usage error, 1 something skipped, 0 all fine."""
+        return 2 if self.error else 1 if self.skipped else 0
+
+    @property
+    def confusion(self) -> list[list[int]]:
+        """The dataset matrix: the sum of the evaluated pairs'."""
+        total = np.zeros((K, K + 1), dtype=np.int64)
+        for e in self.evaluated.values():
+            total += np.array(e.confusion)
+        return total.tolist()
+
+
+# ---------------------------------------------------------------------- reference and writers
+def reference_counts(gt: np.ndarray, pred: np.ndarray) -> Expected:
+    """The confusion matrix by a plain loop: GT ignore ids are left out, a predicted value that is
+    not a class id (or -1 for an unknown colour) counts in the last, invalid column."""
+    cm = [[0] * (K + 1) for _ in range(K)]
+    ignored = 0
+    for g, p in zip(gt.ravel().tolist(), pred.ravel().tolist(), strict=True):
+        if g in IGNORE:
+            ignored += 1
+            continue
+        cm[IDS.index(g)][IDS.index(p) if p in IDS else K] += 1
+    return Expected(cm, ignored)
+
+
+def good_expected() -> dict[str, Expected]:
+    return {name: Expected(GOOD_CONFUSION[name], GOOD_IGNORED[name]) for name in GOOD}
+
+
+def _png(path: Path, array: np.ndarray, mode: str = "L") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "I;16":
+        Image.fromarray(array.astype(np.uint16)).save(path)
+    elif mode in ("RGB", "RGBA"):  # (H, W, 3) or (H, W, 4) uint8
+        Image.fromarray(array.astype(np.uint8)).save(path)
+    else:
+        Image.fromarray(array.astype(np.uint8)).save(path, format="PNG")
+    return path
+
+
+def _photo(path: Path, size: tuple[int, int] = (6, 4)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, (90, 110, 130)).save(path, format="JPEG" if path.suffix == ".jpg" else "PNG")
+    return path
+
+
+def _colours(ids: np.ndarray) -> np.ndarray:
+    """(H, W, 3) colour-coded mask of an id array; -1 gets :data:`BAD_COLOUR`."""
+    out = np.zeros((*ids.shape, 3), dtype=np.uint8)
+    for cid, colour in [*COLOURS.items(), (-1, BAD_COLOUR)]:
+        out[ids == cid] = colour
+    return out
+
+
+def png_claiming_size(width: int, height: int) -> bytes:
+    """A real 1x1 greyscale PNG whose IHDR is patched (with a valid CRC) to claim width x height:
+    a decompression bomb that is 70 bytes on disk."""
+    buf = io.BytesIO()
+    Image.new("L", (1, 1)).save(buf, format="PNG")
+    data = bytearray(buf.getvalue())
+    data[16:20], data[20:24] = width.to_bytes(4, "big"), height.to_bytes(4, "big")
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")  # type + 13 data bytes
+    return bytes(data)
+
+
+def npy_claiming_shape(shape: tuple[int, ...]) -> bytes:
+    """A .npy header claiming an int64 array of ``shape``, followed by 64 bytes of data."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<i8", "fortran_order": False, "shape": shape})
+    return buf.getvalue() + bytes(64)
+
+
+def _base(root: Path, name: str, *, classes: str = CLASSES, gt: bool = True, pred: bool = True) -> Path:
+    """A dataset folder with the class table and the two good pairs (photos as JPEG)."""
+    folder = root / name
+    for sub in ("images", "gt", "pred"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    (folder / "classes.csv").write_text(classes, encoding="utf-8")
+    for pair, (g, p) in GOOD.items():
+        if gt:
+            _png(folder / "gt" / f"{pair}.png", g)
+        if pred:
+            _png(folder / "pred" / f"{pair}.png", p)
+        _photo(folder / "images" / f"{pair}.jpg")
+    return folder
+
+
+def _item(
+    folder: Path, name: str, *, gt: np.ndarray | None = ITEM_GT, pred: np.ndarray | None = ITEM_PRED
+) -> None:
+    """A good item pair (L PNGs) and its photo; None leaves that side out (written by the case)."""
+    if gt is not None:
+        _png(folder / "gt" / f"{name}.png", gt)
+    if pred is not None:
+        _png(folder / "pred" / f"{name}.png", pred)
+    _photo(folder / "images" / f"{name}.jpg")
+
+
+def _file(*parts: str) -> str:
+    """Regex of a path ending in ``parts`` (either separator)."""
+    return r"[/\\]".join(map(re.escape, parts))
+
+
+# ---------------------------------------------------------------------- the cases
+Builder = Callable[[Path], Case | None]
+BUILDERS: list[Builder] = []
+
+
+def case(fn: Builder) -> Builder:
+    BUILDERS.append(fn)
+    return fn
+
+
+def _skip_case(name: str, what: str, message: str, *, skipped: tuple[str, ...] = ("broken",)) -> Case:
+    """A case whose broken item is skipped while the two good pairs are evaluated."""
+    return Case(name, what, good_expected(), skipped=skipped, message=message)
+
+
+@case
+def truncated_png(root: Path) -> Case:
+    folder = _base(root, "truncated-png")
+    noise = np.arange(64 * 64).reshape(64, 64) * 2654435761 % 251 % 3  # incompressible enough
+    data = _png(folder / "gt" / "broken.png", noise).read_bytes()
+    (folder / "gt" / "broken.png").write_bytes(data[: len(data) // 2])
+    _png(folder / "pred" / "broken.png", noise)
+    _photo(folder / "images" / "broken.jpg", (64, 64))
+    return _skip_case(
+        "truncated-png",
+        "gt/broken.png cut in half",
+        _file("gt", "broken.png") + ": unreadable or truncated image",
+    )
+
+
+@case
+def zero_byte_png(root: Path) -> Case:
+    folder = _base(root, "zero-byte-png")
+    _item(folder, "broken", pred=None)
+    (folder / "pred" / "broken.png").write_bytes(b"")
+    return _skip_case(
+        "zero-byte-png", "pred/broken.png is empty", _file("pred", "broken.png") + ": not an image file"
+    )
+
+
+@case
+def text_as_png(root: Path) -> Case:
+    folder = _base(root, "text-as-png")
+    _item(folder, "broken", gt=None)
+    (folder / "gt" / "broken.png").write_text("id,name\nthis is a text file, not a PNG\n")
+    return _skip_case(
+        "text-as-png", "gt/broken.png holds text", _file("gt", "broken.png") + ": not an image file"
+    )
+
+
+@case
+def rgba_transparent(root: Path) -> Case:
+    folder = _base(root, "rgba-transparent")
+    _item(folder, "broken", pred=None)
+    rgba = np.dstack([_colours(ITEM_PRED), np.full(ITEM_PRED.shape, 255, np.uint8)])
+    rgba[0, :3, 3] = 0
+    _png(folder / "pred" / "broken.png", rgba, "RGBA")
+    return _skip_case(
+        "rgba-transparent",
+        "pred/broken.png is RGBA with transparent pixels",
+        _file("pred", "broken.png") + ": RGBA mask with transparent pixels",
+    )
+
+
+@case
+def rgba_opaque(root: Path) -> Case:
+    folder = _base(root, "rgba-opaque")
+    _item(folder, "rgba", pred=None)
+    rgba = np.dstack([_colours(ITEM_PRED), np.full(ITEM_PRED.shape, 255, np.uint8)])
+    _png(folder / "pred" / "rgba.png", rgba, "RGBA")
+    return Case(
+        "rgba-opaque",
+        "pred/rgba.png is opaque RGBA colours of the table: read as colours",
+        {**good_expected(), "rgba": reference_counts(ITEM_GT, ITEM_PRED)},
+        item="rgba",
+    )
+
+
+@case
+def i16_gt_above_table(root: Path) -> Case:
+    folder = _base(root, "i16-gt-above-table")
+    gt = ITEM_GT.copy()
+    gt[0, :2], gt[1, 0] = 300, 1000
+    _png(folder / "gt" / "deep.png", gt, "I;16")
+    _item(folder, "deep", gt=None)
+    return _skip_case(
+        "i16-gt-above-table",
+        "gt/deep.png is 16-bit (I;16) with ids 300 and 1000",
+        _file("gt", "deep.png")
+        + r": ground-truth values 300 \(2 px\), 1000 \(1 px\) are not in the class table",
+        skipped=("deep",),
+    )
+
+
+@case
+def i16_pred_above_table(root: Path) -> Case:
+    folder = _base(root, "i16-pred-above-table")
+    pred = ITEM_PRED.copy()
+    pred[0, :2], pred[3, 5] = 300, 1000
+    _png(folder / "pred" / "deep.png", pred, "I;16")
+    _item(folder, "deep", pred=None)
+    return Case(
+        "i16-pred-above-table",
+        "pred/deep.png is 16-bit (I;16) with ids 300 and 1000: invalid predictions",
+        {**good_expected(), "deep": reference_counts(ITEM_GT, pred)},
+        item="deep",
+    )
+
+
+@case
+def gt_ids_above_table(root: Path) -> Case:
+    folder = _base(root, "gt-ids-above-table")
+    gt = ITEM_GT.copy()
+    gt[2, 2:4] = BAD_ID
+    _item(folder, "above", gt=gt)
+    return _skip_case(
+        "gt-ids-above-table",
+        f"gt/above.png holds id {BAD_ID}, not in the table",
+        _file("gt", "above.png") + rf": ground-truth values {BAD_ID} \(2 px\) are not in the class table",
+        skipped=("above",),
+    )
+
+
+@case
+def pred_ids_above_table(root: Path) -> Case:
+    folder = _base(root, "pred-ids-above-table")
+    pred = ITEM_PRED.copy()
+    pred[2, 2:5] = BAD_ID
+    _item(folder, "above", pred=pred)
+    return Case(
+        "pred-ids-above-table",
+        f"pred/above.png holds id {BAD_ID}: invalid predictions",
+        {**good_expected(), "above": reference_counts(ITEM_GT, pred)},
+        item="above",
+    )
+
+
+@case
+def rgb_unknown_colour_gt(root: Path) -> Case:
+    folder = _base(root, "rgb-unknown-colour-gt")
+    gt = ITEM_GT.copy()
+    gt[1, 1:4] = -1
+    _png(folder / "gt" / "colour.png", _colours(gt), "RGB")
+    _item(folder, "colour", gt=None)
+    return _skip_case(
+        "rgb-unknown-colour-gt",
+        f"gt/colour.png is colour-coded with rgb{BAD_COLOUR}, not in the table",
+        _file("gt", "colour.png") + r": colour rgb\(1, 2, 3\) \(3 px\) not in the class table",
+        skipped=("colour",),
+    )
+
+
+@case
+def rgb_unknown_colour_pred(root: Path) -> Case:
+    folder = _base(root, "rgb-unknown-colour-pred")
+    pred = ITEM_PRED.copy()
+    pred[1, 1:4] = -1
+    _png(folder / "pred" / "colour.png", _colours(pred), "RGB")
+    _item(folder, "colour", pred=None)
+    return Case(
+        "rgb-unknown-colour-pred",
+        f"pred/colour.png is colour-coded with rgb{BAD_COLOUR}: invalid predictions and a warning",
+        {**good_expected(), "colour": reference_counts(ITEM_GT, pred)},
+        warned=("colour",),
+        message=_file("pred", "colour.png")
+        + r": colour rgb\(1, 2, 3\) \(3 px\) not in the class table \(counted as invalid predictions\)",
+        item="colour",
+    )
+
+
+@case
+def size_mismatch_masks(root: Path) -> Case:
+    folder = _base(root, "size-mismatch-masks")
+    _item(folder, "odd", pred=ITEM_PRED[:, :5])
+    return _skip_case(
+        "size-mismatch-masks",
+        "pred/odd.png is 5x4, gt/odd.png 6x4",
+        _file("pred", "odd.png")
+        + r": size 5x4 differs from the ground truth .*"
+        + _file("gt", "odd.png")
+        + r" \(6x4\)",
+        skipped=("odd",),
+    )
+
+
+@case
+def size_mismatch_photo(root: Path) -> Case:
+    folder = _base(root, "size-mismatch-photo")
+    _item(folder, "odd")
+    _photo(folder / "images" / "odd.jpg", (8, 8))
+    return Case(
+        "size-mismatch-photo",
+        "images/odd.jpg is 8x8, its masks 6x4: evaluated, with a warning",
+        {**good_expected(), "odd": reference_counts(ITEM_GT, ITEM_PRED)},
+        warned=("odd",),
+        message=_file("images", "odd.jpg") + r": photo size 8x8 differs from its masks \(6x4\)",
+        item="odd",
+    )
+
+
+@case
+def duplicate_photo_stems(root: Path) -> Case:
+    folder = _base(root, "duplicate-photo-stems")
+    _item(folder, "a")
+    _photo(folder / "images" / "a.png")
+    return Case(
+        "duplicate-photo-stems",
+        "images/a.png and images/a.jpg: evaluated without a photo, with a warning",
+        {**good_expected(), "a": reference_counts(ITEM_GT, ITEM_PRED)},
+        warned=("a",),
+        message=r"ambiguous image files share the name 'a': .*"
+        + _file("images", "a.jpg")
+        + ".*"
+        + _file("images", "a.png")
+        + r" \(shown without a photo\)",
+        item="a",
+    )
+
+
+@case
+def duplicate_mask_stems(root: Path) -> Case:
+    folder = _base(root, "duplicate-mask-stems")
+    _item(folder, "a")
+    np.save(folder / "gt" / "a.npy", ITEM_GT.astype(np.uint8))
+    return _skip_case(
+        "duplicate-mask-stems",
+        "gt/a.png and gt/a.npy",
+        r"ambiguous ground-truth files share the name 'a': .*"
+        + _file("gt", "a.npy")
+        + ".*"
+        + _file("gt", "a.png"),
+        skipped=("a",),
+    )
+
+
+@case
+def unicode_names(root: Path) -> Case:
+    folder = _base(root, "unicode-names")
+    _item(folder, "straße 1")
+    _item(folder, "東京", gt=ITEM_PRED, pred=ITEM_GT)
+    return Case(
+        "unicode-names",
+        "'straße 1.png' and '東京.png' (spaces, non-ASCII): evaluated",
+        {
+            **good_expected(),
+            "straße 1": reference_counts(ITEM_GT, ITEM_PRED),
+            "東京": reference_counts(ITEM_PRED, ITEM_GT),
+        },
+        item="straße 1",
+    )
+
+
+@case
+def unicode_nfd_vs_nfc(root: Path) -> Case:
+    folder = _base(root, "unicode-nfd-vs-nfc")
+    nfc, nfd = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
+    _png(folder / "gt" / f"{nfc}.png", ITEM_GT)
+    _png(folder / "pred" / f"{nfd}.png", ITEM_PRED)  # a macOS-made name
+    _photo(folder / "images" / f"{nfd}.jpg")
+    return Case(
+        "unicode-nfd-vs-nfc",
+        "gt/café.png in NFC, pred/café.png and its photo in NFD: paired as 'café'",
+        {**good_expected(), nfc: reference_counts(ITEM_GT, ITEM_PRED)},
+        item=nfc,
+    )
+
+
+@case
+def non_utf8_name(root: Path) -> Case | None:
+    folder = _base(root, "non-utf8-name")
+    try:
+        for sub, ids in (("gt", ITEM_GT), ("pred", ITEM_PRED)):
+            target = os.path.join(os.fsencode(folder / sub), b"caf\xe9.png")  # Latin-1 bytes
+            Image.fromarray(ids.astype(np.uint8)).save(target, format="PNG")
+    except (OSError, ValueError):  # a file system that only stores UTF-8 names (macOS, Windows)
+        shutil.rmtree(folder)
+        return None
+    return _skip_case(
+        "non-utf8-name",
+        "gt/ and pred/ hold caf\\xe9.png, a Latin-1 (not UTF-8) file name",
+        _file("gt") + r"[/\\]caf\\xe9\.png: file name is not valid UTF-8",
+        skipped=("caf\\xe9",),
+    )
+
+
+@case
+def symlink_dir_loop(root: Path) -> Case | None:
+    folder = _base(root, "symlink-dir-loop")
+    try:
+        (folder / "gt" / "loop").symlink_to(".", target_is_directory=True)
+    except (OSError, NotImplementedError):
+        return None
+    return Case("symlink-dir-loop", "gt/loop → gt/ (a folder loop): not followed", good_expected())
+
+
+@case
+def symlink_file_loop(root: Path) -> Case | None:
+    folder = _base(root, "symlink-file-loop")
+    _item(folder, "self", gt=None)
+    try:
+        (folder / "gt" / "self.png").symlink_to("self.png")
+    except (OSError, NotImplementedError):
+        return None
+    return _skip_case(
+        "symlink-file-loop",
+        "gt/self.png → itself",
+        _file("gt", "self.png") + ": symbolic link loop, not a file, skipped",
+        skipped=("self",),
+    )
+
+
+@case
+def dangling_symlink(root: Path) -> Case | None:
+    folder = _base(root, "dangling-symlink")
+    _item(folder, "gone", pred=None)
+    try:
+        (folder / "pred" / "gone.png").symlink_to("missing.png")
+    except (OSError, NotImplementedError):
+        return None
+    return _skip_case(
+        "dangling-symlink",
+        "pred/gone.png → missing.png, which does not exist",
+        _file("pred", "gone.png") + r": broken symbolic link to 'missing\.png'",
+        skipped=("gone",),
+    )
+
+
+@case
+def fifo_in_gt(root: Path) -> Case | None:
+    if not hasattr(os, "mkfifo"):
+        return None
+    folder = _base(root, "fifo-in-gt")
+    _item(folder, "pipe", gt=None)
+    os.mkfifo(folder / "gt" / "pipe.png")  # opening it would block forever
+    return _skip_case(
+        "fifo-in-gt",
+        "gt/pipe.png is a named pipe",
+        _file("gt", "pipe.png") + r": not a regular file \(a pipe, socket or device\)",
+        skipped=("pipe",),
+    )
+
+
+@case
+def empty_gt(root: Path) -> Case:
+    _base(root, "empty-gt", gt=False)
+    return Case("empty-gt", "gt/ is empty", error="DatasetError", message=r"gt: no ground-truth masks found")
+
+
+@case
+def empty_pred(root: Path) -> Case:
+    _base(root, "empty-pred", pred=False)
+    return Case(
+        "empty-pred", "pred/ is empty", error="DatasetError", message=r"pred: no predicted masks found"
+    )
+
+
+def _table_case(root: Path, name: str, what: str, classes: str, message: str) -> Case:
+    _base(root, name, classes=classes)
+    return Case(name, what, error="ClassTableError", message=_file("classes.csv") + message)
+
+
+@case
+def classes_duplicate_ids(root: Path) -> Case:
+    return _table_case(
+        root,
+        "classes-duplicate-ids",
+        "id 1 twice in classes.csv",
+        CLASSES + "1,bus,0,60,100,0\n",
+        r": id 1 appears twice \('car' and 'bus'\)",
+    )
+
+
+@case
+def classes_colour_300(root: Path) -> Case:
+    return _table_case(
+        root,
+        "classes-colour-300",
+        "g = 300 in classes.csv",
+        CLASSES.replace("1,car,0,0,142", "1,car,0,300,142"),
+        r", line 3: column 'g' must be in 0\.\.255 \(got 300\)",
+    )
+
+
+@case
+def classes_colour_negative(root: Path) -> Case:
+    return _table_case(
+        root,
+        "classes-colour-negative",
+        "b = -1 in classes.csv",
+        CLASSES.replace("0,road,128,64,128", "0,road,128,64,-1"),
+        r", line 2: column 'b' must be in 0\.\.255 \(got -1\)",
+    )
+
+
+@case
+def classes_colour_word(root: Path) -> Case:
+    return _table_case(
+        root,
+        "classes-colour-word",
+        "r = 'red' in classes.csv",
+        CLASSES.replace("2,person,220", "2,person,red"),
+        r", line 4: column 'r' must be an integer in 0\.\.255 \(got 'red'\)",
+    )
+
+
+@case
+def classes_missing_columns(root: Path) -> Case:
+    return _table_case(
+        root,
+        "classes-missing-columns",
+        "classes.csv has id,name,colour",
+        "id,name,colour\n0,road,purple\n1,car,blue\n2,person,red\n",
+        r": missing column\(s\) r, g, b; expected header 'id,name,r,g,b\[,ignore\]' \(found id,name,colour\)",
+    )
+
+
+@case
+def classes_all_ignored(root: Path) -> Case:
+    return _table_case(
+        root,
+        "classes-all-ignored",
+        "every row of classes.csv has ignore 1",
+        CLASSES.replace(",0\n", ",1\n"),
+        r": no classes to evaluate \(every row is marked ignore\)",
+    )
+
+
+@case
+def classes_huge_field(root: Path) -> Case:
+    return _table_case(
+        root,
+        "classes-huge-field",
+        "a 200,000-character class name (beyond the csv module's field limit)",
+        CLASSES + "3," + "x" * 200_000 + ",1,2,3,0\n",
+        r", line \d+: not a readable CSV table \(field larger than field limit",
+    )
+
+
+@case
+def decompression_bomb(root: Path) -> Case:
+    folder = _base(root, "decompression-bomb")
+    (folder / "gt" / "bomb.png").write_bytes(png_claiming_size(30_000, 30_000))
+    _item(folder, "bomb", gt=None)
+    return _skip_case(
+        "decompression-bomb",
+        "gt/bomb.png: 70 bytes whose header claims 30000x30000 (900 Mpx)",
+        _file("gt", "bomb.png") + ": refused, image too large",
+        skipped=("bomb",),
+    )
+
+
+@case
+def decompression_bomb_100mpx(root: Path) -> Case:
+    folder = _base(root, "decompression-bomb-100mpx")
+    (folder / "pred" / "bomb.png").write_bytes(png_claiming_size(10_000, 10_000))
+    _item(folder, "bomb", pred=None)
+    return _skip_case(
+        "decompression-bomb-100mpx",
+        "pred/bomb.png claims 10000x10000: above Pillow's limit, below its hard error",
+        _file("pred", "bomb.png") + r": refused, image too large \(10000x10000",
+        skipped=("bomb",),
+    )
+
+
+@case
+def photo_bomb(root: Path) -> Case:
+    folder = _base(root, "photo-bomb")
+    _item(folder, "huge")
+    (folder / "images" / "huge.jpg").unlink()
+    (folder / "images" / "huge.png").write_bytes(png_claiming_size(30_000, 30_000))
+    return Case(
+        "photo-bomb",
+        "images/huge.png claims 30000x30000: evaluated without the photo, with a warning",
+        {**good_expected(), "huge": reference_counts(ITEM_GT, ITEM_PRED)},
+        warned=("huge",),
+        message=_file("images", "huge.png") + r": photo unreadable \(shown without one\)",
+        item="huge",
+    )
+
+
+@case
+def jpeg_mask_extension(root: Path) -> Case:
+    folder = _base(root, "jpeg-mask-extension")
+    Image.fromarray(ITEM_GT.astype(np.uint8)).save(folder / "gt" / "lossy.jpg", quality=75)
+    _item(folder, "lossy", gt=None)
+    return Case(
+        "jpeg-mask-extension",
+        "gt/lossy.jpg (a JPEG mask): ignored with a warning, its pair skipped",
+        good_expected(),
+        skipped=("lossy",),
+        warned=("lossy.jpg",),
+        message=_file("gt", "lossy.jpg") + ": JPEG is lossy and cannot hold exact class ids",
+    )
+
+
+@case
+def jpeg_data_in_png(root: Path) -> Case:
+    folder = _base(root, "jpeg-data-in-png")
+    Image.fromarray(ITEM_PRED.astype(np.uint8)).save(folder / "pred" / "lossy.png", format="JPEG", quality=75)
+    _item(folder, "lossy", pred=None)
+    return _skip_case(
+        "jpeg-data-in-png",
+        "pred/lossy.png holds JPEG data",
+        _file("pred", "lossy.png") + ": JPEG data is lossy",
+        skipped=("lossy",),
+    )
+
+
+@case
+def npy_pickled(root: Path) -> Case:
+    folder = _base(root, "npy-pickled")
+    objects = np.empty((4, 6), dtype=object)
+    objects[...] = 1
+    np.save(folder / "gt" / "obj.npy", objects, allow_pickle=True)
+    _item(folder, "obj", gt=None)
+    return _skip_case(
+        "npy-pickled",
+        "gt/obj.npy is a pickled object array",
+        _file("gt", "obj.npy") + r": holds Python objects \(a pickled object array\), refused",
+        skipped=("obj",),
+    )
+
+
+@case
+def npy_header_bomb(root: Path) -> Case:
+    folder = _base(root, "npy-header-bomb")
+    (folder / "pred" / "huge.npy").write_bytes(npy_claiming_shape((100_000, 100_000)))
+    _item(folder, "huge", pred=None)
+    return _skip_case(
+        "npy-header-bomb",
+        "pred/huge.npy: a header claiming 100000x100000 int64 (80 GB), 64 bytes of data",
+        _file("pred", "huge.npy") + r": truncated \.npy file \(its header claims shape \(100000, 100000\)",
+        skipped=("huge",),
+    )
+
+
+#: Every case's name (its builder's name with dashes), known without writing anything.
+CASE_NAMES = [build.__name__.replace("_", "-") for build in BUILDERS]
+
+
+def make_corpus(root: Path) -> dict[str, Case]:
+    """Write every case's dataset under ``root`` (one folder each) and return the cases by name.
+
+    Cases the file system cannot represent (symbolic links, named pipes, non-UTF-8 names) are left
+    out."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    cases = {}
+    for name, build in zip(CASE_NAMES, BUILDERS, strict=True):
+        built = build(root)
+        if built is not None:
+            assert built.name == name, (built.name, name)
+            cases[name] = built
+    return cases
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "bad-corpus")
+    for c in make_corpus(out).values():
+        outcome = c.error or (f"skips {', '.join(c.skipped)}" if c.skipped else "evaluates everything")
+        print(f"{c.name:28} {outcome:32} {c.what}")
