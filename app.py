@@ -170,12 +170,16 @@ def open_model(sel: Selection, model: str | None) -> tuple[Evaluation, tuple]:
 @st.cache_data(max_entries=256, show_spinner=False)
 def load_photo(path: str, size: int, mtime_ns: int) -> np.ndarray | None:
     """An RGB photo as an array (keyed on path, size and mtime)."""
+    import warnings
+
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, SyntaxError, ValueError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # a bomb is refused, not decoded
+            with Image.open(path) as im:
+                return np.asarray(im.convert("RGB"))
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         return None
 
 

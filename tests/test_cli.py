@@ -74,3 +74,20 @@ def test_report_command_writes_html(tiny_dataset, tmp_path, capsys):
     text = out.read_text()
     assert "72.73" in text and "road" in text  # PA = 8/11
     assert main(["report", str(tiny_dataset), "--out", str(tiny_dataset / "gt" / "r.html")]) == 2
+
+
+def test_report_and_dashboard_never_write_into_the_dataset(tiny_dataset, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    from test_evaluate import _tree_hash
+
+    from conftest import ROOT
+
+    before = _tree_hash(tiny_dataset)
+    assert main(["report", str(tiny_dataset), "--out", str(tmp_path / "r.html"), "--resamples", "20"]) == 0
+    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(tiny_dataset.parent))
+    monkeypatch.setenv("SEGVIZ_DATASET", tiny_dataset.name)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.button(key="ex:report").click().run()  # the report built in the app
+    at.radio(key="view").set_value("Images").run()
+    assert not at.exception
+    assert _tree_hash(tiny_dataset) == before
