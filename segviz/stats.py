@@ -353,7 +353,10 @@ def _check_same_classes(a: Evaluation, b: Evaluation) -> None:
 
 def _example_evaluation() -> Evaluation:
     """Two images, two classes (for the examples): PA 0.81 over 100 pixels."""
+    from pathlib import Path
+
     from segviz.classes import ClassTable
+    from segviz.dataset import Pair
 
     rows = np.array(
         [
@@ -368,4 +371,5 @@ def _example_evaluation() -> Evaluation:
     )
     cm = np.zeros((2, 3), dtype=np.int64)
     np.add.at(cm, (rows[:, 1], rows[:, 2]), rows[:, 3])
-    return Evaluation(ClassTable.generated([0, 1]), ["a", "b"], [], cm, rows, np.zeros(2, np.int64))
+    pairs = [Pair(n, Path(f"gt/{n}.png"), Path(f"pred/{n}.png")) for n in ("a", "b")]
+    return Evaluation(ClassTable.generated([0, 1]), ["a", "b"], pairs, cm, rows, np.zeros(2, np.int64))

@@ -87,7 +87,6 @@ class Case:
         error: for a dataset-level failure, the segviz exception class name (DatasetError,
             ClassTableError): nothing is evaluated, the CLI exits 2 and the app shows ``st.error``.
         item: name of the broken item when it is evaluated (the app's image view opens it).
-        app_images_bug: the image view of ``item`` fails because of a known app bug (the reason).
     """
 
     name: str
@@ -98,7 +97,6 @@ class Case:
     message: str | None = None
     error: str | None = None
     item: str | None = None
-    app_images_bug: str | None = None
 
     @property
     def exit_status(self) -> int:

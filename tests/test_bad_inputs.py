@@ -223,9 +223,6 @@ def test_app(corpus, name, monkeypatch):
         assert not problems
     at.session_state["image"] = case.item or "good1"
     at.radio(key="view").set_value("Images").run()
-    if case.app_images_bug:
-        assert at.exception, "the image view works now: remove app_images_bug from the case"
-        pytest.xfail(case.app_images_bug)
     assert not at.exception, at.exception
     assert any(h.value == (case.item or "good1") for h in at.subheader)
 
