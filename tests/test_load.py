@@ -83,15 +83,18 @@ def test_eight_concurrent_sessions(tmp_path):
         async with async_playwright() as p:
             b = await p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
             outcomes = await asyncio.gather(
-                *(_one_session(b, server.url, timings, errors, i) for i in range(SESSIONS)), return_exceptions=True
+                *(_one_session(b, server.url, timings, errors, i) for i in range(SESSIONS)),
+                return_exceptions=True,
             )
-            errors.extend(f"session {i}: {o!r}" for i, o in enumerate(outcomes) if isinstance(o, BaseException))
+            errors.extend(
+                f"session {i}: {o!r}" for i, o in enumerate(outcomes) if isinstance(o, BaseException)
+            )
             await b.close()
 
     def in_thread() -> None:
         try:
             asyncio.run(run())
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:  # reported by the assertion below
             errors.append(f"browser: {exc!r}")
 
     try:
