@@ -114,9 +114,10 @@ def dataset_fingerprint(evaluation: Evaluation) -> str:
     gone.
 
     Example:
-        >>> from segviz.stats import _example_evaluation        # no files: the hash of nothing
-        >>> dataset_fingerprint(_example_evaluation())[:12]
-        'e3b0c44298fc'
+        >>> from segviz.stats import _example_evaluation        # its masks are not on disk
+        >>> dataset_fingerprint(_example_evaluation())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        segviz.errors.SegvizError: gt/a.png: cannot fingerprint the dataset (...); was it moved or changed since it was evaluated?
     """
     files = _mask_files(evaluation)
     digest = hashlib.sha256()
