@@ -155,6 +155,7 @@ def open_dataset(
         if images_dir is not None and im is None and key not in bad_photos:
             warnings.append(Problem(key, f"{g}: no photo in {images_dir} (shown without one)"))
         pairs.append(Pair(key, g, p, im, _encoding_of(g), _encoding_of(p)))
+    _check_label_ids(pairs, table)
     return Dataset(gt_dir, pred_dir, images_dir, table, model_name, pairs, skipped, warnings)
 
 
@@ -167,6 +168,25 @@ def sample_key(relative: str) -> str:
     """
     stem, _ = os.path.splitext(unicodedata.normalize("NFC", relative))
     return _SUFFIX_RE.sub("", stem)
+
+
+def _check_label_ids(pairs: list[Pair], table: ClassTable | None) -> None:
+    """Masks named ``*_labelIds`` hold source label ids: without a table that maps them to class
+    ids (the ``cityscapes`` preset), they cannot be read as class ids without guessing."""
+    if table is not None and table.source_ids is not None:
+        return
+    for pair in pairs:
+        for path, encoding in ((pair.gt_path, pair.gt_encoding), (pair.pred_path, pair.pred_encoding)):
+            if encoding == "label_ids":
+                has = (
+                    "no class table"
+                    if table is None
+                    else f"the class table ({table.origin}) has no labelId mapping"
+                )
+                raise DatasetError(
+                    f"{path}: a *_labelIds mask holds Cityscapes label ids, not class ids, but {has}; "
+                    "use --classes cityscapes (or a classes.csv with a labelId mapping), or rename the files"
+                )
 
 
 def _encoding_of(path: Path) -> Encoding:

@@ -83,5 +83,15 @@ def test_symlink_loops_are_not_followed(tiny_dataset):
 def test_label_id_files_are_detected(tmp_path):
     save_mask(tmp_path / "gt" / "c" / "f_gtFine_labelIds.png", np.zeros((2, 2)))
     save_mask(tmp_path / "pred" / "c" / "f_leftImg8bit.png", np.zeros((2, 2)))
-    (pair,) = open_dataset(gt=tmp_path / "gt", pred=tmp_path / "pred").pairs
+    (pair,) = open_dataset(gt=tmp_path / "gt", pred=tmp_path / "pred", classes="cityscapes").pairs
     assert pair.name == "c/f" and pair.gt_encoding == "label_ids" and pair.pred_encoding == "ids"
+
+
+@pytest.mark.parametrize("classes", [None, "voc"])
+def test_label_id_files_without_a_label_id_mapping_are_refused(tmp_path, classes):
+    """Reading Cityscapes labelIds as class ids would give wrong numbers without a word."""
+    gt = tmp_path / "gt" / "c" / "f_gtFine_labelIds.png"
+    save_mask(gt, np.full((2, 2), 7))
+    save_mask(tmp_path / "pred" / "c" / "f_leftImg8bit.png", np.zeros((2, 2)))
+    with pytest.raises(DatasetError, match=r"f_gtFine_labelIds\.png: .*labelIds.*--classes cityscapes"):
+        open_dataset(gt=tmp_path / "gt", pred=tmp_path / "pred", classes=classes)
