@@ -229,15 +229,28 @@ def _read(folder: Path) -> dict[tuple, dict]:
         raise StoreCorrupt(f"{folder}: unreadable ({type(exc).__name__}: {exc})") from None
     if int(meta.get("pairs", -1)) != len(images["key"]):
         raise StoreCorrupt(f"{folder}: {len(images['key'])} entries, meta.json says {meta.get('pairs')}")
+    starts = np.asarray(images["start"], dtype=np.int64)
+    lengths = np.asarray(images["rows"], dtype=np.int64)
+    outside = (starts < 0) | (lengths < 0) | (starts + lengths > len(count))
+    if outside.any():
+        raise StoreCorrupt(f"{folder}: entry {int(np.argmax(outside))} points outside the counts")
+    cum = np.concatenate([[0], np.cumsum(count, dtype=np.int64)])
+    sums = cum[starts + lengths] - cum[starts]
+    pixels = np.asarray(images["h"], dtype=np.int64) * np.asarray(images["w"], dtype=np.int64)
+    wrong = sums != pixels
+    nonpositive = np.flatnonzero(count <= 0)
+    if len(nonpositive):
+        wrong |= (starts <= nonpositive[0]) & (nonpositive[0] < starts + lengths)
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        raise StoreCorrupt(
+            f"{folder}: entry {i} counts {int(sums[i])} pixels, expected {images['h'][i]}x{images['w'][i]}"
+        )
     out = {}
     for i, raw_key in enumerate(images["key"]):
         start, rows = images["start"][i], images["rows"][i]
-        if start < 0 or rows < 0 or start + rows > len(count):
-            raise StoreCorrupt(f"{folder}: entry {i} points outside the counts")
         c = count[start : start + rows]
         h, w = images["h"][i], images["w"][i]
-        if int(c.sum()) != h * w or (c <= 0).any():
-            raise StoreCorrupt(f"{folder}: entry {i} counts {int(c.sum())} pixels, expected {h}x{w}")
         out[tuple(json.loads(raw_key))] = {
             "gt": gt[start : start + rows],
             "pred": pred[start : start + rows],
