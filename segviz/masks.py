@@ -17,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from segviz.classes import ClassTable
 from segviz.errors import MaskError
-from segviz.kernels import fast_decode_grey_png, joint_histogram_u8, sparse_joint_u8
+from segviz.kernels import fast_decode_grey_png, sparse_joint_u8
 
 MASK_SUFFIXES = (".png", ".npy", ".bmp", ".tif", ".tiff", ".gif")
 #: Raw value given to an RGB colour that is not in the class table (never a valid class id).
@@ -214,14 +214,9 @@ def joint_counts(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarr
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
     if gt.dtype == np.uint8 and pred.dtype == np.uint8:
-        # Mask-free kernel over the 256x256 byte pairs (numba nogil when available, else bincount).
-        sparse = sparse_joint_u8(gt, pred)
-        if sparse is not None:
-            keys, counts = sparse
-            return keys >> 8, keys & 255, counts
-        hist = joint_histogram_u8(gt, pred).ravel()
-        nz = np.flatnonzero(hist)
-        return nz >> 8, nz & 255, hist[nz]
+        # Mask-free kernel over the 256x256 byte pairs (C or numba, releasing the GIL; else numpy).
+        keys, counts = sparse_joint_u8(gt, pred)
+        return keys >> 8, keys & 255, counts
     gmax, pmax = int(gt.max()), int(pred.max())
     if (gmax + 1) * (pmax + 1) <= 1 << 24:
         key = gt.astype(np.int64) * (pmax + 1) + pred
