@@ -190,7 +190,8 @@ def _check_label_ids(pairs: list[Pair], table: ClassTable | None) -> None:
 
 
 def _encoding_of(path: Path) -> Encoding:
-    return "label_ids" if Path(path).stem.endswith(LABEL_ID_SUFFIXES) else "ids"
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return "label_ids" if stem.endswith(LABEL_ID_SUFFIXES) else "ids"
 
 
 def _resolve_dir(given: str | Path | None, root: Path | None, part: str, *, required: bool) -> Path | None:
@@ -256,22 +257,21 @@ def _index_folder(
     go to ``warnings``.
     """
     found: dict[str, list[Path]] = {}
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for fname in sorted(filenames):
-            if fname.startswith("."):
+    # os.scandir, strings until a file is kept: this runs for every file each time a dataset opens
+    for rel_dir, entries in _walk(os.fspath(folder)):
+        for entry in entries:
+            fname = entry.name
+            suffix = os.path.splitext(fname)[1].lower()
+            rel = rel_dir + fname
+            if suffix not in suffixes:
+                if kind != "image" or suffix not in (".csv", ".json", ".txt", ".md"):
+                    warnings.append(Problem(_printable(fname), _wrong_kind_message(Path(entry.path), kind)))
                 continue
-            path = Path(dirpath) / fname
-            rel = path.relative_to(folder).as_posix()
-            if path.suffix.lower() not in suffixes:
-                if kind != "image" or path.suffix.lower() not in (".csv", ".json", ".txt", ".md"):
-                    warnings.append(Problem(_printable(fname), _wrong_kind_message(path, kind)))
-                continue
-            problem = _unusable_file(path, rel, kind)
+            problem = _unusable_file(entry, rel, kind)
             if problem is not None:
                 skipped.append(problem)
                 continue
-            found.setdefault(sample_key(rel), []).append(path)
+            found.setdefault(sample_key(rel), []).append(Path(entry.path))
     out: dict[str, Path] = {}
     for key, paths in found.items():
         if len(paths) > 1:
@@ -283,6 +283,33 @@ def _index_folder(
     return out
 
 
+def _walk(top: str):
+    """(a folder's path relative to ``top`` with a trailing "/" or "", its non-hidden files as
+    sorted DirEntry objects), top-down in sorted order; links to folders are not followed (like
+    ``os.walk(followlinks=False)``) and unreadable folders are left out."""
+    stack = [(top, "")]
+    while stack:
+        path, rel = stack.pop()
+        try:
+            with os.scandir(path) as it:
+                entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError:
+            continue
+        files, subdirs = [], []
+        for e in entries:
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not e.is_symlink():
+                    subdirs.append((e.path, rel + e.name + "/"))
+            else:
+                files.append(e)
+        yield rel, files
+        stack.extend(reversed(subdirs))
+
+
 def _wrong_kind_message(path: Path, kind: str) -> str:
     if kind != "image" and path.suffix.lower() in (".jpg", ".jpeg"):
         return (
@@ -292,17 +319,22 @@ def _wrong_kind_message(path: Path, kind: str) -> str:
     return f"{_printable(path)}: not a {kind} file (extension), ignored"
 
 
-def _unusable_file(path: Path, rel: str, kind: str) -> Problem | None:
+def _unusable_file(entry: os.DirEntry, rel: str, kind: str) -> Problem | None:
     """A file that must not be opened: a name that is not valid UTF-8 (it would break every table
     and JSON that shows it), or not a regular file (opening a pipe blocks, a link loop fails)."""
     then = "shown without a photo" if kind == "image" else "skipped"
     if not _is_utf8(rel):
         return Problem(
             sample_key(_printable(rel)),
-            f"{_printable(path)}: file name is not valid UTF-8 (undecodable bytes shown as \\x..), "
+            f"{_printable(entry.path)}: file name is not valid UTF-8 (undecodable bytes shown as \\x..), "
             f"{then}; rename the file",
         )
-    if not path.is_file():
+    try:
+        regular = entry.is_file()  # follows links, like Path.is_file; no system call for plain files
+    except OSError:
+        regular = False
+    if not regular:
+        path = Path(entry.path)
         return Problem(sample_key(rel), f"{path}: {_not_a_file(path)}, {then}")
     return None
 

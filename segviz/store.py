@@ -93,8 +93,8 @@ class ResultsStore:
         """One folder per (ground-truth folder, prediction folder): the common parents of the files."""
         if not pairs:
             return self.root / "empty"
-        gt_top = os.path.commonpath([str(Path(p.gt_path).absolute().parent) for p in pairs])
-        pred_top = os.path.commonpath([str(Path(p.pred_path).absolute().parent) for p in pairs])
+        gt_top = os.path.commonpath([os.path.dirname(os.path.abspath(p.gt_path)) for p in pairs])
+        pred_top = os.path.commonpath([os.path.dirname(os.path.abspath(p.pred_path)) for p in pairs])
         return self.root / hashlib.sha1(f"{gt_top}\0{pred_top}".encode()).hexdigest()[:20]
 
     # ------------------------------------------------------------------ reading
