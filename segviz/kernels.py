@@ -85,7 +85,8 @@ def fast_decode_grey_png(path: str | Path) -> np.ndarray | None:
     if not _HAVE_IMAGECODECS:
         return None
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError:
         return None
     # IHDR: signature(8) length(4) type(4) width(4) height(4) depth(1) colour type(1)

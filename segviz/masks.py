@@ -9,6 +9,7 @@ changing ignore ids or the table later never needs the pixels again.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,13 +48,14 @@ def read_mask(path: str | Path, table: ClassTable | None = None) -> MaskData:
     ``Image.MAX_IMAGE_PIXELS`` (decompression bombs) and JPEG data (lossy) are refused before
     their pixels are decoded.
     """
-    path = Path(path)
-    if path.suffix.lower() == ".npy":
-        return MaskData(_read_npy(path))
-    if path.suffix.lower() == ".png":
+    suffix = os.path.splitext(path)[1].lower()  # plain strings first: this runs twice per pair
+    if suffix == ".png":
         fast = fast_decode_grey_png(path)
         if fast is not None:
             return MaskData(fast)
+    path = Path(path)
+    if suffix == ".npy":
+        return MaskData(_read_npy(path))
     try:
         with Image.open(path) as im:
             _check_header(im, path)
