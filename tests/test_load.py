@@ -99,6 +99,7 @@ def test_eight_concurrent_sessions(tmp_path):
 
     try:
         rss_before = proc.memory_info().rss
+        cpu_before = sum(proc.cpu_times()[:2])
         started = time.perf_counter()
         # a thread of its own: the session's sync Playwright (conftest) already runs a loop here
         worker = threading.Thread(target=in_thread)
@@ -106,6 +107,7 @@ def test_eight_concurrent_sessions(tmp_path):
         worker.join()
         wall = time.perf_counter() - started
         rss_after = proc.memory_info().rss
+        server_cpu = sum(proc.cpu_times()[:2]) - cpu_before  # the browsers share these 2 cores
     finally:
         log = server.stop()
     assert errors == [], errors
@@ -114,6 +116,7 @@ def test_eight_concurrent_sessions(tmp_path):
         "wall_s": round(wall, 2),
         **{f"{k}_median_s": round(statistics.median(v), 2) for k, v in timings.items()},
         **{f"{k}_max_s": round(max(v), 2) for k, v in timings.items()},
+        "server_cpu_s": round(server_cpu, 1),
         "server_rss_before_mb": round(rss_before / 2**20),
         "server_rss_after_mb": round(rss_after / 2**20),
     }
