@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 from segviz.classes import ClassTable
 from segviz.dataset import Dataset, Pair, Problem
-from segviz.errors import SegvizError
+from segviz.errors import ClassTableError, SegvizError
 from segviz.masks import UNKNOWN_COLOUR, image_size, joint_counts, read_mask
 from segviz.store import ResultsStore, pair_key
 
@@ -401,6 +401,10 @@ def fold(
         img[kept_rows & is_ignored], weights=c[kept_rows & is_ignored], minlength=len(counted)
     )
     valid = kept_rows & ~is_ignored
+    # (colours not in the table were already reported with the colours, by count_pair)
+    warnings.extend(
+        _invalid_prediction_warnings(counted, img, p, c, valid & (pi == k) & (p != UNKNOWN_COLOUR))
+    )
     rows = _merge(new_index[img[valid]], gi[valid], pi[valid], c[valid], k)
     kept = [pc for pc, b in zip(counted, bad, strict=True) if not b]
     return Evaluation(
@@ -456,13 +460,36 @@ def evaluate(
     return fold(counted, table, skipped=[*dataset.skipped, *bad], warnings=dataset.warnings)
 
 
+#: Most classes a table generated from the masks may have (a 2048×2049 matrix is 34 MB); more
+#: distinct values usually means these are not label masks (depth maps, photos saved as masks).
+MAX_GENERATED_CLASSES = 2048
+
+
 def generated_table(counted: Sequence[PairCounts], *, ignore_ids: Iterable[int] = ()) -> ClassTable:
-    """A class table for every value found in the masks (RGB masks need a real table)."""
+    """A class table for every value found in the masks (RGB masks need a real table).
+
+    Raises :class:`ClassTableError` when the masks hold more than :data:`MAX_GENERATED_CLASSES`
+    distinct values, naming the mask with the most of them.
+    """
     found: set[int] = set()
     for pc in counted:
         found.update(pc.gt_values.tolist())
         found.update(pc.pred_values.tolist())
     found.discard(UNKNOWN_COLOUR)
+    found -= set(ignore_ids)
+    if len(found) > MAX_GENERATED_CLASSES:
+        worst = max(counted, key=lambda pc: max(len(np.unique(pc.gt_values)), len(np.unique(pc.pred_values))))
+        distinct = {
+            "ground truth": len(np.unique(worst.gt_values)),
+            "prediction": len(np.unique(worst.pred_values)),
+        }
+        side = max(distinct, key=distinct.get)
+        path = worst.pair.gt_path if side == "ground truth" else worst.pair.pred_path
+        raise ClassTableError(
+            f"the masks hold {len(found):,} distinct values, more than {MAX_GENERATED_CLASSES:,} classes "
+            f"without a class table (e.g. {path}: {distinct[side]:,} values); are these label masks? "
+            "Give a class table (classes.csv or --classes)"
+        )
     return ClassTable.generated(found, ignore_ids=ignore_ids)
 
 
@@ -483,6 +510,30 @@ def _merge(image: np.ndarray, gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: 
 def _dense(rows: np.ndarray, k: int) -> np.ndarray:
     flat = np.bincount(rows[:, 1] * (k + 1) + rows[:, 2], weights=rows[:, 3], minlength=k * (k + 1))
     return np.rint(flat).astype(np.int64).reshape(k, k + 1)
+
+
+def _invalid_prediction_warnings(
+    counted: Sequence[PairCounts], img: np.ndarray, raw: np.ndarray, c: np.ndarray, invalid: np.ndarray
+) -> list[Problem]:
+    """One warning per prediction holding values that are not class ids (they count as wrong)."""
+    out = []
+    img, raw, c = img[invalid], raw[invalid], c[invalid]
+    for i in np.unique(img):
+        mine = img == i
+        values, inverse = np.unique(raw[mine], return_inverse=True)
+        per_value = np.bincount(inverse, weights=c[mine]).astype(np.int64)
+        order = np.argsort(-per_value, kind="stable")
+        shown = ", ".join(f"{int(values[j])}: {int(per_value[j]):,} px" for j in order[:5])
+        more = f", and {len(values) - 5} more" if len(values) > 5 else ""
+        pc = counted[int(i)]
+        out.append(
+            Problem(
+                pc.pair.name,
+                f"{pc.pair.pred_path}: values that are not class ids in {int(per_value.sum()):,} px "
+                f"({shown}{more}); counted as wrong predictions of their ground-truth class",
+            )
+        )
+    return out
 
 
 def _unknown_gt_message(pc: PairCounts, unknown: np.ndarray, table: ClassTable) -> str:

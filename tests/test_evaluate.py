@@ -13,6 +13,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion
 
 from conftest import save_mask
 from segviz import ClassTable, evaluate, open_dataset
+from segviz.errors import ClassTableError
 
 # tiny_dataset (conftest): classes road=0, car=1, person=2, void=255
 #   a: gt [[0,0,1],[1,255,2]]  pred [[0,1,1],[1,0,2]]
@@ -188,6 +189,49 @@ def test_photo_size_mismatch_is_a_warning(tiny_dataset):
     Image.new("RGB", (9, 9)).save(tiny_dataset / "images" / "a.jpg")
     result = evaluate(open_dataset(tiny_dataset))
     assert result.num_images == 2
-    assert [w.reason for w in result.warnings] == [
+    assert [w.reason for w in result.warnings if w.name == "a"] == [
         f"{tiny_dataset / 'images' / 'a.jpg'}: photo size 9x9 differs from its masks (3x2)"
     ]
+
+
+def test_invalid_predictions_are_named_per_file(tiny_dataset):
+    """Prediction b holds 255 (not a class id): counted as wrong, and the file is named."""
+    result = evaluate(open_dataset(tiny_dataset))
+    invalid = [w for w in result.warnings if "not class ids" in w.reason]
+    assert [(w.name, w.reason) for w in invalid] == [
+        (
+            "b",
+            f"{tiny_dataset / 'pred' / 'b.png'}: values that are not class ids in 1 px (255: 1 px); "
+            "counted as wrong predictions of their ground-truth class",
+        )
+    ]
+    # it follows the numbers: with 0 ignored, b's 255 sits on ignored GT (not counted, no word) and
+    # b's predicted 0 on GT 1 becomes invalid; a's predicted 0s all sit on ignored GT
+    result = evaluate(open_dataset(tiny_dataset, ignore_ids=[255, 0]))
+    assert [(w.name, w.reason.split(": ", 1)[1]) for w in result.warnings if "not class ids" in w.reason] == [
+        (
+            "b",
+            "values that are not class ids in 1 px (0: 1 px); counted as wrong predictions of their ground-truth class",
+        )
+    ]
+    assert result.invalid_pred_pixels == 1
+
+
+def test_many_invalid_values_are_summarised(tmp_path):
+    save_mask(tmp_path / "gt" / "x.png", np.zeros((4, 4)))
+    save_mask(tmp_path / "pred" / "x.png", np.arange(16).reshape(4, 4) + 100)
+    (tmp_path / "classes.csv").write_text("id,name,r,g,b\n0,zero,0,0,0\n")
+    (warning,) = evaluate(open_dataset(tmp_path)).warnings
+    assert "values that are not class ids in 16 px (100: 1 px, 101: 1 px" in warning.reason
+    assert ", and 11 more)" in warning.reason
+
+
+def test_generated_table_refuses_masks_that_are_not_label_maps(tmp_path):
+    """A 16-bit depth map saved as a mask would make a table of thousands of classes."""
+    depth = np.arange(64 * 64).reshape(64, 64)
+    save_mask(tmp_path / "gt" / "x.png", np.zeros((64, 64)))
+    save_mask(tmp_path / "pred" / "x.png", depth, mode="I;16")
+    with pytest.raises(
+        ClassTableError, match=r"4,096 distinct values, more than 2,048 classes .*pred/x\.png: 4,096 values"
+    ):
+        evaluate(open_dataset(tmp_path))
