@@ -143,6 +143,18 @@ def _mask_files(evaluation: Evaluation) -> list[Path]:
     return sorted({Path(p) for pair in evaluation.pairs for p in (pair.gt_path, pair.pred_path)})
 
 
+def _without_dataset_folder(evaluation: Evaluation):
+    """An escaper that also leaves the dataset's folder out of the paths in a text (a reason, the
+    class table's origin): a shared report must not show a user's home or a server's layout."""
+    files = _mask_files(evaluation)
+    root = f"{_common_folder(files)}{os.sep}" if files else None
+
+    def shown(text: str) -> str:
+        return _e(text.replace(root, "") if root else text)
+
+    return shown
+
+
 def _common_folder(files: Sequence[Path]) -> Path:
     """The deepest folder holding every file (absolute)."""
     return Path(os.path.commonpath([str(f.parent.absolute()) for f in files]))
@@ -545,16 +557,18 @@ ground truth and prediction) is undefined, shown as n/a, and left out of the mea
 <li><b>Accumulated over the dataset.</b> Counts are summed over all images before dividing (one
 confusion matrix); per-image values are used only for the worst images and the bootstrap.</li>
 </ul>
-<p class="small muted">Class table: {_e(table.origin or "not named")} ·
+<p class="small muted">Class table: {_without_dataset_folder(evaluation)(table.origin or "not named")} ·
 {table.num_classes} classes · ignore ids: {ignored}</p></div>
 </div>
 </section>"""
 
 
 def _problems_html(evaluation: Evaluation) -> str:
+    shown = _without_dataset_folder(evaluation)
     if evaluation.skipped:
         rows = "".join(
-            f"<tr><td class='name'>{_e(p.name)}</td><td>{_e(p.reason)}</td></tr>" for p in evaluation.skipped
+            f"<tr><td class='name'>{_e(p.name)}</td><td>{shown(p.reason)}</td></tr>"
+            for p in evaluation.skipped
         )
         skipped = (
             f"<p>{len(evaluation.skipped)} samples could not be evaluated and are in no number above:</p>"
@@ -566,7 +580,7 @@ def _problems_html(evaluation: Evaluation) -> str:
     warnings = [*evaluation.table.warnings, *(w.reason for w in evaluation.warnings)]
     warn_html = ""
     if warnings:
-        items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
+        items = "".join(f"<li>{shown(w)}</li>" for w in warnings)
         warn_html = f"<h3>Warnings ({len(warnings)})</h3><ul class='warnings'>{items}</ul>"
     return f"""<section id="problems">
 <h2>Skipped samples</h2>

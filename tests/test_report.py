@@ -299,6 +299,9 @@ def test_skipped_samples_are_listed_with_their_reason(evil, evil_html: str):
     assert len(evil.skipped) == 1
     text = " ".join(_parse(evil_html).text)
     assert "<only-gt>" in text and "no prediction in" in text
+    # paths inside the dataset's folder, never the folder itself (a user's home, a server path)
+    assert "gt/<only-gt>.png: no prediction in pred" in text
+    assert str(evil.pairs[0].gt_path.parent.parent) not in evil_html
 
 
 def test_missing_photo_and_unreadable_mask(tiny_dataset: Path):
