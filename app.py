@@ -436,7 +436,9 @@ def summary_ui(result: Evaluation, boot: BootstrapResult | None = None) -> None:
 def class_bars_ui(result: Evaluation, boot: BootstrapResult | None = None) -> None:
     metric, sort, show_ci = "iou", "value", True
     if not st.session_state.get("present"):
-        c1, c2, c3 = st.columns([3, 3, 1.4])
+        # two rows: side by side, the last options of both controls were cut off in a half-width column
+        c1, c3 = st.columns([4, 1.4], vertical_alignment="bottom")
+        c2 = st.container()
         metric = (
             c1.segmented_control(
                 "Metric",
@@ -829,9 +831,9 @@ def image_page(result: Evaluation, sel: Selection) -> None:
                 st.session_state["_picked"] = picked
                 st.session_state["image"] = current = picked
         pos = order.index(current) if current in order else -1
-        b1, b2, b3 = st.columns([1, 1, 3])
+        b1, b2, b3 = st.columns([1.2, 1.2, 2.6], vertical_alignment="center")
         b1.button(
-            "◀ Previous",
+            "◀ Prev",
             disabled=pos <= 0,
             width="stretch",
             on_click=open_image,

@@ -135,7 +135,7 @@ def test_image_view_navigation(monkeypatch):
     next_button = next(b for b in at.button if b.label == "Next ▶")
     next_button.click().run()
     assert at.session_state["image"] != first
-    next(b for b in at.button if b.label == "◀ Previous").click().run()
+    next(b for b in at.button if b.label == "◀ Prev").click().run()
     assert at.session_state["image"] == first
     at.slider(key="im:alpha").set_value(0.2).run()
     at.segmented_control(key="im:style").set_value("boundary").run()
