@@ -130,37 +130,62 @@ def test_eight_concurrent_sessions(tmp_path):
     assert rss_after < 1.5 * 2**30  # bounded: caches have size limits
 
 
+def _many_images(root: Path, n: int) -> Path:
+    """A dataset of ``n`` small images (16x24, 4 classes): the size of ADE20K val, cheap to read."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    folder = root / "big"
+    for part in ("gt", "pred"):
+        (folder / part).mkdir(parents=True)
+    (folder / "classes.csv").write_text(
+        "id,name,r,g,b\n0,a,200,0,0\n1,b,0,200,0\n2,c,0,0,200\n3,d,200,200,0\n"
+    )
+    for i in range(n):
+        gt = np.repeat(rng.integers(0, 4, (4, 1), dtype=np.uint8), 96).reshape(16, 24)
+        pred = np.where(rng.random((16, 24)) < 0.8, gt, rng.integers(0, 4, (16, 24))).astype(np.uint8)
+        Image.fromarray(gt).save(folder / "gt" / f"img_{i:04d}.png")
+        Image.fromarray(pred).save(folder / "pred" / f"img_{i:04d}.png")
+    return folder
+
+
 def test_many_sessions_evaluate_a_dataset_once(monkeypatch, tmp_path):
-    """Sessions opening one dataset at the same time share one evaluation (a lock per dataset)."""
+    """4 sessions opening a 2000-image dataset at the same time share one evaluation (a lock per
+    dataset): every pair is counted once, not once per session."""
     import streamlit as st
 
     evaluate_module = importlib.import_module("segviz.evaluate")  # segviz.evaluate is also a function name
 
     st.cache_data.clear()
     st.cache_resource.clear()
-    calls = []
-    real = evaluate_module.count_pairs
+    folder = _many_images(tmp_path / "data", 2000)
+    counted = []
+    real = evaluate_module.count_pair
 
-    def counting(*args, **kwargs):
-        calls.append(threading.current_thread().name)
-        time.sleep(0.5)  # make the sessions overlap
-        return real(*args, **kwargs)
+    def counting(pair, *args, **kwargs):
+        counted.append(pair.name)
+        if len(counted) == 1:
+            time.sleep(1.0)  # make sure the other sessions arrive while the first one is counting
+        return real(pair, *args, **kwargs)
 
-    monkeypatch.setattr(evaluate_module, "count_pairs", counting)
-    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(ROOT))
-    monkeypatch.setenv("SEGVIZ_DATASET", "sample_data")
+    monkeypatch.setattr(evaluate_module, "count_pair", counting)
+    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(folder.parent))
+    monkeypatch.setenv("SEGVIZ_DATASET", "big")
     monkeypatch.setenv("SEGVIZ_STORE", str(tmp_path / "store"))
     results = []
 
     def session() -> None:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-        results.append((bool(at.exception), {m.label: m.value for m in at.metric}.get("mIoU")))
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+        shown = {m.label: m.value for m in at.metric}
+        results.append((bool(at.exception), shown.get("Images"), shown.get("mIoU")))
 
     threads = [threading.Thread(target=session) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(results) == 4 and not any(exc for exc, _ in results)
-    assert len({miou for _, miou in results}) == 1
-    assert len(calls) == 1
+    assert len(results) == 4 and not any(exc for exc, _, _ in results), results
+    assert {images for _, images, _ in results} == {"2,000"}
+    assert len({miou for _, _, miou in results}) == 1
+    assert len(counted) == 2000 and len(set(counted)) == 2000  # each pair read once, by one session
