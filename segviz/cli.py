@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _dataset_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", nargs="?", help="dataset folder")
+    p.add_argument("dataset", nargs="?", help="dataset folder, or its fsspec URL (s3://bucket/val, ...)")
     p.add_argument("--images", help="folder of photos (optional)")
     p.add_argument("--gt", help="folder of ground-truth masks")
     p.add_argument("--classes", help="class table: a CSV file or a preset (voc, cityscapes, ade20k, camvid)")
@@ -306,5 +306,5 @@ def _refuse_inside(out: Path, dataset: Dataset) -> None:
     """segviz never writes into a dataset's folders."""
     target = out.resolve().parent
     for folder in (dataset.gt_dir, dataset.pred_dir, dataset.images_dir):
-        if folder is not None and target.is_relative_to(folder.resolve()):
+        if isinstance(folder, Path) and target.is_relative_to(folder.resolve()):  # (a URL is not local)
             raise UsageError(f"{out}: refusing to write inside the dataset folder {folder}")

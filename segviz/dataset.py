@@ -14,7 +14,7 @@ dataset suffixes (Cityscapes' ``_leftImg8bit`` / ``_gtFine_labelIds`` …), so `
 macOS-made ``café.png`` matches a ``café.png`` made elsewhere). Folders are walked without following
 symbolic links to folders (no loops); files that are not regular files (broken or looping links,
 pipes) and file names that are not valid UTF-8 are reported, never opened. Nothing is ever written
-into the dataset.
+into the dataset. Any part may be an fsspec URL (``s3://bucket/val``): see :mod:`segviz.remote`.
 """
 
 from __future__ import annotations
@@ -23,13 +23,17 @@ import errno
 import os
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from segviz import remote
 from segviz.classes import ClassTable, Encoding
-from segviz.errors import DatasetError
+from segviz.errors import ClassTableError, DatasetError
 from segviz.masks import MASK_SUFFIXES
+
+#: A local folder or file, or the URL of one (``s3://…``; read through fsspec, see segviz.remote).
+Location = Path | str
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
@@ -56,9 +60,9 @@ class Pair:
     """One evaluable sample: a ground-truth mask, a prediction and (optionally) the photo."""
 
     name: str
-    gt_path: Path
-    pred_path: Path
-    image_path: Path | None = None
+    gt_path: Location
+    pred_path: Location
+    image_path: Location | None = None
     gt_encoding: Encoding = "ids"
     pred_encoding: Encoding = "ids"
 
@@ -80,9 +84,9 @@ class Dataset:
     ``warnings`` lists problems that do not stop evaluation.
     """
 
-    gt_dir: Path
-    pred_dir: Path
-    images_dir: Path | None
+    gt_dir: Location
+    pred_dir: Location
+    images_dir: Location | None
     table: ClassTable | None
     model: str | None
     pairs: list[Pair]
@@ -92,6 +96,15 @@ class Dataset:
 
 def list_models(root: str | Path) -> list[str]:
     """Model names under ``root/pred``: its sub-folders, or ``[]`` if it holds masks directly."""
+    if remote.is_url(root):
+        pred_url = remote.join(root, "pred")
+        if not remote.is_dir(pred_url):
+            return []
+        if any(
+            "/" not in rel and rel.lower().endswith(MASK_SUFFIXES) for rel, _ in remote.list_files(pred_url)
+        ):
+            return []
+        return remote.subfolders(pred_url)
     pred = Path(root) / "pred"
     if not pred.is_dir():
         return []
@@ -115,14 +128,19 @@ def open_dataset(
     Raises :class:`DatasetError` when a required folder is missing or empty, or the model is
     ambiguous; problems with single files end up in ``skipped`` / ``warnings`` instead.
     """
-    root_path = Path(root) if root is not None else None
+    root_path = _location(root) if root is not None else None
     gt_dir = _resolve_dir(gt, root_path, "gt", required=True)
     pred_dir = _resolve_pred_dir(pred, root_path, model)
     images_dir = _resolve_dir(images, root_path, "images", required=False)
     table = _resolve_table(classes, root_path)
     if table is not None and ignore_ids is not None:
         table = table.with_ignore(ignore_ids)
-    model_name = model or (pred_dir.name if pred_dir.parent.name == "pred" else None)
+    pred_name, pred_parent = (
+        (pred_dir.rstrip("/").rsplit("/", 1)[-1], remote.parent(pred_dir).rsplit("/", 1)[-1])
+        if isinstance(pred_dir, str)
+        else (pred_dir.name, pred_dir.parent.name)
+    )
+    model_name = model or (pred_name if pred_parent == "pred" else None)
 
     skipped: list[Problem] = []
     warnings: list[Problem] = []
@@ -170,6 +188,20 @@ def sample_key(relative: str) -> str:
     return _SUFFIX_RE.sub("", stem)
 
 
+def common_folder(paths: Sequence[Location]) -> str:
+    """The deepest folder holding every file: an absolute path, or a URL for URLs."""
+    if all(remote.is_url(p) for p in paths):
+        parts = [remote.parent(p).split("/") for p in paths]
+        common = parts[0]
+        for other in parts[1:]:
+            n = 0
+            while n < min(len(common), len(other)) and common[n] == other[n]:
+                n += 1
+            common = common[:n]
+        return "/".join(common)
+    return os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
+
+
 def _check_label_ids(pairs: list[Pair], table: ClassTable | None) -> None:
     """Masks named ``*_labelIds`` hold source label ids: without a table that maps them to class
     ids (the ``cityscapes`` preset), they cannot be read as class ids without guessing."""
@@ -194,30 +226,45 @@ def _encoding_of(path: Path) -> Encoding:
     return "label_ids" if stem.endswith(LABEL_ID_SUFFIXES) else "ids"
 
 
-def _resolve_dir(given: str | Path | None, root: Path | None, part: str, *, required: bool) -> Path | None:
+def _location(path: str | Path) -> Location:
+    """A URL stays text (fsspec reads it, see :mod:`segviz.remote`); anything else is a Path."""
+    return path if remote.is_url(path) else Path(path)
+
+
+def _child(folder: Location, name: str) -> Location:
+    return remote.join(folder, name) if isinstance(folder, str) else folder / name
+
+
+def _is_dir(folder: Location) -> bool:
+    return remote.is_dir(folder) if isinstance(folder, str) else folder.is_dir()
+
+
+def _resolve_dir(
+    given: str | Path | None, root: Location | None, part: str, *, required: bool
+) -> Location | None:
     if given is not None:
-        path = Path(given)
-        if not path.is_dir():
+        path = _location(given)
+        if not _is_dir(path):
             raise DatasetError(f"{path}: --{part} folder does not exist")
         return path
     if root is None:
         if required:
             raise DatasetError(f"no dataset folder and no --{part} folder given")
         return None
-    if not root.is_dir():
+    if not _is_dir(root):
         raise DatasetError(f"{root}: dataset folder does not exist")
-    path = root / part
-    if path.is_dir():
+    path = _child(root, part)
+    if _is_dir(path):
         return path
     if required:
         raise DatasetError(f"{root}: no '{part}/' folder (expected {path}, or pass --{part} DIR)")
     return None
 
 
-def _resolve_pred_dir(given: str | Path | None, root: Path | None, model: str | None) -> Path:
+def _resolve_pred_dir(given: str | Path | None, root: Location | None, model: str | None) -> Location:
     if given is not None:
-        path = Path(given)
-        if not path.is_dir():
+        path = _location(given)
+        if not _is_dir(path):
             raise DatasetError(f"{path}: --pred folder does not exist")
         return path
     pred = _resolve_dir(None, root, "pred", required=True)
@@ -227,15 +274,24 @@ def _resolve_pred_dir(given: str | Path | None, root: Path | None, model: str | 
         if model not in models:
             listed = ", ".join(models) if models else "none: pred/ holds masks directly"
             raise DatasetError(f"{pred}: no model {model!r} (models: {listed})")
-        return pred / model
+        return _child(pred, model)
     if len(models) > 1:
         raise DatasetError(f"{pred}: several models ({', '.join(models)}); choose one with --model NAME")
-    return pred / models[0] if models else pred
+    return _child(pred, models[0]) if models else pred
 
 
-def _resolve_table(classes: str | Path | ClassTable | None, root: Path | None) -> ClassTable | None:
+def _resolve_table(classes: str | Path | ClassTable | None, root: Location | None) -> ClassTable | None:
     if isinstance(classes, ClassTable):
         return classes
+    if remote.is_url(classes) or (classes is None and isinstance(root, str)):
+        url = classes if classes is not None else remote.join(root, "classes.csv")
+        if classes is None and not remote.is_file(url):
+            return None
+        try:
+            text = remote.read_bytes(url).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ClassTableError(f"{url}: unreadable class table ({exc})") from None
+        return ClassTable.from_csv_text(text, origin=url)
     if classes is not None:
         return ClassTable.load(classes)
     if root is not None and (root / "classes.csv").is_file():
@@ -244,34 +300,34 @@ def _resolve_table(classes: str | Path | ClassTable | None, root: Path | None) -
 
 
 def _index_folder(
-    folder: Path,
+    folder: Location,
     suffixes: tuple[str, ...],
     kind: str,
     skipped: list[Problem],
     warnings: list[Problem],
-) -> dict[str, Path]:
+) -> dict[str, Location]:
     """Map matching key → file for every file of the right kind below ``folder``.
 
     Files that cannot be used for their key (several files for one key, a file that is not a regular
     file, a name that is not valid UTF-8) go to ``skipped`` under that key; files of another kind
     go to ``warnings``.
     """
-    found: dict[str, list[Path]] = {}
-    # os.scandir, strings until a file is kept: this runs for every file each time a dataset opens
-    for rel_dir, entries in _walk(os.fspath(folder)):
-        for entry in entries:
-            fname = entry.name
-            suffix = os.path.splitext(fname)[1].lower()
-            rel = rel_dir + fname
-            if suffix not in suffixes:
-                if kind != "image" or suffix not in (".csv", ".json", ".txt", ".md"):
-                    warnings.append(Problem(_printable(fname), _wrong_kind_message(Path(entry.path), kind)))
-                continue
-            problem = _unusable_file(entry, rel, kind)
-            if problem is not None:
-                skipped.append(problem)
-                continue
-            found.setdefault(sample_key(rel), []).append(Path(entry.path))
+    found: dict[str, list[Location]] = {}
+    for rel, fname, item in _files_below(folder):
+        suffix = os.path.splitext(fname)[1].lower()
+        if suffix not in suffixes:
+            if kind != "image" or suffix not in (".csv", ".json", ".txt", ".md"):
+                where = item if isinstance(item, str) else Path(item.path)
+                warnings.append(Problem(_printable(fname), _wrong_kind_message(where, kind)))
+            continue
+        if isinstance(item, str):  # a URL: listed by fsspec as a file
+            found.setdefault(sample_key(rel), []).append(item)
+            continue
+        problem = _unusable_file(item, rel, kind)
+        if problem is not None:
+            skipped.append(problem)
+            continue
+        found.setdefault(sample_key(rel), []).append(Path(item.path))
     out: dict[str, Path] = {}
     for key, paths in found.items():
         if len(paths) > 1:
@@ -281,6 +337,19 @@ def _index_folder(
         else:
             out[key] = paths[0]
     return out
+
+
+def _files_below(folder: Location):
+    """(relative path with "/", file name, DirEntry or file URL) of every non-hidden file below
+    ``folder``, sorted. Local folders use os.scandir and strings until a file is kept: this runs
+    for every file each time a dataset opens."""
+    if isinstance(folder, str):
+        for rel, url in remote.list_files(folder):
+            yield rel, rel.rsplit("/", 1)[-1], url
+        return
+    for rel_dir, entries in _walk(os.fspath(folder)):
+        for entry in entries:
+            yield rel_dir + entry.name, entry.name, entry
 
 
 def _walk(top: str):
@@ -310,7 +379,7 @@ def _walk(top: str):
         stack.extend(reversed(subdirs))
 
 
-def _wrong_kind_message(path: Path, kind: str) -> str:
+def _wrong_kind_message(path: Location, kind: str) -> str:
     if kind != "image" and path.suffix.lower() in (".jpg", ".jpeg"):
         return (
             f"{_printable(path)}: JPEG is lossy and cannot hold exact class ids, ignored; "

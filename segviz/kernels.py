@@ -89,6 +89,13 @@ def fast_decode_grey_png(path: str | Path) -> np.ndarray | None:
             data = f.read()
     except OSError:
         return None
+    return fast_decode_grey_png_bytes(data)
+
+
+def fast_decode_grey_png_bytes(data: bytes) -> np.ndarray | None:
+    """:func:`fast_decode_grey_png` of a file's bytes (e.g. read from a URL)."""
+    if not _HAVE_IMAGECODECS:
+        return None
     # IHDR: signature(8) length(4) type(4) width(4) height(4) depth(1) colour type(1)
     if len(data) < 33 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
         return None

@@ -9,6 +9,7 @@ changing ignore ids or the table later never needs the pixels again.
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from segviz import remote
 from segviz.classes import ClassTable
 from segviz.errors import MaskError
-from segviz.kernels import fast_decode_grey_png, sparse_joint_u8
+from segviz.kernels import fast_decode_grey_png, fast_decode_grey_png_bytes, sparse_joint_u8
 
 MASK_SUFFIXES = (".png", ".npy", ".bmp", ".tif", ".tiff", ".gif")
 #: Raw value given to an RGB colour that is not in the class table (never a valid class id).
@@ -49,15 +51,16 @@ def read_mask(path: str | Path, table: ClassTable | None = None) -> MaskData:
     their pixels are decoded.
     """
     suffix = os.path.splitext(path)[1].lower()  # plain strings first: this runs twice per pair
+    data = _read_url(path) if remote.is_url(path) else None  # a URL is read once, whole
     if suffix == ".png":
-        fast = fast_decode_grey_png(path)
+        fast = fast_decode_grey_png(path) if data is None else fast_decode_grey_png_bytes(data)
         if fast is not None:
             return MaskData(fast)
-    path = Path(path)
+    path = path if data is not None else Path(path)
     if suffix == ".npy":
-        return MaskData(_read_npy(path))
+        return MaskData(_read_npy(path, data))
     try:
-        with Image.open(path) as im:
+        with Image.open(path if data is None else io.BytesIO(data)) as im:
             _check_header(im, path)
             im.load()
             return _decode_image(im, path, table)
@@ -93,10 +96,20 @@ def _check_header(im: Image.Image, path: Path) -> None:
         )
 
 
-def _read_npy(path: Path) -> np.ndarray:
-    _check_npy_header(path)
+def _read_url(url: str) -> bytes:
     try:
-        arr = np.load(path, allow_pickle=False)
+        return remote.read_bytes(url)
+    except FileNotFoundError:
+        raise MaskError(f"{url}: file not found") from None
+    except OSError as exc:
+        raise MaskError(f"{url}: cannot read ({exc})") from None
+
+
+def _read_npy(path: Path | str, data: bytes | None = None) -> np.ndarray:
+    """A 2-D integer array from a .npy file, or from its bytes (``data``, read from a URL)."""
+    _check_npy_header(path, data)
+    try:
+        arr = np.load(path if data is None else io.BytesIO(data), allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise MaskError(f"{path}: unreadable .npy file ({exc})") from None
     if arr.ndim == 3 and arr.shape[-1] == 1:
@@ -115,11 +128,11 @@ def _read_npy(path: Path) -> np.ndarray:
     return arr if arr.dtype in (np.uint8, np.uint16) else arr.astype(np.int64)
 
 
-def _check_npy_header(path: Path) -> None:
+def _check_npy_header(path: Path | str, data: bytes | None = None) -> None:
     """Refuse pickled object arrays and headers that claim more data than the file holds (numpy
     would allocate the claimed size before noticing)."""
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb") if data is None else io.BytesIO(data) as f:
             version = np.lib.format.read_magic(f)
             read_header = (
                 np.lib.format.read_array_header_1_0
@@ -127,7 +140,8 @@ def _check_npy_header(path: Path) -> None:
                 else np.lib.format.read_array_header_2_0
             )
             shape, _, dtype = read_header(f)
-            data_bytes = path.stat().st_size - f.tell()
+            size = os.fstat(f.fileno()).st_size if data is None else len(data)
+            data_bytes = size - f.tell()
     except FileNotFoundError:
         raise MaskError(f"{path}: file not found") from None
     except (OSError, ValueError, SyntaxError, TypeError) as exc:
@@ -236,6 +250,9 @@ def joint_counts(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def image_size(path: str | Path) -> tuple[int, int] | None:
     """(width, height) of an image from its header, or None if it cannot be read."""
     try:
+        if remote.is_url(path):
+            with remote.open_file(path) as f, Image.open(f) as im:  # reads the header only
+                return im.size
         with Image.open(path) as im:
             return im.size
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):

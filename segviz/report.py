@@ -36,13 +36,15 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.offline import get_plotlyjs
 
-from segviz import __version__, metrics, stats
+from segviz import __version__, metrics, remote, stats
 from segviz.conventions import miou_conventions
-from segviz.errors import SegvizError
+from segviz.dataset import Location, common_folder
+from segviz.errors import DatasetError, SegvizError
 from segviz.evaluate import Evaluation
 from segviz.figures import class_bar_figure, confusion_figure
 from segviz.masks import read_mask
 from segviz.overlay import ERROR_COLOURS, class_indices, error_map, fit_width, overlay, resize_labels, to_jpeg
+from segviz.store import file_signature
 
 #: The Chromium that :func:`write_pdf` drives, and its launch arguments (``shared/NOTES.md``).
 CHROMIUM = "/usr/bin/chromium"
@@ -123,49 +125,48 @@ def dataset_fingerprint(evaluation: Evaluation) -> str:
     digest = hashlib.sha256()
     if not files:
         return digest.hexdigest()
-    root = _common_folder(files)
+    root = common_folder(files)
     entries = []
     for f in files:
-        try:
-            s = f.stat()
-        except OSError as exc:
+        name, size, version = file_signature(f)  # version: mtime_ns, or a URL's listed version
+        if size < 0:
             raise SegvizError(
-                f"{f}: cannot fingerprint the dataset ({exc.strerror or exc}); "
-                "was it moved or changed since it was evaluated?"
-            ) from None
-        entries.append((f.absolute().relative_to(root).as_posix(), s.st_size, s.st_mtime_ns))
+                f"{f}: cannot fingerprint the dataset (no such file); was it moved or changed since it was evaluated?"
+            )
+        entries.append((_relative(name, root), size, version))
     for rel, size, mtime in sorted(entries):
         digest.update(f"{rel}\t{size}\t{mtime}\n".encode())
     return digest.hexdigest()
 
 
-def _mask_files(evaluation: Evaluation) -> list[Path]:
-    return sorted({Path(p) for pair in evaluation.pairs for p in (pair.gt_path, pair.pred_path)})
+def _mask_files(evaluation: Evaluation) -> list[Location]:
+    return sorted({p for pair in evaluation.pairs for p in (pair.gt_path, pair.pred_path)}, key=str)
+
+
+def _relative(name: str, root: str) -> str:
+    """``name`` (an absolute path or a URL) relative to the folder ``root`` holding it, with "/"."""
+    sep = "/" if remote.is_url(name) else os.sep
+    return name[len(root) + 1 :].replace(sep, "/") if name.startswith(root + sep) else name
 
 
 def _without_dataset_folder(evaluation: Evaluation):
     """An escaper that also leaves the dataset's folder out of the paths in a text (a reason, the
     class table's origin): a shared report must not show a user's home or a server's layout."""
     files = _mask_files(evaluation)
-    root = f"{_common_folder(files)}{os.sep}" if files else None
+    root = common_folder(files) if files else None
+    prefix = root + ("/" if remote.is_url(root) else os.sep) if root else None
 
     def shown(text: str) -> str:
-        return _e(text.replace(root, "") if root else text)
+        return _e(text.replace(prefix, "") if prefix else text)
 
     return shown
 
 
-def _common_folder(files: Sequence[Path]) -> Path:
-    """The deepest folder holding every file (absolute)."""
-    return Path(os.path.commonpath([str(f.parent.absolute()) for f in files]))
-
-
-def _shown_path(path: Path, root: Path | None) -> str:
+def _shown_path(path: Location, root: str | None) -> str:
     """A mask path relative to the dataset's common folder (no user's home in a shared report)."""
-    try:
-        return Path(path).absolute().relative_to(root).as_posix() if root is not None else str(path)
-    except ValueError:
+    if root is None:
         return str(path)
+    return _relative(path if remote.is_url(path) else os.path.abspath(path), root)
 
 
 # ---------------------------------------------------------------------- the report
@@ -405,7 +406,7 @@ def _worst_html(evaluation: Evaluation, worst: int) -> str:
         cards = "<p>No image has a defined mIoU.</p>"
     else:
         tp, gt, pred = evaluation.image_counts()
-        root = _common_folder(_mask_files(evaluation))
+        root = common_folder(_mask_files(evaluation))
         cards = "\n".join(_image_card(evaluation, images, int(i), (tp, gt, pred), root) for i in ranked)
     return f"""<section id="worst" class="break">
 <h2>The {len(ranked)} worst images by mIoU</h2>
@@ -501,11 +502,11 @@ def _photo(path: Path | None, mask_size: tuple[int, int], size: tuple[int, int])
     if path is None:
         return None
     try:
-        with Image.open(path) as im:
+        with remote.open_file(path) if remote.is_url(path) else open(path, "rb") as f, Image.open(f) as im:
             if im.size != mask_size:
                 return None
             return np.asarray(im.convert("RGB").resize(size, Image.Resampling.BILINEAR))
-    except (OSError, SyntaxError, ValueError):
+    except (OSError, SyntaxError, ValueError, DatasetError):
         return None
 
 

@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from segviz import remote
 from segviz.classes import ClassTable
-from segviz.dataset import Pair
+from segviz.dataset import Pair, common_folder
 
 FORMAT_VERSION = 1
 
@@ -53,6 +54,8 @@ def file_signature(path: Path | None) -> tuple[str, int, int]:
     """(absolute path, size, mtime_ns), or ("", -1, -1) for no file / a file that is gone."""
     if path is None:
         return ("", -1, -1)
+    if remote.is_url(path):
+        return remote.signature(path)
     name = os.path.abspath(os.fspath(path))  # plain os calls: this runs for every file on every open
     try:
         st = os.stat(name)
@@ -93,8 +96,8 @@ class ResultsStore:
         """One folder per (ground-truth folder, prediction folder): the common parents of the files."""
         if not pairs:
             return self.root / "empty"
-        gt_top = os.path.commonpath([os.path.dirname(os.path.abspath(p.gt_path)) for p in pairs])
-        pred_top = os.path.commonpath([os.path.dirname(os.path.abspath(p.pred_path)) for p in pairs])
+        gt_top = common_folder([p.gt_path for p in pairs])
+        pred_top = common_folder([p.pred_path for p in pairs])
         return self.root / hashlib.sha1(f"{gt_top}\0{pred_top}".encode()).hexdigest()[:20]
 
     # ------------------------------------------------------------------ reading
