@@ -58,18 +58,18 @@ def parent(url: str) -> str:
 
 
 def is_dir(url: str) -> bool:
-    fs, path = filesystem(url)
-    try:
-        return fs.isdir(path)
-    except OSError:
-        return False
+    return _check(url, "isdir")
 
 
 def is_file(url: str) -> bool:
+    return _check(url, "isfile")
+
+
+def _check(url: str, question: str) -> bool:
     fs, path = filesystem(url)
     try:
-        return fs.isfile(path)
-    except OSError:
+        return bool(getattr(fs, question)(path))
+    except OSError:  # unreachable or forbidden: as good as absent, and the caller says what is missing
         return False
 
 
