@@ -26,7 +26,9 @@ from segviz.errors import DatasetError
 #: remote file without one more request per file.
 _listed: dict[str, dict[str, Any]] = {}
 _listed_lock = threading.Lock()
-_VERSION_FIELDS = ("mtime", "LastModified", "last_modified", "updated", "ETag", "etag", "md5Hash", "created")
+#: What identifies a version of a file in a listing, most specific first: local and SFTP mtime,
+#: S3 LastModified, GCS generation / updated, Azure etag, in-memory created.
+_VERSION_FIELDS = ("mtime", "LastModified", "last_modified", "generation", "updated", "ETag", "etag", "md5Hash", "created")  # fmt: skip
 
 
 def is_url(path: object) -> bool:
