@@ -30,7 +30,7 @@ import numpy as np
 
 from segviz import remote
 from segviz.classes import ClassTable
-from segviz.dataset import Pair, common_folder
+from segviz.dataset import Location, Pair, common_folder
 
 FORMAT_VERSION = 1
 
@@ -50,8 +50,9 @@ def colour_key(table: ClassTable | None) -> str:
     return hashlib.sha1(codes.tobytes() + b"|" + ids.tobytes()).hexdigest()[:16]
 
 
-def file_signature(path: Path | None) -> tuple[str, int, int]:
-    """(absolute path, size, mtime_ns), or ("", -1, -1) for no file / a file that is gone."""
+def file_signature(path: Location | None) -> tuple[str, int, int]:
+    """(absolute path, size, mtime_ns), or ("", -1, -1) for no file / a file that is gone; for a
+    URL, (URL, size, version) from its listing (:func:`segviz.remote.signature`)."""
     if path is None:
         return ("", -1, -1)
     if remote.is_url(path):
@@ -237,13 +238,15 @@ def _read(folder: Path) -> dict[tuple, dict]:
     outside = (starts < 0) | (lengths < 0) | (starts + lengths > len(count))
     if outside.any():
         raise StoreCorrupt(f"{folder}: entry {int(np.argmax(outside))} points outside the counts")
-    cum = np.concatenate([[0], np.cumsum(count, dtype=np.int64)])
-    sums = cum[starts + lengths] - cum[starts]
+    ends = starts + lengths
+
+    def per_entry(values: np.ndarray) -> np.ndarray:  # sum of ``values`` over each entry's rows
+        cum = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
+        return cum[ends] - cum[starts]
+
+    sums = per_entry(count)
     pixels = np.asarray(images["h"], dtype=np.int64) * np.asarray(images["w"], dtype=np.int64)
-    wrong = sums != pixels
-    nonpositive = np.flatnonzero(count <= 0)
-    if len(nonpositive):
-        wrong |= (starts <= nonpositive[0]) & (nonpositive[0] < starts + lengths)
+    wrong = (sums != pixels) | (per_entry(count <= 0) > 0)  # a stored count is never 0 or negative
     if wrong.any():
         i = int(np.argmax(wrong))
         raise StoreCorrupt(

@@ -42,7 +42,7 @@ def test_changing_one_prediction_recomputes_one_image(tiny_dataset, tmp_path):
     assert result.confusion.tolist() == fresh.confusion.tolist()
 
 
-@pytest.mark.parametrize("damage", ["garbage", "wrong-sum", "missing-file", "old-format"])
+@pytest.mark.parametrize("damage", ["garbage", "wrong-sum", "zero-count", "missing-file", "old-format"])
 def test_corrupt_store_is_rebuilt_not_trusted(tiny_dataset, tmp_path, damage):
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -56,6 +56,12 @@ def test_corrupt_store_is_rebuilt_not_trusted(tiny_dataset, tmp_path, damage):
         table = pq.read_table(folder / "counts.parquet")
         counts = table.column("count").to_numpy().copy()
         counts[0] += 5
+        pq.write_table(table.set_column(2, "count", pa.array(counts)), folder / "counts.parquet")
+    elif damage == "zero-count":  # the totals still add up, but a stored count is 0
+        table = pq.read_table(folder / "counts.parquet")
+        counts = table.column("count").to_numpy().copy()
+        counts[-1] += counts[-2]
+        counts[-2] = 0
         pq.write_table(table.set_column(2, "count", pa.array(counts)), folder / "counts.parquet")
     elif damage == "missing-file":
         (folder / "images.parquet").unlink()
