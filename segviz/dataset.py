@@ -25,7 +25,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from segviz import remote
 from segviz.classes import ClassTable, Encoding
@@ -100,11 +100,8 @@ def list_models(root: str | Path) -> list[str]:
         pred_url = remote.join(root, "pred")
         if not remote.is_dir(pred_url):
             return []
-        if any(
-            "/" not in rel and rel.lower().endswith(MASK_SUFFIXES) for rel, _ in remote.list_files(pred_url)
-        ):
-            return []
-        return remote.subfolders(pred_url)
+        folders, files = remote.entries(pred_url)
+        return [] if any(f.lower().endswith(MASK_SUFFIXES) for f in files) else folders
     pred = Path(root) / "pred"
     if not pred.is_dir():
         return []
@@ -135,12 +132,8 @@ def open_dataset(
     table = _resolve_table(classes, root_path)
     if table is not None and ignore_ids is not None:
         table = table.with_ignore(ignore_ids)
-    pred_name, pred_parent = (
-        (pred_dir.rstrip("/").rsplit("/", 1)[-1], remote.parent(pred_dir).rsplit("/", 1)[-1])
-        if isinstance(pred_dir, str)
-        else (pred_dir.name, pred_dir.parent.name)
-    )
-    model_name = model or (pred_name if pred_parent == "pred" else None)
+    pred_path = PurePosixPath(pred_dir) if isinstance(pred_dir, str) else pred_dir  # a URL's last parts
+    model_name = model or (pred_path.name if pred_path.parent.name == "pred" else None)
 
     skipped: list[Problem] = []
     warnings: list[Problem] = []
@@ -317,18 +310,14 @@ def _index_folder(
         suffix = os.path.splitext(fname)[1].lower()
         if suffix not in suffixes:
             if kind != "image" or suffix not in (".csv", ".json", ".txt", ".md"):
-                where = item if isinstance(item, str) else Path(item.path)
-                warnings.append(Problem(_printable(fname), _wrong_kind_message(where, kind)))
+                warnings.append(Problem(_printable(fname), _wrong_kind_message(_path_of(item), kind)))
             continue
-        if isinstance(item, str):  # a URL: listed by fsspec as a file
-            found.setdefault(sample_key(rel), []).append(item)
-            continue
-        problem = _unusable_file(item, rel, kind)
+        problem = None if isinstance(item, str) else _unusable_file(item, rel, kind)  # URLs: files by listing
         if problem is not None:
             skipped.append(problem)
             continue
-        found.setdefault(sample_key(rel), []).append(Path(item.path))
-    out: dict[str, Path] = {}
+        found.setdefault(sample_key(rel), []).append(_path_of(item))
+    out: dict[str, Location] = {}
     for key, paths in found.items():
         if len(paths) > 1:
             listed = ", ".join(str(p) for p in paths)
@@ -350,6 +339,10 @@ def _files_below(folder: Location):
     for rel_dir, entries in _walk(os.fspath(folder)):
         for entry in entries:
             yield rel_dir + entry.name, entry.name, entry
+
+
+def _path_of(item: os.DirEntry | str) -> Location:
+    return item if isinstance(item, str) else Path(item.path)
 
 
 def _walk(top: str):
@@ -380,7 +373,7 @@ def _walk(top: str):
 
 
 def _wrong_kind_message(path: Location, kind: str) -> str:
-    if kind != "image" and path.suffix.lower() in (".jpg", ".jpeg"):
+    if kind != "image" and os.path.splitext(path)[1].lower() in (".jpg", ".jpeg"):
         return (
             f"{_printable(path)}: JPEG is lossy and cannot hold exact class ids, ignored; "
             "expected a lossless mask (PNG)"

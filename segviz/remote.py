@@ -75,15 +75,19 @@ def _check(url: str, question: str) -> bool:
         return False
 
 
-def subfolders(url: str) -> list[str]:
-    """Names of the non-hidden folders directly inside ``url``, sorted."""
+def entries(url: str) -> tuple[list[str], list[str]]:
+    """Names of the non-hidden folders and files directly inside ``url``, each sorted."""
     fs, path = filesystem(url)
     try:
-        entries = fs.ls(path, detail=True)
+        listed = fs.ls(path, detail=True)
     except OSError as exc:
         raise DatasetError(f"{url}: cannot list ({exc})") from None
-    names = [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory"]
-    return sorted(n for n in names if not n.startswith("."))
+    folders, files = [], []
+    for e in listed:
+        name = e["name"].rstrip("/").rsplit("/", 1)[-1]
+        if not name.startswith("."):
+            (folders if e.get("type") == "directory" else files).append(name)
+    return sorted(folders), sorted(files)
 
 
 def list_files(url: str) -> list[tuple[str, str]]:

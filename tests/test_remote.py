@@ -152,3 +152,18 @@ def test_report_of_a_url_dataset(sample_url):
     html = build_report(result, title="t", dataset="d", model="baseline", worst=2)
     assert fingerprint in html and "memory://" not in html  # paths shown relative to the dataset
     assert "gt/street_" in html and html.count("data:image/jpeg;base64") >= 6  # photo, overlays, error map
+
+
+def test_files_of_another_kind_and_models_as_on_disk(tmp_path):
+    save_mask(tmp_path / "gt" / "x.png", np.zeros((2, 2)))
+    save_mask(tmp_path / "pred" / "x.png", np.zeros((2, 2)))  # masks directly in pred/: no models
+    (tmp_path / "gt" / "notes.txt").write_text("not a mask")
+    Image.new("L", (2, 2)).save(tmp_path / "gt" / "lossy.jpg")
+    url = to_memory(tmp_path)
+    local, remote_ds = open_dataset(tmp_path), open_dataset(url)
+    assert list_models(url) == list_models(tmp_path) == [] and remote_ds.model is None
+    assert [w.reason.replace(url, "ROOT") for w in remote_ds.warnings] == [
+        w.reason.replace(str(tmp_path), "ROOT") for w in local.warnings
+    ]
+    assert any("JPEG is lossy" in w.reason for w in remote_ds.warnings)
+    assert any("notes.txt: not a ground-truth file" in w.reason for w in remote_ds.warnings)
