@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from segviz import kernels, metrics
-
-if TYPE_CHECKING:
-    import pandas as pd
 from segviz.classes import ClassTable
 from segviz.dataset import Dataset, Pair, Problem
 from segviz.errors import ClassTableError, SegvizError
 from segviz.masks import UNKNOWN_COLOUR, image_size, joint_counts, read_mask
 from segviz.store import ResultsStore, pair_key
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: the command line starts faster
+    import pandas as pd
 
 Progress = Callable[[int, int], None]
 

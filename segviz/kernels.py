@@ -228,12 +228,16 @@ def sparse_joint_u8(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.nd
         hist, keys, counts = _buffers()
         n = _ckernel.sparse_u8(g, p, hist, keys, counts)
         return keys[:n].copy(), counts[:n].copy()
-    kernel = _compiled
-    if kernel is not None:
-        hist, keys, _ = _buffers()
-        m = (g.size // 8) * 8
-        return kernel(g, p, g[:m].view(np.uint64), p[:m].view(np.uint64), hist, keys)
+    if _compiled is not None:
+        return _sparse_numba(g, p)
     return _sparse_numpy(g, p)
+
+
+def _sparse_numba(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The numba kernel (compiled: see :func:`warm_up`) on two flat contiguous uint8 arrays."""
+    hist, keys, _ = _buffers()
+    m = (g.size // 8) * 8
+    return _compiled(g, p, g[:m].view(np.uint64), p[:m].view(np.uint64), hist, keys)
 
 
 def _sparse_numpy(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -143,18 +143,22 @@ def _mask_files(evaluation: Evaluation) -> list[Location]:
     return sorted({p for pair in evaluation.pairs for p in (pair.gt_path, pair.pred_path)}, key=str)
 
 
+def _prefix(root: str) -> str:
+    """The folder ``root`` (an absolute path or a URL) with its separator: what leads its files."""
+    return root + ("/" if remote.is_url(root) else os.sep)
+
+
 def _relative(name: str, root: str) -> str:
     """``name`` (an absolute path or a URL) relative to the folder ``root`` holding it, with "/"."""
-    sep = "/" if remote.is_url(name) else os.sep
-    return name[len(root) + 1 :].replace(sep, "/") if name.startswith(root + sep) else name
+    prefix = _prefix(root)
+    return name[len(prefix) :].replace(prefix[-1], "/") if name.startswith(prefix) else name
 
 
 def _without_dataset_folder(evaluation: Evaluation):
     """An escaper that also leaves the dataset's folder out of the paths in a text (a reason, the
     class table's origin): a shared report must not show a user's home or a server's layout."""
     files = _mask_files(evaluation)
-    root = common_folder(files) if files else None
-    prefix = root + ("/" if remote.is_url(root) else os.sep) if root else None
+    prefix = _prefix(common_folder(files)) if files else None
 
     def shown(text: str) -> str:
         return _e(text.replace(prefix, "") if prefix else text)
@@ -497,7 +501,7 @@ def _pictures(evaluation: Evaluation, index: int) -> _Pictures:
     )
 
 
-def _photo(path: Path | None, mask_size: tuple[int, int], size: tuple[int, int]) -> np.ndarray | None:
+def _photo(path: Location | None, mask_size: tuple[int, int], size: tuple[int, int]) -> np.ndarray | None:
     """The photo resized to ``size``; None when absent, unreadable or not the masks' size."""
     if path is None:
         return None

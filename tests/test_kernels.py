@@ -28,15 +28,9 @@ def _backends():
     """Every counting kernel this machine has: the C extension, numba, numpy."""
     out = {"numpy": kernels._sparse_numpy}
     if kernels._ckernel is not None:
-        out["c"] = lambda g, p: kernels.sparse_joint_u8(g, p)
+        out["c"] = kernels.sparse_joint_u8
     if kernels._compiled is not None:
-        out["numba"] = lambda g, p: kernels._compiled(
-            g,
-            p,
-            g[: g.size // 8 * 8].view(np.uint64),
-            p[: p.size // 8 * 8].view(np.uint64),
-            *kernels._buffers()[:2],
-        )
+        out["numba"] = kernels._sparse_numba
     return out
 
 
