@@ -257,16 +257,29 @@ def format_comparison(comparison) -> str:
             f"{row.name:<18}{_pct(row.iou_a):>{w + 6}}{_pct(row.iou_b):>{w + 6}}  {_signed(row.delta)}  "
             f"{_interval(row.low, row.high)}{'  *' if row.significant else ''}"
         )
-    images = comparison.image_frame().dropna(subset=["delta"])
     lines += [
         "",
-        "largest gains (mIoU):  "
-        + ", ".join(f"{r.name} {_signed(r.delta).strip()}" for r in images.head(5).itertuples()),
-        "largest losses (mIoU): "
-        + ", ".join(f"{r.name} {_signed(r.delta).strip()}" for r in images.iloc[::-1].head(5).itertuples()),
+        *format_gains_and_losses(comparison.gains_and_losses(top=5)),
         "(points = percent; * = the interval excludes 0)",
     ]
     return "\n".join(lines)
+
+
+def format_gains_and_losses(gl) -> list[str]:
+    """Two lines: the images that improved most and those that got worse most (mIoU points), each
+    list holding only changes of its sign, or saying that there are none."""
+    return [
+        f"largest gains (mIoU, {gl.improved} improved):  "
+        + (
+            ", ".join(f"{r.name} {_signed(r.delta).strip()}" for r in gl.gains.itertuples())
+            or gl.gains_empty_text
+        ),
+        f"largest losses (mIoU, {gl.worse} got worse): "
+        + (
+            ", ".join(f"{r.name} {_signed(r.delta).strip()}" for r in gl.losses.itertuples())
+            or gl.losses_empty_text
+        ),
+    ]
 
 
 def _side_by_side(left: list[str], right: list[str]) -> list[str]:

@@ -17,6 +17,10 @@ from segviz import metrics
 from segviz.evaluate import Evaluation
 from segviz.stats import PairedResult, _match_images, paired_bootstrap
 
+#: What a list of changes says when it is empty.
+NO_GAINS = "no image improved"
+NO_LOSSES = "no image got worse"
+
 #: Codes of a disagreement map.
 BOTH_RIGHT, ONLY_A_RIGHT, ONLY_B_RIGHT, BOTH_WRONG, IGNORED = range(5)
 DISAGREEMENT_COLOURS = np.array(
@@ -94,6 +98,10 @@ class Comparison:
         )
         return frame.sort_values("delta", ascending=False, na_position="last", kind="stable")
 
+    def gains_and_losses(self, *, top: int = 10) -> GainsAndLosses:
+        """The images that improved and those that got worse; see :func:`gains_and_losses`."""
+        return gains_and_losses(self.image_frame(), top=top)
+
     def confusion_difference(self) -> np.ndarray:
         """b − a of the (K, K+1) dataset confusion matrices on the shared images."""
         return self.b.confusion - self.a.confusion
@@ -114,7 +122,81 @@ class Comparison:
             "summary": _records(self.summary_frame()),
             "classes": _records(self.class_frame()),
             "images": _records(self.image_frame().drop(columns="image")),
+            **self.gains_and_losses(top=10).to_dict(),
         }
+
+
+@dataclass(frozen=True)
+class GainsAndLosses:
+    """The images whose mIoU rose (gains) and fell (losses) from model A to model B.
+
+    Attributes:
+        gains: rows of :meth:`Comparison.image_frame` with delta > 0, largest gain first (at most
+            ``top``); columns image, name, miou_a, miou_b, delta, pa_a, pa_b.
+        losses: rows with delta < 0, largest loss (most negative delta) first (at most ``top``).
+        improved, worse, unchanged, undefined: how many images rose, fell, kept their mIoU, or have
+            no delta (mIoU undefined for either model); together every shared image.
+    """
+
+    gains: pd.DataFrame
+    losses: pd.DataFrame
+    improved: int
+    worse: int
+    unchanged: int
+    undefined: int
+
+    @property
+    def gains_empty_text(self) -> str:
+        """What to show instead of an empty gains list: "no image improved" (or "" when not empty)."""
+        return "" if len(self.gains) else NO_GAINS
+
+    @property
+    def losses_empty_text(self) -> str:
+        """What to show instead of an empty losses list: "no image got worse" (or "" when not empty)."""
+        return "" if len(self.losses) else NO_LOSSES
+
+    def to_dict(self) -> dict:
+        """JSON form: ``largest_gains`` / ``largest_losses`` ({name, miou_a, miou_b, delta}) and counts."""
+        columns = ["name", "miou_a", "miou_b", "delta"]
+        return {
+            "largest_gains": _records(self.gains[columns]),
+            "largest_losses": _records(self.losses[columns]),
+            "images_improved": self.improved,
+            "images_worse": self.worse,
+            "images_unchanged": self.unchanged,
+            "images_undefined": self.undefined,
+        }
+
+
+def gains_and_losses(images: pd.DataFrame, *, top: int = 10) -> GainsAndLosses:
+    """Split per-image changes into gains (delta > 0) and losses (delta < 0), never overlapping.
+
+    ``images`` has a float ``delta`` column (b − a, NaN = undefined), e.g.
+    :meth:`Comparison.image_frame`. Gains are sorted by delta, largest first; losses by delta, most
+    negative first; each list holds at most ``top`` rows and only changes of its own sign, so it can be
+    empty (show :attr:`GainsAndLosses.gains_empty_text` / ``losses_empty_text`` then). Images with
+    delta 0 or NaN are in neither list.
+
+    Example:
+        >>> f = pd.DataFrame({"name": list("abcde"), "delta": [0.1, -0.3, 0.0, float("nan"), 0.2]})
+        >>> gl = gains_and_losses(f, top=5)
+        >>> gl.gains["name"].tolist(), gl.losses["name"].tolist(), gl.unchanged, gl.undefined
+        (['e', 'a'], ['b'], 1, 1)
+        >>> gains_and_losses(f[f["delta"] > 0]).losses_empty_text
+        'no image got worse'
+    """
+    if isinstance(top, bool) or not isinstance(top, int) or top < 0:
+        raise ValueError(f"top must be a non-negative integer (got {top!r})")
+    delta = images["delta"].astype(float)
+    up, down = images[delta > 0], images[delta < 0]
+    return GainsAndLosses(
+        gains=up.sort_values("delta", ascending=False, kind="stable").head(top),
+        losses=down.sort_values("delta", ascending=True, kind="stable").head(top),
+        improved=len(up),
+        worse=len(down),
+        unchanged=int((delta == 0).sum()),
+        undefined=int(delta.isna().sum()),
+    )
 
 
 def compare(

@@ -37,6 +37,7 @@ from PIL import Image
 from plotly.offline import get_plotlyjs
 
 from segviz import __version__, metrics, remote, stats
+from segviz.compare import Comparison
 from segviz.conventions import miou_conventions
 from segviz.dataset import Location, common_folder
 from segviz.errors import DatasetError, SegvizError
@@ -183,6 +184,7 @@ def build_report(
     resamples: int = 1000,
     seed: int = 0,
     worst: int = 6,
+    comparison: Comparison | None = None,
 ) -> str:
     """One self-contained HTML document (str) reporting ``evaluation``; it loads nothing from outside.
 
@@ -192,6 +194,10 @@ def build_report(
         title, dataset, model: shown in the header (escaped); ``model=None`` shows "—".
         resamples, seed: of the percentile bootstrap over images behind every 95 % interval.
         worst: how many images with the lowest mIoU to show (0 for none).
+        comparison: optionally a :class:`~segviz.compare.Comparison` to add a section with the
+            images whose mIoU rose and fell most from its model A to its model B
+            (:func:`segviz.compare.gains_and_losses`: each list only changes of its sign, or "no
+            image improved" / "no image got worse").
 
     About 5.8 MB for the bundled sample data, 4.8 MB of it plotly.js; builds in ≈0.25 s there (the
     bootstrap and reading the ``worst`` images' files dominate). Print it with :func:`write_pdf`.
@@ -202,11 +208,12 @@ def build_report(
     body = "\n".join(
         [
             _header_html(evaluation, title=title, dataset=dataset, model=model),
-            _nav_html(worst > 0),
+            _nav_html(worst > 0, comparison is not None),
             _summary_html(evaluation, boot),
             _classes_html(evaluation, boot),
             _confusion_html(evaluation),
             _worst_html(evaluation, worst) if worst > 0 else "",
+            _gains_losses_html(comparison) if comparison is not None else "",
             _conventions_html(evaluation),
             _definitions_html(evaluation),
             _problems_html(evaluation),
@@ -260,12 +267,13 @@ def _header_html(evaluation: Evaluation, *, title: str, dataset: str, model: str
 </header>"""
 
 
-def _nav_html(with_worst: bool) -> str:
+def _nav_html(with_worst: bool, with_comparison: bool = False) -> str:
     links = [
         ("summary", "Summary"),
         ("classes", "Per-class IoU"),
         ("confusion", "Confusion matrix"),
         *([("worst", "Worst images")] if with_worst else []),
+        *([("gains-losses", "Gains and losses")] if with_comparison else []),
         ("which-miou", "Which mIoU?"),
         ("definitions", "Definitions"),
         ("problems", "Skipped samples"),
@@ -512,6 +520,41 @@ def _photo(path: Location | None, mask_size: tuple[int, int], size: tuple[int, i
             return np.asarray(im.convert("RGB").resize(size, Image.Resampling.BILINEAR))
     except (OSError, SyntaxError, ValueError, DatasetError):
         return None
+
+
+# ---------------------------------------------------------------------- gains and losses
+def _gains_losses_html(comparison: Comparison, top: int = 10) -> str:
+    gl = comparison.gains_and_losses(top=top)
+    a, b = _e(comparison.name_a), _e(comparison.name_b)
+
+    def table(rows: pd.DataFrame, empty: str) -> str:
+        if rows.empty:
+            return f'<p class="empty">{_e(empty)}</p>'
+        body = "".join(
+            f"<tr><td class='name'>{_e(r.name)}</td><td>{_num(r.miou_a)}</td><td>{_num(r.miou_b)}</td>"
+            f"<td>{_signed(r.delta)}</td></tr>"
+            for r in rows.itertuples(index=False)
+        )
+        return (
+            f'<table class="data changes"><thead><tr><th>Image</th><th>mIoU {a} %</th><th>mIoU {b} %</th>'
+            f"<th>Change</th></tr></thead><tbody>{body}</tbody></table>"
+        )
+
+    return f"""<section id="gains-losses">
+<h2>Largest gains and losses: {b} against {a}</h2>
+<p class="note">Per-image mIoU of both models on the {comparison.a.num_images:,} images both have:
+{gl.improved:,} improved, {gl.worse:,} got worse, {gl.unchanged:,} unchanged, {gl.undefined:,} undefined.
+A list holds only changes of its own sign.</p>
+<div class="two-col">
+<div><h3>Largest gains</h3>{table(gl.gains, gl.gains_empty_text)}</div>
+<div><h3>Largest losses</h3>{table(gl.losses, gl.losses_empty_text)}</div>
+</div>
+</section>"""
+
+
+def _signed(value: float) -> str:
+    """A 0..1 change as signed percentage points with one decimal (``n/a`` when undefined)."""
+    return "n/a" if not math.isfinite(float(value)) else f"{100 * float(value):+.1f}"
 
 
 # ---------------------------------------------------------------------- conventions

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import TINY_CLASSES, save_mask
 from segviz import evaluate, open_dataset
 from segviz.cli import main
-from segviz.compare import compare, disagreement_map, disagreement_rgb
+from segviz.compare import NO_GAINS, NO_LOSSES, compare, disagreement_map, disagreement_rgb, gains_and_losses
 
 
 @pytest.fixture
@@ -96,3 +97,78 @@ def test_compare_on_real_models(shared_data):
     summary = c.summary_frame().set_index("metric")
     assert summary.loc["mean_iou", "delta"] == pytest.approx(0.83475 - 0.08405, abs=1e-4)
     assert bool(summary.loc["mean_iou", "significant"])
+
+
+# ---------------------------------------------------------------------- gains and losses (issue #10)
+def check_gains_and_losses(c, *, top=10):
+    """Each list holds only changes of its sign, sorted, never overlapping; the counts cover every image."""
+    gl = c.gains_and_losses(top=top)
+    deltas = c.image_frame()["delta"]
+    assert (gl.gains["delta"] > 0).all() and (gl.losses["delta"] < 0).all()
+    assert gl.gains["delta"].is_monotonic_decreasing and gl.losses["delta"].is_monotonic_increasing
+    assert not set(gl.gains["name"]) & set(gl.losses["name"])
+    assert gl.improved == int((deltas > 0).sum()) and gl.worse == int((deltas < 0).sum())
+    assert gl.improved + gl.worse + gl.unchanged + gl.undefined == c.a.num_images
+    assert len(gl.gains) == min(top, gl.improved) and len(gl.losses) == min(top, gl.worse)
+    if gl.improved:  # the largest gain is the image with the largest delta
+        assert gl.gains["delta"].iloc[0] == deltas.max()
+    if gl.worse:
+        assert gl.losses["delta"].iloc[0] == deltas.min()
+    return gl
+
+
+def test_gains_and_losses_by_hand(two_models):
+    """m1 → m2 improves image a (road 2/5 → 1) and changes nothing else: no loss to list."""
+    a = evaluate(open_dataset(two_models, model="m1"))
+    b = evaluate(open_dataset(two_models, model="m2"))
+    gl = check_gains_and_losses(compare(a, b, resamples=50))
+    assert gl.gains["name"].tolist() == ["a"] and gl.losses.empty
+    assert (gl.improved, gl.worse, gl.unchanged, gl.undefined) == (1, 0, 2, 0)
+    assert gl.losses_empty_text == NO_LOSSES == "no image got worse" and gl.gains_empty_text == ""
+    back = check_gains_and_losses(compare(b, a, resamples=50))
+    assert back.losses["name"].tolist() == ["a"] and back.gains.empty
+    assert back.gains_empty_text == NO_GAINS == "no image improved"
+
+
+def test_gains_and_losses_rejects_a_bad_top():
+    with pytest.raises(ValueError, match=r"top must be a non-negative integer \(got -1\)"):
+        gains_and_losses(pd.DataFrame({"delta": [0.1]}), top=-1)
+    assert gains_and_losses(pd.DataFrame({"delta": [0.1]}), top=0).gains.empty
+
+
+def test_compare_command_lists_only_real_losses(two_models, capsys):
+    """Regression (issue #10): "largest losses" listed the images with the smallest gains."""
+    main(["compare", str(two_models), "--models", "m1", "m2", "--resamples", "50"])
+    out = capsys.readouterr().out
+    # image a: m1 gets class 0 IoU 0 and class 1 IoU 2/4 (mIoU 25 %), m2 gets it all right (100 %)
+    assert "largest gains (mIoU, 1 improved):  a +75.00" in out
+    assert "largest losses (mIoU, 0 got worse): no image got worse" in out
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(
+    ("folder", "model_a", "model_b", "improved"),
+    [
+        ("camvid-val", "pixelgbm", "tinyfcn", 101),  # every image improved: no loss to list
+        ("camvid-val", "tinyfcn", "pixelgbm", 0),  # every image got worse: no gain to list
+        ("voc2012-deeplab", "deeplabv3plus", "mediapipe-selfie", 0),
+        ("voc2012-deeplab", "mediapipe-selfie", "deeplabv3plus", 14),
+    ],
+)
+def test_gains_and_losses_on_real_data(shared_data, folder, model_a, model_b, improved, capsys):
+    """Regression (issue #10): on CamVid (pixelgbm → tinyfcn, no image got worse) "largest losses"
+    listed gains of +8.4 to +10.2; on VOC "largest gains" listed losses of −27.7 to −65.9 and six
+    images were in both lists."""
+    root = shared_data / folder
+    a = evaluate(open_dataset(root, model=model_a))
+    b = evaluate(open_dataset(root, model=model_b))
+    gl = check_gains_and_losses(compare(a, b, name_a=model_a, name_b=model_b, resamples=20))
+    assert gl.improved == improved and gl.worse == a.num_images - improved
+    main(["compare", str(root), "--models", model_a, model_b, "--resamples", "20", "--no-store"])
+    out = capsys.readouterr().out
+    gains_line = next(line for line in out.splitlines() if line.startswith("largest gains"))
+    losses_line = next(line for line in out.splitlines() if line.startswith("largest losses"))
+    if improved == a.num_images:
+        assert losses_line.endswith("no image got worse") and " -" not in gains_line
+    else:
+        assert gains_line.endswith("no image improved") and " +" not in losses_line

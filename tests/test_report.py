@@ -401,3 +401,35 @@ def test_jpeg_pictures_decode(sample_html: str):
     first = re.search(r'src="data:image/jpeg;base64,([^"]+)"', sample_html).group(1)
     with Image.open(io.BytesIO(base64.b64decode(first))) as im:
         assert im.format == "JPEG" and im.width <= 480
+
+
+# ---------------------------------------------------------------------- issue #10
+def _section(html: str, anchor: str) -> str:
+    return html.split(f'<section id="{anchor}"', 1)[1].split("</section>", 1)[0]
+
+
+@pytest.mark.shared_data
+def test_gains_and_losses_section_lists_only_changes_of_its_sign(shared_data):
+    """Regression (issue #10): on CamVid, where every image improved from pixelgbm to tinyfcn, the
+    losses list showed gains of +8.4 to +10.2."""
+    from segviz.compare import compare
+
+    root = shared_data / "camvid-val"
+    a = evaluate(open_dataset(root, model="pixelgbm"))
+    b = evaluate(open_dataset(root, model="tinyfcn"))
+    comparison = compare(a, b, name_a="pixelgbm", name_b="tinyfcn", resamples=20)
+    html = build_report(
+        b, title="t", dataset="camvid", model="tinyfcn", resamples=20, worst=0, comparison=comparison
+    )
+    section = _section(html, "gains-losses")
+    gains, losses = section.split("<h3>Largest losses</h3>")
+    assert "101 improved, 0 got worse" in section
+    changes = [float(x) for x in re.findall(r"<td>([+-]\d+\.\d)</td>", gains)]
+    assert len(changes) == 10 and all(c > 0 for c in changes) and changes == sorted(changes, reverse=True)
+    best = comparison.gains_and_losses(top=1).gains.iloc[0]
+    assert changes[0] == round(100 * best["delta"], 1)
+    assert "no image got worse" in losses and "<td>" not in losses
+    assert 'href="#gains-losses"' in html
+    assert 'id="gains-losses"' not in build_report(
+        b, title="t", dataset="camvid", model="m", resamples=20, worst=0
+    )
