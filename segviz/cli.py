@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from segviz import __version__
-from segviz.dataset import Dataset, open_dataset
+from segviz.dataset import Dataset, Problem, open_dataset
 from segviz.errors import SegvizError
 from segviz.evaluate import Evaluation, evaluate
+from segviz.problems import problem_lines
 from segviz.store import ResultsStore
 
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
@@ -144,10 +145,11 @@ def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None
         )
     for w in result.table.warnings:
         _say(f"warning: {w}")
-    for p in result.warnings:
-        _say(f"warning: {label}{p.reason}")
-    for p in result.skipped:
-        _say(f"skipped {label}{p.name}: {p.reason}")
+    # one line per kind of problem (400 photos of the wrong size: one line); all of them in --json
+    for line in problem_lines(result.warnings):
+        _say(f"warning: {label}{line}")
+    for line in problem_lines(result.skipped, with_names=True):
+        _say(f"skipped {label}{line}")
     return result
 
 
@@ -170,10 +172,10 @@ def _compare(args: argparse.Namespace) -> int:
         raise UsageError(f"--models: give two different models (got {name_a} twice)")
     a, b = load(args, model=name_a), load(args, model=name_b)
     comparison = compare(a, b, name_a=name_a, name_b=name_b, resamples=args.resamples, seed=args.seed)
-    for name in comparison.paired.only_in_a:
-        _say(f"skipped {name}: only {name_a} has a prediction for it")
-    for name in comparison.paired.only_in_b:
-        _say(f"skipped {name}: only {name_b} has a prediction for it")
+    only = [Problem(n, f"only {name_a} has a prediction for it") for n in comparison.paired.only_in_a]
+    only += [Problem(n, f"only {name_b} has a prediction for it") for n in comparison.paired.only_in_b]
+    for line in problem_lines(only, with_names=True):
+        _say(f"skipped {line}")
     if args.json:
         Path(args.json).write_text(json.dumps(comparison.to_dict(), indent=1, allow_nan=False) + "\n")
     if not args.quiet:

@@ -45,6 +45,7 @@ from segviz.evaluate import Evaluation
 from segviz.figures import class_bar_figure, confusion_figure
 from segviz.masks import read_mask
 from segviz.overlay import ERROR_COLOURS, class_indices, error_map, fit_width, overlay, resize_labels, to_jpeg
+from segviz.problems import FIRST, group_problems
 from segviz.store import file_signature
 
 #: The Chromium that :func:`write_pdf` drives, and its launch arguments (``shared/NOTES.md``).
@@ -625,11 +626,21 @@ def _problems_html(evaluation: Evaluation) -> str:
         )
     else:
         skipped = "<p>None: every sample found was evaluated.</p>"
-    warnings = [*evaluation.table.warnings, *(w.reason for w in evaluation.warnings)]
+    groups = group_problems(evaluation.warnings)  # one item per kind, every sample named
+    items = [f"<li>{shown(w)}</li>" for w in evaluation.table.warnings]
+    for g in groups:
+        if g.count <= FIRST:  # a few of a kind read one by one, as on the command line
+            items.extend(f"<li>{shown(p.reason)}</li>" for p in g.problems)
+        else:
+            names = ", ".join(_e(n) for n in g.names)
+            items.append(
+                f"<li>{g.count:,} samples, e.g. {shown(g.example)}<details><summary>all {g.count:,} "
+                f"samples</summary><p class='small'>{names}</p></details></li>"
+            )
     warn_html = ""
-    if warnings:
-        items = "".join(f"<li>{shown(w)}</li>" for w in warnings)
-        warn_html = f"<h3>Warnings ({len(warnings)})</h3><ul class='warnings'>{items}</ul>"
+    if items:
+        total = len(evaluation.table.warnings) + len(evaluation.warnings)
+        warn_html = f"<h3>Warnings ({total:,})</h3><ul class='warnings'>{''.join(items)}</ul>"
     return f"""<section id="problems">
 <h2>Skipped samples</h2>
 {skipped}
