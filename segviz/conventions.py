@@ -10,9 +10,12 @@
 Each rule below was read in the tool's source (named beside it; versions as of 2025–2026) and is
 recomputed here from segviz's per-image counts, never from pixels. What segviz calls an *invalid
 prediction* (a predicted value that is not a class id, the ignore value included) is an error of its
-ground-truth class: in GT, in no class's PRED. Ignored ground-truth pixels are in no count. How each
-tool itself treats both is in :data:`CONVENTIONS`' notes; where a tool could not take invalid values
-at all, the value shown is what it reports once they are mapped to "no class".
+ground-truth class: in GT, in no class's PRED, in every convention here. Ignored ground-truth pixels
+are in no count. Where a tool itself treats invalid predictions differently (detectron2 drops a
+prediction equal to K and raises on larger ones; the Cityscapes script raises above its largest label
+id; torchmetrics' JaccardIndex raises), the value shown is what it would report had they been
+errors of their ground-truth class, and each convention's ``caveats`` say what the tool itself does
+(shown in the report's "Which mIoU?" table; :func:`conventions_frame` for a display table).
 
 Example:
     >>> from segviz.stats import _example_evaluation
@@ -31,11 +34,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from segviz import metrics
+from segviz import display, metrics
 from segviz.evaluate import Evaluation
+
+if TYPE_CHECKING:  # pandas is imported where the frame is built
+    import pandas as pd
 
 Counts = tuple[np.ndarray, np.ndarray, np.ndarray]  # TP, GT, PRED per image and class, (N, K)
 Rule = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[float, int]]
@@ -52,7 +59,8 @@ class Convention:
         value: the mIoU that tool would report (0..1, NaN = undefined).
         classes_counted: classes that enter the mean (at least once, for per-image conventions).
         source: the file the rule was read in.
-        notes: how the tool treats the ignore index and invalid predictions.
+        caveats: what to know before comparing with that tool, one sentence each: how it treats the
+            ignore index and invalid predictions, where it fails or differs, how it rounds.
     """
 
     key: str
@@ -61,7 +69,12 @@ class Convention:
     value: float
     classes_counted: int
     source: str = ""
-    notes: str = ""
+    caveats: tuple[str, ...] = ()
+
+    @property
+    def notes(self) -> str:
+        """The caveats as one paragraph."""
+        return " ".join(self.caveats)
 
 
 # ---------------------------------------------------------------------- the rules, from counts
@@ -134,7 +147,7 @@ class _Spec:
     rule: str
     compute: Rule
     source: str
-    notes: str
+    caveats: tuple[str, ...]
 
 
 CONVENTIONS: tuple[_Spec, ...] = (
@@ -146,13 +159,17 @@ CONVENTIONS: tuple[_Spec, ...] = (
         "predicted but absent from the ground truth counts as 0.",
         dataset_union_mean,
         "segviz/metrics.py",
-        "Ignored ground-truth pixels are in no count; an invalid prediction is an error of its "
-        "ground-truth class (in GT, in no class's PRED).",
+        (
+            "Ignored ground-truth pixels are in no count.",
+            "An invalid prediction (a value that is not a class id, the ignore value included) is an "
+            "error of its ground-truth class: in GT, in no class's PRED.",
+            "A class absent from both ground truth and prediction has no IoU (n/a) and is left out.",
+        ),
     ),
     # open-mmlab/mmsegmentation, mmseg/evaluation/metrics/iou_metric.py: intersect_and_union()
     # histograms with torch.histc(bins=K, min=0, max=K-1) after dropping label == ignore_index;
     # compute_metrics() sums the four areas over images, IoU = intersect / union (0/0 = NaN) and
-    # the summary is np.nanmean over classes (nan_to_num=None by default).
+    # the summary is np.round(np.nanmean(...) * 100, 2) (nan_to_num=None by default).
     _Spec(
         "mmsegmentation",
         "mmsegmentation IoUMetric (mIoU)",
@@ -160,14 +177,20 @@ CONVENTIONS: tuple[_Spec, ...] = (
         "union is empty and a predicted-but-absent class counts as 0.",
         dataset_union_mean,
         "open-mmlab/mmsegmentation: mmseg/evaluation/metrics/iou_metric.py",
-        "Pixels with label == ignore_index (default 255) are dropped; predicted values outside "
-        "0..K−1 fall outside torch.histc's range: counted in the GT area, in no predicted area, as "
-        "in segviz. With nan_to_num=0 a class absent from both would count as 0 instead.",
+        (
+            "Pixels with label == ignore_index (default 255) are dropped.",
+            "Predicted values outside 0..K−1 fall outside torch.histc's range: counted in the GT area, "
+            "in no predicted area, as in segviz.",
+            "Its summary (aAcc, mIoU, mAcc, ...) is returned and printed in percent rounded to 2 "
+            "decimals (np.round(... * 100, 2)): compare with segviz at that precision.",
+            "With nan_to_num=0 a class absent from both would count as 0 instead of being left out.",
+        ),
     ),
     # facebookresearch/detectron2, detectron2/evaluation/sem_seg_evaluation.py: SemSegEvaluator
-    # accumulates a (K+1)×(K+1) matrix [pred, gt] with ignored GT in the extra column, drops it
-    # ([:-1, :-1]); acc_valid = pos_gt > 0, iou_valid = acc_valid & (union > 0),
-    # mIoU = sum(iou[iou_valid]) / sum(iou_valid).
+    # accumulates a (K+1)×(K+1) matrix indexed [pred, gt] by np.bincount((K+1)·pred + gt).reshape,
+    # ignored GT set to K (the extra column); evaluate() uses conf[:-1, :-1]; acc_valid = pos_gt > 0,
+    # iou_valid = acc_valid & (union > 0), mIoU = sum(iou[iou_valid]) / sum(iou_valid),
+    # fwIoU = sum(iou[iou_valid] * pos_gt / sum(pos_gt)), pACC = sum(tp) / sum(pos_gt).
     _Spec(
         "detectron2",
         "detectron2 SemSegEvaluator (mIoU)",
@@ -175,11 +198,22 @@ CONVENTIONS: tuple[_Spec, ...] = (
         "a class predicted but absent from the ground truth is left out instead of counting as 0.",
         dataset_gt_mean,
         "facebookresearch/detectron2: detectron2/evaluation/sem_seg_evaluation.py",
-        "GT pixels equal to the dataset's ignore_label go to an extra column that is dropped; "
-        "predictions are an argmax over K scores, so it never sees an invalid prediction (a value "
-        "outside 0..K−1 would land in a wrong cell of its matrix).",
+        (
+            "Its (K+1)×(K+1) matrix is indexed [prediction, ground truth]; only the extra column is the "
+            "ignore label (ground-truth pixels equal to ignore_label); the extra row holds predictions "
+            "equal to K.",
+            "A prediction equal to K lands in that row, which conf[:-1, :-1] slices off: those pixels "
+            "vanish from every count (segviz counts them as errors of their ground-truth class, the "
+            "value shown here; detectron2's own mIoU would be higher).",
+            "A prediction above K or negative makes np.bincount(...).reshape raise (ValueError); its "
+            "own predictions are an argmax over K scores, so it never meets one.",
+            "fwIoU and pACC equal segviz's FWIoU and PA, except when every pixel is ignored: "
+            "detectron2 then reports fwIoU 0.0 (a sum over no class) and pACC NaN (0/0), while segviz "
+            "leaves both undefined (null in JSON, n/a on screen).",
+        ),
     ),
     # mcordts/cityscapesScripts, cityscapesscripts/evaluation/evalPixelLevelSemanticLabeling.py:
+    # generateMatrix() is (maxId+1)² over the label ids; evaluatePair() adds confMatrix[gt][pred];
     # getIouScoreForLabel(): tp = cm[l, l], fn = row sum − tp (predictions of ignored labels
     # included), fp = column sum over GT rows that are not ignoreInEval; NaN when tp+fp+fn == 0;
     # getScoreAverage() averages the non-NaN scores of the evaluated labels.
@@ -190,9 +224,15 @@ CONVENTIONS: tuple[_Spec, ...] = (
         "average is over the non-NaN classes, so a predicted-but-absent class counts as 0.",
         dataset_union_mean,
         "mcordts/cityscapesScripts: cityscapesscripts/evaluation/evalPixelLevelSemanticLabeling.py",
-        "GT pixels of ignoreInEval labels add no false positive; predicting an ignoreInEval label id "
-        "(e.g. 0 'unlabeled') is a false negative of the GT class, as segviz's invalid predictions. "
-        "A GT id outside the label list stops the evaluation.",
+        (
+            "Ground-truth pixels of ignoreInEval labels add no false positive; predicting an "
+            "ignoreInEval label id (e.g. 0 'unlabeled') is a false negative of the ground-truth class, "
+            "as segviz's invalid predictions.",
+            "A predicted id above the table's largest label id (33 for Cityscapes) raises IndexError: "
+            "the matrix has only maxId + 1 columns.",
+            "A ground-truth id outside the label list stops the evaluation (printError).",
+            "It prints scores as fractions with 3 decimals.",
+        ),
     ),
     # Lightning-AI/torchmetrics 1.9.0, src/torchmetrics/functional/classification/jaccard.py:
     # _jaccard_index_reduce(average="macro") sets weights[confmat.sum(1) + confmat.sum(0) == 0] = 0,
@@ -205,9 +245,14 @@ CONVENTIONS: tuple[_Spec, ...] = (
         "from both target and prediction, so a predicted-but-absent class counts as 0.",
         dataset_union_mean,
         "Lightning-AI/torchmetrics: src/torchmetrics/functional/classification/jaccard.py",
-        "ignore_index removes target pixels (and, if it is a class index, that class from the mean). "
-        "Predictions must be 0..K−1: other values raise or land in a wrong cell (target·K + pred). "
-        "Before the fix of issue #1693 absent classes counted as IoU 0.",
+        (
+            "ignore_index removes target pixels (and, if it is a class index, that class from the mean).",
+            "A class absent from both target and prediction gets weight 0 (since the fix of "
+            "torchmetrics issue #1693; before, it counted as zero_division, i.e. 0): left out, as in "
+            "segviz.",
+            "Predictions must be 0..K−1: other values raise (validate_args) or land in a wrong cell "
+            "(target·K + pred).",
+        ),
     ),
     # Lightning-AI/torchmetrics 1.9.0, src/torchmetrics/segmentation/mean_iou.py: MeanIoU.update()
     # computes per-image IoU (functional/segmentation/mean_iou.py, _mean_iou_update/_compute),
@@ -220,9 +265,13 @@ CONVENTIONS: tuple[_Spec, ...] = (
         "classes absent from an image are skipped there, and images with more classes weigh more.",
         pooled_image_class_mean,
         "Lightning-AI/torchmetrics: src/torchmetrics/segmentation/mean_iou.py",
-        "No ignore_index: ignored pixels must be removed beforehand (all-zero one-hot vectors); an "
-        "invalid prediction is then an all-zero one-hot vector, an error of its GT class. Before "
-        "torchmetrics PR #2892 classes absent from an image counted as 0.",
+        (
+            "Not a mean of per-image mIoUs and not dataset-accumulated: one mean over (image, class) "
+            "pairs (segviz's per-image table does not give it).",
+            "No ignore_index: ignored pixels must be removed beforehand (all-zero one-hot vectors); an "
+            "invalid prediction is then an all-zero one-hot vector, an error of its ground-truth class.",
+            "Before torchmetrics PR #2892 classes absent from an image counted as 0.",
+        ),
     ),
     # segviz/evaluate.py, Evaluation.image_frame(): per-image mean_iou over the image's classes with
     # a non-empty union; torchmetrics' functional mean_iou() returns the same per-image values
@@ -235,8 +284,11 @@ CONVENTIONS: tuple[_Spec, ...] = (
         image_mean_of_means,
         "segviz/evaluate.py (Evaluation.image_frame); Lightning-AI/torchmetrics: "
         "src/torchmetrics/functional/segmentation/mean_iou.py",
-        "Same counts as segviz per image; in torchmetrics' functional mean_iou an image with no class "
-        "at all gives NaN (0/0), left out here.",
+        (
+            "Same counts as segviz per image.",
+            "In torchmetrics' functional mean_iou an image with no class at all gives NaN (0/0), left "
+            "out here.",
+        ),
     ),
 )
 
@@ -257,6 +309,37 @@ def miou_conventions(evaluation: Evaluation) -> list[Convention]:
     return [_convention(spec, counts) for spec in CONVENTIONS]
 
 
+def conventions_frame(evaluation: Evaluation) -> pd.DataFrame:
+    """ "Which mIoU?" as a table for display: one row per :data:`CONVENTIONS` entry.
+
+    Columns: key, tool, miou (float 0..1, NaN = undefined), miou_text ("83.48 %" or "n/a"),
+    classes (int), rule, caveats (the caveats as lines starting with "• "), source.
+
+    Example:
+        >>> from segviz.stats import _example_evaluation
+        >>> f = conventions_frame(_example_evaluation())
+        >>> f.columns.tolist()
+        ['key', 'tool', 'miou', 'miou_text', 'classes', 'rule', 'caveats', 'source']
+        >>> f.loc[f["key"] == "detectron2", "caveats"].item().count("• ")
+        4
+    """
+    import pandas as pd
+
+    rows = miou_conventions(evaluation)
+    return pd.DataFrame(
+        {
+            "key": [c.key for c in rows],
+            "tool": [c.tool for c in rows],
+            "miou": [c.value for c in rows],
+            "miou_text": [display.percent(c.value) for c in rows],
+            "classes": [c.classes_counted for c in rows],
+            "rule": [c.rule for c in rows],
+            "caveats": ["\n".join(f"• {x}" for x in c.caveats) for c in rows],
+            "source": [c.source for c in rows],
+        }
+    )
+
+
 def _convention(spec: _Spec, counts: Counts) -> Convention:
     value, n = spec.compute(*counts)
-    return Convention(spec.key, spec.tool, spec.rule, value, n, spec.source, spec.notes)
+    return Convention(spec.key, spec.tool, spec.rule, value, n, spec.source, spec.caveats)

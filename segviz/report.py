@@ -36,7 +36,7 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.offline import get_plotlyjs
 
-from segviz import __version__, metrics, remote, stats
+from segviz import __version__, display, metrics, remote, stats
 from segviz.compare import Comparison
 from segviz.conventions import miou_conventions
 from segviz.dataset import Location, common_folder
@@ -103,9 +103,7 @@ def format_percent(value: float | None, digits: int = 2) -> str:
         >>> format_percent(0.712345), format_percent(float("nan")), format_percent(0.5, 1)
         ('71.23 %', 'n/a', '50.0 %')
     """
-    if value is None or not math.isfinite(float(value)):
-        return "n/a"
-    return f"{100 * float(value):.{digits}f} %"
+    return display.percent(value, digits)
 
 
 # ---------------------------------------------------------------------- fingerprint
@@ -369,7 +367,7 @@ def _range(low: float, high: float, digits: int = 1) -> str:
 
 def _num(value: float) -> str:
     """A 0..1 value as a percentage with one decimal, for tables (``n/a`` when undefined)."""
-    return "n/a" if not math.isfinite(float(value)) else f"{100 * float(value):.1f}"
+    return display.percent(value, 1, unit=False)
 
 
 def _swatch(colour: Sequence[int]) -> str:
@@ -555,7 +553,7 @@ A list holds only changes of its own sign.</p>
 
 def _signed(value: float) -> str:
     """A 0..1 change as signed percentage points with one decimal (``n/a`` when undefined)."""
-    return "n/a" if not math.isfinite(float(value)) else f"{100 * float(value):+.1f}"
+    return display.points(value, 1)
 
 
 # ---------------------------------------------------------------------- conventions
@@ -564,7 +562,11 @@ def _conventions_html(evaluation: Evaluation) -> str:
     for c in miou_conventions(evaluation):
         cls = ' class="ours"' if c.key == "segviz" else ""
         source = f'<div class="small muted">Source: {_e(c.source)}</div>' if c.source else ""
-        notes = f'<div class="small">{_e(c.notes)}</div>' if c.notes else ""
+        notes = (
+            '<ul class="caveats small">' + "".join(f"<li>{_e(x)}</li>" for x in c.caveats) + "</ul>"
+            if c.caveats
+            else ""
+        )
         rows.append(
             f"<tr{cls}><td class='tool'>{_e(c.tool)}</td><td class='num'>{format_percent(c.value)}</td>"
             f"<td class='num'>{c.classes_counted}</td><td>{_e(c.rule)}{notes}{source}</td></tr>"
@@ -575,7 +577,7 @@ def _conventions_html(evaluation: Evaluation) -> str:
 whether counts are summed over the dataset or per image. The same masks, scored by each tool's rule
 (recomputed from segviz's counts):</p>
 <div class="scroll"><table class="data conventions">
-<thead><tr><th>Tool</th><th>mIoU</th><th>Classes</th><th>Rule</th></tr></thead>
+<thead><tr><th>Tool</th><th>mIoU</th><th>Classes</th><th>Rule and caveats</th></tr></thead>
 <tbody>{"".join(rows)}</tbody>
 </table></div>
 </section>"""
@@ -625,7 +627,7 @@ def _problems_html(evaluation: Evaluation) -> str:
             f"</tr></thead><tbody>{rows}</tbody></table></div>"
         )
     else:
-        skipped = "<p>None: every sample found was evaluated.</p>"
+        skipped = "<p>No sample was skipped: every sample found was evaluated.</p>"
     groups = group_problems(evaluation.warnings)  # one item per kind, every sample named
     items = [f"<li>{shown(w)}</li>" for w in evaluation.table.warnings]
     for g in groups:
@@ -850,6 +852,7 @@ li { margin: 4px 0; }
 .defs code { background: var(--card); border: 1px solid var(--line); border-radius: 5px; padding: 2px 6px;
   display: inline-block; }
 .warnings { font-size: 13px; overflow-wrap: anywhere; }
+.caveats { margin: 4px 0; padding-left: 18px; }
 .bottom { margin-top: 40px; padding-top: 12px; border-top: 1px solid var(--line); font-size: 12px;
   color: var(--muted); }
 @media screen and (max-width: 760px) {

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from segviz import ClassTable, evaluate, open_dataset
-from segviz.conventions import CONVENTIONS, Convention, dataset_gt_mean, dataset_union_mean, miou_conventions
+from segviz.conventions import (
+    CONVENTIONS,
+    Convention,
+    conventions_frame,
+    dataset_gt_mean,
+    dataset_union_mean,
+    miou_conventions,
+)
 from segviz.dataset import Pair
 from segviz.evaluate import Evaluation, PairCounts, fold
 from segviz.masks import joint_counts
@@ -273,3 +280,160 @@ def test_voc_deeplab_conventions(shared_data):
         assert got[key].value == got["segviz"].value, key
     assert got["detectron2"].value >= got["segviz"].value
     assert got["image_mean"].value == pytest.approx(ev.image_frame()["mean_iou"].mean())
+
+
+# ---------------------------------------------------------------------- issue #10: what the tools do
+def detectron2_evaluate(masks, k):
+    """SemSegEvaluator.process + evaluate, transcribed: (K+1)² matrix [pred, gt] via bincount().reshape
+    (which raises when a value falls outside it), ignored GT → K, then conf[:-1, :-1]."""
+    conf = np.zeros((k + 1, k + 1), dtype=np.int64)
+    for gt, pred in masks:
+        gt = np.where(gt == VOID, k, gt)
+        conf += np.bincount((k + 1) * pred.reshape(-1) + gt.reshape(-1), minlength=conf.size).reshape(
+            conf.shape
+        )
+    tp = conf.diagonal()[:-1].astype(float)
+    pos_gt = np.sum(conf[:-1, :-1], axis=0).astype(float)
+    pos_pred = np.sum(conf[:-1, :-1], axis=1).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        class_weights = pos_gt / np.sum(pos_gt)
+        acc_valid = pos_gt > 0
+        union = pos_gt + pos_pred - tp
+        iou_valid = acc_valid & (union > 0)
+        iou = np.full(k, np.nan)
+        iou[iou_valid] = tp[iou_valid] / union[iou_valid]
+        miou = np.sum(iou[iou_valid]) / np.sum(iou_valid)
+        fiou = np.sum(iou[iou_valid] * class_weights[iou_valid])
+        pacc = np.sum(tp) / np.sum(pos_gt)
+    return {"miou": float(miou), "fwiou": float(fiou), "pacc": float(pacc)}
+
+
+def caveats(key: str) -> str:
+    return " ".join(next(s for s in CONVENTIONS if s.key == key).caveats)
+
+
+def test_detectron2_a_prediction_equal_to_k_vanishes():
+    """Regression (issue #10): the notes said such a pixel lands "in a wrong cell"; it is sliced off."""
+    b_with_k = (IMAGE_B[0], np.array([[0, 0, 3, 2]]))  # image b's invalid prediction is now K = 3
+    d2 = detectron2_evaluate([IMAGE_A, b_with_k], 3)
+    # class 0: TP 5; the pixel predicted K is in no count, so GT 6, PRED 5 → 5/6; class 1 → 1
+    assert d2["miou"] == pytest.approx((5 / 6 + 1) / 2) == pytest.approx(0.916667, abs=5e-7)
+    ours = by_key(evaluation_from_masks([IMAGE_A, b_with_k], 3))["detectron2"]
+    assert (
+        ours.value == pytest.approx((5 / 7 + 1) / 2) == pytest.approx(0.857143, abs=5e-7)
+    )  # an error of class 0
+    assert "vanish" in caveats("detectron2") and "wrong cell" not in caveats("detectron2")
+
+
+@pytest.mark.parametrize("bad", [4, 255, -1])
+def test_detectron2_a_prediction_above_k_or_negative_raises(bad):
+    with pytest.raises(ValueError):
+        detectron2_evaluate([(IMAGE_B[0], np.array([[0, 0, bad, 2]]))], 3)
+    assert "above K or negative" in caveats("detectron2") and "raise" in caveats("detectron2")
+
+
+def test_detectron2_only_the_column_is_the_ignore_label():
+    assert "only the extra column is the ignore label" in caveats("detectron2")
+
+
+def test_detectron2_fwiou_and_pacc_when_every_pixel_is_ignored():
+    """detectron2 gives fwIoU 0.0 (a sum over no class) and pACC NaN; segviz leaves both undefined."""
+    only_void = (np.full((1, 3), VOID), np.array([[0, 1, 1]]))
+    d2 = detectron2_evaluate([only_void], 2)
+    assert d2["fwiou"] == 0.0 and math.isnan(d2["pacc"])
+    ev = evaluation_from_masks([only_void], 2)
+    assert ev.to_dict()["frequency_weighted_iou"] is None and ev.to_dict()["pixel_accuracy"] is None
+    assert "fwIoU 0.0" in caveats("detectron2") and "pACC NaN" in caveats("detectron2")
+    # otherwise they match segviz's FWIoU and PA
+    d2 = detectron2_evaluate([IMAGE_A, (IMAGE_B[0], np.array([[0, 0, 1, 2]]))], 3)
+    s = evaluation_from_masks([IMAGE_A, (IMAGE_B[0], np.array([[0, 0, 1, 2]]))], 3).summary()
+    assert d2["fwiou"] == pytest.approx(s["frequency_weighted_iou"]) and d2["pacc"] == pytest.approx(
+        s["pixel_accuracy"]
+    )
+
+
+def test_cityscapes_script_raises_index_error_above_its_largest_label_id():
+    """evaluatePair (its numpy path) adds confMatrix[gt_id][pred_id] to a (maxId+1)² matrix."""
+    max_id = 33
+    conf = np.zeros((max_id + 1, max_id + 1), dtype=np.ulonglong)
+    gt, pred = np.array([7, 7]), np.array([7, max_id + 1])
+    encoding = max(gt.max(), pred.max()) + 1
+    values, counts = np.unique(gt * encoding + pred, return_counts=True)
+    with pytest.raises(IndexError):
+        for value, c in zip(values, counts, strict=True):
+            conf[value // encoding][value % encoding] += c
+    assert "IndexError" in caveats("cityscapes")
+
+
+def test_mmsegmentation_rounds_its_summary_to_two_decimals():
+    assert "2 decimals" in caveats("mmsegmentation")
+
+
+def test_every_convention_has_caveats_as_data():
+    """Issue #10: each convention's caveats are data (shown in the report and the app), not prose in a docstring."""
+    ev = evaluation_from_masks([IMAGE_A, IMAGE_B], 3)
+    frame = conventions_frame(ev)
+    assert frame["key"].tolist() == KEYS
+    for c, row in zip(miou_conventions(ev), frame.itertuples(index=False), strict=True):
+        assert isinstance(c.caveats, tuple) and c.caveats and all(x.endswith(".") for x in c.caveats), c.key
+        assert row.caveats == "\n".join(f"• {x}" for x in c.caveats)
+        assert c.notes == " ".join(c.caveats)
+    nan = conventions_frame(evaluation_from_masks([(np.full((1, 3), VOID), np.zeros((1, 3), int))], 2))
+    assert set(nan["miou_text"]) == {"n/a"}
+
+
+@pytest.mark.shared_data
+def test_torchmetrics_jaccard_macro_leaves_absent_classes_out_on_voc(shared_data):
+    """Regression (issue #10): the README said absent classes get zero_division and are averaged in
+    (0.048028 on VOC mediapipe-selfie); since torchmetrics #1693 they get weight 0: 0.084050."""
+    ev = evaluate(open_dataset(shared_data / "voc2012-deeplab", model="mediapipe-selfie"))
+    got = by_key(ev)["torchmetrics_jaccard"].value
+    assert got == pytest.approx(0.084050, abs=5e-7) and got == ev.summary()["mean_iou"]
+    cm = ev.confusion[:, :-1].astype(float)  # no invalid predictions on VOC
+    assert ev.invalid_pred_pixels == 0
+    tp, union = np.diag(cm), cm.sum(0) + cm.sum(1) - np.diag(cm)
+    averaged_in = np.where(union > 0, tp / np.maximum(union, 1), 0.0).mean()  # the README's old rule
+    assert averaged_in == pytest.approx(0.048028, abs=5e-7)
+
+
+@pytest.mark.shared_data
+def test_torchmetrics_meaniou_is_not_the_per_image_mean_on_voc(shared_data):
+    """Regression (issue #10): the README said MeanIoU averages per image first (segviz's per-image
+    table); it averages over (image, class) pairs: 0.916563 against 0.930953 on VOC deeplabv3plus."""
+    root = shared_data / "voc2012-deeplab"
+    ev = evaluate(open_dataset(root, model="deeplabv3plus"))
+    got = by_key(ev)
+    assert got["torchmetrics_meaniou"].value == pytest.approx(0.916563, abs=5e-7)
+    assert got["image_mean"].value == pytest.approx(0.930953, abs=5e-7)
+    assert ev.image_frame()["mean_iou"].mean() == pytest.approx(0.930953, abs=5e-7)
+    from PIL import Image
+
+    masks = [
+        (
+            np.asarray(Image.open(pair.gt_path)).astype(np.int64),
+            np.asarray(Image.open(pair.pred_path)).astype(np.int64),
+        )
+        for pair in ev.pairs
+    ]
+    assert torchmetrics_meaniou(masks, 21) == pytest.approx(0.916563, abs=5e-7)  # the port, on pixels
+
+
+def test_readme_states_what_the_tools_do():
+    """Regression (issue #10): the README's tool notes contradicted the tools' source."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    tools = readme.split("How this relates to other tools", 1)[1].split("\n## ", 1)[0]
+    for wrong in ("*are* averaged in", "averages **per image** first", "wrong cell", "table gives it"):
+        assert wrong not in tools, wrong
+    for right in (
+        "weight 0",
+        "0.084050",
+        "0.048028",
+        "0.916563",
+        "0.930953",
+        "vanish from every count",
+        "raises IndexError",
+        "rounded to 2 decimals",
+        "only the extra **column** is the ignore label",
+        "fwIoU 0.0 and pACC NaN",
+    ):
+        assert right in tools, right

@@ -262,7 +262,7 @@ def test_sections_and_their_contents(sample, sample_html: str):
         assert definition in text
     for convention in ("Ignored pixels are left out.", "Invalid predictions are errors.", "Undefined ≠ 0."):
         assert convention in text
-    assert "None: every sample found was evaluated." in text
+    assert "No sample was skipped: every sample found was evaluated." in text
 
 
 def test_worst_images_are_the_lowest_miou_and_no_wider_than_480(sample, sample_html: str):
@@ -433,3 +433,43 @@ def test_gains_and_losses_section_lists_only_changes_of_its_sign(shared_data):
     assert 'id="gains-losses"' not in build_report(
         b, title="t", dataset="camvid", model="m", resamples=20, worst=0
     )
+
+
+def test_conventions_section_shows_every_caveat(sample, sample_html: str):
+    """Issue #10: the caveats of each convention are shown in the report, not only in a docstring."""
+    import html as html_lib
+
+    section = _section(sample_html, "which-miou")
+    for c in miou_conventions(sample):
+        assert c.caveats
+        for caveat in c.caveats:
+            assert html_lib.escape(caveat, quote=True) in section, caveat
+
+
+def _visible_text(html: str) -> str:
+    """The report without its scripts (plotly.js, figure JSON): what a reader sees."""
+    return re.sub(r"<script[^>]*>.*?</script>", "", html, flags=re.S)
+
+
+def test_undefined_values_read_n_a_never_none_or_nan(tmp_path: Path):
+    """Issue #10: "n/a" everywhere for undefined values; never "None" or "nan"."""
+    from conftest import TINY_CLASSES
+
+    root = tmp_path / "ds"
+    root.mkdir()
+    (root / "classes.csv").write_text(TINY_CLASSES)
+    save_mask(root / "gt" / "a.png", np.array([[0, 0, 255, 255]]))  # class 1 and 2: no GT
+    save_mask(root / "pred" / "a.png", np.array([[0, 0, 0, 0]]))  # and no prediction: IoU undefined
+    save_mask(root / "gt" / "b.png", np.full((1, 4), 255))  # every pixel ignored: no mIoU
+    save_mask(root / "pred" / "b.png", np.zeros((1, 4)))
+    ev = evaluate(open_dataset(root))
+    assert ev.class_frame()["iou"].isna().sum() == 2 and ev.image_frame()["mean_iou"].isna().sum() == 1
+    text = _visible_text(build_report(ev, title="t", dataset="d", model=None, resamples=20, worst=2))
+    which = _section(text, "which-miou")  # prose about other tools, which do print NaN
+    shown = text.replace(which, "")
+    assert not re.search(r"\b(None|nan|NaN|null)\b", shown), re.findall(
+        r".{60}\b(?:None|nan|NaN)\b.{20}", shown
+    )
+    assert "No sample was skipped" in shown  # (it read "None: every sample ...")
+    rows = _section(text, "classes")
+    assert rows.count("<td>n/a</td>") >= 2 * 4  # IoU, accuracy, precision, Dice of both absent classes
