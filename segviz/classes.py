@@ -192,7 +192,7 @@ class ClassTable:
         colours = distinct_colors(len(kept))
         rows = [(cid, f"class_{cid}", colours[i], False) for i, cid in enumerate(kept)]
         rows += [(cid, "ignore" if cid != 255 else "void", (0, 0, 0), True) for cid in ignore]
-        return cls.from_rows(rows, origin="generated from the ids found in the masks")
+        return cls.from_rows(rows, origin=GENERATED_ORIGIN)
 
     def with_ignore(self, ignore_ids: Iterable[int]) -> ClassTable:
         """The same table with exactly ``ignore_ids`` ignored (classes listed there are dropped)."""
@@ -417,3 +417,52 @@ def cvd_safe_colors(n: int) -> list[tuple[int, int, int]]:
         rr, gg, bb = colorsys.hls_to_rgb(h, min(light, 0.92), s)
         out.append((round(rr * 255), round(gg * 255), round(bb * 255)))
     return out
+
+
+# ---------------------------------------------------------------------- how the table was chosen
+#: The origin of a table generated from the ids found in the masks (:meth:`ClassTable.generated`).
+GENERATED_ORIGIN = "generated from the ids found in the masks"
+
+TableKind = Literal["file", "preset", "generated"]
+
+
+@dataclass(frozen=True)
+class TableChoice:
+    """Where a class table came from, said the same way by the command line and the dashboard.
+
+    Attributes:
+        kind: "file" (a CSV: the dataset's ``classes.csv`` or ``--classes FILE``), "preset"
+            (``--classes voc``, ...) or "generated" (no table: one class per id found in the masks).
+        origin: the file or URL, the preset's name, or :data:`GENERATED_ORIGIN`.
+        text: one sentence for the user, e.g. "no class table; generated 12 classes from the ids
+            found in the masks (ignore ids: none)".
+    """
+
+    kind: TableKind
+    origin: str
+    text: str
+
+
+def describe_table_choice(table: ClassTable) -> TableChoice:
+    """How ``table`` was chosen, as :class:`TableChoice` (from its ``origin``).
+
+    Example:
+        >>> describe_table_choice(ClassTable.from_preset("voc")).text
+        'class table: preset voc (21 classes; ignore ids: 255)'
+        >>> c = describe_table_choice(ClassTable.generated([0, 3, 11], ignore_ids=[11]))
+        >>> c.kind, c.text
+        ('generated', 'no class table; generated 2 classes from the ids found in the masks (ignore ids: 11)')
+    """
+    ignore = ", ".join(map(str, table.ignore_ids)) or "none"
+    if table.origin == GENERATED_ORIGIN:
+        text = f"no class table; generated {table.num_classes} classes from the ids found in the masks (ignore ids: {ignore})"
+        return TableChoice("generated", table.origin, text)
+    if table.origin.startswith("preset "):
+        name = table.origin.removeprefix("preset ")
+        return TableChoice(
+            "preset", name, f"class table: preset {name} ({table.num_classes} classes; ignore ids: {ignore})"
+        )
+    origin = table.origin or "classes.csv"
+    return TableChoice(
+        "file", origin, f"class table: {origin} ({table.num_classes} classes; ignore ids: {ignore})"
+    )

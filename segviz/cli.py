@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from segviz import __version__
+from segviz.classes import describe_table_choice
 from segviz.dataset import Dataset, Problem, open_dataset
 from segviz.errors import SegvizError
 from segviz.evaluate import Evaluation, evaluate
@@ -139,10 +140,7 @@ def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None
         _say(f"warning: results store discarded and rebuilt: {store.stats.rebuilt}")
     label = f"[{model}] " if model and args.command == "compare" else ""
     if dataset.table is None:
-        _say(
-            f"note: {label}no class table; generated {result.table.num_classes} classes from the ids found "
-            f"in the masks (ignore ids: {', '.join(map(str, result.table.ignore_ids)) or 'none'})"
-        )
+        _say(f"note: {label}{describe_table_choice(result.table).text}")
     for w in result.table.warnings:
         _say(f"warning: {w}")
     # one line per kind of problem (400 photos of the wrong size: one line); all of them in --json

@@ -273,6 +273,21 @@ def _resolve_pred_dir(given: str | Path | None, root: Location | None, model: st
     return _child(pred, models[0]) if models else pred
 
 
+def find_class_table(root: str | Path) -> ClassTable | None:
+    """The class table ``segviz evaluate DATASET`` uses without ``--classes``: ``DATASET/classes.csv``
+    (a local path or a URL), or None when there is none — evaluation then generates one from the ids
+    found in the masks (:func:`segviz.evaluate.generated_table`); a preset is never guessed.
+
+    Raises :class:`ClassTableError` when the file exists but is broken.
+
+    Example:
+        >>> import tempfile
+        >>> find_class_table(tempfile.mkdtemp()) is None
+        True
+    """
+    return _resolve_table(None, _location(root))
+
+
 def _resolve_table(classes: str | Path | ClassTable | None, root: Location | None) -> ClassTable | None:
     if isinstance(classes, ClassTable):
         return classes

@@ -127,3 +127,62 @@ def test_cityscapes_csv_format_gives_the_preset(shared_data):
     assert theirs.names == ours.names and theirs.colors.tolist() == ours.colors.tolist()
     assert dict(theirs.source_ids) == dict(ours.source_ids)
     assert np.array_equal(theirs.gt_lut(256, encoding="label_ids"), ours.gt_lut(256, encoding="label_ids"))
+
+
+# ---------------------------------------------------------------------- how the table was chosen (issue #10)
+def test_describe_table_choice_names_file_preset_or_generated(tmp_path):
+    from segviz.classes import describe_table_choice
+
+    csv = tmp_path / "classes.csv"
+    csv.write_text("id,name,r,g,b,ignore\n0,road,1,2,3,0\n255,void,0,0,0,1\n")
+    choice = describe_table_choice(ClassTable.from_csv(csv))
+    assert (choice.kind, choice.origin) == ("file", str(csv))
+    assert choice.text == f"class table: {csv} (1 classes; ignore ids: 255)"
+    preset = describe_table_choice(ClassTable.from_preset("ade20k"))
+    assert (preset.kind, preset.origin) == ("preset", "ade20k")
+    assert preset.text == "class table: preset ade20k (150 classes; ignore ids: 0)"
+    generated = describe_table_choice(ClassTable.generated([0, 1, 11]))
+    assert generated.kind == "generated"
+    assert (
+        generated.text
+        == "no class table; generated 3 classes from the ids found in the masks (ignore ids: none)"
+    )
+
+
+@pytest.fixture
+def camvid_without_classes(shared_data, tmp_path):
+    """CamVid's folders (symlinked, not copied) without its classes.csv."""
+    root = tmp_path / "camvid"
+    root.mkdir()
+    for part in ("gt", "pred", "images"):
+        (root / part).symlink_to(shared_data / "camvid-val" / part)
+    return root
+
+
+@pytest.mark.shared_data
+def test_a_folder_without_classes_csv_gets_a_generated_table_never_a_preset(camvid_without_classes, capsys):
+    """Regression (issue #10): the dashboard silently picked the ade20k preset for CamVid without
+    classes.csv (mIoU 50.40 %, 1.6 M pixels "ignored"); the command line generates a table and says so
+    (53.80 %; 60.41 % once 11 "Unlabelled" is ignored, the reference value). Both must do the same."""
+    from segviz.classes import describe_table_choice
+    from segviz.cli import main
+    from segviz.dataset import find_class_table, open_dataset
+    from segviz.evaluate import evaluate
+
+    root = camvid_without_classes
+    assert find_class_table(root) is None  # what the app must default to: generated, not a preset
+    ev = evaluate(open_dataset(root, model="tinyfcn"))
+    choice = describe_table_choice(ev.table)
+    assert choice.kind == "generated" and choice.text.startswith("no class table; generated 12 classes")
+    assert ev.summary()["mean_iou"] == pytest.approx(0.5380, abs=5e-5) and ev.ignored_pixels == 0
+    ignoring = evaluate(open_dataset(root, model="tinyfcn"), generated_ignore=[11])
+    assert ignoring.summary()["mean_iou"] == pytest.approx(0.60408, abs=5e-6)
+    assert ignoring.ignored_pixels == 297271
+    assert main(["evaluate", str(root), "--model", "tinyfcn", "--no-store"]) == 0
+    out, err = capsys.readouterr()
+    assert f"segviz: note: {choice.text}" in err
+    assert "mIoU                 53.80  (12 classes)" in out
+    # the preset the app used to guess gives other numbers: never silently
+    ade = evaluate(open_dataset(root, model="tinyfcn", classes="ade20k"))
+    assert ade.summary()["mean_iou"] == pytest.approx(0.5040, abs=5e-5) and ade.ignored_pixels == 1601620
+    assert describe_table_choice(ade.table).kind == "preset"
