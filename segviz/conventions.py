@@ -207,7 +207,8 @@ CONVENTIONS: tuple[_Spec, ...] = (
             "value shown here; detectron2's own mIoU would be higher).",
             "A prediction above K or negative makes np.bincount(...).reshape raise (ValueError); its "
             "own predictions are an argmax over K scores, so it never meets one.",
-            "fwIoU and pACC equal segviz's FWIoU and PA, except when every pixel is ignored: "
+            "With predictions in 0..K−1, fwIoU and pACC equal segviz's FWIoU and PA, except when "
+            "every pixel is ignored: "
             "detectron2 then reports fwIoU 0.0 (a sum over no class) and pACC NaN (0/0), while segviz "
             "leaves both undefined (null in JSON, n/a on screen).",
         ),
