@@ -22,7 +22,13 @@ from segviz.classes import parse_ignore_ids
 from segviz.dataset import open_dataset
 from segviz.errors import SegvizError
 from segviz.evaluate import Evaluation, evaluate
-from segviz.safety import check_distinct_outputs, check_output_path, csv_safe_frame, terminal_text
+from segviz.safety import (
+    check_distinct_outputs,
+    check_not_in_dataset,
+    check_output_path,
+    csv_safe_frame,
+    terminal_text,
+)
 from segviz.store import ResultsStore, default_store_dir
 
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
@@ -131,15 +137,17 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.ignore is not None:
         parse_ignore_ids(args.ignore)  # raises OptionError naming the value
     dataset = _dataset_locations(args)
-    outputs = {f"--{k}": getattr(args, k, None) for k in OUTPUT_OPTIONS}
-    check_distinct_outputs(outputs)
-    for option, path in outputs.items():
-        if path is not None:
-            check_output_path(path, dataset, kind="file", option=option)
+    outputs = {f"--{k}": (getattr(args, k, None), "file") for k in OUTPUT_OPTIONS}
     if not args.no_store:
         store = args.store if args.store is not None else default_store_dir()
         option = "--store" if args.store is not None else "the results store (--store, $SEGVIZ_STORE)"
-        check_output_path(store, dataset, kind="folder", option=option)
+        outputs[option] = (store, "folder")
+    outputs = {option: out for option, out in outputs.items() if out[0] is not None}
+    check_distinct_outputs({option: path for option, (path, _) in outputs.items()})
+    for option, (path, _) in outputs.items():  # the dataset rule for all, before any file is tried
+        check_not_in_dataset(path, dataset, option=option)
+    for option, (path, kind) in outputs.items():
+        check_output_path(path, dataset, kind=kind, option=option)
 
 
 def _dataset_locations(args: argparse.Namespace) -> list[str | None]:

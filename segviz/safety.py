@@ -111,6 +111,27 @@ def check_output_path(
         ...
         segviz.errors.OutputPathError: --csv /data/city/classes.csv: inside the dataset folder /data/city; segviz never writes into a dataset folder; choose a path outside it
     """
+    resolved = check_not_in_dataset(path, dataset, option=option)
+    if kind == "folder":
+        _check_folder_target(os.fspath(path), resolved, option)
+    else:
+        _check_file_target(os.fspath(path), resolved, option)
+    return resolved
+
+
+def check_not_in_dataset(
+    path: str | os.PathLike,
+    dataset: Dataset | str | os.PathLike | Iterable[str | os.PathLike | None] | None,
+    *,
+    option: str = "output",
+) -> Path:
+    """The dataset half of :func:`check_output_path` (touches nothing): the resolved path, or
+    :class:`OutputPathError` when it lies inside the dataset.
+
+    Example:
+        >>> check_not_in_dataset("/elsewhere/r.json", "/data/city")
+        PosixPath('/elsewhere/r.json')
+    """
     given = os.fspath(path)
     if given == "":
         raise OutputPathError(f"{option}: empty path")
@@ -123,10 +144,6 @@ def check_output_path(
             )
             shown = given if Path(given).absolute() == resolved else f"{given} (resolves to {resolved})"
             raise OutputPathError(f"{option} {shown}: {where}; {OUTPUT_RULE}")
-    if kind == "folder":
-        _check_folder_target(given, resolved, option)
-    else:
-        _check_file_target(given, resolved, option)
     return resolved
 
 
