@@ -1000,6 +1000,7 @@ def symlink_gt_folder_outside_root(root: Path) -> Case | None:
 def symlink_inside_root(root: Path) -> Case | None:
     folder = _base(root, "symlink-inside-root")
     _png(folder / "gt" / "alias.png", ITEM_GT)
+    _photo(folder / "images" / "alias.jpg")
     _png(folder / "pred-real.png", ITEM_PRED)  # outside pred/ but inside the data root
     try:
         (folder / "pred" / "alias.png").symlink_to("../pred-real.png")
