@@ -16,6 +16,7 @@ untrusted names are shown.
 
 from __future__ import annotations
 
+import errno
 import os
 import unicodedata
 from collections.abc import Iterable
@@ -149,20 +150,24 @@ def check_not_in_dataset(
 
 def _check_file_target(given: str, resolved: Path, option: str) -> None:
     parent = resolved.parent
-    if resolved.is_dir():
+    if os.path.isdir(given):
         raise OutputPathError(f"{option} {given}: is a folder; give a file name")
+    try:
+        if os.path.exists(given):  # opened by its own name, as the write will (/dev/stdout, a link)
+            fd = os.open(given, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NONBLOCK", 0))
+            os.close(fd)  # nothing written: the bytes and the modification time stay
+            return
+    except OSError as exc:
+        why = "a named pipe that nothing reads" if exc.errno == errno.ENXIO else exc.strerror or exc
+        raise OutputPathError(f"{option} {given}: cannot write this file ({why})") from None
     if not parent.exists():
         raise OutputPathError(f"{option} {given}: the folder {parent} does not exist")
     if not parent.is_dir():
         raise OutputPathError(f"{option} {given}: {parent} is a file, not a folder")
     try:
-        if resolved.exists():
-            with open(resolved, "ab"):  # opens for writing without changing a byte (nor the mtime)
-                pass
-        else:
-            with open(resolved, "xb"):
-                pass
-            resolved.unlink()
+        with open(resolved, "xb"):
+            pass
+        resolved.unlink()
     except OSError as exc:
         raise OutputPathError(f"{option} {given}: cannot write this file ({exc.strerror or exc})") from None
 

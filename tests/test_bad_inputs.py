@@ -619,3 +619,18 @@ def test_a_write_that_fails_after_the_work_is_exit_2(option_datasets, tmp_path, 
     assert re.fullmatch(
         r"segviz: error: --json .*r\.json: cannot write \(No space left on device\)\n", err
     ), err
+
+
+def test_json_to_stdout_through_a_pipe(option_datasets, tmp_path):
+    """``--json /dev/stdout`` (a pipe's link under /proc) is written through its own name, not refused."""
+    dataset, _, _ = option_datasets
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEGVIZ_STORE": str(tmp_path / "store")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "segviz", "evaluate", str(dataset), "--quiet", "--json", "/dev/stdout"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["num_images"] == 2

@@ -100,6 +100,17 @@ def test_the_write_probe_changes_nothing(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["r.json"]
 
 
+def test_devices_and_pipes(tmp_path):
+    """/dev/null and /dev/stdout are fine outputs (opened by their own name); a named pipe that
+    nothing reads is refused instead of blocking the run."""
+    assert check_output_path("/dev/null", None)
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(
+        OutputPathError, match=r"fifo: cannot write this file \(a named pipe that nothing reads\)"
+    ):
+        check_output_path(tmp_path / "fifo", None)
+
+
 def test_two_options_on_one_file(tmp_path):
     with pytest.raises(OutputPathError, match=r"--csv .*a\.out: the same file as --json"):
         check_distinct_outputs({"--json": tmp_path / "a.out", "--csv": tmp_path / "x" / ".." / "a.out"})
