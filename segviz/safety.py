@@ -153,9 +153,11 @@ def _check_file_target(given: str, resolved: Path, option: str) -> None:
     if os.path.isdir(given):
         raise OutputPathError(f"{option} {given}: is a folder; give a file name")
     try:
-        if os.path.exists(given):  # opened by its own name, as the write will (/dev/stdout, a link)
-            fd = os.open(given, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NONBLOCK", 0))
-            os.close(fd)  # nothing written: the bytes and the modification time stay
+        if os.path.isfile(given):  # appending writes nothing: the bytes and the mtime stay
+            with open(given, "ab"):
+                return
+        if os.path.exists(given):  # a device or pipe, opened by its own name (/dev/stdout), never blocking
+            os.close(os.open(given, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NONBLOCK", 0)))
             return
     except OSError as exc:
         why = "a named pipe that nothing reads" if exc.errno == errno.ENXIO else exc.strerror or exc
