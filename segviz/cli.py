@@ -148,6 +148,23 @@ def check_arguments(args: argparse.Namespace) -> None:
         check_not_in_dataset(path, dataset, option=option)
     for option, (path, kind) in outputs.items():
         check_output_path(path, dataset, kind=kind, option=option)
+    if getattr(args, "pdf", None) is not None:
+        _check_pdf_tools()
+
+
+def _check_pdf_tools() -> None:
+    """What ``write_pdf`` needs, checked before the work rather than after it."""
+    import importlib.util
+
+    from segviz import report
+
+    if not Path(report.CHROMIUM).is_file():
+        raise UsageError(
+            f"--pdf needs Chromium at {report.CHROMIUM}, which does not exist "
+            "(apt-get install --no-install-recommends chromium)"
+        )
+    if importlib.util.find_spec("playwright") is None:
+        raise UsageError("--pdf needs the playwright package: pip install playwright")
 
 
 def _dataset_locations(args: argparse.Namespace) -> list[str | None]:

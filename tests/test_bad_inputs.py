@@ -560,6 +560,18 @@ def test_bad_options_exit_2_before_any_work(option_datasets, argv, message, monk
     assert {f: snapshot(f) for f in before} == before
 
 
+def test_pdf_without_chromium_is_refused_before_any_work(option_datasets, monkeypatch, capsys):
+    dataset, _, scratch = option_datasets
+    monkeypatch.setattr("segviz.report.CHROMIUM", str(scratch / "no-chromium"))
+    monkeypatch.setattr("segviz.cli.open_dataset", lambda *a, **k: pytest.fail("the dataset was opened"))
+    args = ["report", str(dataset), "--out", str(scratch / "r.html"), "--pdf", str(scratch / "r.pdf")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        r"segviz: error: --pdf needs Chromium at .*no-chromium, which does not exist \(apt-get .*\)\n", err
+    )
+
+
 def test_a_store_from_the_environment_inside_the_dataset_is_refused(option_datasets, monkeypatch, capsys):
     dataset, _, _ = option_datasets
     monkeypatch.setenv("SEGVIZ_STORE", str(dataset / "gt" / ".cache"))
