@@ -44,13 +44,14 @@ def protected_locations(
     """The local folders and files an output must stay out of, resolved (links and ``..``).
 
     ``dataset`` is an opened :class:`~segviz.dataset.Dataset`, a dataset folder, or several
-    folders/files (``None`` entries and URLs are left out: nothing is written to a URL). A folder
-    named ``gt``, ``pred`` or ``images`` also protects its parent (the dataset folder), and a model
-    folder ``…/pred/MODEL`` protects ``…/pred``'s parent: another model's predictions are data too.
+    folders/files (``None`` entries and URLs are left out: nothing is written to a URL). A model
+    folder ``…/pred/MODEL`` also protects ``…/pred`` (another model's predictions are data too), and
+    a folder ``gt``, ``pred``, ``images`` or ``pred/MODEL`` protects the folder above when that one
+    is laid out as a dataset (it holds both ``gt/`` and ``pred/``).
 
     Example:
         >>> [p.name for p in protected_locations(["/data/city/pred/deeplab"])]
-        ['deeplab', 'city']
+        ['deeplab', 'pred']
     """
     if dataset is None:
         return []
@@ -75,10 +76,13 @@ def protected_locations(
         path = Path(item).resolve()
         out.append(path)
         parent = path.parent
-        if path.name in LAYOUT_PARTS:
+        if parent.name == "pred":  # a model's folder: every model's predictions are data
             out.append(parent)
-        elif parent.name == "pred":
-            out.append(parent.parent)
+            parent = parent.parent
+        elif path.name not in LAYOUT_PARTS:
+            continue
+        if (parent / "gt").is_dir() and (parent / "pred").is_dir():  # laid out as a dataset
+            out.append(parent)
     return list(dict.fromkeys(out))
 
 

@@ -53,10 +53,17 @@ def test_an_opened_dataset_protects_its_root_parts_and_class_table(tiny_dataset,
 
 
 def test_another_models_folder_is_protected(tmp_path):
-    pred_a = tmp_path / "ds" / "pred" / "a"
-    assert protected_locations([pred_a]) == [pred_a.resolve(), (tmp_path / "ds").resolve()]
-    with pytest.raises(OutputPathError, match="inside the dataset folder"):
-        check_output_path(tmp_path / "ds" / "pred" / "b" / "x.png", [pred_a])
+    ds = tmp_path / "ds"
+    pred_a = ds / "pred" / "a"
+    pred_a.mkdir(parents=True)
+    assert protected_locations([pred_a]) == [pred_a, ds / "pred"]
+    with pytest.raises(OutputPathError, match=r"inside the dataset folder .*ds/pred; "):
+        check_output_path(ds / "pred" / "b" / "x.png", [pred_a])
+    assert check_output_path(ds / "x.json", [pred_a])  # ds/ has no gt/: not laid out as a dataset
+    (ds / "gt").mkdir()
+    assert protected_locations([pred_a]) == [pred_a, ds / "pred", ds]
+    assert protected_locations([ds / "gt"]) == [ds / "gt", ds]
+    assert protected_locations([tmp_path / "elsewhere" / "gt"]) == [tmp_path / "elsewhere" / "gt"]
 
 
 def test_links_and_dotdot_are_resolved(tiny_dataset, tmp_path):
