@@ -18,6 +18,8 @@ from __future__ import annotations
 import colorsys
 import csv
 import io
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,7 +28,7 @@ from typing import Literal
 import numpy as np
 
 from segviz import presets
-from segviz.errors import ClassTableError
+from segviz.errors import ClassTableError, OptionError
 
 #: Offsets, relative to the number of classes K, of the extra lookup-table outputs.
 GT_IGNORE = 0  # K + 0
@@ -35,6 +37,9 @@ PRED_INVALID = 0  # K + 0
 
 Encoding = Literal["ids", "label_ids"]
 MAX_ID = 65534  # 65535 marks an unknown RGB colour (segviz.masks.UNKNOWN_COLOUR)
+#: Labels segviz adds beside the classes (the invalid-prediction column, the "other" bucket of the
+#: top-N views, ignored pixels): a class may not take one of these names (compared case-insensitively).
+RESERVED_NAMES = ("(invalid)", "(other)", "(ignored)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,6 +92,7 @@ class ClassTable:
                 )
             seen[cid] = name
         kept = [r for r in rows if not r[3]]
+        _check_names([(r[1], None) for r in kept], origin)
         ignored = [r for r in rows if r[3]]
         warnings = _duplicate_colour_warnings(rows, origin)
         return cls(
@@ -113,9 +119,20 @@ class ClassTable:
         return cls.from_rows(presets.PRESETS[key], source_ids=source, origin=f"preset {key}")
 
     @classmethod
-    def from_csv(cls, path: str | Path) -> ClassTable:
-        """Read ``id,name,r,g,b[,ignore]`` or Cityscapes' ``labelId,name,trainId,r,g,b,ignoreInEval``."""
+    def from_csv(cls, path: str | Path, *, allowed_root: str | Path | None = None) -> ClassTable:
+        """Read ``id,name,r,g,b[,ignore]`` or Cityscapes' ``labelId,name,trainId,r,g,b,ignoreInEval``.
+
+        With ``allowed_root``, a file whose real path leaves that folder (a symbolic link out of the
+        data root) is refused with :class:`ClassTableError` before it is opened."""
         path = Path(path)
+        if allowed_root is not None:
+            from segviz.errors import OutsideRootError
+            from segviz.safety import check_inside_root
+
+            try:
+                check_inside_root(path, allowed_root, what="class table")
+            except OutsideRootError as exc:
+                raise ClassTableError(str(exc)) from None
         try:
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
@@ -137,6 +154,11 @@ class ClassTable:
     @classmethod
     def _from_csv_reader(cls, reader: csv.DictReader, origin: str) -> ClassTable:
         header = [h.strip() for h in (reader.fieldnames or [])]
+        doubled = sorted({h for h in header if header.count(h) > 1})
+        if doubled:
+            raise ClassTableError(
+                f"{origin}, line 1: column(s) {', '.join(map(repr, doubled))} appear more than once in the header"
+            )
         reader.fieldnames = header
         if {"labelId", "trainId"} <= set(header):
             return _from_cityscapes_rows(reader, origin)
@@ -147,9 +169,12 @@ class ClassTable:
                 f"'id,name,r,g,b[,ignore]' (found {','.join(header) or 'nothing'})"
             )
         rows = []
+        lines = []
         for line, rec in enumerate(reader, start=2):
             if not any((v or "").strip() for v in rec.values() if isinstance(v, str)):
                 continue
+            _check_no_extra_fields(rec, len(header), line, origin)
+            lines.append(line)
             rows.append(
                 (
                     _parse_int(rec, "id", line, origin, 0, MAX_ID),
@@ -160,6 +185,9 @@ class ClassTable:
             )
         if not rows:
             raise ClassTableError(f"{origin}: no classes (the file has a header but no rows)")
+        named = list(zip(rows, lines, strict=True))
+        _check_names([(r[1], line) for r, line in named if not r[3]], origin)
+        _check_names([(r[1], line) for r, line in named if r[3]], origin, unique=False)
         if all(r[3] for r in rows):
             raise ClassTableError(
                 f"{origin}: no classes to evaluate (every row is marked ignore); expected at least one "
@@ -168,8 +196,8 @@ class ClassTable:
         return cls.from_rows(rows, origin=origin)
 
     @classmethod
-    def load(cls, spec: str | Path) -> ClassTable:
-        """A preset name or a CSV path."""
+    def load(cls, spec: str | Path, *, allowed_root: str | Path | None = None) -> ClassTable:
+        """A preset name or a CSV path (refused outside ``allowed_root``, see :meth:`from_csv`)."""
         if isinstance(spec, str) and spec.lower() in presets.PRESETS:
             return cls.from_preset(spec)
         path = Path(spec)
@@ -177,7 +205,7 @@ class ClassTable:
             raise ClassTableError(
                 f"{spec}: no such class-table file, and not a preset ({', '.join(sorted(presets.PRESETS))})"
             )
-        return cls.from_csv(path)
+        return cls.from_csv(path, allowed_root=allowed_root)
 
     @classmethod
     def generated(cls, ids: Iterable[int], *, ignore_ids: Iterable[int] = ()) -> ClassTable:
@@ -368,8 +396,18 @@ def _from_cityscapes_rows(reader: csv.DictReader, origin: str) -> ClassTable:
     """Cityscapes' labels table: train ids become the classes, labelIds the source ids."""
     classes: dict[int, presets.Row] = {}
     source: dict[int, int] = {}
+    label_lines: dict[int, int] = {}
+    name_lines: list[tuple[str, int]] = []
     for line, rec in enumerate(reader, start=2):
+        if not any((v or "").strip() for v in rec.values() if isinstance(v, str)):
+            continue
+        _check_no_extra_fields(rec, len(reader.fieldnames or ()), line, origin)
         label_id = _parse_int(rec, "labelId", line, origin, 0, MAX_ID)
+        if label_id in label_lines:
+            raise ClassTableError(
+                f"{origin}, line {line}: labelId {label_id} appears twice (lines {label_lines[label_id]} and {line})"
+            )
+        label_lines[label_id] = line
         train_id = _parse_int(rec, "trainId", line, origin, 0, MAX_ID)
         ignored = _parse_flag(rec.get("ignoreInEval"), line, origin) or train_id == 255
         colour = tuple(_parse_int(rec, c, line, origin, 0, 255) for c in "rgb")
@@ -377,12 +415,78 @@ def _from_cityscapes_rows(reader: csv.DictReader, origin: str) -> ClassTable:
         source[label_id] = target
         if not ignored and train_id not in classes:
             classes[train_id] = (train_id, _parse_name(rec, line, origin), colour, False)
+            name_lines.append((classes[train_id][1], line))
     if not classes:
         raise ClassTableError(
             f"{origin}: no classes to evaluate (no row with a trainId other than 255 and ignoreInEval 0)"
         )
+    _check_names(name_lines, origin)
     rows = [classes[k] for k in sorted(classes)] + [(255, "void", (0, 0, 0), True)]
     return ClassTable.from_rows(rows, source_ids=source, origin=origin)
+
+
+def _check_no_extra_fields(rec: Mapping, columns: int, line: int, origin: str) -> None:
+    """csv.DictReader puts the fields beyond the header under the key None."""
+    extra = rec.get(None)
+    if extra:
+        raise ClassTableError(
+            f"{origin}, line {line}: {columns + len(extra)} fields but the header has {columns} columns "
+            f"(extra: {', '.join(map(repr, extra))}); quote a name that holds a comma"
+        )
+
+
+def _check_names(names: Sequence[tuple[str, int | None]], origin: str, *, unique: bool = True) -> None:
+    """Class names must be unique (compared in Unicode NFC form; ``unique=False`` for ignore rows,
+    which may share a name like "void") and not one of :data:`RESERVED_NAMES`; ``names`` holds
+    (name, line or None)."""
+    reserved = {r.casefold() for r in RESERVED_NAMES}
+    seen: dict[str, int | None] = {}
+    for name, line in names:
+        at = f"{origin or 'class table'}" + (f", line {line}" if line is not None else "")
+        if name.casefold() in reserved:
+            raise ClassTableError(
+                f"{at}: class name {name!r} is reserved for segviz's own labels "
+                f"({', '.join(RESERVED_NAMES)}); rename the class"
+            )
+        key = unicodedata.normalize("NFC", name)
+        if unique and key in seen:
+            first = f"line {seen[key]}" if seen[key] is not None else "another class"
+            raise ClassTableError(
+                f"{at}: class name {name!r} is used twice (also on {first}); class names must be unique"
+            )
+        seen[key] = line
+
+
+def parse_ignore_ids(text: str, *, option: str = "--ignore") -> tuple[int, ...]:
+    """The ignore ids a user typed: comma-separated integers in ``0..MAX_ID``, in the order given
+    (repeats dropped); blank text means "ignore nothing". Shared by the CLI and the app.
+
+    Raises:
+        OptionError: naming ``option`` and the value that is not an id.
+
+    Example:
+        >>> parse_ignore_ids("255, 0,255")
+        (255, 0)
+        >>> parse_ignore_ids("-1")
+        Traceback (most recent call last):
+        ...
+        segviz.errors.OptionError: --ignore: '-1' is not an id; expected comma-separated integers in 0..65534
+    """
+    ids: list[int] = []
+    for token in text.split(","):
+        token = token.strip()
+        if not token:
+            continue
+        if not re.fullmatch(r"[0-9]{1,6}", token) or int(token) > MAX_ID:
+            raise OptionError(
+                f"{option}: {_short(token)!r} is not an id; expected comma-separated integers in 0..{MAX_ID}"
+            )
+        ids.append(int(token))
+    return tuple(dict.fromkeys(ids))
+
+
+def _short(token: str) -> str:
+    return token if len(token) <= 40 else token[:40] + "…"
 
 
 #: Okabe & Ito's colour-blind-safe palette (without black), the base of :func:`cvd_safe_colors`.

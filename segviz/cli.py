@@ -3,7 +3,9 @@
 Commands: ``evaluate`` (one model), ``compare`` (two models, with paired-bootstrap intervals) and
 ``report`` (a self-contained HTML/PDF report). Exit status: 0 when every sample was evaluated, 1 when
 some were skipped (each reported on stderr with its reason), 2 for a usage error (bad arguments,
-missing folders, a broken class table).
+missing folders, a broken class table, an output path inside the dataset or where no file can be
+written: every option is checked before the work starts). Names from the data are printed with
+control characters escaped (:func:`segviz.safety.terminal_text`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from segviz import __version__
-from segviz.classes import describe_table_choice
-from segviz.dataset import Dataset, Problem, open_dataset
+from segviz import __version__, presets
+from segviz.classes import describe_table_choice, parse_ignore_ids
+from segviz.dataset import Problem, open_dataset
 from segviz.errors import SegvizError
 from segviz.evaluate import Evaluation, evaluate
 from segviz.problems import problem_lines
-from segviz.store import ResultsStore
+from segviz.safety import (
+    check_distinct_outputs,
+    check_not_in_dataset,
+    check_output_path,
+    csv_safe_frame,
+    terminal_text,
+)
+from segviz.store import ResultsStore, default_store_dir
 
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
 
@@ -106,16 +115,71 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give a DATASET folder, or both --gt and --pred")
     command = {"evaluate": _evaluate, "compare": _compare, "report": _report}[args.command]
     try:
+        check_arguments(args)
         return command(args)
     except (UsageError, SegvizError) as exc:
-        print(f"segviz: error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}")
         return EXIT_USAGE
+
+
+#: Inclusive range of every numeric option (checked before any work; exit status 2 outside).
+OPTION_RANGES = {"workers": (1, 256), "resamples": (1, 10_000), "seed": (0, 2**32 - 1), "worst": (0, 100)}
+#: The options that write a file, by their attribute name.
+OUTPUT_OPTIONS = ("json", "csv", "out", "pdf")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Every option's value, before anything is read or written: numbers in their range, the ignore
+    ids, and every output path (never inside the dataset, and writable). Raises UsageError."""
+    for name, (lo, hi) in OPTION_RANGES.items():
+        value = getattr(args, name, None)
+        if value is not None and not lo <= value <= hi:
+            raise UsageError(f"--{name} must be an integer in {lo}..{hi:,} (got {value})")
+    if args.ignore is not None:
+        parse_ignore_ids(args.ignore)  # raises OptionError naming the value
+    dataset = _dataset_locations(args)
+    outputs = {f"--{k}": (getattr(args, k, None), "file") for k in OUTPUT_OPTIONS}
+    if not args.no_store:
+        store = args.store if args.store is not None else default_store_dir()
+        option = "--store" if args.store is not None else "the results store (--store, $SEGVIZ_STORE)"
+        outputs[option] = (store, "folder")
+    outputs = {option: out for option, out in outputs.items() if out[0] is not None}
+    check_distinct_outputs({option: path for option, (path, _) in outputs.items()})
+    for option, (path, _) in outputs.items():  # the dataset rule for all, before any file is tried
+        check_not_in_dataset(path, dataset, option=option)
+    for option, (path, kind) in outputs.items():
+        check_output_path(path, dataset, kind=kind, option=option)
+    if getattr(args, "pdf", None) is not None:
+        _check_pdf_tools()
+
+
+def _check_pdf_tools() -> None:
+    """What ``write_pdf`` needs, checked before the work rather than after it."""
+    import importlib.util
+
+    from segviz import report
+
+    if not Path(report.CHROMIUM).is_file():
+        raise UsageError(
+            f"--pdf needs Chromium at {report.CHROMIUM}, which does not exist "
+            "(apt-get install --no-install-recommends chromium)"
+        )
+    if importlib.util.find_spec("playwright") is None:
+        raise UsageError("--pdf needs the playwright package: pip install playwright")
+
+
+def _dataset_locations(args: argparse.Namespace) -> list[str | None]:
+    """What the command reads: the dataset folder, the folders given, a class-table file."""
+    classes = args.classes
+    if classes is not None and (classes.lower() in presets.PRESETS or not Path(classes).is_file()):
+        classes = None
+    return [args.dataset, args.gt, getattr(args, "pred", None), args.images, classes]
 
 
 def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None) -> Evaluation:
     """Open and evaluate the dataset the arguments describe; report problems on stderr."""
     try:
-        ignore = _parse_ids(args.ignore) if args.ignore is not None else None
+        ignore = list(parse_ignore_ids(args.ignore)) if args.ignore is not None else None
         dataset = open_dataset(
             args.dataset,
             model=model,
@@ -127,12 +191,7 @@ def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    for out in (getattr(args, key, None) for key in ("json", "csv", "out", "pdf")):
-        if out is not None:
-            _refuse_inside(Path(out), dataset)
     store = None if args.no_store else ResultsStore(args.store)
-    if store is not None:
-        _refuse_inside(store.root / "x", dataset)
     result = evaluate(
         dataset, workers=args.workers, generated_ignore=ignore or (), store=store, dask_address=args.dask
     )
@@ -154,9 +213,11 @@ def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None
 def _evaluate(args: argparse.Namespace) -> int:
     result = load(args, model=args.model, pred=args.pred)
     if args.json:
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1, allow_nan=False) + "\n")
+        _write(args.json, "--json", json.dumps(result.to_dict(), indent=1, allow_nan=False) + "\n")
     if args.csv:
-        result.class_frame().to_csv(args.csv, index=False, float_format="%.6f")
+        _write(
+            args.csv, "--csv", csv_safe_frame(result.class_frame()).to_csv(index=False, float_format="%.6f")
+        )
     if not args.quiet:
         print(format_report(result))
     return EXIT_SKIPPED if result.skipped else EXIT_OK
@@ -175,7 +236,7 @@ def _compare(args: argparse.Namespace) -> int:
     for line in problem_lines(only, with_names=True):
         _say(f"skipped {line}")
     if args.json:
-        Path(args.json).write_text(json.dumps(comparison.to_dict(), indent=1, allow_nan=False) + "\n")
+        _write(args.json, "--json", json.dumps(comparison.to_dict(), indent=1, allow_nan=False) + "\n")
     if not args.quiet:
         print(format_comparison(comparison))
     skipped = a.skipped or b.skipped or comparison.paired.dropped
@@ -197,10 +258,10 @@ def _report(args: argparse.Namespace) -> int:
         seed=args.seed,
         worst=args.worst,
     )
-    Path(args.out).write_text(html, encoding="utf-8")
+    _write(args.out, "--out", html)
     if args.pdf:
         write_pdf(html, args.pdf)
-    print(f"segviz: wrote {args.out}" + (f" and {args.pdf}" if args.pdf else ""))
+    print(terminal_text(f"segviz: wrote {args.out}" + (f" and {args.pdf}" if args.pdf else "")))
     return EXIT_SKIPPED if result.skipped else EXIT_OK
 
 
@@ -229,7 +290,7 @@ def format_report(result: Evaluation) -> str:
     ]
     lines = _side_by_side(left, right)
     lines.append("(percent; n/a = undefined: the class is absent from both ground truth and prediction)")
-    return "\n".join(lines)
+    return "\n".join(map(terminal_text, lines))  # one line per line, whatever the names hold
 
 
 def format_comparison(comparison) -> str:
@@ -262,7 +323,7 @@ def format_comparison(comparison) -> str:
         *format_gains_and_losses(comparison.gains_and_losses(top=5)),
         "(points = percent; * = the interval excludes 0)",
     ]
-    return "\n".join(lines)
+    return "\n".join(map(terminal_text, lines))  # one line per line, whatever the names hold
 
 
 def format_gains_and_losses(gl) -> list[str]:
@@ -291,7 +352,16 @@ def _side_by_side(left: list[str], right: list[str]) -> list[str]:
 
 
 def _say(message: str) -> None:
-    print(f"segviz: {message}", file=sys.stderr)
+    """One line on stderr; names from the data cannot break it (control characters escaped)."""
+    print(f"segviz: {terminal_text(message)}", file=sys.stderr)
+
+
+def _write(path: str, option: str, text: str) -> None:
+    """Write an output checked by :func:`check_arguments`; a failure now (disk full) is exit 2."""
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _pct(value: float | None) -> str:
@@ -306,18 +376,3 @@ def _interval(low: float, high: float) -> str:
     if math.isnan(low) or math.isnan(high):
         return f"{'n/a':>18}"
     return f"[{100 * low:+6.2f}, {100 * high:+6.2f}]".rjust(18)
-
-
-def _parse_ids(text: str) -> list[int]:
-    try:
-        return [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise UsageError(f"--ignore must be comma-separated integers (got {text!r})") from None
-
-
-def _refuse_inside(out: Path, dataset: Dataset) -> None:
-    """segviz never writes into a dataset's folders."""
-    target = out.resolve().parent
-    for folder in (dataset.gt_dir, dataset.pred_dir, dataset.images_dir):
-        if isinstance(folder, Path) and target.is_relative_to(folder.resolve()):  # (a URL is not local)
-            raise UsageError(f"{out}: refusing to write inside the dataset folder {folder}")

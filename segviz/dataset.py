@@ -14,7 +14,9 @@ dataset suffixes (Cityscapes' ``_leftImg8bit`` / ``_gtFine_labelIds`` …), so `
 macOS-made ``café.png`` matches a ``café.png`` made elsewhere). Folders are walked without following
 symbolic links to folders (no loops); files that are not regular files (broken or looping links,
 pipes) and file names that are not valid UTF-8 are reported, never opened. Nothing is ever written
-into the dataset. Any part may be an fsspec URL (``s3://bucket/val``): see :mod:`segviz.remote`.
+into the dataset. Opened with ``allowed_root`` (the app's data root), a folder, class table, mask or
+photo whose real path leaves that root (a symbolic link pointing out of it) is refused, never read
+(:func:`segviz.safety.check_inside_root`). Any part may be an fsspec URL (``s3://bucket/val``): see :mod:`segviz.remote`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from segviz import remote
 from segviz.classes import ClassTable, Encoding
 from segviz.errors import ClassTableError, DatasetError
 from segviz.masks import MASK_SUFFIXES
+from segviz.safety import ROOT_RULE, check_inside_root
 
 #: A local folder or file, or the URL of one (``s3://…``; read through fsspec, see segviz.remote).
 Location = Path | str
@@ -92,6 +95,7 @@ class Dataset:
     pairs: list[Pair]
     skipped: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    root: Location | None = None  # the dataset folder, when one was given
 
 
 def list_models(root: str | Path) -> list[str]:
@@ -119,8 +123,14 @@ def open_dataset(
     pred: str | Path | None = None,
     classes: str | Path | ClassTable | None = None,
     ignore_ids: Iterable[int] | None = None,
+    allowed_root: str | Path | None = None,
 ) -> Dataset:
     """Resolve a dataset's folders and class table and pair its files.
+
+    ``allowed_root``: when given (the app passes its data root, or an upload's folder), every folder
+    and file read must resolve inside it: a folder outside raises :class:`OutsideRootError`, a class
+    table outside :class:`ClassTableError`, a mask outside skips its sample and a photo outside is
+    left out, each with a message naming the file and the rule.
 
     Raises :class:`DatasetError` when a required folder is missing or empty, or the model is
     ambiguous; problems with single files end up in ``skipped`` / ``warnings`` instead.
@@ -129,7 +139,16 @@ def open_dataset(
     gt_dir = _resolve_dir(gt, root_path, "gt", required=True)
     pred_dir = _resolve_pred_dir(pred, root_path, model)
     images_dir = _resolve_dir(images, root_path, "images", required=False)
-    table = _resolve_table(classes, root_path)
+    if allowed_root is not None:
+        for folder, what in (
+            (root_path, "dataset folder"),
+            (gt_dir, "gt folder"),
+            (pred_dir, "pred folder"),
+            (images_dir, "images folder"),
+        ):
+            if isinstance(folder, Path):
+                check_inside_root(folder, allowed_root, what=what)
+    table = _resolve_table(classes, root_path, allowed_root)
     if table is not None and ignore_ids is not None:
         table = table.with_ignore(ignore_ids)
     pred_path = PurePosixPath(pred_dir) if isinstance(pred_dir, str) else pred_dir  # a URL's last parts
@@ -138,10 +157,12 @@ def open_dataset(
     skipped: list[Problem] = []
     warnings: list[Problem] = []
     photo_problems: list[Problem] = []  # a bad photo never stops evaluation: warnings
-    gt_files = _index_folder(gt_dir, MASK_SUFFIXES, "ground-truth", skipped, warnings)
-    pred_files = _index_folder(pred_dir, MASK_SUFFIXES, "prediction", skipped, warnings)
+    gt_files = _index_folder(gt_dir, MASK_SUFFIXES, "ground-truth", skipped, warnings, allowed_root)
+    pred_files = _index_folder(pred_dir, MASK_SUFFIXES, "prediction", skipped, warnings, allowed_root)
     image_files = (
-        _index_folder(images_dir, IMAGE_SUFFIXES, "image", photo_problems, warnings) if images_dir else {}
+        _index_folder(images_dir, IMAGE_SUFFIXES, "image", photo_problems, warnings, allowed_root)
+        if images_dir
+        else {}
     )
     warnings.extend(photo_problems)
     bad_photos = {p.name for p in photo_problems}
@@ -167,7 +188,7 @@ def open_dataset(
             warnings.append(Problem(key, f"{g}: no photo in {images_dir} (shown without one)"))
         pairs.append(Pair(key, g, p, im, _encoding_of(g), _encoding_of(p)))
     _check_label_ids(pairs, table)
-    return Dataset(gt_dir, pred_dir, images_dir, table, model_name, pairs, skipped, warnings)
+    return Dataset(gt_dir, pred_dir, images_dir, table, model_name, pairs, skipped, warnings, root_path)
 
 
 def sample_key(relative: str) -> str:
@@ -288,7 +309,9 @@ def find_class_table(root: str | Path) -> ClassTable | None:
     return _resolve_table(None, _location(root))
 
 
-def _resolve_table(classes: str | Path | ClassTable | None, root: Location | None) -> ClassTable | None:
+def _resolve_table(
+    classes: str | Path | ClassTable | None, root: Location | None, allowed_root: str | Path | None = None
+) -> ClassTable | None:
     if isinstance(classes, ClassTable):
         return classes
     if remote.is_url(classes) or (classes is None and isinstance(root, str)):
@@ -301,9 +324,9 @@ def _resolve_table(classes: str | Path | ClassTable | None, root: Location | Non
             raise ClassTableError(f"{url}: unreadable class table ({exc})") from None
         return ClassTable.from_csv_text(text, origin=url)
     if classes is not None:
-        return ClassTable.load(classes)
+        return ClassTable.load(classes, allowed_root=allowed_root)
     if root is not None and (root / "classes.csv").is_file():
-        return ClassTable.from_csv(root / "classes.csv")
+        return ClassTable.from_csv(root / "classes.csv", allowed_root=allowed_root)
     return None
 
 
@@ -313,6 +336,7 @@ def _index_folder(
     kind: str,
     skipped: list[Problem],
     warnings: list[Problem],
+    allowed_root: str | Path | None = None,
 ) -> dict[str, Location]:
     """Map matching key → file for every file of the right kind below ``folder``.
 
@@ -327,7 +351,7 @@ def _index_folder(
             if kind != "image" or suffix not in (".csv", ".json", ".txt", ".md"):
                 warnings.append(Problem(_printable(fname), _wrong_kind_message(_path_of(item), kind)))
             continue
-        problem = None if isinstance(item, str) else _unusable_file(item, rel, kind)  # URLs: files by listing
+        problem = None if isinstance(item, str) else _unusable_file(item, rel, kind, allowed_root)
         if problem is not None:
             skipped.append(problem)
             continue
@@ -396,9 +420,13 @@ def _wrong_kind_message(path: Location, kind: str) -> str:
     return f"{_printable(path)}: not a {kind} file (extension), ignored"
 
 
-def _unusable_file(entry: os.DirEntry, rel: str, kind: str) -> Problem | None:
+def _unusable_file(
+    entry: os.DirEntry, rel: str, kind: str, allowed_root: str | Path | None = None
+) -> Problem | None:
     """A file that must not be opened: a name that is not valid UTF-8 (it would break every table
-    and JSON that shows it), or not a regular file (opening a pipe blocks, a link loop fails)."""
+    and JSON that shows it), not a regular file (opening a pipe blocks, a link loop fails), or,
+    with ``allowed_root``, a symbolic link whose target leaves that root. (URLs are files by their
+    listing and are not checked here.)"""
     then = "shown without a photo" if kind == "image" else "skipped"
     if not _is_utf8(rel):
         return Problem(
@@ -413,6 +441,15 @@ def _unusable_file(entry: os.DirEntry, rel: str, kind: str) -> Problem | None:
     if not regular:
         path = Path(entry.path)
         return Problem(sample_key(rel), f"{path}: {_not_a_file(path)}, {then}")
+    if allowed_root is not None and entry.is_symlink():  # walked folders are inside; only links leave
+        real = Path(entry.path).resolve()
+        top = Path(allowed_root).resolve()
+        if not real.is_relative_to(top):
+            return Problem(
+                sample_key(rel),
+                f"{_printable(entry.path)}: symbolic link to {_printable(real)}, outside the data root {top}, "
+                f"refused ({ROOT_RULE}), {then}",
+            )
     return None
 
 

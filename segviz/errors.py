@@ -21,3 +21,15 @@ class MaskError(SegvizError):
 
 class DatasetError(SegvizError):
     """A dataset folder does not follow the layout segviz expects."""
+
+
+class OptionError(SegvizError, ValueError):
+    """An option's value is malformed or out of its range (the CLI exits with status 2)."""
+
+
+class OutputPathError(OptionError):
+    """An output path that segviz refuses: inside a dataset, or a place no file can be written."""
+
+
+class OutsideRootError(DatasetError):
+    """A file or folder whose real path (links resolved) leaves the allowed data root."""

@@ -28,6 +28,7 @@ import pandas as pd
 
 from segviz.errors import SegvizError
 from segviz.figures import INVALID_NAME
+from segviz.safety import csv_safe_frame
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -229,6 +230,8 @@ def tables_csv(evaluation: Evaluation) -> dict[str, bytes]:
       columns, labelled with the class names, the last column ``(invalid)``.
 
     Floats are written with full precision (they read back bit for bit); undefined values are empty.
+    A name starting with ``= + - @``, a tab or a carriage return is written with a leading ``'`` so
+    that no spreadsheet runs it as a formula (OWASP's advice on CSV injection).
 
     Example:
         >>> from segviz.stats import _example_evaluation
@@ -250,8 +253,9 @@ def tables_csv(evaluation: Evaluation) -> dict[str, bytes]:
 
 
 def _csv(frame: pd.DataFrame, *, index: bool) -> bytes:
+    """Names that a spreadsheet would run as formulas are neutralised (segviz.safety.csv_safe_frame)."""
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=index, lineterminator="\n")
+    csv_safe_frame(frame).to_csv(buffer, index=index, lineterminator="\n")
     return buffer.getvalue().encode("utf-8")
 
 

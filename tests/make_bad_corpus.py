@@ -87,6 +87,10 @@ class Case:
         error: for a dataset-level failure, the segviz exception class name (DatasetError,
             ClassTableError): nothing is evaluated, the CLI exits 2 and the app shows ``st.error``.
         item: name of the broken item when it is evaluated (the app's image view opens it).
+        outside_root: the case holds a symbolic link out of the data root (the corpus root): the
+            expectations hold for a surface that opens the dataset with that root
+            (``open_dataset(..., allowed_root=ROOT)``, the app); the CLI has no data root and follows
+            its user's links.
     """
 
     name: str
@@ -97,6 +101,7 @@ class Case:
     message: str | None = None
     error: str | None = None
     item: str | None = None
+    outside_root: bool = False
 
     @property
     def exit_status(self) -> int:
@@ -746,6 +751,279 @@ def npy_header_bomb(root: Path) -> Case:
         _file("pred", "huge.npy") + r": truncated \.npy file \(its header claims shape \(100000, 100000\)",
         skipped=("huge",),
     )
+
+
+# ---------------------------------------------------------------------- issue 11, items 12, 11, 10, 15
+@case
+def classes_duplicate_names(root: Path) -> Case:
+    return _table_case(
+        root,
+        "classes-duplicate-names",
+        "two classes named 'car' (ids 1 and 3): would merge their matrix rows",
+        CLASSES + "3,car,9,9,9,0\n",
+        r", line 6: class name 'car' is used twice \(also on line 3\); class names must be unique",
+    )
+
+
+@case
+def classes_duplicate_names_nfd(root: Path) -> Case:
+    nfc, nfd = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
+    return _table_case(
+        root,
+        "classes-duplicate-names-nfd",
+        "'café' in NFC and in NFD: two names that look the same",
+        CLASSES.replace("car,", f"{nfc},").replace("person,", f"{nfd},"),
+        r", line 4: class name 'caf.+' is used twice \(also on line 3\)",
+    )
+
+
+@case
+def classes_reserved_invalid(root: Path) -> Case:
+    return _table_case(
+        root,
+        "classes-reserved-invalid",
+        "a class named '(invalid)': would merge with the invalid-prediction column",
+        CLASSES.replace("person", "(invalid)"),
+        r", line 4: class name '\(invalid\)' is reserved for segviz's own labels",
+    )
+
+
+@case
+def classes_reserved_other(root: Path) -> Case:
+    return _table_case(
+        root,
+        "classes-reserved-other",
+        "a class named '(Other)' (any case): the top-N views' bucket",
+        CLASSES.replace("road", "(Other)"),
+        r", line 2: class name '\(Other\)' is reserved for segviz's own labels",
+    )
+
+
+@case
+def classes_reserved_ignored_row(root: Path) -> Case:
+    return _table_case(
+        root,
+        "classes-reserved-ignored-row",
+        "the ignore row is named '(ignored)'",
+        CLASSES.replace("void", "(ignored)"),
+        r", line 5: class name '\(ignored\)' is reserved",
+    )
+
+
+@case
+def classes_duplicate_header(root: Path) -> Case:
+    return _table_case(
+        root,
+        "classes-duplicate-header",
+        "the header names 'name' twice",
+        CLASSES.replace("id,name,r,g,b,ignore", "id,name,r,g,b,name"),
+        r", line 1: column\(s\) 'name' appear more than once in the header",
+    )
+
+
+@case
+def classes_extra_fields(root: Path) -> Case:
+    return _table_case(
+        root,
+        "classes-extra-fields",
+        "an unquoted comma in a name gives a row 7 fields under a 6-column header",
+        CLASSES.replace("2,person,", "2,person,rider,"),
+        r", line 4: 7 fields but the header has 6 columns \(extra: '0'\); quote a name that holds a comma",
+    )
+
+
+CITYSCAPES_HEADER = "name,labelId,trainId,r,g,b,ignoreInEval\n"
+
+
+@case
+def cityscapes_duplicate_label_id(root: Path) -> Case:
+    table = CITYSCAPES_HEADER + "road,7,0,128,64,128,0\ncar,26,1,0,0,142,0\nperson,7,2,220,20,60,0\n"
+    return _table_case(
+        root,
+        "cityscapes-duplicate-label-id",
+        "a Cityscapes-style table with labelId 7 on two rows",
+        table,
+        r", line 4: labelId 7 appears twice \(lines 2 and 4\)",
+    )
+
+
+@case
+def cityscapes_duplicate_names(root: Path) -> Case:
+    table = CITYSCAPES_HEADER + "road,7,0,128,64,128,0\ncar,26,1,0,0,142,0\nroad,24,2,220,20,60,0\n"
+    return _table_case(
+        root,
+        "cityscapes-duplicate-names",
+        "a Cityscapes-style table naming two train ids 'road'",
+        table,
+        r", line 4: class name 'road' is used twice \(also on line 2\)",
+    )
+
+
+#: A file name that tries to forge CLI output: a newline, a fake summary line and ANSI escapes.
+FORGED_NAME = "evil\nsegviz: 0 skipped\x1b[2K\x1b[1A\u202e"
+
+
+@case
+def control_characters_in_name(root: Path) -> Case:
+    folder = _base(root, "control-characters-in-name")
+    _png(folder / "gt" / f"{FORGED_NAME}.png", ITEM_GT)  # no prediction: skipped, and named
+    return _skip_case(
+        "control-characters-in-name",
+        "gt/'evil<newline>segviz: 0 skipped<ESC>[2K….png' (a name forging output), without prediction",
+        _file("gt") + r"[/\\]evil[\s\S]*: no prediction in",
+        skipped=(FORGED_NAME,),
+    )
+
+
+#: Class and image names a spreadsheet would run as formulas (OWASP's CSV-injection examples).
+FORMULA_CLASSES = (
+    CLASSES.replace("road", '"=HYPERLINK(""http://evil.example"",""x"")"')
+    .replace("person", "@SUM(1+1)")
+    .replace("car", "-2+3")
+)
+FORMULA_IMAGE = "=1+2"
+
+
+@case
+def formula_names(root: Path) -> Case:
+    folder = _base(root, "formula-names", classes=FORMULA_CLASSES)
+    _item(folder, FORMULA_IMAGE)
+    return Case(
+        "formula-names",
+        "class names '=HYPERLINK(…)', '-2+3', '@SUM(1+1)' and an image '=1+2': evaluated; CSVs neutralise them",
+        {**good_expected(), FORMULA_IMAGE: reference_counts(ITEM_GT, ITEM_PRED)},
+        item=FORMULA_IMAGE,
+    )
+
+
+#: Where the root cases' links point: a sibling of the corpus root, outside it.
+OUTSIDE = "outside-the-data-root"
+
+
+def _outside(root: Path) -> Path:
+    """The folder outside the corpus root that the links of the root cases point into (the same
+    relative target from every case, so the corpus stays deterministic)."""
+    out = root.parent / OUTSIDE
+    (out / "gt").mkdir(parents=True, exist_ok=True)
+    (out / "secret.csv").write_text("id,name,r,g,b\n0,SECRET-PASSWORD,1,2,3\n", encoding="utf-8")
+    _png(out / "secret.png", ITEM_PRED)
+    _photo(out / "secret.jpg")
+    for pair, (g, _) in GOOD.items():
+        _png(out / "gt" / f"{pair}.png", g)
+    return out
+
+
+def _link_out(root: Path, link: Path, target: str) -> bool:
+    """``link`` → ``../../outside-the-data-root/target`` (relative: the same target in every corpus)."""
+    folders = len(link.relative_to(root).parts) - 1  # case folder [/ sub-folder]
+    rel = "/".join([".."] * (folders + 1) + [OUTSIDE, target])
+    try:
+        link.symlink_to(rel, target_is_directory=target == "gt")
+    except (OSError, NotImplementedError):
+        return False
+    return True
+
+
+def _root_base(root: Path, name: str) -> Path:
+    _outside(root)
+    return _base(root, name)
+
+
+@case
+def symlink_classes_outside_root(root: Path) -> Case | None:
+    folder = _root_base(root, "symlink-classes-outside-root")
+    (folder / "classes.csv").unlink()
+    if not _link_out(root, folder / "classes.csv", "secret.csv"):
+        return None
+    return Case(
+        "symlink-classes-outside-root",
+        "classes.csv → a file outside the data root: refused, its content never shown",
+        error="ClassTableError",
+        message=_file("classes.csv") + r": the class table resolves to .*outside-the-data-root.*"
+        r"outside the data root .*segviz reads nothing outside the data root",
+        outside_root=True,
+    )
+
+
+@case
+def symlink_mask_outside_root(root: Path) -> Case | None:
+    folder = _root_base(root, "symlink-mask-outside-root")
+    _png(folder / "gt" / "leak.png", ITEM_GT)
+    if not _link_out(root, folder / "pred" / "leak.png", "secret.png"):
+        return None
+    return Case(
+        "symlink-mask-outside-root",
+        "pred/leak.png → a mask outside the data root: its sample is skipped",
+        good_expected(),
+        skipped=("leak",),
+        message=_file("pred", "leak.png") + r": symbolic link to .*outside-the-data-root.*secret\.png, "
+        r"outside the data root .* refused \(segviz reads nothing outside the data root\), skipped",
+        outside_root=True,
+    )
+
+
+@case
+def symlink_photo_outside_root(root: Path) -> Case | None:
+    folder = _root_base(root, "symlink-photo-outside-root")
+    _item(folder, "leak")
+    (folder / "images" / "leak.jpg").unlink()
+    if not _link_out(root, folder / "images" / "leak.jpg", "secret.jpg"):
+        return None
+    return Case(
+        "symlink-photo-outside-root",
+        "images/leak.jpg → a photo outside the data root: evaluated without it, with a warning",
+        {**good_expected(), "leak": reference_counts(ITEM_GT, ITEM_PRED)},
+        warned=("leak",),
+        message=_file("images", "leak.jpg")
+        + r": symbolic link to .*outside the data root .*shown without a photo",
+        item="leak",
+        outside_root=True,
+    )
+
+
+@case
+def symlink_gt_folder_outside_root(root: Path) -> Case | None:
+    folder = _root_base(root, "symlink-gt-folder-outside-root")
+    shutil.rmtree(folder / "gt")
+    if not _link_out(root, folder / "gt", "gt"):
+        return None
+    return Case(
+        "symlink-gt-folder-outside-root",
+        "gt/ → a folder outside the data root: refused",
+        error="OutsideRootError",
+        message=_file("gt") + r": the gt folder resolves to .*outside-the-data-root.*outside the data root",
+        outside_root=True,
+    )
+
+
+@case
+def symlink_inside_root(root: Path) -> Case | None:
+    folder = _base(root, "symlink-inside-root")
+    _png(folder / "gt" / "alias.png", ITEM_GT)
+    _photo(folder / "images" / "alias.jpg")
+    _png(folder / "pred-real.png", ITEM_PRED)  # outside pred/ but inside the data root
+    try:
+        (folder / "pred" / "alias.png").symlink_to("../pred-real.png")
+    except (OSError, NotImplementedError):
+        return None
+    return Case(
+        "symlink-inside-root",
+        "pred/alias.png → ../pred-real.png, inside the data root: read like any file",
+        {**good_expected(), "alias": reference_counts(ITEM_GT, ITEM_PRED)},
+        item="alias",
+    )
+
+
+def two_models(root: Path, name: str = "two-models") -> Path:
+    """A good dataset with two models, ``pred/a/`` and ``pred/b/`` (the same predictions): for the
+    output-path cases, where another model's prediction file is data too."""
+    folder = _base(root, name)
+    for model in ("a", "b"):
+        for pair, (_, p) in GOOD.items():
+            _png(folder / "pred" / model / f"{pair}.png", p)
+    for pair in GOOD:
+        (folder / "pred" / f"{pair}.png").unlink()
+    return folder
 
 
 #: Every case's name (its builder's name with dashes), known without writing anything.

@@ -7,8 +7,9 @@ import csv
 import numpy as np
 import pytest
 
-from segviz.classes import ClassTable
-from segviz.errors import ClassTableError
+from segviz.classes import RESERVED_NAMES, ClassTable, parse_ignore_ids
+from segviz.errors import ClassTableError, OptionError
+from segviz.presets import PRESETS
 
 
 def test_csv_with_ignore_column():
@@ -186,3 +187,114 @@ def test_a_folder_without_classes_csv_gets_a_generated_table_never_a_preset(camv
     ade = evaluate(open_dataset(root, model="tinyfcn", classes="ade20k"))
     assert ade.summary()["mean_iou"] == pytest.approx(0.5040, abs=5e-5) and ade.ignored_pixels == 1601620
     assert describe_table_choice(ade.table).kind == "preset"
+
+# ---------------------------------------------------------------------- names (issue 11, item 12)
+def test_duplicate_class_names_are_refused_with_the_line():
+    """Regression (issue 11, item 12): two classes named 'car' merged their matrix rows and broke
+    the Images view."""
+    text = "id,name,r,g,b\n0,road,1,1,1\n1,car,2,2,2\n2,car,3,3,3\n"
+    with pytest.raises(
+        ClassTableError, match=r"^t\.csv, line 4: class name 'car' is used twice \(also on line 3\)"
+    ):
+        ClassTable.from_csv_text(text, origin="t.csv")
+    with pytest.raises(
+        ClassTableError, match=r"^preset: class name 'a' is used twice \(also on another class\)"
+    ):
+        ClassTable.from_rows([(0, "a", (1, 1, 1), False), (1, "a", (2, 2, 2), False)], origin="preset")
+
+
+def test_ignore_rows_may_share_a_name_but_not_a_reserved_one():
+    text = "id,name,r,g,b,ignore\n0,road,1,1,1,0\n254,void,0,0,0,1\n255,void,0,0,0,1\n"
+    assert ClassTable.from_csv_text(text).ignore_names == ("void", "void")
+    assert ClassTable.from_csv_text(text).with_ignore([7, 8, 255]).ignore_ids == (255, 7, 8)
+
+
+@pytest.mark.parametrize("name", [*RESERVED_NAMES, "(INVALID)", "(Other)"])
+def test_reserved_names_are_refused(name):
+    """Regression: a class named '(invalid)' merged with the invalid-prediction column."""
+    with pytest.raises(ClassTableError, match=r"line 3: class name .* is reserved for segviz's own labels"):
+        ClassTable.from_csv_text(f"id,name,r,g,b\n0,road,1,1,1\n1,{name},2,2,2\n", origin="t.csv")
+
+
+def test_invalid_column_name_is_reserved():
+    from segviz.figures import INVALID_NAME
+
+    assert INVALID_NAME in RESERVED_NAMES
+
+
+def test_every_preset_has_unique_unreserved_names():
+    for name in PRESETS:
+        table = ClassTable.from_preset(name)
+        assert len(set(table.names)) == table.num_classes
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id,name,r,g,b,name\n0,road,1,1,1,x\n", r"t\.csv, line 1: column\(s\) 'name' appear more than once"),
+        (
+            "id,name,r,g,b\n0,road,1,1,1\n1,a,b,2,2,2\n",
+            r"t\.csv, line 3: 6 fields but the header has 5 columns",
+        ),
+        (
+            "name,labelId,trainId,r,g,b,ignoreInEval\nroad,7,0,1,1,1,0\ncar,7,1,2,2,2,0\n",
+            r"t\.csv, line 3: labelId 7 appears twice \(lines 2 and 3\)",
+        ),
+        (
+            "name,labelId,trainId,r,g,b,ignoreInEval\nroad,7,0,1,1,1,0\ncar,8,1,2,2,2,0,extra\n",
+            r"t\.csv, line 3: 8 fields but the header has 7 columns \(extra: 'extra'\)",
+        ),
+        (
+            "name,labelId,trainId,r,g,b,ignoreInEval\nroad,7,0,1,1,1,0\nroad,8,1,2,2,2,0\n",
+            r"t\.csv, line 3: class name 'road' is used twice \(also on line 2\)",
+        ),
+    ],
+    ids=[
+        "duplicate-header",
+        "extra-field",
+        "cityscapes-duplicate-label-id",
+        "cityscapes-extra",
+        "cityscapes-dup-name",
+    ],
+)
+def test_malformed_rows_and_headers_are_refused(text, message):
+    with pytest.raises(ClassTableError, match=message):
+        ClassTable.from_csv_text(text, origin="t.csv")
+
+
+def test_cityscapes_labels_sharing_a_train_id_keep_the_first_name():
+    text = (
+        "name,labelId,trainId,r,g,b,ignoreInEval\nroad,7,0,1,1,1,0\nparking,9,0,2,2,2,0\nvoid,0,255,0,0,0,1\n"
+    )
+    table = ClassTable.from_csv_text(text)
+    assert table.names == ("road",) and table.source_ids == {7: 0, 9: 0, 0: 255}
+
+
+# ---------------------------------------------------------------------- ignore ids typed by a user
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [
+        ("255", (255,)),
+        ("0, 255", (0, 255)),
+        ("255,0,255", (255, 0)),
+        ("", ()),
+        (" , ", ()),
+        ("65534", (65534,)),
+    ],
+)
+def test_parse_ignore_ids(text, ids):
+    assert parse_ignore_ids(text) == ids
+
+
+@pytest.mark.parametrize(
+    "text", ["-1", "99999999999999999999", "65535", "1e3", "0x10", "2.5", "void", "١٢", "+1", "1 2"]
+)
+def test_parse_ignore_ids_refuses_what_is_not_an_id(text):
+    """Regression (issue 11, item 7): --ignore=-1 silently ignored the largest raw value and a
+    20-digit id crashed with a traceback."""
+    with pytest.raises(
+        OptionError, match=r"^--ignore: '.+' is not an id; expected comma-separated integers in 0\.\.65534$"
+    ):
+        parse_ignore_ids(text)
+    with pytest.raises(ValueError, match="Ignore ids: "):  # OptionError is a ValueError too (the app's)
+        parse_ignore_ids(text, option="Ignore ids")

@@ -25,7 +25,7 @@ from PIL import Image
 
 from segviz import evaluate, kernels, open_dataset
 from segviz.archive import extract_dataset_zip
-from segviz.classes import MAX_ID, ClassTable
+from segviz.classes import MAX_ID, RESERVED_NAMES, ClassTable
 from segviz.dataset import LABEL_ID_SUFFIXES, sample_key
 from segviz.errors import ClassTableError, DatasetError
 from segviz.masks import read_mask
@@ -104,7 +104,14 @@ colours = st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255
 @st.composite
 def class_rows(draw) -> list[tuple[int, str, tuple[int, int, int], bool]]:
     ids = draw(st.lists(st.integers(0, MAX_ID), min_size=1, max_size=8, unique=True))
-    rows = [(i, draw(names), draw(colours), draw(st.booleans())) for i in ids]
+    # class names are unique (in NFC form) and not reserved: anything else is refused (issue 11, item 12)
+    unique_names = st.lists(
+        names.filter(lambda n: n.casefold() not in {r.casefold() for r in RESERVED_NAMES}),
+        min_size=len(ids),
+        max_size=len(ids),
+        unique_by=lambda n: unicodedata.normalize("NFC", n),
+    )
+    rows = [(i, n, draw(colours), draw(st.booleans())) for i, n in zip(ids, draw(unique_names), strict=True)]
     if all(r[3] for r in rows):
         rows[0] = (*rows[0][:3], False)  # a table needs one class to evaluate
     return rows

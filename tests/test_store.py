@@ -99,7 +99,7 @@ def test_cli_store_options(tiny_dataset, tmp_path, capsys):
     assert (
         main(["evaluate", str(tiny_dataset), "--store", str(tiny_dataset / "gt" / "cache"), "--quiet"]) == 2
     )
-    assert "refusing to write inside the dataset folder" in capsys.readouterr().err
+    assert "cache: inside the dataset folder" in capsys.readouterr().err
     assert not (tiny_dataset / "gt" / "cache").exists()
 
 
