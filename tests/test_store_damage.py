@@ -495,3 +495,78 @@ def test_cli_verify(tiny_dataset, tmp_path, capsys):
     err = capsys.readouterr().err.splitlines()
     assert len([line for line in err if "results store" in line]) == 1
     assert any(line.startswith("segviz: warning: results store: --verify found 1 of 2") for line in err)
+
+
+# ---------------------------------------------------------------------- concurrent writers and readers
+SAVER = """
+import json, sys, threading
+import numpy as np
+from segviz import open_dataset
+from segviz.evaluate import count_pairs
+from segviz.store import ResultsStore, pair_key
+
+
+def saves(dataset, root, threads, each):
+    \"\"\"``threads`` threads, each saving ``each`` times and reading back after every save.\"\"\"
+    ds = open_dataset(dataset)
+    counted, _ = count_pairs(ds.pairs, ds.table)
+    failures = []
+
+    def work():
+        for _ in range(each):
+            store = ResultsStore(root)
+            try:
+                store.save(ds.pairs, counted, ds.table)
+                failures.extend(store.stats.warnings)
+            except Exception as exc:
+                failures.append(f"save: {exc!r}")
+                continue
+            try:
+                got = store.load(ds.pairs, ds.table)  # a reader between the writers
+            except Exception as exc:
+                failures.append(f"load: {exc!r}")
+                continue
+            failures.extend(store.stats.warnings)
+            same = [k in got and np.array_equal(got[k].counts, pc.counts) for k, pc in zip(map(pair_key, ds.pairs), counted)]
+            if not all(same):
+                failures.append(f"read back {sum(same)} of {len(same)} entries")
+
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return {"saves": threads * each, "failures": failures}
+
+
+if __name__ == "__main__":
+    print(json.dumps(saves(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+"""
+
+
+def test_900_concurrent_saves_from_threads_and_processes_never_fail(tiny_dataset, tmp_path):
+    """Regression (issue #11): 158 of 900 concurrent library-level saves failed on a rename race.
+    Three processes of 4 threads (720 saves) and 4 threads here (180), each save read back."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    root = tmp_path / "store"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-c", SAVER, str(tiny_dataset), str(root), "4", "60"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    here: dict = {}
+    exec(SAVER, here)  # (not __main__: defines saves())
+    reports = [here["saves"](tiny_dataset, root, 4, 45)]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=600)
+        reports.append(json.loads(out))
+    assert sum(r["saves"] for r in reports) == 900
+    assert [f for r in reports for f in r["failures"]] == []
+    store = ResultsStore(root)
+    assert evaluate(open_dataset(tiny_dataset), store=store).to_dict() == _fresh(tiny_dataset)
+    assert (store.stats.hits, store.stats.warnings) == (2, [])
+    (folder,) = root.iterdir()
+    names = sorted(p.name for p in folder.iterdir())  # no temporary or superseded file left
+    assert len(names) == 4 and names[:2] == [".lock", names[1]] and names[1].startswith("counts-")
