@@ -42,6 +42,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,7 +212,8 @@ class ResultsStore:
 
     def _verified(self, out: dict, wanted: dict) -> dict:
         """Keep the entries whose masks still hash to the stored digest; hash every wanted pair."""
-        digests = {key: content_digest(pair) for key, pair in wanted.items()}
+        with ThreadPoolExecutor(max_workers=2) as pool:  # (hashing releases the GIL)
+            digests = dict(zip(wanted, pool.map(content_digest, wanted.values()), strict=True))
         kept = {k: pc for k, pc in out.items() if digests[k] and self._digests.get(k) == digests[k]}
         self.stats.verified, self.stats.changed = len(out), len(out) - len(kept)
         if self.stats.changed:
