@@ -414,6 +414,8 @@ def _read_manifest(folder: Path) -> dict | None:
     if not isinstance(meta, dict):
         raise StoreCorrupt(f"{MANIFEST} is not a JSON object")
     if meta.get("format") != FORMAT_VERSION or not _is_int(meta.get("format")):
+        if _is_int(meta.get("format")) and 0 < meta["format"] < FORMAT_VERSION:
+            raise StoreCorrupt(f"written by an earlier segviz, format {meta['format']}")
         raise StoreCorrupt(f"format {meta.get('format')!r}, expected {FORMAT_VERSION}")
     if meta.get("checksum") != _manifest_checksum(meta):
         raise StoreCorrupt(f"{MANIFEST} checksum mismatch")
