@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from segviz import remote
-from segviz.classes import ClassTable
+from segviz.classes import MAX_ID, ClassTable
 from segviz.dataset import Location, Pair, common_folder
 
 try:  # POSIX; elsewhere saves are still atomic, only not serialised
@@ -499,7 +499,8 @@ def _read(folder: Path) -> _Stored | None:
 
 def _check_values(s: _Stored) -> None:
     """Every value in range: contiguous row ranges covering the counts, positive counts summing to
-    each entry's h x w, non-negative raw values, rows sorted and distinct within each entry."""
+    each entry's h x w, non-negative raw values (at most 65535 when decoded from colours), rows
+    sorted and distinct within each entry."""
     rows = np.asarray(s.images["rows"], dtype=np.int64)
     starts = np.asarray(s.images["start"], dtype=np.int64)
     h = np.asarray(s.images["h"], dtype=np.int64)
@@ -524,6 +525,9 @@ def _check_values(s: _Stored) -> None:
             raise StoreCorrupt("a count larger than its image")
         if (s.gt < 0).any() or (s.pred < 0).any():
             raise StoreCorrupt("a negative raw value")
+        colour = np.repeat(np.asarray(s.images["colour_coded"], dtype=bool), rows)
+        if (colour & ((s.gt > MAX_ID + 1) | (s.pred > MAX_ID + 1))).any():  # (MAX_ID + 1: unknown colour)
+            raise StoreCorrupt("a colour-coded value above the largest class id")
         cum = np.concatenate([[0], np.cumsum(s.count, dtype=np.int64)])
         fail("pixel total differs from its image size", cum[starts + rows] - cum[starts] != h * w)
         first = np.zeros(len(s.count), dtype=bool)

@@ -157,6 +157,19 @@ def _duplicate_entry(cols: dict) -> None:
     cols["key"][1] = cols["key"][0]
 
 
+def _colour_value_too_large(folder: Path) -> None:
+    """An entry decoded from colours holds ids up to 65535 only (65535 = unknown colour)."""
+    images, counts = read(folder, "images"), read(folder, "counts")
+    gt = column(counts, "gt")
+    last = column(images, "rows")[0] - 1  # entry 0's last row: its largest gt value
+    gt[last] = 70_000
+    reseal(
+        folder,
+        images=with_column(images, "colour_coded", [True, False]),
+        counts=with_column(counts, "gt", gt),
+    )
+
+
 def _float_counts(folder: Path) -> None:
     counts = read(folder, "counts")
     reseal(folder, counts=counts.set_column(2, "count", pa.array(column(counts, "count"), pa.float64())))
@@ -239,6 +252,7 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
     "sealed-warnings-a-dict": _sealed_images(_set("warnings", 0, '{"a": 1}')),
     "sealed-duplicate-entry": _sealed_images(_duplicate_entry),
     "sealed-bad-colour-key": _sealed_images(_set("colour_key", 0, "../x")),
+    "sealed-colour-value-too-large": _colour_value_too_large,
     "sealed-bad-content-hash": _sealed_images(_set("content", 0, "zz")),
     "sealed-float-counts": _float_counts,
     "sealed-missing-column": _drop_content_column,
@@ -438,6 +452,38 @@ def test_a_real_full_disk_and_a_real_read_only_store(stored, tmp_path, mounts):
     assert (store.stats.hits, store.stats.misses) == (1, 1)  # read without its lock file's write access
     assert len(store.stats.warnings) == 1 and "Read-only file system" in store.stats.warnings[0]
     assert {p: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_a_store_locked_too_long_warns_and_evaluates(stored):
+    import fcntl
+
+    dataset, root, folder, _ = stored
+    _change_prediction(dataset)
+    with open(folder / ".lock", "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another process, stuck while writing
+        store = ResultsStore(root, lock_timeout=0.2)
+        result = evaluate(open_dataset(dataset), store=store)
+    assert result.to_dict() == _fresh(dataset)
+    assert [w.split(": ", 1)[1].split(" (")[0] for w in store.stats.warnings] == [
+        "stored results not used",
+        "results not saved",
+    ]
+    assert all("held by another process for over 0.2 s" in w for w in store.stats.warnings)
+    store = ResultsStore(root)  # once released, the old store is read
+    evaluate(open_dataset(dataset), store=store)
+    assert (store.stats.hits, store.stats.misses, store.stats.warnings) == (1, 1, [])
+
+
+def test_what_a_killed_save_leaves_is_ignored_then_removed(stored):
+    dataset, root, folder, expected = stored
+    (folder / ".tmp-abc123").write_bytes(b"half a parquet file")
+    (folder / ("counts-" + "0" * 32 + ".parquet")).write_bytes(b"written, never listed")
+    store = ResultsStore(root)
+    assert evaluate(open_dataset(dataset), store=store).to_dict() == expected
+    assert (store.stats.hits, store.stats.warnings) == (2, [])
+    _change_prediction(dataset)
+    evaluate(open_dataset(dataset), store=store)  # the next save cleans up
+    assert sorted(p.name[:7] for p in folder.iterdir()) == [".lock", "counts-", "images-", "meta.js"]
 
 
 # ---------------------------------------------------------------------- --verify
