@@ -616,3 +616,31 @@ def test_900_concurrent_saves_from_threads_and_processes_never_fail(tiny_dataset
     (folder,) = root.iterdir()
     names = sorted(p.name for p in folder.iterdir())  # no temporary or superseded file left
     assert len(names) == 4 and names[:2] == [".lock", names[1]] and names[1].startswith("counts-")
+
+
+# ---------------------------------------------------------------------- the dashboard
+@pytest.mark.parametrize(
+    "case", ["meta-pairs-not-a-number", "counts-pred-replaced-by-gt", "sealed-zero-count"]
+)
+def test_the_app_opens_a_damaged_store_with_the_fresh_numbers(stored, case, monkeypatch):
+    """The app reads the default store ($SEGVIZ_STORE): no exception, the fresh mIoU and PA."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    dataset, root, folder, expected = stored
+    DAMAGE[case](folder)
+    st.cache_data.clear()
+    st.cache_resource.clear()  # (the app's in-process cache of counts)
+    monkeypatch.setenv("SEGVIZ_STORE", str(root))
+    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(dataset.parent))
+    monkeypatch.setenv("SEGVIZ_DATASET", dataset.name)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["mIoU"] == f"{100 * expected['mean_iou']:.2f} %"
+    assert shown["Pixel accuracy"] == f"{100 * expected['pixel_accuracy']:.2f} %"
+    store = ResultsStore(root)  # and the app wrote the repaired store
+    evaluate(open_dataset(dataset), store=store)
+    assert (store.stats.hits, store.stats.warnings) == (2, [])
