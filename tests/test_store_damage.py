@@ -644,3 +644,30 @@ def test_the_app_opens_a_damaged_store_with_the_fresh_numbers(stored, case, monk
     store = ResultsStore(root)  # and the app wrote the repaired store
     evaluate(open_dataset(dataset), store=store)
     assert (store.stats.hits, store.stats.warnings) == (2, [])
+
+
+# ---------------------------------------------------------------------- a file changed while counted
+def test_a_prediction_changed_while_it_is_counted_is_recomputed_next_time(
+    tiny_dataset, tmp_path, monkeypatch
+):
+    """Regression: the store keyed an entry by the file's size and time read *after* counting, so a
+    prediction rewritten during the run was stored with its new time and its old counts, and
+    served as current from then on. The key is now taken before the file is read."""
+    import importlib
+
+    ev = importlib.import_module("segviz.evaluate")  # (the package's `evaluate` is the function)
+    root = tmp_path / "store"
+    count_pair = ev.count_pair
+
+    def count_then_rewrite(pair, table=None):
+        counted = count_pair(pair, table)
+        if pair.name == "b":
+            _change_prediction(tiny_dataset)
+        return counted
+
+    monkeypatch.setattr(ev, "count_pair", count_then_rewrite)
+    evaluate(open_dataset(tiny_dataset), store=ResultsStore(root))
+    monkeypatch.undo()
+    store = ResultsStore(root)
+    assert evaluate(open_dataset(tiny_dataset), store=store).to_dict() == _fresh(tiny_dataset)
+    assert (store.stats.hits, store.stats.misses) == (1, 1)
