@@ -169,6 +169,7 @@ class ResultsStore:
         self.lock_timeout = lock_timeout
         self.stats = StoreStats()
         self._digests: dict[tuple, str] = {}  # content_digest of each entry's masks, by pair_key
+        self._busy = False  # the last load found the lock held for lock_timeout
 
     def folder_for(self, pairs: Sequence[Pair]) -> Path:
         """One folder per (ground-truth folder, prediction folder): the common parents of the files."""
@@ -191,11 +192,15 @@ class ResultsStore:
         folder = self.folder_for(pairs)
         self.stats = StoreStats()
         self._digests = {}
+        self._busy = False
         wanted = dict(zip(keys if keys is not None else map(pair_key, pairs), pairs, strict=True))
         try:
             with self._lock(folder, shared=True):
                 out = _entries(_read(folder), wanted, colour_key(table), self._digests)
-        except (StoreCorrupt, StoreBusy) as exc:
+        except StoreBusy as exc:
+            self._busy = True  # (the save after it does not wait a second time)
+            return self._discard(folder, exc)
+        except StoreCorrupt as exc:
             return self._discard(folder, exc)
         except Exception as exc:  # anything else while reading is damage too: never trusted
             return self._discard(folder, StoreCorrupt(f"unreadable ({type(exc).__name__}: {exc})"))
@@ -319,7 +324,7 @@ class ResultsStore:
                 return
         try:
             mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
-            deadline = time.monotonic() + self.lock_timeout
+            deadline = time.monotonic() + (0 if self._busy and not shared else self.lock_timeout)
             pause = 0.001
             while True:
                 try:
