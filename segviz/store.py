@@ -541,8 +541,7 @@ def _check_values(s: _Stored) -> None:
         unsorted = ~order & ~first[1:]
         if unsorted.any():
             raise StoreCorrupt(f"count row {int(np.argmax(unsorted)) + 1}: rows repeated or out of order")
-    colour = s.images["colour_key"]
-    if any(c and not re.fullmatch(r"[0-9a-f]{16}", c) for c in colour):
+    if any(c and not re.fullmatch(r"[0-9a-f]{16}", c) for c in s.images["colour_key"]):
         raise StoreCorrupt("malformed colour key")
     if any(c and not _HEX32.fullmatch(c) for c in s.images["content"]):
         raise StoreCorrupt("malformed content hash")
