@@ -104,6 +104,11 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-store", action="store_true", help="neither read nor write the results store")
     p.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every stored result against its masks' content hashes (reads every mask file once)",
+    )
+    p.add_argument(
         "--dask", metavar="ADDRESS", help="run the per-image work on this Dask scheduler (tcp://host:8786)"
     )
 
@@ -191,12 +196,12 @@ def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    store = None if args.no_store else ResultsStore(args.store)
+    store = None if args.no_store else ResultsStore(args.store, verify=args.verify)
     result = evaluate(
         dataset, workers=args.workers, generated_ignore=ignore or (), store=store, dask_address=args.dask
     )
-    if store is not None and store.stats.rebuilt:
-        _say(f"warning: results store discarded and rebuilt: {store.stats.rebuilt}")
+    for line in store.stats.warnings if store is not None else ():  # a damaged or unwritable store
+        _say(f"warning: {line}")
     label = f"[{model}] " if model and args.command == "compare" else ""
     if dataset.table is None:
         _say(f"note: {label}{describe_table_choice(result.table).text}")

@@ -5,11 +5,27 @@ Reading masks is the slow part of an evaluation, so each pair's sparse joint his
 counts do not depend on the class table (except for RGB colour-coded masks, whose entries also
 carry the table's colour key), so changing ignore ids or the table never re-reads a mask.
 
-Layout: ``STORE_DIR/<key of the gt and pred folders>/`` holds ``images.parquet`` (one row per pair:
-its files' paths, sizes and modification times, shape, warnings, and where its rows start),
-``counts.parquet`` (gt value, pred value, count) and ``meta.json`` (format version). Files are
-replaced atomically. On load every entry is checked (row ranges in bounds, counts summing to the
-pixel count, matching version); a store that fails is discarded and rebuilt, never trusted.
+Layout: ``STORE_DIR/<key of the gt and pred folders>/`` holds
+
+* ``images-<hash>.parquet``: one row per pair (its files' paths, sizes and modification times,
+  shape, warnings, where its rows start, and the content hash of its masks when known);
+* ``counts-<hash>.parquet``: (gt value, pred value, count) rows, each pair's rows contiguous;
+* ``meta.json``: the manifest, written last: format version, entry and row counts, each data file's
+  name, size and BLAKE2b hash, and a hash of the manifest itself;
+* ``.lock``: taken shared to read, exclusively to write (``fcntl.flock``).
+
+Guarantees: a save writes new files under names of their content, then replaces ``meta.json``
+atomically (``os.replace``), under the exclusive lock, so readers and concurrent writers only ever
+see a complete store. On load the manifest, both hashes, the schemas and every value are checked
+(counts positive, rows sorted and distinct per entry, pixel totals equal to the recorded image
+size, row ranges contiguous, no duplicate entry); anything wrong discards the stored entries (one
+warning in :attr:`StoreStats.warnings`) and they are recomputed, never trusted. A store that cannot
+be written (read-only, disk full, lock held too long) gives a warning; results are still returned.
+The manifest lists data files by name, so a layout with several data files per folder can follow.
+
+A mask rewritten with the same size and modification time is served from the store; with
+``ResultsStore(verify=True)`` (CLI ``--verify``) every mask's content hash is checked against the
+entry first, at the cost of reading each mask file once.
 
 ``STORE_DIR`` is ``$SEGVIZ_STORE`` if set, else ``$XDG_CACHE_HOME/segviz`` (``~/.cache/segviz``).
 It is never inside a dataset folder.
@@ -17,22 +33,37 @@ It is never inside a dataset folder.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from segviz import remote
-from segviz.classes import ClassTable
+from segviz.classes import MAX_ID, ClassTable
 from segviz.dataset import Location, Pair, common_folder
 
-FORMAT_VERSION = 1
+try:  # POSIX; elsewhere saves are still atomic, only not serialised
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
+FORMAT_VERSION = 2
+MANIFEST = "meta.json"
+LOCK = ".lock"
+_MAX_MANIFEST_BYTES = 1 << 16
+_DATA_NAME = re.compile(r"(images|counts)-[0-9a-f]{32}\.parquet")
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_KEY_LENGTH = 12  # see pair_key
 
 
 def default_store_dir() -> Path:
@@ -77,21 +108,68 @@ def pair_key(pair: Pair) -> tuple:
     )
 
 
+def content_digest(pair: Pair) -> str:
+    """BLAKE2b (128 bits, hex) of the pair's two mask files' bytes; "" when a file cannot be read.
+    A URL contributes its listed version only (it is already part of :func:`pair_key`).
+
+    Example:
+        >>> len(content_digest(Pair("x", __file__, __file__)))  # any two readable files
+        32
+        >>> content_digest(Pair("x", "/nonexistent/g.png", "/nonexistent/p.png"))
+        ''
+    """
+    h = hashlib.blake2b(digest_size=16)
+    for path in (pair.gt_path, pair.pred_path):
+        if remote.is_url(path):
+            h.update(repr(remote.signature(path)).encode())
+            continue
+        try:
+            with open(path, "rb") as f:
+                h.update(hashlib.file_digest(f, "blake2b").digest())
+        except OSError:
+            return ""
+    return h.hexdigest()
+
+
 @dataclass
 class StoreStats:
-    """What the last :meth:`ResultsStore.counts` call did."""
+    """What the last :meth:`ResultsStore.load` / :meth:`ResultsStore.save` calls did."""
 
     hits: int = 0
     misses: int = 0
-    rebuilt: str = ""  # why a stored file was discarded, if it was
+    rebuilt: str = ""  # why the stored entries were discarded, if they were
+    warnings: list[str] = field(default_factory=list)  # one line per problem, for the user
+    verified: int = 0  # entries whose masks' content was checked (verify=True)
+    changed: int = 0  # of those, entries recomputed: content differs or was never hashed
+
+
+class StoreCorrupt(Exception):
+    """A stored folder that cannot be trusted."""
+
+
+class StoreBusy(Exception):
+    """The store's lock was held by someone else for longer than the timeout."""
 
 
 class ResultsStore:
-    """Per-pair counts for the datasets evaluated on this machine (see the module docstring)."""
+    """Per-pair counts for the datasets evaluated on this machine (see the module docstring).
 
-    def __init__(self, root: str | Path | None = None) -> None:
+    Args:
+        root: the store folder (default :func:`default_store_dir`).
+        verify: check each stored entry against the content hash of its mask files before using
+            it (reads every mask file once; catches a mask rewritten with the same size and time).
+        lock_timeout: seconds to wait for the store's lock before going on without the store.
+    """
+
+    def __init__(
+        self, root: str | Path | None = None, *, verify: bool = False, lock_timeout: float = 120.0
+    ) -> None:
         self.root = Path(root) if root is not None else default_store_dir()
+        self.verify = verify
+        self.lock_timeout = lock_timeout
         self.stats = StoreStats()
+        self._digests: dict[tuple, str] = {}  # content_digest of each entry's masks, by pair_key
+        self._busy = False  # the last load found the lock held for lock_timeout
 
     def folder_for(self, pairs: Sequence[Pair]) -> Path:
         """One folder per (ground-truth folder, prediction folder): the common parents of the files."""
@@ -106,93 +184,194 @@ class ResultsStore:
         self, pairs: Sequence[Pair], table: ClassTable | None, *, keys: Sequence[tuple] | None = None
     ) -> dict[tuple, object]:
         """Stored counts of the pairs whose files are unchanged: {pair_key: PairCounts}.
-        ``keys`` are the pairs' :func:`pair_key` when the caller has them already."""
-        from segviz.evaluate import PairCounts
+        ``keys`` are the pairs' :func:`pair_key` when the caller has them already.
 
+        Never raises for a damaged, unreadable or busy store: its entries are then left out (and
+        recomputed by the caller), with one line in ``self.stats.warnings``.
+        """
         folder = self.folder_for(pairs)
         self.stats = StoreStats()
-        try:
-            entries = _read(folder)
-        except StoreCorrupt as exc:
-            self.stats.rebuilt = str(exc)
-            shutil.rmtree(folder, ignore_errors=True)
-            return {}
+        self._digests = {}
+        self._busy = False
         wanted = dict(zip(keys if keys is not None else map(pair_key, pairs), pairs, strict=True))
-        ckey = colour_key(table)
-        out = {}
-        for key, entry in entries.items():
-            pair = wanted.get(key)
-            if pair is None or (entry["colour_coded"] and entry["colour_key"] != ckey):
-                continue
-            out[key] = PairCounts(
-                pair,
-                entry["gt"],
-                entry["pred"],
-                entry["count"],
-                entry["shape"],
-                tuple(entry["warnings"]),
-                entry["colour_coded"],
-            )
+        try:
+            with self._lock(folder, shared=True):
+                out = _entries(_read(folder), wanted, colour_key(table), self._digests)
+        except StoreBusy as exc:
+            self._busy = True  # (the save after it does not wait a second time)
+            return self._discard(folder, exc)
+        except StoreCorrupt as exc:
+            return self._discard(folder, exc)
+        except Exception as exc:  # anything else while reading is damage too: never trusted
+            return self._discard(folder, StoreCorrupt(f"unreadable ({type(exc).__name__}: {exc})"))
+        if self.verify:
+            out = self._verified(out, wanted)
         return out
+
+    def _discard(self, folder: Path, exc: Exception) -> dict:
+        reason = _one_line(str(exc))
+        self.stats.rebuilt = reason
+        self._digests = {}
+        self.stats.warnings.append(f"results store {folder}: stored results not used ({reason}); recomputing")
+        return {}
+
+    def _verified(self, out: dict, wanted: dict) -> dict:
+        """Keep the entries whose masks still hash to the stored digest; hash every wanted pair."""
+        with ThreadPoolExecutor(max_workers=2) as pool:  # (hashing releases the GIL)
+            digests = dict(zip(wanted, pool.map(content_digest, wanted.values()), strict=True))
+        kept = {k: pc for k, pc in out.items() if digests[k] and self._digests.get(k) == digests[k]}
+        self.stats.verified, self.stats.changed = len(out), len(out) - len(kept)
+        if self.stats.changed:
+            self.stats.warnings.append(
+                f"results store: --verify found {self.stats.changed} of {len(out)} stored entries whose "
+                "masks' content differs or was never hashed; recomputing them"
+            )
+        self._digests = digests
+        return kept
 
     # ------------------------------------------------------------------ writing
     def save(
         self, pairs: Sequence[Pair], counted: Iterable, table: ClassTable | None, *, keys: dict | None = None
     ) -> None:
-        """Replace the stored counts of these pairs' folders with ``counted`` (atomic); ``keys`` maps
-        a pair to its :func:`pair_key` when the caller has them already."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        """Replace the stored counts of these pairs' folders with ``counted`` (atomic, locked);
+        ``keys`` maps a pair to its :func:`pair_key` as computed *before* it was counted.
 
-        counted = list(counted)
+        Never raises: a store that cannot be written (read-only, disk full, busy) adds one line to
+        ``self.stats.warnings``.
+        """
         folder = self.folder_for(pairs)
+        try:
+            self._save(folder, list(counted), table, keys or {})
+        except Exception as exc:  # the results are computed; a failed save must not lose them
+            reason = _one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, StoreBusy) else str(exc))
+            self.stats.warnings.append(f"results store {folder}: results not saved ({reason})")
+
+    def _save(self, folder: Path, counted: list, table: ClassTable | None, keys: dict) -> None:
+        import pyarrow as pa
+
         ckey = colour_key(table)
-        images, gts, preds, counts = [], [], [], []
+        images = {name: [] for name in _IMAGES_SCHEMA().names}
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         start = 0
         for pc in counted:
-            key = pair_key(pc.pair)
-            images.append(
-                {
-                    "key": json.dumps(key),
-                    "h": int(pc.shape[0]),
-                    "w": int(pc.shape[1]),
-                    "warnings": json.dumps(list(pc.warnings)),
-                    "colour_coded": bool(pc.colour_coded),
-                    "colour_key": ckey if pc.colour_coded else "",
-                    "start": start,
-                    "rows": len(pc.counts),
-                }
-            )
-            gts.append(pc.gt_values)
-            preds.append(pc.pred_values)
-            counts.append(pc.counts)
+            key = keys.get(pc.pair) or pair_key(pc.pair)
+            digest = self._digests.get(key, "")
+            if not digest and self.verify:
+                digest = content_digest(pc.pair)
+            for name, value in (
+                ("key", json.dumps(key)),
+                ("h", int(pc.shape[0])),
+                ("w", int(pc.shape[1])),
+                ("warnings", json.dumps(list(pc.warnings))),
+                ("colour_coded", bool(pc.colour_coded)),
+                ("colour_key", ckey if pc.colour_coded else ""),
+                ("start", start),
+                ("rows", len(pc.counts)),
+                ("content", digest),
+            ):
+                images[name].append(value)
+            parts.append((pc.gt_values, pc.pred_values, pc.counts))
             start += len(pc.counts)
 
-        def cat(xs):
-            return np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64)
+        def cat(i: int) -> np.ndarray:
+            return np.concatenate([p[i] for p in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
 
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+        blobs = {
+            "images": _parquet(pa.table(images, schema=_IMAGES_SCHEMA())),
+            "counts": _parquet(
+                pa.table({"gt": cat(0), "pred": cat(1), "count": cat(2)}, schema=_COUNTS_SCHEMA())
+            ),
+        }
+        files = {}
+        for role, data in blobs.items():
+            digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+            files[role] = {"name": f"{role}-{digest}.parquet", "bytes": len(data), "blake2b": digest}
+        manifest = {"format": FORMAT_VERSION, "pairs": len(counted), "rows": start, "files": files}
+        manifest["checksum"] = _manifest_checksum(manifest)
+
+        folder.mkdir(parents=True, exist_ok=True)
+        with self._lock(folder, shared=False):
+            for name in os.listdir(folder):  # a folder where a file belongs (damage) goes first
+                if os.path.isdir(folder / name) and not os.path.islink(folder / name):
+                    shutil.rmtree(folder / name)
+            for role, data in blobs.items():
+                _write_atomic(folder / files[role]["name"], data)
+            _write_atomic(folder / MANIFEST, json.dumps(manifest).encode())  # last: the commit point
+            keep = {MANIFEST, LOCK, *(f["name"] for f in files.values())}
+            for old in os.listdir(folder):  # earlier data files, an older format, a crashed save's temp
+                if old not in keep:
+                    with contextlib.suppress(OSError):
+                        os.unlink(folder / old)
+
+    # ------------------------------------------------------------------ locking
+    @contextlib.contextmanager
+    def _lock(self, folder: Path, *, shared: bool) -> Iterator[None]:
+        """flock on ``folder/.lock``; a reader that cannot open the lock file (read-only store)
+        reads without it, a writer that cannot gets the OSError."""
+        if fcntl is None or (shared and not folder.is_dir()):
+            yield
+            return
+        path = folder / LOCK
         try:
-            pq.write_table(pa.Table.from_pylist(images, schema=_IMAGES_SCHEMA()), tmp / "images.parquet")
-            pq.write_table(
-                pa.table({"gt": cat(gts), "pred": cat(preds), "count": cat(counts)}),
-                tmp / "counts.parquet",
-                compression="zstd",
-            )
-            (tmp / "meta.json").write_text(json.dumps({"format": FORMAT_VERSION, "pairs": len(images)}))
-            old = folder.with_name(folder.name + ".old")
-            if folder.exists():
-                shutil.rmtree(old, ignore_errors=True)
-                folder.rename(old)
-            tmp.rename(folder)
-            shutil.rmtree(old, ignore_errors=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            if not shared:
+                raise
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                yield
+                return
+        try:
+            mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+            deadline = time.monotonic() + (0 if self._busy and not shared else self.lock_timeout)
+            pause = 0.001
+            while True:
+                try:
+                    fcntl.flock(fd, mode)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StoreBusy(
+                            f"{path} held by another process for over {self.lock_timeout:g} s"
+                        ) from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.05)
+            yield
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            os.close(fd)  # releases the lock
 
 
-class StoreCorrupt(Exception):
-    """A stored folder that cannot be trusted."""
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _parquet(table) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _manifest_checksum(manifest: dict) -> str:
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    return hashlib.blake2b(json.dumps(body, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
 def _IMAGES_SCHEMA():
@@ -208,62 +387,198 @@ def _IMAGES_SCHEMA():
             ("colour_key", pa.string()),
             ("start", pa.int64()),
             ("rows", pa.int64()),
+            ("content", pa.string()),
         ]
     )
 
 
-def _read(folder: Path) -> dict[tuple, dict]:
-    """Stored entries by pair key; {} when nothing is stored; StoreCorrupt when it cannot be trusted."""
-    if not folder.exists():
-        return {}
+def _COUNTS_SCHEMA():
+    import pyarrow as pa
+
+    return pa.schema([("gt", pa.int64()), ("pred", pa.int64()), ("count", pa.int64())])
+
+
+# ---------------------------------------------------------------------- reading and checking
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _read_manifest(folder: Path) -> dict | None:
+    """The checked manifest, None when nothing is stored; StoreCorrupt when it cannot be trusted."""
     try:
-        import pyarrow.parquet as pq
-
-        meta = json.loads((folder / "meta.json").read_text())
-        if meta.get("format") != FORMAT_VERSION:
-            raise StoreCorrupt(f"{folder}: format {meta.get('format')!r}, expected {FORMAT_VERSION}")
-        images = pq.read_table(folder / "images.parquet").to_pydict()
-        counts = pq.read_table(folder / "counts.parquet")
-        gt = counts.column("gt").to_numpy()
-        pred = counts.column("pred").to_numpy()
-        count = counts.column("count").to_numpy()
-    except StoreCorrupt:
-        raise
-    except Exception as exc:
-        raise StoreCorrupt(f"{folder}: unreadable ({type(exc).__name__}: {exc})") from None
-    if int(meta.get("pairs", -1)) != len(images["key"]):
-        raise StoreCorrupt(f"{folder}: {len(images['key'])} entries, meta.json says {meta.get('pairs')}")
-    starts = np.asarray(images["start"], dtype=np.int64)
-    lengths = np.asarray(images["rows"], dtype=np.int64)
-    outside = (starts < 0) | (lengths < 0) | (starts + lengths > len(count))
-    if outside.any():
-        raise StoreCorrupt(f"{folder}: entry {int(np.argmax(outside))} points outside the counts")
-    ends = starts + lengths
-
-    def per_entry(values: np.ndarray) -> np.ndarray:  # sum of ``values`` over each entry's rows
-        cum = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
-        return cum[ends] - cum[starts]
-
-    sums = per_entry(count)
-    pixels = np.asarray(images["h"], dtype=np.int64) * np.asarray(images["w"], dtype=np.int64)
-    wrong = (sums != pixels) | (per_entry(count <= 0) > 0)  # a stored count is never 0 or negative
-    if wrong.any():
-        i = int(np.argmax(wrong))
-        raise StoreCorrupt(
-            f"{folder}: entry {i} counts {int(sums[i])} pixels, expected {images['h'][i]}x{images['w'][i]}"
+        with open(folder / MANIFEST, "rb") as f:
+            raw = f.read(_MAX_MANIFEST_BYTES + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if len(raw) > _MAX_MANIFEST_BYTES:
+        raise StoreCorrupt(f"{MANIFEST} larger than {_MAX_MANIFEST_BYTES} bytes")
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        raise StoreCorrupt(f"{MANIFEST} is not JSON") from None
+    if not isinstance(meta, dict):
+        raise StoreCorrupt(f"{MANIFEST} is not a JSON object")
+    if meta.get("format") != FORMAT_VERSION or not _is_int(meta.get("format")):
+        if _is_int(meta.get("format")) and 0 < meta["format"] < FORMAT_VERSION:
+            raise StoreCorrupt(f"written by an earlier segviz, format {meta['format']}")
+        raise StoreCorrupt(f"format {meta.get('format')!r}, expected {FORMAT_VERSION}")
+    if meta.get("checksum") != _manifest_checksum(meta):
+        raise StoreCorrupt(f"{MANIFEST} checksum mismatch")
+    for name in ("pairs", "rows"):
+        if not _is_int(meta.get(name)) or meta[name] < 0:
+            raise StoreCorrupt(f"{MANIFEST}: {name} = {meta.get(name)!r}, expected a count")
+    files = meta.get("files")
+    if not isinstance(files, dict) or set(files) != {"images", "counts"}:
+        raise StoreCorrupt(f"{MANIFEST}: files = {files!r}, expected images and counts")
+    for role, f in files.items():
+        ok = (
+            isinstance(f, dict)
+            and isinstance(f.get("name"), str)
+            and _DATA_NAME.fullmatch(f["name"]) is not None
+            and f["name"].startswith(role + "-")
+            and isinstance(f.get("blake2b"), str)
+            and _HEX32.fullmatch(f["blake2b"]) is not None
+            and _is_int(f.get("bytes"))
+            and f["bytes"] >= 0
         )
+        if not ok:
+            raise StoreCorrupt(f"{MANIFEST}: files.{role} = {f!r} is malformed")
+    return meta
+
+
+def _read_file(folder: Path, entry: dict):
+    """One data file, checked against its size and hash before it is parsed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = folder / entry["name"]
+    try:
+        with open(path, "rb") as f:
+            data = f.read(entry["bytes"] + 1)
+    except FileNotFoundError:
+        raise StoreCorrupt(f"{entry['name']} is missing") from None
+    if len(data) != entry["bytes"]:
+        raise StoreCorrupt(f"{entry['name']}: {len(data)} bytes, expected {entry['bytes']} (truncated?)")
+    if hashlib.blake2b(data, digest_size=16).hexdigest() != entry["blake2b"]:
+        raise StoreCorrupt(f"{entry['name']}: checksum mismatch (damaged file)")
+    return pq.read_table(pa.BufferReader(data))
+
+
+@dataclass
+class _Stored:
+    """Checked columns of one store folder."""
+
+    images: dict[str, list]
+    gt: np.ndarray
+    pred: np.ndarray
+    count: np.ndarray
+
+
+def _read(folder: Path) -> _Stored | None:
+    """The folder's checked contents; None when nothing is stored; StoreCorrupt when it cannot be
+    trusted."""
+    meta = _read_manifest(folder)
+    if meta is None:
+        return None
+    images = _read_file(folder, meta["files"]["images"])
+    counts = _read_file(folder, meta["files"]["counts"])
+    for name, table, schema, n in (
+        ("images", images, _IMAGES_SCHEMA(), meta["pairs"]),
+        ("counts", counts, _COUNTS_SCHEMA(), meta["rows"]),
+    ):
+        if not table.schema.remove_metadata().equals(schema):
+            raise StoreCorrupt(f"{name}: unexpected columns ({', '.join(table.schema.names)})")
+        if table.num_rows != n:
+            raise StoreCorrupt(f"{name}: {table.num_rows} rows, {MANIFEST} says {n}")
+        if any(col.null_count for col in table.columns):
+            raise StoreCorrupt(f"{name}: missing values")
+    stored = _Stored(
+        images.to_pydict(),
+        counts.column("gt").to_numpy(),
+        counts.column("pred").to_numpy(),
+        counts.column("count").to_numpy(),
+    )
+    _check_values(stored)
+    return stored
+
+
+def _check_values(s: _Stored) -> None:
+    """Every value in range: contiguous row ranges covering the counts, positive counts summing to
+    each entry's h x w, non-negative raw values (at most 65535 when decoded from colours), rows
+    sorted and distinct within each entry."""
+    rows = np.asarray(s.images["rows"], dtype=np.int64)
+    starts = np.asarray(s.images["start"], dtype=np.int64)
+    h = np.asarray(s.images["h"], dtype=np.int64)
+    w = np.asarray(s.images["w"], dtype=np.int64)
+
+    def fail(what: str, wrong: np.ndarray) -> None:
+        if wrong.any():
+            raise StoreCorrupt(f"entry {int(np.argmax(wrong))}: {what}")
+
+    fail("image size out of range", (h < 1) | (w < 1) | (h > 1 << 31) | (w > 1 << 31) | (h * w > 1 << 40))
+    fail("no count rows", rows < 1)
+    expected_starts = np.concatenate([[0], np.cumsum(rows)[:-1]]) if len(rows) else rows
+    fail("rows not contiguous", starts != expected_starts)
+    if int(rows.sum()) != len(s.count):
+        raise StoreCorrupt(f"entries cover {int(rows.sum())} count rows, the file holds {len(s.count)}")
+    if len(s.count):
+        if (s.count < 1).any():
+            raise StoreCorrupt(
+                f"count row {int(np.argmax(s.count < 1))}: count {int(s.count.min())} not positive"
+            )
+        if (s.count > np.repeat(h * w, rows)).any():  # (so the sums below cannot overflow)
+            raise StoreCorrupt("a count larger than its image")
+        if (s.gt < 0).any() or (s.pred < 0).any():
+            raise StoreCorrupt("a negative raw value")
+        colour = np.repeat(np.asarray(s.images["colour_coded"], dtype=bool), rows)
+        if (colour & ((s.gt > MAX_ID + 1) | (s.pred > MAX_ID + 1))).any():  # (MAX_ID + 1: unknown colour)
+            raise StoreCorrupt("a colour-coded value above the largest class id")
+        cum = np.concatenate([[0], np.cumsum(s.count, dtype=np.int64)])
+        fail("pixel total differs from its image size", cum[starts + rows] - cum[starts] != h * w)
+        first = np.zeros(len(s.count), dtype=bool)
+        first[starts] = True
+        order = (s.gt[1:] > s.gt[:-1]) | ((s.gt[1:] == s.gt[:-1]) & (s.pred[1:] > s.pred[:-1]))
+        unsorted = ~order & ~first[1:]
+        if unsorted.any():
+            raise StoreCorrupt(f"count row {int(np.argmax(unsorted)) + 1}: rows repeated or out of order")
+    if any(c and not re.fullmatch(r"[0-9a-f]{16}", c) for c in s.images["colour_key"]):
+        raise StoreCorrupt("malformed colour key")
+    if any(c and not _HEX32.fullmatch(c) for c in s.images["content"]):
+        raise StoreCorrupt("malformed content hash")
+
+
+def _entries(stored: _Stored | None, wanted: dict, ckey: str, digests: dict) -> dict:
+    """PairCounts of the stored entries that ``wanted`` asks for; fills ``digests`` for them."""
+    from segviz.evaluate import PairCounts
+
+    if stored is None:
+        return {}
+    im = stored.images
     out = {}
-    for i, raw_key in enumerate(images["key"]):
-        start, rows = images["start"][i], images["rows"][i]
-        c = count[start : start + rows]
-        h, w = images["h"][i], images["w"][i]
-        out[tuple(json.loads(raw_key))] = {
-            "gt": gt[start : start + rows],
-            "pred": pred[start : start + rows],
-            "count": c,
-            "shape": (h, w),
-            "warnings": json.loads(images["warnings"][i]),
-            "colour_coded": images["colour_coded"][i],
-            "colour_key": images["colour_key"][i],
-        }
-    return out
+    for i, raw in enumerate(im["key"]):
+        key = json.loads(raw)
+        if not isinstance(key, list) or len(key) != _KEY_LENGTH:
+            raise StoreCorrupt(f"entry {i}: malformed key")
+        key = tuple(key)
+        if key in out:
+            raise StoreCorrupt(f"entry {i}: stored twice")
+        pair = wanted.get(key)
+        if pair is None or (im["colour_coded"][i] and im["colour_key"][i] != ckey):
+            out[key] = None  # (kept only to detect duplicates)
+            continue
+        warnings = json.loads(im["warnings"][i])
+        if not isinstance(warnings, list) or not all(isinstance(x, str) for x in warnings):
+            raise StoreCorrupt(f"entry {i}: malformed warnings")
+        a, b = im["start"][i], im["start"][i] + im["rows"][i]
+        out[key] = PairCounts(
+            pair,
+            stored.gt[a:b],
+            stored.pred[a:b],
+            stored.count[a:b],
+            (im["h"][i], im["w"][i]),
+            tuple(warnings),
+            im["colour_coded"][i],
+        )
+        if im["content"][i]:
+            digests[key] = im["content"][i]
+    return {k: v for k, v in out.items() if v is not None}

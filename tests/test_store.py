@@ -42,36 +42,7 @@ def test_changing_one_prediction_recomputes_one_image(tiny_dataset, tmp_path):
     assert result.confusion.tolist() == fresh.confusion.tolist()
 
 
-@pytest.mark.parametrize("damage", ["garbage", "wrong-sum", "zero-count", "missing-file", "old-format"])
-def test_corrupt_store_is_rebuilt_not_trusted(tiny_dataset, tmp_path, damage):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    store = ResultsStore(tmp_path / "store")
-    expected = evaluate(open_dataset(tiny_dataset), store=store).to_dict()
-    (folder,) = [p for p in (tmp_path / "store").iterdir() if p.is_dir()]
-    if damage == "garbage":
-        (folder / "counts.parquet").write_bytes(b"not parquet")
-    elif damage == "wrong-sum":
-        table = pq.read_table(folder / "counts.parquet")
-        counts = table.column("count").to_numpy().copy()
-        counts[0] += 5
-        pq.write_table(table.set_column(2, "count", pa.array(counts)), folder / "counts.parquet")
-    elif damage == "zero-count":  # the totals still add up, but a stored count is 0
-        table = pq.read_table(folder / "counts.parquet")
-        counts = table.column("count").to_numpy().copy()
-        counts[-1] += counts[-2]
-        counts[-2] = 0
-        pq.write_table(table.set_column(2, "count", pa.array(counts)), folder / "counts.parquet")
-    elif damage == "missing-file":
-        (folder / "images.parquet").unlink()
-    else:
-        (folder / "meta.json").write_text('{"format": 0, "pairs": 2}')
-    result = evaluate(open_dataset(tiny_dataset), store=store)
-    assert store.stats.rebuilt and store.stats.misses == 2
-    assert result.to_dict() == expected
-    evaluate(open_dataset(tiny_dataset), store=store)
-    assert store.stats.hits == 2 and not store.stats.rebuilt
+# Damaged, unreadable and unwritable stores, and --verify: tests/test_store_damage.py.
 
 
 def test_rgb_entries_depend_on_the_table_colours(tmp_path):
