@@ -399,10 +399,11 @@ def fold(
         img[kept_rows & is_ignored], weights=c[kept_rows & is_ignored], minlength=len(counted)
     )
     valid = kept_rows & ~is_ignored
-    # (colours not in the table were already reported with the colours, by count_pair)
-    warnings.extend(
-        _invalid_prediction_warnings(counted, img, p, c, valid & (pi == k) & (p != UNKNOWN_COLOUR))
-    )
+    # (colours not in the table were already reported with the colours, by count_pair; in any other
+    # mask 65535 is a value like any other)
+    colour_coded = np.array([pc.colour_coded for pc in counted], dtype=bool)
+    unknown_colour = colour_coded[img] & (p == UNKNOWN_COLOUR) if len(img) else np.zeros(0, dtype=bool)
+    warnings.extend(_invalid_prediction_warnings(counted, img, p, c, valid & (pi == k) & ~unknown_colour))
     rows = _merge(new_index[img[valid]], gi[valid], pi[valid], c[valid], k)
     kept = [pc for pc, b in zip(counted, bad, strict=True) if not b]
     return Evaluation(

@@ -748,6 +748,184 @@ def npy_header_bomb(root: Path) -> Case:
     )
 
 
+# ---------------------------------------------------------------------- raw values of any size
+# Issue #11 (1, 8): one pixel of 3e8 in a tiny .npy made the evaluation allocate a table indexed by
+# value (7-8 GB); uint64 values >= 2**63 wrapped around into int64 and counted as a real class.
+def _npy(path: Path, array: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, array, allow_pickle=False)
+    return path
+
+
+def _value_case(
+    root: Path, name: str, what: str, side: str, array: np.ndarray, message: str, *, tiff: bool = False
+) -> Case:
+    """``side`` ("gt" or "pred") of item "big" holds ``array`` as .npy (or a 32-bit TIFF); the other
+    side is the item's PNG. Out-of-table predictions are evaluated (invalid); the rest skipped."""
+    folder = _base(root, name)
+    path = folder / side / ("big.tif" if tiff else "big.npy")
+    if tiff:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(array.astype(np.int32), mode="I").save(path)
+    else:
+        _npy(path, array)
+    _item(folder, "big", **{side: None})
+    regex = _file(side, path.name) + message
+    exact = np.issubdtype(array.dtype, np.integer) and int(array.min()) >= 0 and int(array.max()) < 2**32
+    if side == "pred" and exact:
+        return Case(
+            name,
+            what,
+            {**good_expected(), "big": reference_counts(ITEM_GT, array)},
+            warned=("big",),
+            message=regex,
+            item="big",
+        )
+    return _skip_case(name, what, regex, skipped=("big",))
+
+
+def _with(array: np.ndarray, dtype, at: tuple[int, int], value) -> np.ndarray:
+    out = array.astype(dtype)
+    out[at] = value
+    return out
+
+
+@case
+def npy_pred_value_3e8(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-pred-value-3e8",
+        "pred/big.npy (int64) has one pixel of 300,000,000: an invalid prediction, no table of 3e8 cells",
+        "pred",
+        _with(ITEM_PRED, np.int64, (1, 1), 300_000_000),
+        r": values that are not class ids in 1 px \(300000000: 1 px\)",
+    )
+
+
+@case
+def npy_pred_value_1e9_many(root: Path) -> Case:
+    pred = _with(ITEM_PRED, np.int64, (0, 0), 10**9)
+    pred[3, 2:5] = (2**32 - 1, 65_535, 10**9)  # (GT at [3, 0:2] is void)
+    return _value_case(
+        root,
+        "npy-pred-value-1e9-many",
+        "pred/big.npy holds 1e9 (twice), 2**32-1 and 65535: invalid predictions",
+        "pred",
+        pred,
+        r": values that are not class ids in 4 px \(1000000000: 2 px, 65535: 1 px, 4294967295: 1 px\)",
+    )
+
+
+@case
+def npy_pred_uint32_3e9(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-pred-uint32-3e9",
+        "pred/big.npy (uint32) has one pixel of 3,000,000,000: an invalid prediction",
+        "pred",
+        _with(ITEM_PRED, np.uint32, (2, 3), 3_000_000_000),
+        r": values that are not class ids in 1 px \(3000000000: 1 px\)",
+    )
+
+
+@case
+def tiff_pred_value_1e9(root: Path) -> Case:
+    return _value_case(
+        root,
+        "tiff-pred-value-1e9",
+        "pred/big.tif (32-bit TIFF, mode I) has one pixel of 1,000,000,000: an invalid prediction",
+        "pred",
+        _with(ITEM_PRED, np.int64, (0, 5), 10**9),
+        r": values that are not class ids in 1 px \(1000000000: 1 px\)",
+        tiff=True,
+    )
+
+
+@case
+def npy_gt_value_1e9(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-gt-value-1e9",
+        "gt/big.npy has one pixel of 1,000,000,000: not in the class table, skipped",
+        "gt",
+        _with(ITEM_GT, np.int64, (1, 1), 10**9),
+        r": ground-truth values 1000000000 \(1 px\) are not in the class table",
+    )
+
+
+@case
+def npy_pred_uint64_wraps(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-pred-uint64-wraps",
+        "pred/big.npy (uint64) holds 2**63, which int64 would read as a negative number: skipped",
+        "pred",
+        _with(ITEM_PRED, np.uint64, (0, 1), 2**63),
+        r": value 9,223,372,036,854,775,808 \(dtype uint64, at \(0, 1\)\) cannot be a class id",
+    )
+
+
+@case
+def npy_gt_uint64_max(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-gt-uint64-max",
+        "gt/big.npy (uint64) holds 2**64-1 (-1 once wrapped): skipped",
+        "gt",
+        _with(ITEM_GT, np.uint64, (3, 5), 2**64 - 1),
+        r": value 18,446,744,073,709,551,615 \(dtype uint64, at \(3, 5\)\) cannot be a class id",
+    )
+
+
+@case
+def npy_pred_above_uint32(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-pred-above-uint32",
+        "pred/big.npy (int64) holds 2**32 + 5, above every possible id: skipped",
+        "pred",
+        _with(ITEM_PRED, np.int64, (2, 2), 2**32 + 5),
+        r": value 4,294,967,301 \(dtype int64, at \(2, 2\)\) cannot be a class id; mask values must be "
+        r"integers in 0\.\.4,294,967,295",
+    )
+
+
+@case
+def npy_pred_float_fraction(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-pred-float-fraction",
+        "pred/big.npy is float64 with a pixel of 1.5: skipped",
+        "pred",
+        _with(ITEM_PRED, np.float64, (0, 0), 1.5),
+        r": a mask must hold integers \(got dtype float64\)",
+    )
+
+
+@case
+def npy_gt_float_nan(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-gt-float-nan",
+        "gt/big.npy is float32 with a NaN pixel: skipped",
+        "gt",
+        _with(ITEM_GT, np.float32, (2, 4), np.nan),
+        r": a mask must hold integers \(got dtype float32\)",
+    )
+
+
+@case
+def npy_pred_negative(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-pred-negative",
+        "pred/big.npy (int8) holds -1: skipped",
+        "pred",
+        _with(ITEM_PRED, np.int8, (1, 4), -1),
+        r": negative values \(-1\) are not class ids",
+    )
+
+
 #: Every case's name (its builder's name with dashes), known without writing anything.
 CASE_NAMES = [build.__name__.replace("_", "-") for build in BUILDERS]
 
