@@ -502,15 +502,25 @@ def _pictures(evaluation: Evaluation, index: int) -> _Pictures:
 
 
 def _photo(path: Location | None, mask_size: tuple[int, int], size: tuple[int, int]) -> np.ndarray | None:
-    """The photo resized to ``size``; None when absent, unreadable or not the masks' size."""
+    """The photo resized to ``size``; None when absent, unreadable, not the masks' size or larger
+    than Pillow's pixel limit (a decompression bomb: refused from its header, never decoded).
+    ``segviz.evaluate`` has already warned about each of these."""
     if path is None:
         return None
     try:
         with remote.open_file(path) if remote.is_url(path) else open(path, "rb") as f, Image.open(f) as im:
-            if im.size != mask_size:
+            limit = Image.MAX_IMAGE_PIXELS
+            if im.size != mask_size or (limit is not None and im.width * im.height > limit):
                 return None
             return np.asarray(im.convert("RGB").resize(size, Image.Resampling.BILINEAR))
-    except (OSError, SyntaxError, ValueError, DatasetError):
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        DatasetError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
         return None
 
 

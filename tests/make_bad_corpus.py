@@ -693,6 +693,38 @@ def photo_bomb(root: Path) -> Case:
 
 
 @case
+def photo_bomb_100mpx(root: Path) -> Case:
+    folder = _base(root, "photo-bomb-100mpx")
+    _item(folder, "huge")
+    (folder / "images" / "huge.jpg").unlink()
+    (folder / "images" / "huge.png").write_bytes(png_claiming_size(10_000, 10_000))
+    return Case(
+        "photo-bomb-100mpx",
+        "images/huge.png claims 10000x10000 (above Pillow's limit, below its hard error): no photo, a warning",
+        {**good_expected(), "huge": reference_counts(ITEM_GT, ITEM_PRED)},
+        warned=("huge",),
+        message=_file("images", "huge.png") + r": photo size 10000x10000 differs from its masks \(6x4\)",
+        item="huge",
+    )
+
+
+@case
+def photo_truncated(root: Path) -> Case:
+    folder = _base(root, "photo-truncated")
+    _item(folder, "cut")
+    noise = (np.arange(6 * 4 * 3).reshape(4, 6, 3) * 2654435761 % 251).astype(np.uint8)
+    data = _png(folder / "images" / "cut.png", noise, "RGB").read_bytes()
+    (folder / "images" / "cut.jpg").unlink()
+    (folder / "images" / "cut.png").write_bytes(data[: len(data) - 20])  # IDAT cut, IEND gone
+    return Case(
+        "photo-truncated",
+        "images/cut.png is a PNG photo cut short (right size in its header): no photo",
+        {**good_expected(), "cut": reference_counts(ITEM_GT, ITEM_PRED)},
+        item="cut",
+    )
+
+
+@case
 def jpeg_mask_extension(root: Path) -> Case:
     folder = _base(root, "jpeg-mask-extension")
     Image.fromarray(ITEM_GT.astype(np.uint8)).save(folder / "gt" / "lossy.jpg", quality=75)

@@ -196,6 +196,27 @@ def test_cli(corpus, name, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
+def test_cli_report(corpus, name, tmp_path, capsys):
+    """``segviz report`` on every case: the exit status of ``evaluate``, no traceback, and a report
+    that names every evaluated image among the worst ones. Regression (issue #11): a photo that is
+    a decompression bomb crashed the report (evaluate warned correctly); it is now left out."""
+    case, folder = corpus.get(name)
+    out = tmp_path / "report.html"
+    status = main(["report", str(folder), "--out", str(out), "--resamples", "20", "--worst", "6"])
+    err = capsys.readouterr().err
+    assert status == case.exit_status, err
+    assert "Traceback" not in err
+    if case.error:
+        assert err.startswith("segviz: error: ") and not out.exists()
+        return
+    page = out.read_text(encoding="utf-8")
+    assert f"The {len(case.evaluated)} worst images by mIoU" in page
+    for image in case.evaluated:
+        assert f"<h3>{image}</h3>" in page, image
+    assert "Could not draw this image" not in page
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
 def test_app(corpus, name, monkeypatch):
     case, folder = corpus.get(name)
     corpus.app_runs.add(name)
