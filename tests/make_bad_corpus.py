@@ -962,6 +962,147 @@ def npy_pred_negative(root: Path) -> Case:
 CASE_NAMES = [build.__name__.replace("_", "-") for build in BUILDERS]
 
 
+# ---------------------------------------------------------------------- hostile zips (uploads)
+@dataclass(frozen=True)
+class ZipCase:
+    """An uploaded dataset zip that ``segviz.archive.extract_dataset_zip`` must refuse before it
+    parses the central directory (``early``) or before it extracts anything, with ``message``."""
+
+    name: str
+    what: str
+    data: bytes
+    message: str
+    early: bool = True
+    max_files: int = 20_000
+
+
+def zip_bytes(
+    names: list[str],
+    *,
+    contents: dict[str, bytes] | None = None,
+    zip64: bool = False,
+    claimed_entries: int | None = None,
+    comment_bytes: int = 0,
+) -> bytes:
+    """A stored (uncompressed) zip written byte by byte, fast for a million entries: ``names``
+    ending in "/" are folder entries, the others hold ``contents[name]`` (default empty).
+
+    ``zip64`` adds a zip64 end record (the classic one then says 0xFFFF entries);
+    ``claimed_entries`` makes the end record(s) claim another number of entries;
+    ``comment_bytes`` gives every central-directory entry a file comment of that many bytes."""
+    import struct
+
+    contents = contents or {}
+    local, central = [], []
+    offset = 0
+    for name in names:
+        raw, data = name.encode(), contents.get(name, b"")
+        crc = zlib.crc32(data)
+        header = struct.pack(
+            "<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 33, crc, len(data), len(data), len(raw), 0
+        )
+        local.append(header + raw + data)
+        attr = (0o40755 << 16) | 0x10 if name.endswith("/") else 0o100644 << 16
+        comment = b"c" * comment_bytes
+        central.append(
+            struct.pack(
+                "<4s6H3L5H2L",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                0,
+                0,
+                33,
+                crc,
+                len(data),
+                len(data),
+                len(raw),
+                0,
+                len(comment),
+                0,
+                0,
+                attr,
+                offset,
+            )
+            + raw
+            + comment
+        )
+        offset += len(header) + len(raw) + len(data)
+    directory = b"".join(central)
+    count = len(names) if claimed_entries is None else claimed_entries
+    tail = b""
+    if zip64:
+        record_at = offset + len(directory)
+        tail += struct.pack(
+            "<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(directory), offset
+        )
+        tail += struct.pack("<4sLQL", b"PK\x06\x07", 0, record_at, 1)
+        tail += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    else:
+        small = min(count, 0xFFFF)
+        tail += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, small, small, len(directory), offset, 0)
+    return b"".join(local) + directory + tail
+
+
+def _dataset_members() -> tuple[list[str], dict[str, bytes]]:
+    """A small valid dataset (the good pairs, classes.csv) with its folder entries."""
+    contents = {"ds/classes.csv": CLASSES.encode()}
+    for pair, (g, p) in GOOD.items():
+        for side, array in (("gt", g), ("pred", p)):
+            buf = io.BytesIO()
+            Image.fromarray(array.astype(np.uint8)).save(buf, format="PNG")
+            contents[f"ds/{side}/{pair}.png"] = buf.getvalue()
+    return ["ds/", "ds/gt/", "ds/pred/", *contents], contents
+
+
+def make_zip_cases() -> dict[str, ZipCase]:
+    """Issue #11 (4): a zip with 1.8 M folder entries cost 1 GB and 10 s before being refused:
+    folder entries count toward the entry limit, read from the end record before parsing. The
+    cases use 25,000 folder entries (the same rule; the 1.8 M case is in benchmarks/)."""
+    names, contents = _dataset_members()
+    folders = [f"ds/f{i:06d}/" for i in range(25_000)]
+    n = len(names) + len(folders)
+    limit = r"more than the limit of 20,000"
+    return {
+        c.name: c
+        for c in (
+            ZipCase(
+                "zip-folder-entries",
+                "a dataset plus 25,000 empty folder entries",
+                zip_bytes(names + folders, contents=contents),
+                rf"upload\.zip: {n:,} entries \(files and folders\), {limit}",
+            ),
+            ZipCase(
+                "zip64-folder-entries",
+                "the same with a zip64 end record (the classic record says 0xFFFF)",
+                zip_bytes(names + folders, contents=contents, zip64=True),
+                rf"upload\.zip: {n:,} entries \(files and folders\), {limit}",
+            ),
+            ZipCase(
+                "zip-claims-million-entries",
+                "a valid dataset zip whose zip64 end record claims 1,800,000 entries",
+                zip_bytes(names, contents=contents, zip64=True, claimed_entries=1_800_000),
+                rf"upload\.zip: 1,800,000 entries \(files and folders\), {limit}",
+            ),
+            ZipCase(
+                "zip-understates-entries",
+                "25,000 folder entries behind an end record claiming 9",
+                zip_bytes(names + folders, contents=contents, claimed_entries=9),
+                rf"upload\.zip: {n:,} entries \(files and folders\), {limit}",
+                early=False,
+            ),
+            ZipCase(
+                "zip-bloated-directory",
+                "8 entries whose 60 KB comments make a 480 KB central directory (limit: 8 entries)",
+                zip_bytes(names, contents=contents, comment_bytes=60_000),
+                r"upload\.zip: its central directory takes [\d,]+ bytes, more than 8,192 for at most 8 entries",
+                max_files=8,
+            ),
+        )
+    }
+
+
 def make_corpus(root: Path) -> dict[str, Case]:
     """Write every case's dataset under ``root`` (one folder each) and return the cases by name.
 

@@ -27,14 +27,18 @@ from make_bad_corpus import (
     GOOD_CONFUSION,
     GOOD_IGNORED,
     Case,
+    _dataset_members,
     make_corpus,
+    make_zip_cases,
     reference_counts,
+    zip_bytes,
 )
 from PIL import ImageFile
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
 from segviz import errors, evaluate, kernels, open_dataset
+from segviz.archive import ZipLimits, extract_dataset_zip
 from segviz.cli import main
 from segviz.errors import SegvizError
 
@@ -339,3 +343,45 @@ def test_cli_as_a_process(corpus, tmp_path):
         assert f"images          {len(case.evaluated):>10,}" in proc.stdout
         if case.message:
             assert re.search(case.message, proc.stderr), proc.stderr
+
+
+# ---------------------------------------------------------------------- hostile zips
+ZIP_CASES = make_zip_cases()
+
+
+@pytest.mark.parametrize("name", list(ZIP_CASES))
+def test_zip_refused_before_extraction(name, tmp_path, monkeypatch):
+    """Regression (issue #11): a zip of 1.8 M folder entries cost 1 GB and 10 s before being
+    refused; folder entries count toward the limit, read from the end record before zipfile parses
+    the central directory (``early``), else at the latest before anything is written."""
+    import zipfile
+
+    case = ZIP_CASES[name]
+    upload = tmp_path / "upload.zip"
+    upload.write_bytes(case.data)
+    if case.early:
+        monkeypatch.setattr(zipfile, "ZipFile", lambda *a, **k: pytest.fail("the directory was parsed"))
+    with pytest.raises(errors.DatasetError, match=case.message):
+        extract_dataset_zip(upload, tmp_path / "out", limits=ZipLimits(max_files=case.max_files))
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("zip64", [False, True], ids=["zip", "zip64"])
+def test_zip_with_folder_entries_within_the_limit(zip64, tmp_path, capsys):
+    """Folder entries are counted, not refused: a dataset zip with its folders (and 100 more)
+    extracts, then evaluates through the library and the CLI with the hand-counted matrices."""
+    names, contents = _dataset_members()
+    folders = [f"ds/extra{i:03d}/" for i in range(100)]
+    upload = tmp_path / "upload.zip"
+    upload.write_bytes(zip_bytes(names + folders, contents=contents, zip64=zip64))
+    limits = ZipLimits(max_files=len(names) + len(folders))
+    root = extract_dataset_zip(upload, tmp_path / "out", limits=limits)
+    assert_good_pairs(evaluate(open_dataset(root)))
+    assert main(["evaluate", str(root), "--json", str(tmp_path / "r.json"), "--quiet"]) == 0
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert (
+        data["confusion_matrix"]
+        == (np.array(GOOD_CONFUSION["good1"]) + GOOD_CONFUSION["good2"])[:, :-1].tolist()
+    )
+    with pytest.raises(errors.DatasetError, match=r"entries \(files and folders\), more than the limit of"):
+        extract_dataset_zip(upload, tmp_path / "again", limits=ZipLimits(max_files=limits.max_files - 1))
