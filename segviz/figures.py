@@ -5,8 +5,8 @@ Streamlit forwards clicks on scatter points but not on heatmap cells (``shared/N
 marker's ``customdata`` is ``[gt_index, pred_index, count]`` as plain Python lists.
 
 Every figure draws a bounded number of classes, whatever the class table holds: the confusion and
-difference heatmaps the top-N classes (:func:`default_top_n`: all up to 30, else 25) plus one
-"(other)" row and column pooling the rest (:func:`pool_other`); the bar charts at most
+difference heatmaps the top-N classes (:func:`default_top_n`: all up to 30, else 25), with
+``other=True`` plus one "(other)" row and column pooling the rest (:func:`pool_other`); the bar charts at most
 :data:`MAX_BARS` bars, the rest pooled into one "(other …)" bar; the hover layer of an image at most
 :data:`MAX_HOVER_SIDE` cells a side. A report of 5,000 classes therefore draws about as much as one
 of 30.
@@ -265,7 +265,7 @@ def confusion_figure(
     log: bool = False,
     hidden: Sequence[int] = (),
     top_n: int | None = None,
-    other: bool = True,
+    other: bool = False,
     diagonal: Diagonal = "show",
     show_invalid: bool = False,
     annotate: bool | None = None,
@@ -274,8 +274,9 @@ def confusion_figure(
     """Confusion-matrix heatmap, rows = ground truth, columns = prediction, in class order.
 
     ``cm`` is (K, K+1) with the invalid-prediction column last. ``top_n`` classes are drawn (the
-    most confused; default :func:`default_top_n`), and with ``other`` the remaining classes that are
-    not ``hidden`` are pooled into one "(other)" row and column. Row/column percentages are always
+    most confused; default :func:`default_top_n`), and with ``other=True`` the remaining classes
+    that are not ``hidden`` are pooled into one "(other N classes)" row and column (the report
+    does this; without it the classes beyond the top N are simply not drawn). Row/column percentages are always
     of the full row/column (hiding a class does not change them). ``diagonal="dim"`` draws correct
     pixels (and the "(other)" × "(other)" cell) in grey and scales colours on the errors only.
     Clicks arrive as the scatter trace's ``customdata`` ``[gt_index, pred_index, count]``
@@ -575,12 +576,12 @@ def difference_figure(
     *,
     hidden: Sequence[int] = (),
     top_n: int | None = None,
-    other: bool = True,
+    other: bool = False,
 ) -> go.Figure:
     """Heatmap of the change in the confusion matrix (b − a, pixels), diverging colours around 0.
 
     ``top_n`` classes with the largest changes are drawn (default :func:`default_top_n`); with
-    ``other`` the remaining classes that are not ``hidden`` are pooled into one "(other)" row and
+    ``other=True`` the remaining classes that are not ``hidden`` are pooled into one "(other)" row and
     column (its cells: the net change of the pooled pixels).
     """
     k = diff.shape[0]

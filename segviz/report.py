@@ -393,7 +393,13 @@ def _confusion_html(evaluation: Evaluation) -> str:
     invalid = evaluation.invalid_pred_pixels > 0
     top_n = default_top_n(k)
     fig = confusion_figure(
-        evaluation.confusion, names, normalize="row", diagonal="dim", show_invalid=invalid, top_n=top_n
+        evaluation.confusion,
+        names,
+        normalize="row",
+        diagonal="dim",
+        show_invalid=invalid,
+        top_n=top_n,
+        other=True,
     )
     n = min(k, top_n) + int(top_n < k) + int(invalid)
     height = int(min(1100, max(520, 200 + 32 * n)))  # square cells: the height sets their size

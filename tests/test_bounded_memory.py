@@ -283,7 +283,7 @@ def test_confusion_figure_of_many_classes_draws_top_n_and_other():
     k = 300
     cm = _confusions(k)
     names = [f"c{i}" for i in range(k)]
-    fig = confusion_figure(cm, names, normalize="row", show_invalid=True)
+    fig = confusion_figure(cm, names, normalize="row", show_invalid=True, other=True)
     heat = [t for t in fig.data if t.type == "heatmap"][-1]
     assert default_top_n(k) == 25 and len(heat.y) == 26 and len(heat.x) == 27
     assert heat.y[-1] == "(other 275 classes)" and heat.x[-2:] == ("(other 275 classes)", "(invalid)")
@@ -296,7 +296,7 @@ def test_confusion_figure_of_many_classes_draws_top_n_and_other():
     # row percentages of the (other) row are of the pooled rows' total
     j = list(heat.x).index(f"c{shown[0]}")
     assert heat.z[-1][j] == pytest.approx(cm[pooled, shown[0]].sum() / cm[pooled].sum() * 100)
-    assert len(confusion_figure(cm, names, other=False).data[-1].customdata) == 25 * 25
+    assert len(confusion_figure(cm, names).data[-1].customdata) == 25 * 25  # default: no (other)
 
 
 def test_bar_figures_draw_at_most_max_bars():
@@ -322,7 +322,7 @@ def test_bar_figures_draw_at_most_max_bars():
 
 def test_difference_and_hover_figures_are_bounded():
     diff = _confusions(200) - _confusions(200, seed=1)
-    heat = difference_figure(diff, [f"c{i}" for i in range(200)]).data[0]
+    heat = difference_figure(diff, [f"c{i}" for i in range(200)], other=True).data[0]
     assert len(heat.y) == 26 and heat.y[-1] == "(other 175 classes)"
     assert np.asarray(heat.z).sum() == diff[:, :200].sum()  # nothing hidden: every pixel pooled in
     big = np.zeros((2000, 3000), dtype=np.int16)
