@@ -9,6 +9,10 @@ entries. Each run is a fresh process (``segviz`` through ``python -m``) measured
     python benchmarks/bench_bounded_memory.py                 # 500, 1000, 5000 classes (~1 min)
     python benchmarks/bench_bounded_memory.py --classes 500   # one size
     python benchmarks/bench_bounded_memory.py --zip-entries 0 # skip the 1.8 M-entry zip (writes 170 MB)
+    python benchmarks/bench_bounded_memory.py --baseline /work/main   # side by side with another checkout
+
+Every run has an address-space limit (``--limit-gb``, default 4): a baseline that would need 23 GB
+fails with a MemoryError instead of taking the machine down; it is shown as "over the limit".
 
 Datasets go to ``--out`` (default /tmp/segviz-bench-memory), never into the repository.
 """
@@ -73,19 +77,39 @@ def value_dataset(folder: Path, value: int) -> Path:
 
 _MEASURE = """
 import json, resource, subprocess, sys, time
+limit = int(sys.argv[1])
 t = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+proc = subprocess.run(sys.argv[2:], capture_output=True, text=True,
+                      preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
 print(json.dumps({"status": proc.returncode, "seconds": time.perf_counter() - t,
                   "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
                   "stderr": proc.stderr[-2000:]}))
 """
 
 
-def measure(args: list[str]) -> dict:
-    """Run one command in a fresh process; its exit status, wall time and peak RSS (MB)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", _MEASURE, *args], capture_output=True, text=True, env=env)
-    return json.loads(out.stdout)
+LIMIT = 4 * 1024**3
+
+
+def measure(args: list[str], src: Path = ROOT) -> dict:
+    """Run one command in a fresh process importing segviz from ``src``, under :data:`LIMIT`; its
+    exit status, wall time and peak RSS (MB)."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    out = subprocess.run(  # run from /tmp: `python -c` and `-m` put the working folder first
+        [sys.executable, "-c", _MEASURE, str(LIMIT), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd="/tmp",
+    )
+    result = json.loads(out.stdout)
+    result["over"] = "MemoryError" in result["stderr"]
+    return result
+
+
+def cell(r: dict) -> str:
+    if r["over"]:
+        return f"over the {LIMIT / 1024**3:.0f} GB limit (MemoryError)"
+    return f"exit {r['status']}, {r['peak_mb']:.0f} MB, {r['seconds']:.1f} s"
 
 
 def segviz(*args: str) -> list[str]:
@@ -93,40 +117,45 @@ def segviz(*args: str) -> list[str]:
 
 
 def main() -> None:
+    global LIMIT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="/tmp/segviz-bench-memory")
     parser.add_argument("--classes", default="500,1000,5000")
     parser.add_argument("--zip-entries", type=int, default=1_800_000)
+    parser.add_argument("--baseline", type=Path, help="another checkout to measure side by side")
+    parser.add_argument("--limit-gb", type=float, default=4.0)
     args = parser.parse_args()
+    LIMIT = int(args.limit_gb * 1024**3)
     out = Path(args.out).resolve()
     if out.is_relative_to(ROOT):
         parser.error(f"--out {out} is inside the repository")
     out.mkdir(parents=True, exist_ok=True)
+    sources = {"this checkout": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
 
-    print("| classes | command | exit | peak RSS | time | HTML size |")
-    print("|---:|---|---:|---:|---:|---:|")
-    baseline = measure([sys.executable, "-c", "import segviz.report, segviz.cli"])
-    print(f"| – | import segviz.report | {baseline['status']} | {baseline['peak_mb']:.0f} MB | "
-          f"{baseline['seconds']:.1f} s | |")
+    print("| case | command | " + " | ".join(sources) + " |")
+    print("|---|---|" + "---|" * len(sources))
+
+    def row(case: str, name: str, cmd: list[str], html: Path | None = None) -> None:
+        cells = []
+        for src in sources.values():
+            if html is not None:
+                html.unlink(missing_ok=True)
+            r = measure(cmd, src)
+            size = f", {html.stat().st_size / 1e6:.1f} MB HTML" if html is not None and html.exists() else ""
+            cells.append(cell(r) + (size if r["status"] in (0, 1) else ""))
+        print(f"| {case} | {name} | " + " | ".join(cells) + " |")
+
+    row("–", "import segviz.report", [sys.executable, "-c", "import segviz.report, segviz.cli"])
     for k in (int(c) for c in args.classes.split(",") if c):
         data = many_classes(out / f"classes-{k}", k)
+        row(f"{k:,} classes", "evaluate", segviz("evaluate", str(data), "--quiet"))
         html = out / f"report-{k}.html"
-        for name, cmd in (
-            ("evaluate", segviz("evaluate", str(data), "--quiet")),
-            ("report", segviz("report", str(data), "--out", str(html))),
-        ):
-            r = measure(cmd)
-            size = f"{html.stat().st_size / 1e6:.1f} MB" if name == "report" and html.exists() else ""
-            print(f"| {k:,} | {name} | {r['status']} | {r['peak_mb']:.0f} MB | {r['seconds']:.1f} s | {size} |")
+        row(f"{k:,} classes", "report", segviz("report", str(data), "--out", str(html)), html)
     for value in (300_000_000, 1_000_000_000):
         data = value_dataset(out / f"value-{value}", value)
-        for name, cmd in (
-            ("evaluate", segviz("evaluate", str(data), "--quiet")),
-            ("report", segviz("report", str(data), "--out", str(out / "value.html"))),
-        ):
-            r = measure(cmd)
-            print(f"| 2 (one pixel = {value:.0e}) | {name} | {r['status']} | {r['peak_mb']:.0f} MB | "
-                  f"{r['seconds']:.1f} s | |")
+        case = f"one pixel of {value:.0e} (.npy)"
+        row(case, "evaluate", segviz("evaluate", str(data), "--quiet"))
+        row(case, "report", segviz("report", str(data), "--out", str(out / "value.html")))
     if args.zip_entries:
         sys.path.insert(0, str(ROOT / "tests"))
         from make_bad_corpus import zip_bytes
@@ -139,11 +168,15 @@ def main() -> None:
             "try: extract_dataset_zip(sys.argv[1], sys.argv[2])\n"
             "except DatasetError as e: print(e, file=sys.stderr); sys.exit(2)"
         )
-        r = measure([sys.executable, "-c", code, str(path), str(out / "unzipped")])
-        print(f"| – | refuse a zip of {args.zip_entries:,} folders ({path.stat().st_size / 1e6:.0f} MB) | "
-              f"{r['status']} | {r['peak_mb']:.0f} MB | {r['seconds']:.2f} s | |")
+        row(
+            f"zip of {args.zip_entries:,} folder entries ({path.stat().st_size / 1e6:.0f} MB)",
+            "refuse it",
+            [sys.executable, "-c", code, str(path), str(out / "unzipped")],
+        )
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    print(f"\n(measured {started}, {os.cpu_count()} cores, Python {sys.version.split()[0]})")
+    print(
+        f"\n(measured {started}, {os.cpu_count()} cores, Python {sys.version.split()[0]}; peak RSS per process)"
+    )
 
 
 if __name__ == "__main__":
