@@ -6,10 +6,10 @@ marker's ``customdata`` is ``[gt_index, pred_index, count]`` as plain Python lis
 
 Every figure draws a bounded number of classes, whatever the class table holds: the confusion and
 difference heatmaps the top-N classes (:func:`default_top_n`: all up to 30, else 25), with
-``other=True`` plus one "(other)" row and column pooling the rest (:func:`pool_other`); the bar charts at most
-:data:`MAX_BARS` bars, the rest pooled into one "(other …)" bar; the hover layer of an image at most
-:data:`MAX_HOVER_SIDE` cells a side. A report of 5,000 classes therefore draws about as much as one
-of 30.
+``other=True`` plus one "(other)" row and column pooling the rest (:func:`pool_other`); the bar
+charts at most :data:`MAX_BARS` bars, the rest pooled into one "(other …)" bar; the hover layer of
+an image at most :data:`MAX_HOVER_SIDE` cells a side. A report of 5,000 classes therefore draws
+about as much as one of 30.
 """
 
 from __future__ import annotations
@@ -544,8 +544,13 @@ def delta_bar_figure(
                 thickness=1.2,
             ),
             text=[
-                (f"{v * 100:+.1f} points" + ("" if s else ", interval includes 0")) if d else "n/a"
-                for v, d, s in zip(delta, defined, sig, strict=True)
+                (
+                    f"{v * 100:+.1f} points"
+                    + ("" if s else ", interval includes 0" if i != OTHER_INDEX else "")
+                )
+                if d
+                else "n/a"
+                for v, d, s, i in zip(delta, defined, sig, ordered["id"], strict=True)
             ],
             textposition="none",
             hovertemplate="<b>%{y}</b><br>IoU change: %{text}<extra></extra>",
