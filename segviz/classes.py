@@ -273,43 +273,68 @@ class ClassTable:
             text += "; ignore " + ", ".join(map(str, self.ignore_ids))
         return text
 
-    # ----------------------------------------------------------------- lookup tables
-    def _id_lut(self, size: int, encoding: Encoding) -> tuple[np.ndarray, np.ndarray]:
-        """Per raw value: class index (or -1) and whether it is an ignore id."""
-        index = np.full(size, -1, dtype=np.int64)
-        ignore = np.zeros(size, dtype=bool)
-        inside = self.ids < size
-        index[self.ids[inside]] = np.flatnonzero(inside)
-        for i in self.ignore_ids:
-            if i < size:
-                ignore[i] = True
+    # ----------------------------------------------------------------- lookups
+    def _known_values(self, encoding: Encoding) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The raw values the table knows, sorted (int64), with their class index (-1: none) and
+        whether they are ignored. Sized by the table, never by a raw value."""
         if encoding == "label_ids":
             if self.source_ids is None:
                 raise ClassTableError(
                     f"{self.origin}: masks use source label ids but the class table has no "
                     "labelId→id mapping (use the 'cityscapes' preset or a Cityscapes-style CSV)"
                 )
-            src_index = np.full(size, -1, dtype=np.int64)
-            src_ignore = np.zeros(size, dtype=bool)
-            for raw, target in self.source_ids.items():
-                if raw < size:
-                    if target < size and index[target] >= 0:
-                        src_index[raw] = index[target]
-                    else:
-                        src_ignore[raw] = True
-            index, ignore = src_index, src_ignore
-        return index, ignore
+            raw = np.array(sorted(self.source_ids), dtype=np.int64)
+            targets = np.array([self.source_ids[int(r)] for r in raw], dtype=np.int64)
+            index = self._class_index_of(targets)
+            return raw, index, index < 0  # a source id mapped onto no class is ignored
+        raw = np.concatenate([self.ids, np.array(self.ignore_ids, dtype=np.int64)]).astype(np.int64)
+        index = np.concatenate([np.arange(self.num_classes), np.full(len(self.ignore_ids), -1)])
+        order = np.argsort(raw, kind="stable")
+        return raw[order], index[order].astype(np.int64), (index[order] < 0)
+
+    def _class_index_of(self, values: np.ndarray) -> np.ndarray:
+        """Table position of each class id in ``values`` (-1 where it is not a class)."""
+        order = np.argsort(self.ids, kind="stable")
+        return _sparse_lookup(self.ids[order], order.astype(np.int64), values, -1)
+
+    def gt_indices(self, values: np.ndarray, *, encoding: Encoding = "ids") -> np.ndarray:
+        """Class index of each raw value (any shape, non-negative integers of any size): ``0..K-1``
+        a class, ``K`` an ignore id, ``K+1`` a value not in the table. int64, same shape.
+
+        Memory grows with ``values`` and the table, never with the size of a value.
+
+        Example:
+            >>> t = ClassTable.from_rows([(0, "a", (1, 1, 1), False), (255, "void", (0, 0, 0), True)])
+            >>> t.gt_indices(np.array([0, 255, 7, 10**12])).tolist()
+            [0, 1, 2, 2]
+        """
+        raw, index, ignore = self._known_values(encoding)
+        k = self.num_classes
+        code = np.where(index >= 0, index, np.where(ignore, k + GT_IGNORE, k + GT_UNKNOWN))
+        return _sparse_lookup(raw, code, values, k + GT_UNKNOWN)
+
+    def pred_indices(self, values: np.ndarray, *, encoding: Encoding = "ids") -> np.ndarray:
+        """Class index of each raw predicted value: ``0..K-1`` a class, ``K`` anything else (an
+        invalid prediction, ignore ids included). int64, same shape as ``values``.
+
+        Example:
+            >>> t = ClassTable.from_rows([(0, "a", (1, 1, 1), False), (255, "void", (0, 0, 0), True)])
+            >>> t.pred_indices(np.array([0, 255, 3 * 10**8])).tolist()
+            [0, 1, 1]
+        """
+        raw, index, _ = self._known_values(encoding)
+        k = self.num_classes
+        return _sparse_lookup(raw, np.where(index >= 0, index, k + PRED_INVALID), values, k + PRED_INVALID)
 
     def gt_lut(self, size: int, *, encoding: Encoding = "ids") -> np.ndarray:
-        """Lookup table raw value → class index, ``K`` = ignore, ``K+1`` = not in the table."""
-        index, ignore = self._id_lut(size, encoding)
-        k = self.num_classes
-        return np.where(index >= 0, index, np.where(ignore, k + GT_IGNORE, k + GT_UNKNOWN))
+        """Lookup table raw value → class index for the values ``0..size-1``: ``K`` = ignore,
+        ``K+1`` = not in the table (see :meth:`gt_indices` for values of any size)."""
+        return self.gt_indices(np.arange(size, dtype=np.int64), encoding=encoding)
 
     def pred_lut(self, size: int, *, encoding: Encoding = "ids") -> np.ndarray:
-        """Lookup table raw value → class index, ``K`` = not a class (invalid prediction)."""
-        index, _ = self._id_lut(size, encoding)
-        return np.where(index >= 0, index, self.num_classes + PRED_INVALID)
+        """Lookup table raw value → class index for the values ``0..size-1``: ``K`` = not a class
+        (invalid prediction); see :meth:`pred_indices`."""
+        return self.pred_indices(np.arange(size, dtype=np.int64), encoding=encoding)
 
     def palette(self, size: int = 256) -> np.ndarray:
         """uint8 (size, 3) colour per raw id; ignore ids get their colour, unknown ids black."""
@@ -337,6 +362,27 @@ class ClassTable:
 
 
 # --------------------------------------------------------------------- helpers
+def _sparse_lookup(keys: np.ndarray, codes: np.ndarray, values: np.ndarray, missing: int) -> np.ndarray:
+    """``codes[i]`` where ``values == keys[i]`` (``keys`` sorted int64), else ``missing``; int64,
+    shaped like ``values``. A binary search per value: no table indexed by value."""
+    values = np.asarray(values)
+    flat = values.reshape(-1)
+    if flat.dtype.kind == "u" and flat.dtype.itemsize == 8:  # int64 keys: compare exactly, no float
+        big = flat > np.iinfo(np.int64).max
+        flat = np.where(big, 0, flat).astype(np.int64)
+    else:
+        big = None
+        flat = flat.astype(np.int64, copy=False)
+    out = np.full(flat.shape, missing, dtype=np.int64)
+    if len(keys):
+        pos = np.minimum(np.searchsorted(keys, flat), len(keys) - 1)
+        hit = keys[pos] == flat
+        if big is not None:
+            hit &= ~big
+        out[hit] = codes[pos[hit]]
+    return out.reshape(values.shape)
+
+
 def distinct_colors(n: int) -> list[tuple[int, int, int]]:
     """``n`` well-separated RGB colours (golden-ratio hue steps, alternating lightness)."""
     out = []

@@ -383,16 +383,14 @@ def fold(
     sizes = np.array([len(pc.counts) for pc in counted], dtype=np.int64)
     img = np.repeat(np.arange(len(counted)), sizes)
     g, p, c = (_concat([getattr(pc, f) for pc in counted]) for f in ("gt_values", "pred_values", "counts"))
-    size = int(max(g.max(initial=0), p.max(initial=0))) + 1
-    gi = _lookup(g, img, [pc.pair.gt_encoding for pc in counted], lambda e: table.gt_lut(size, encoding=e))
-    pi = _lookup(
-        p, img, [pc.pair.pred_encoding for pc in counted], lambda e: table.pred_lut(size, encoding=e)
-    )
+    # Sparse lookups (a search in the table per row): a raw value of 3e8 costs what 3 costs.
+    gi = _lookup(g, img, [pc.pair.gt_encoding for pc in counted], table.gt_indices)
+    pi = _lookup(p, img, [pc.pair.pred_encoding for pc in counted], table.pred_indices)
     bad = np.zeros(len(counted), dtype=bool)
     bad[img[gi == k + 1]] = True
     for i in np.flatnonzero(bad):
         pc = counted[i]
-        unknown = table.gt_lut(size, encoding=pc.pair.gt_encoding)[pc.gt_values] == k + 1
+        unknown = table.gt_indices(pc.gt_values, encoding=pc.pair.gt_encoding) == k + 1
         skipped.append(Problem(pc.pair.name, _unknown_gt_message(pc, unknown, table)))
     new_index = np.cumsum(~bad) - 1
     is_ignored = gi == k
@@ -401,10 +399,11 @@ def fold(
         img[kept_rows & is_ignored], weights=c[kept_rows & is_ignored], minlength=len(counted)
     )
     valid = kept_rows & ~is_ignored
-    # (colours not in the table were already reported with the colours, by count_pair)
-    warnings.extend(
-        _invalid_prediction_warnings(counted, img, p, c, valid & (pi == k) & (p != UNKNOWN_COLOUR))
-    )
+    # (colours not in the table were already reported with the colours, by count_pair; in any other
+    # mask 65535 is a value like any other)
+    colour_coded = np.array([pc.colour_coded for pc in counted], dtype=bool)
+    unknown_colour = colour_coded[img] & (p == UNKNOWN_COLOUR) if len(img) else np.zeros(0, dtype=bool)
+    warnings.extend(_invalid_prediction_warnings(counted, img, p, c, valid & (pi == k) & ~unknown_colour))
     rows = _merge(new_index[img[valid]], gi[valid], pi[valid], c[valid], k)
     kept = [pc for pc, b in zip(counted, bad, strict=True) if not b]
     return Evaluation(
@@ -423,13 +422,14 @@ def _concat(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays).astype(np.int64) if arrays else np.zeros(0, dtype=np.int64)
 
 
-def _lookup(values: np.ndarray, img: np.ndarray, encodings: list[str], lut_for) -> np.ndarray:
-    """Class indices of raw values, each row through the lookup table of its pair's encoding."""
+def _lookup(values: np.ndarray, img: np.ndarray, encodings: list[str], indices) -> np.ndarray:
+    """Class indices of raw values, each row looked up in the table with its pair's encoding
+    (``indices``: :meth:`ClassTable.gt_indices` or :meth:`ClassTable.pred_indices`)."""
     out = np.empty(len(values), dtype=np.int64)
     per_row = np.asarray(encodings, dtype=object)[img] if len(img) else np.zeros(0, dtype=object)
     for encoding in sorted(set(encodings)):
         rows = per_row == encoding
-        out[rows] = lut_for(encoding)[values[rows]]
+        out[rows] = indices(values[rows], encoding=encoding)
     return out
 
 
@@ -508,8 +508,12 @@ def _merge(image: np.ndarray, gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: 
 
 
 def _dense(rows: np.ndarray, k: int) -> np.ndarray:
-    flat = np.bincount(rows[:, 1] * (k + 1) + rows[:, 2], weights=rows[:, 3], minlength=k * (k + 1))
-    return np.rint(flat).astype(np.int64).reshape(k, k + 1)
+    """The (K, K+1) int64 matrix of the sparse rows, summed over images (one K×(K+1) allocation:
+    200 MB at 5,000 classes, so no float copy of it)."""
+    cells, inverse = np.unique(rows[:, 1] * (k + 1) + rows[:, 2], return_inverse=True)
+    out = np.zeros(k * (k + 1), dtype=np.int64)
+    out[cells] = np.rint(np.bincount(inverse, weights=rows[:, 3], minlength=len(cells))).astype(np.int64)
+    return out.reshape(k, k + 1)
 
 
 def _invalid_prediction_warnings(

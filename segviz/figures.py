@@ -3,6 +3,13 @@
 The confusion-matrix heatmap carries a transparent scatter trace with one marker per cell centre:
 Streamlit forwards clicks on scatter points but not on heatmap cells (``shared/NOTES.md``). Each
 marker's ``customdata`` is ``[gt_index, pred_index, count]`` as plain Python lists.
+
+Every figure draws a bounded number of classes, whatever the class table holds: the confusion and
+difference heatmaps the top-N classes (:func:`default_top_n`: all up to 30, else 25), with
+``other=True`` plus one "(other)" row and column pooling the rest (:func:`pool_other`); the bar
+charts at most :data:`MAX_BARS` bars, the rest pooled into one "(other …)" bar; the hover layer of
+an image at most :data:`MAX_HOVER_SIDE` cells a side. A report of 5,000 classes therefore draws
+about as much as one of 30.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from segviz import metrics
 from segviz.classes import ClassTable
 
 Metric = Literal["iou", "accuracy", "precision", "dice"]
@@ -27,6 +35,28 @@ Diagonal = Literal["show", "dim"]
 METRIC_LABELS = {"iou": "IoU", "accuracy": "Accuracy (recall)", "precision": "Precision", "dice": "Dice"}
 FONT = dict(family="Liberation Sans, Arial, sans-serif", size=13)
 INVALID_NAME = "(invalid)"
+OTHER_NAME = "(other)"
+#: Index given to the "(other)" row/column in a heatmap's click data (``customdata``).
+OTHER_INDEX = -1
+#: Up to this many classes a heatmap shows them all by default; above, the :data:`TOP_N` most
+#: confused (the app's rule, now the library's).
+ALL_CLASSES_UP_TO = 30
+TOP_N = 25
+#: Most bars a per-class bar chart draws (the last one pools the others).
+MAX_BARS = 40
+#: Most hover cells along an image side in :func:`hover_image_figure`.
+MAX_HOVER_SIDE = 320
+
+
+def default_top_n(num_classes: int) -> int:
+    """How many classes a heatmap shows by default: all of them up to :data:`ALL_CLASSES_UP_TO`,
+    else the :data:`TOP_N` with the most confused pixels (see :func:`select_classes`).
+
+    Example:
+        >>> default_top_n(19), default_top_n(150)
+        (19, 25)
+    """
+    return num_classes if num_classes <= ALL_CLASSES_UP_TO else TOP_N
 
 
 def _labels(names) -> list[str]:
@@ -57,6 +87,53 @@ def sort_classes(frame: pd.DataFrame, *, metric: Metric = "iou", sort: SortBy = 
     return frame
 
 
+def limit_rows(
+    ordered: pd.DataFrame, metric: str, sort: SortBy, max_rows: int
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Split rows already in display order into those drawn (at most ``max_rows``, one place kept
+    for the pooled row) and those pooled; also returns where the pooled row goes among the drawn
+    ones. Sorted by value, the best and the worst defined values are drawn and the pooled row sits
+    between them; otherwise the first rows are drawn and the pooled row comes last.
+
+    Example:
+        >>> f = pd.DataFrame({"name": list("abcde"), "iou": [0.9, 0.8, 0.5, 0.2, 0.1]})
+        >>> shown, pooled, at = limit_rows(f, "iou", "value", 3)
+        >>> shown["name"].tolist(), pooled["name"].tolist(), at
+        (['a', 'e'], ['b', 'c', 'd'], 1)
+    """
+    if len(ordered) <= max_rows:
+        return ordered, ordered.iloc[:0], len(ordered)
+    room = max(max_rows - 1, 1)
+    if sort == "value":
+        defined = np.flatnonzero(ordered[metric].notna().to_numpy())
+        head = defined[: (room + 1) // 2]
+        tail = defined[len(defined) - room // 2 :] if room // 2 else defined[:0]
+        keep = np.union1d(head, tail).astype(int)
+    else:
+        keep = np.arange(room)
+    mask = np.zeros(len(ordered), dtype=bool)
+    mask[keep] = True
+    first_pooled = int(np.argmax(~mask))
+    return ordered[mask], ordered[~mask], int(mask[:first_pooled].sum())
+
+
+def _with_pooled_row(shown: pd.DataFrame, pooled: pd.DataFrame, at: int, metric: str) -> pd.DataFrame:
+    """``shown`` with one row inserted at position ``at`` for the ``pooled`` classes: id
+    :data:`OTHER_INDEX`, the mean of their defined ``metric`` values (as mIoU averages), their
+    summed ``gt_pixels``; other columns NaN."""
+    if pooled.empty:
+        return shown
+    mean, _ = metrics._mean_defined(pooled[metric].to_numpy(dtype=float))
+    row = {c: np.nan for c in shown.columns} | {
+        "id": OTHER_INDEX,
+        "name": f"(other {len(pooled):,} classes, mean)",
+        metric: float(mean),
+    }
+    if "gt_pixels" in shown.columns:
+        row["gt_pixels"] = int(pooled["gt_pixels"].sum())
+    return pd.concat([shown.iloc[:at], pd.DataFrame([row]), shown.iloc[at:]], ignore_index=True)
+
+
 def class_bar_figure(
     frame: pd.DataFrame,
     table: ClassTable,
@@ -66,14 +143,19 @@ def class_bar_figure(
     intervals: pd.DataFrame | None = None,
     title: str | None = None,
     max_height: int | None = None,
+    max_bars: int = MAX_BARS,
 ) -> go.Figure:
     """Horizontal bars of a per-class metric in class colours; undefined classes read "n/a".
 
     ``frame`` has columns ``id``, ``name``, ``gt_pixels`` and ``metric`` (e.g. from
     :meth:`Evaluation.class_frame`); ``intervals`` optionally has ``low``/``high`` per ``id``.
+    At most ``max_bars`` bars are drawn (see :func:`limit_rows`); the classes left out are pooled
+    into one grey "(other N classes)" bar showing the mean of their defined values.
     """
-    ordered = sort_classes(frame, metric=metric, sort=sort)
+    ordered, pooled, at = limit_rows(sort_classes(frame, metric=metric, sort=sort), metric, sort, max_bars)
+    ordered = _with_pooled_row(ordered, pooled, at, metric)
     colours = {int(i): _rgb(c) for i, c in zip(table.ids, table.colors, strict=True)}
+    colours[OTHER_INDEX] = "#bdbdbd"
     values = ordered[metric].to_numpy(dtype=float)
     defined = ~np.isnan(values)
     names = _labels(ordered["name"])
@@ -96,7 +178,7 @@ def class_bar_figure(
         customdata=np.stack([ordered["gt_pixels"].to_numpy()], axis=1).tolist(),
         hovertemplate=f"<b>%{{y}}</b><br>{label}: %{{text}}<br>GT pixels: %{{customdata[0]:,}}<extra></extra>",
     )
-    if intervals is not None:
+    if intervals is not None:  # (the pooled bar has none)
         iv = intervals.set_index("id").reindex(ordered["id"])
         bar.error_x = dict(
             type="data",
@@ -150,6 +232,31 @@ def select_classes(
     return keep
 
 
+def pool_other(cm: np.ndarray, shown: Sequence[int], pooled: Sequence[int]) -> np.ndarray:
+    """The rows and columns of the ``shown`` classes, plus one "(other)" row and column summing
+    the ``pooled`` classes (classes in neither list, e.g. hidden ones, are left out).
+
+    ``cm`` is (K, K+1) with the invalid column last, or (K, K). Returns int64 (n+1, n+1[+1]) for
+    n = len(shown): rows ``shown…, other``; columns ``shown…, other[, invalid]``. Memory is
+    O(K·n): the K×K matrix is never copied (200 MB at 5,000 classes).
+
+    Example:
+        >>> cm = np.array([[5, 1, 2, 0], [1, 6, 3, 1], [4, 0, 7, 0]])
+        >>> pool_other(cm, [0], [1, 2]).tolist()
+        [[5, 3, 0], [5, 16, 1]]
+    """
+    cm = np.asarray(cm)
+    k = cm.shape[0]
+    shown = np.asarray(shown, dtype=np.int64)
+    pooled = np.asarray(pooled, dtype=np.int64)
+    left_out = np.setdiff1d(np.arange(k), np.concatenate([shown, pooled]))
+    # per row: pixels predicted as a pooled class = all class columns - shown - left out
+    to_pooled = cm[:, :k].sum(axis=1) - cm[:, shown].sum(axis=1) - cm[:, left_out].sum(axis=1)
+    extra = [cm[:, k]] if cm.shape[1] > k else []
+    columns = np.column_stack([cm[:, shown], to_pooled, *extra]).astype(np.int64)  # (K, n+1[+1])
+    return np.vstack([columns[shown], columns[pooled].sum(axis=0, keepdims=True)])
+
+
 def confusion_figure(
     cm: np.ndarray,
     names: Sequence[str],
@@ -158,6 +265,7 @@ def confusion_figure(
     log: bool = False,
     hidden: Sequence[int] = (),
     top_n: int | None = None,
+    other: bool = False,
     diagonal: Diagonal = "show",
     show_invalid: bool = False,
     annotate: bool | None = None,
@@ -165,37 +273,56 @@ def confusion_figure(
 ) -> go.Figure:
     """Confusion-matrix heatmap, rows = ground truth, columns = prediction, in class order.
 
-    ``cm`` is (K, K+1) with the invalid-prediction column last. Row/column percentages are always of
-    the full row/column (hiding a class does not change them). ``diagonal="dim"`` draws correct
-    pixels in grey and scales colours on the errors only. Clicks arrive as the scatter trace's
-    ``customdata`` ``[gt_index, pred_index, count]`` (``pred_index == K`` for invalid).
+    ``cm`` is (K, K+1) with the invalid-prediction column last. ``top_n`` classes are drawn (the
+    most confused; default :func:`default_top_n`), and with ``other=True`` the remaining classes
+    that are not ``hidden`` are pooled into one "(other N classes)" row and column (the report
+    does this; without it the classes beyond the top N are simply not drawn). Row/column percentages are always
+    of the full row/column (hiding a class does not change them). ``diagonal="dim"`` draws correct
+    pixels (and the "(other)" × "(other)" cell) in grey and scales colours on the errors only.
+    Clicks arrive as the scatter trace's ``customdata`` ``[gt_index, pred_index, count]``
+    (``pred_index == K`` for invalid, :data:`OTHER_INDEX` for "(other)").
     """
     k = cm.shape[0]
+    top_n = default_top_n(k) if top_n is None else top_n
     shown = select_classes(cm, hidden=hidden, top_n=top_n)
-    cols = np.append(shown, k) if show_invalid else shown
-    all_names = [*_labels(names), INVALID_NAME]
-    sub = cm[np.ix_(shown, cols)].astype(float)
-    row_tot = cm.sum(axis=1)[shown][:, None].astype(float)
-    col_tot = np.append(cm[:, :k].sum(axis=0), cm[:, k].sum())[cols][None, :].astype(float)
+    pooled = np.setdiff1d(np.setdiff1d(np.arange(k), shown), np.asarray(hidden, dtype=np.int64))
+    pool = bool(other and len(pooled))
+    row_ids = np.append(shown, OTHER_INDEX) if pool else shown
+    col_ids = np.append(row_ids, k) if show_invalid else row_ids
+    all_row_tot = cm.sum(axis=1)
+    all_col_tot = np.append(cm[:, :k].sum(axis=0), cm[:, k].sum())
+    if pool:
+        table = pool_other(cm, shown, pooled)
+        sub = (table if show_invalid else table[:, :-1]).astype(float)
+        row_tot = np.append(all_row_tot[shown], all_row_tot[pooled].sum())
+        col_tot = np.append(all_col_tot[shown], all_col_tot[pooled].sum())
+        if show_invalid:
+            col_tot = np.append(col_tot, all_col_tot[k])
+    else:
+        sub = cm[np.ix_(shown, col_ids)].astype(float)
+        row_tot, col_tot = all_row_tot[shown], all_col_tot[col_ids]
+    row_tot = row_tot[:, None].astype(float)
+    col_tot = col_tot[None, :].astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         row_pct = np.where(row_tot > 0, sub / row_tot * 100, np.nan)
         col_pct = np.where(col_tot > 0, sub / col_tot * 100, np.nan)
     value = {"none": sub, "row": row_pct, "column": col_pct}[normalize]
-    is_diag = shown[:, None] == cols[None, :]
+    is_diag = row_ids[:, None] == col_ids[None, :]
     z = value.copy()
     if diagonal == "dim":
         z[is_diag] = np.nan
     colour_z = np.log10(z + 1) if log and normalize == "none" else (np.log10(z + 0.01) if log else z)
-    x_names = [all_names[c] for c in cols]
-    y_names = [all_names[r] for r in shown]
+    label = dict(enumerate(_labels(names))) | {k: INVALID_NAME, OTHER_INDEX: _other_label(len(pooled))}
+    x_names = [label[c] for c in col_ids]
+    y_names = [label[r] for r in row_ids]
     unit = "px" if normalize == "none" else "%"
     hover = np.empty(sub.shape, dtype=object)
-    for i, r in enumerate(shown):
-        for j, c in enumerate(cols):
+    for i, r in enumerate(row_ids):
+        for j, c in enumerate(col_ids):
             hover[i, j] = (
-                f"GT <b>{all_names[r]}</b> → predicted <b>{all_names[c]}</b><br>"
-                f"{int(sub[i, j]):,} px<br>{_fmt_pct(row_pct[i, j])} of GT {all_names[r]} (row)<br>"
-                f"{_fmt_pct(col_pct[i, j])} of predicted {all_names[c]} (column)"
+                f"GT <b>{label[r]}</b> → predicted <b>{label[c]}</b><br>"
+                f"{int(sub[i, j]):,} px<br>{_fmt_pct(row_pct[i, j])} of GT {label[r]} (row)<br>"
+                f"{_fmt_pct(col_pct[i, j])} of predicted {label[c]} (column)"
             )
     traces: list[go.BaseTraceType] = []
     if diagonal == "dim":
@@ -231,7 +358,7 @@ def confusion_figure(
         heat.colorbar.tickvals = [math.log10(t + (1 if normalize == "none" else 0.01)) for t in ticks]
         heat.colorbar.ticktext = [f"{t:,.0f}" if normalize == "none" else f"{t:g}" for t in ticks]
     traces.append(heat)
-    n = max(len(shown), len(cols))
+    n = max(len(row_ids), len(col_ids))
     if annotate is None:
         annotate = n <= 20
     if annotate:
@@ -254,9 +381,10 @@ def confusion_figure(
         heat.text = text
         heat.texttemplate = "%{text}"
         heat.textfont = dict(size=10 if n > 12 else 11)
-    yy, xx = np.meshgrid(np.arange(len(shown)), np.arange(len(cols)), indexing="ij")
+    yy, xx = np.meshgrid(np.arange(len(row_ids)), np.arange(len(col_ids)), indexing="ij")
     custom = [
-        [int(shown[i]), int(cols[j]), int(sub[i, j])] for i, j in zip(yy.ravel(), xx.ravel(), strict=True)
+        [int(row_ids[i]), int(col_ids[j]), int(sub[i, j])]
+        for i, j in zip(yy.ravel(), xx.ravel(), strict=True)
     ]
     traces.append(
         go.Scatter(
@@ -304,6 +432,11 @@ def confusion_figure(
     return fig
 
 
+def _other_label(count: int) -> str:
+    """The "(other)" row/column label, with how many classes it pools."""
+    return f"(other {count:,} class{'es' if count != 1 else ''})"
+
+
 def _fmt_pct(v: float) -> str:
     return "n/a" if not np.isfinite(v) else f"{v:.1f} %"
 
@@ -331,9 +464,11 @@ def hover_image_figure(
     whose hover shows the ground-truth and predicted class under the cursor.
 
     ``gt_names``/``pred_names`` are indexed by class index (including ignore/invalid entries).
-    Full-resolution per-pixel hover is far too heavy for the browser (``shared/NOTES.md``).
+    Full-resolution per-pixel hover is far too heavy for the browser (``shared/NOTES.md``): the
+    step grows so that no side has more than :data:`MAX_HOVER_SIDE` hover cells.
     """
     h, w = gt_indices.shape
+    step = max(step, math.ceil(max(h, w) / MAX_HOVER_SIDE))  # a bounded hover layer on big images
     fig = px.imshow(background, binary_string=True, binary_format="jpg", binary_compression_level=0)
     fig.update_traces(hoverinfo="skip", hovertemplate=None)
     ys = np.arange(step // 2, h, step)
@@ -367,17 +502,26 @@ def hover_image_figure(
 
 
 def delta_bar_figure(
-    frame: pd.DataFrame, *, name_a: str = "A", name_b: str = "B", sort: SortBy = "value"
+    frame: pd.DataFrame,
+    *,
+    name_a: str = "A",
+    name_b: str = "B",
+    sort: SortBy = "value",
+    max_bars: int = MAX_BARS,
 ) -> go.Figure:
     """Per-class IoU change b − a as horizontal bars with paired-bootstrap intervals.
 
     ``frame`` is :meth:`Comparison.class_frame` (columns name, delta, low, high, significant,
     gt_pixels). Gains are green, losses red; changes whose interval includes 0 are drawn faded.
+    At most ``max_bars`` bars (sorted by value: the largest gains and losses); the other classes
+    are pooled into one faded bar of their mean change, without an interval.
     """
     ordered = sort_classes(frame.rename(columns={"delta": "value"}), metric="value", sort=sort)
+    ordered, pooled, at = limit_rows(ordered, "value", sort, max_bars)
+    ordered = _with_pooled_row(ordered, pooled, at, "value")
     delta = ordered["value"].to_numpy(dtype=float)
     defined = ~np.isnan(delta)
-    sig = ordered["significant"].to_numpy(dtype=bool)
+    sig = ordered["significant"].fillna(False).to_numpy(dtype=bool)
     colours = [
         ("rgba(46,160,67,{a})" if d >= 0 else "rgba(214,39,40,{a})").format(a=1.0 if s else 0.35)
         for d, s in zip(np.nan_to_num(delta), sig, strict=True)
@@ -400,8 +544,13 @@ def delta_bar_figure(
                 thickness=1.2,
             ),
             text=[
-                (f"{v * 100:+.1f} points" + ("" if s else ", interval includes 0")) if d else "n/a"
-                for v, d, s in zip(delta, defined, sig, strict=True)
+                (
+                    f"{v * 100:+.1f} points"
+                    + ("" if s else ", interval includes 0" if i != OTHER_INDEX else "")
+                )
+                if d
+                else "n/a"
+                for v, d, s, i in zip(delta, defined, sig, ordered["id"], strict=True)
             ],
             textposition="none",
             hovertemplate="<b>%{y}</b><br>IoU change: %{text}<extra></extra>",
@@ -427,13 +576,30 @@ def delta_bar_figure(
 
 
 def difference_figure(
-    diff: np.ndarray, names: Sequence[str], *, hidden: Sequence[int] = (), top_n: int | None = None
+    diff: np.ndarray,
+    names: Sequence[str],
+    *,
+    hidden: Sequence[int] = (),
+    top_n: int | None = None,
+    other: bool = False,
 ) -> go.Figure:
-    """Heatmap of the change in the confusion matrix (b − a, pixels), diverging colours around 0."""
-    shown = select_classes(np.abs(diff), hidden=hidden, top_n=top_n)
-    sub = diff[np.ix_(shown, shown)].astype(float)
-    lim = max(float(np.abs(sub).max()), 1.0)
-    labels = _labels(names[i] for i in shown)
+    """Heatmap of the change in the confusion matrix (b − a, pixels), diverging colours around 0.
+
+    ``top_n`` classes with the largest changes are drawn (default :func:`default_top_n`); with
+    ``other=True`` the remaining classes that are not ``hidden`` are pooled into one "(other)" row and
+    column (its cells: the net change of the pooled pixels).
+    """
+    k = diff.shape[0]
+    shown = select_classes(np.abs(diff), hidden=hidden, top_n=default_top_n(k) if top_n is None else top_n)
+    pooled = np.setdiff1d(np.setdiff1d(np.arange(k), shown), np.asarray(hidden, dtype=np.int64))
+    square = diff[:, :k]
+    if other and len(pooled):
+        sub = pool_other(square, shown, pooled).astype(float)
+        labels = [*_labels(names[i] for i in shown), _other_label(len(pooled))]
+    else:
+        sub = square[np.ix_(shown, shown)].astype(float)
+        labels = _labels(names[i] for i in shown)
+    lim = max(float(np.abs(sub).max()), 1.0) if sub.size else 1.0
     fig = go.Figure(
         go.Heatmap(
             z=sub,
@@ -449,7 +615,7 @@ def difference_figure(
             hovertemplate="GT <b>%{y}</b> → predicted <b>%{x}</b><br>change: %{z:+,} px<extra></extra>",
         )
     )
-    side = int(min(900, max(420, 150 + 26 * len(shown))))
+    side = int(min(900, max(420, 150 + 26 * len(labels))))
     fig.update_layout(
         font=FONT,
         height=side,

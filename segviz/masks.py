@@ -116,16 +116,60 @@ def _read_npy(path: Path | str, data: bytes | None = None) -> np.ndarray:
         arr = arr[..., 0]
     if arr.ndim != 2:
         raise MaskError(f"{path}: a mask must be a 2-D array (got shape {arr.shape})")
+    return _as_raw_values(arr, path)
+
+
+#: Largest raw value a mask may hold (uint32). Larger values cannot be class ids: a sample holding
+#: one is skipped, naming the file and the value.
+MAX_RAW_VALUE = 2**32 - 1
+
+
+def _as_raw_values(arr: np.ndarray, path: Path | str) -> np.ndarray:
+    """A 2-D array as raw values, read exactly: bool as uint8, uint8/uint16 as they are, other
+    integers (uint64 included: compared in their own type, never wrapped into int64) as int64.
+
+    Raises :class:`MaskError` naming the file for anything that cannot be an id: floats (with or
+    without fractions, NaN), negative values, values above :data:`MAX_RAW_VALUE`.
+
+    Example:
+        >>> _as_raw_values(np.array([[2**63]], np.uint64), "m.npy")
+        Traceback (most recent call last):
+        segviz.errors.MaskError: m.npy: value 9,223,372,036,854,775,808 (dtype uint64, at (0, 0)) cannot be a class id; mask values must be integers in 0..4,294,967,295
+    """
     if arr.dtype == bool:
         return arr.astype(np.uint8)
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise MaskError(f"{path}: a mask must hold integers (got dtype {arr.dtype})")
-    if arr.size and np.issubdtype(arr.dtype, np.signedinteger) and arr.min() < 0:
+    if arr.dtype.kind not in "ui":
         raise MaskError(
-            f"{path}: negative values ({int(arr.min())}) are not class ids; "
+            f"{path}: a mask must hold integers (got dtype {arr.dtype}); class ids are whole numbers, "
+            "e.g. np.save(path, mask.astype(np.uint8))"
+        )
+    if arr.dtype in (np.uint8, np.uint16):
+        return arr
+    if not arr.size:
+        return arr.astype(np.int64)
+    low, high = arr.min(), arr.max()  # in the array's own dtype: exact for uint64
+    if low < 0:
+        raise MaskError(
+            f"{path}: negative values ({_number(low)}) are not class ids; "
             "use a non-negative ignore id such as 255"
         )
-    return arr if arr.dtype in (np.uint8, np.uint16) else arr.astype(np.int64)
+    if high > MAX_RAW_VALUE:
+        at = _where(arr == high)
+        raise MaskError(
+            f"{path}: value {_number(high)} (dtype {arr.dtype}, at {at}) cannot be "
+            f"a class id; mask values must be integers in 0..{MAX_RAW_VALUE:,}"
+        )
+    return arr.astype(np.int64)
+
+
+def _where(hit: np.ndarray) -> tuple[int, ...]:
+    """(row, column) of the first True pixel."""
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(hit)), hit.shape))
+
+
+def _number(value) -> str:
+    """An integer array scalar, exactly, with thousands separators."""
+    return f"{int(value):,}"
 
 
 def _check_npy_header(path: Path | str, data: bytes | None = None) -> None:
@@ -234,17 +278,23 @@ def joint_counts(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarr
         keys, counts = sparse_joint_u8(gt, pred)
         return keys >> 8, keys & 255, counts
     gmax, pmax = int(gt.max()), int(pred.max())
-    if (gmax + 1) * (pmax + 1) <= 1 << 24:
+    # A dense histogram only while it is no larger than the image (or 64 K cells): memory follows
+    # the image size, never the size of a value.
+    if (gmax + 1) * (pmax + 1) <= max(1 << 16, gt.size):
         key = gt.astype(np.int64) * (pmax + 1) + pred
         hist = np.bincount(key.ravel(), minlength=(gmax + 1) * (pmax + 1))
         nz = np.flatnonzero(hist)
         return nz // (pmax + 1), nz % (pmax + 1), hist[nz]
-    # Wide value range: compress each side to its distinct values first.
+    # Wide value range: compress each side to its distinct values, then count the distinct pairs
+    # (sorting the pixels; never a table of len(gu) x len(pu) cells).
     gu, gi = np.unique(gt.ravel(), return_inverse=True)
     pu, pi = np.unique(pred.ravel(), return_inverse=True)
-    hist = np.bincount(gi.astype(np.int64) * len(pu) + pi, minlength=len(gu) * len(pu))
-    nz = np.flatnonzero(hist)
-    return gu[nz // len(pu)].astype(np.int64), pu[nz % len(pu)].astype(np.int64), hist[nz]
+    pairs, counts = np.unique(gi.astype(np.int64).ravel() * len(pu) + pi.ravel(), return_counts=True)
+    return (
+        gu[pairs // len(pu)].astype(np.int64),
+        pu[pairs % len(pu)].astype(np.int64),
+        counts.astype(np.int64),
+    )
 
 
 def image_size(path: str | Path) -> tuple[int, int] | None:

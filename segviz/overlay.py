@@ -91,17 +91,19 @@ def class_indices(
         raise ValueError(f"encoding must be 'ids' or 'label_ids' (got {encoding!r})")
     values = _check_raw_values(values)
     k = table.num_classes
-    outside = k + 1 if kind == "gt" else k  # the code of a value that no table entry can reach
-    # Values at or above `cap` are in no table: clamp them onto one extra LUT entry instead of
-    # sizing the LUT from a possibly huge maximum (int64 .npy masks).
-    cap = _largest_table_value(table) + 1
+    lookup = table.gt_indices if kind == "gt" else table.pred_indices
     largest = int(values.max()) if values.size else 0
-    size = min(largest + 1, cap)
-    lut = table.gt_lut(size, encoding=encoding) if kind == "gt" else table.pred_lut(size, encoding=encoding)
-    lut = np.append(lut, outside).astype(_index_dtype(k))
-    if largest >= size:
-        values = np.minimum(values, size)
-    return np.take(lut, values)
+    if largest < _LUT_LIMIT:  # a small lookup table, then one take per pixel (the fast path)
+        lut = lookup(np.arange(largest + 1), encoding=encoding).astype(_index_dtype(k))
+        return np.take(lut, values)
+    # Large raw values (int64 .npy masks): look up the distinct values only; nothing is sized by
+    # a value.
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return lookup(distinct, encoding=encoding).astype(_index_dtype(k))[inverse.reshape(values.shape)]
+
+
+#: Largest mask value + 1 for which :func:`class_indices` builds a dense lookup table (512 KB).
+_LUT_LIMIT = 1 << 16
 
 
 def index_palette(table: ClassTable) -> np.ndarray:
@@ -397,12 +399,6 @@ def _visible_lut(visible: Sequence[int] | None, k: int) -> np.ndarray:
         raise ValueError(f"visible must list class indices in 0..{k + 1} (got {bad.tolist()})")
     shown[wanted.astype(np.int64)] = True
     return shown
-
-
-def _largest_table_value(table: ClassTable) -> int:
-    """The largest raw value the table maps to anything: class, ignore or source id."""
-    candidates = [*table.ids.tolist(), *table.ignore_ids, *(table.source_ids or {})]
-    return max(candidates, default=0)
 
 
 def _index_dtype(k: int) -> type[np.integer]:

@@ -42,7 +42,7 @@ from segviz.conventions import miou_conventions
 from segviz.dataset import Location, common_folder
 from segviz.errors import DatasetError, SegvizError
 from segviz.evaluate import Evaluation
-from segviz.figures import class_bar_figure, confusion_figure
+from segviz.figures import MAX_BARS, class_bar_figure, confusion_figure, default_top_n
 from segviz.masks import read_mask
 from segviz.overlay import ERROR_COLOURS, class_indices, error_map, fit_width, overlay, resize_labels, to_jpeg
 from segviz.problems import FIRST, group_problems
@@ -63,6 +63,10 @@ CHROMIUM_ARGS = (
 
 #: Width in pixels of the pictures of the worst images (never enlarged).
 PICTURE_WIDTH = 480
+#: Per-class table rows shown before the rest are folded away (a <details> element).
+TABLE_ROWS = 150
+#: Most classes named in the legend of one worst image (the largest in its ground truth first).
+LEGEND_CLASSES = 40
 #: JPEG quality of those pictures.
 _JPEG_QUALITY = 85
 
@@ -347,16 +351,30 @@ def _classes_html(evaluation: Evaluation, boot: stats.BootstrapResult | None) ->
             f"<td class='muted'>{ci}</td><td>{_num(r['accuracy'])}</td><td>{_num(r['precision'])}</td>"
             f"<td>{_num(r['dice'])}</td><td>{int(r['gt_pixels']):,}</td><td>{int(r['pred_pixels']):,}</td></tr>"
         )
+    head = (
+        "<thead><tr><th>Class</th><th>IoU %</th><th>95 % CI</th><th>Accuracy %</th><th>Precision %</th>"
+        "<th>Dice %</th><th>GT pixels</th><th>Predicted pixels</th></tr></thead>"
+    )
+    table = f'<div class="scroll"><table class="data classes">{head}<tbody>{"".join(rows[:TABLE_ROWS])}</tbody></table></div>'
+    if len(rows) > TABLE_ROWS:  # the rest folded away (and left out of the PDF)
+        table += (
+            f'<details class="more"><summary>The other {len(rows) - TABLE_ROWS:,} classes</summary>'
+            f'<div class="scroll"><table class="data classes">{head}<tbody>{"".join(rows[TABLE_ROWS:])}'
+            "</tbody></table></div></details>"
+        )
+    drawn = len(frame) if len(frame) <= MAX_BARS else MAX_BARS - 1
+    bars_note = (
+        ""
+        if drawn == len(frame)
+        else f" The chart draws the {drawn} best and worst classes; the grey bar pools the other "
+        f"{len(frame) - drawn:,} (their mean IoU). The table lists every class."
+    )
     return f"""<section id="classes" class="break">
 <h2>Per-class IoU</h2>
 <p class="note">Bars: IoU on the whole dataset, in the class colours; whiskers: its 95 % bootstrap
-interval over images; "n/a": the class is in neither the ground truth nor the prediction.</p>
+interval over images; "n/a": the class is in neither the ground truth nor the prediction.{bars_note}</p>
 <figure class="plot">{_figure_html(fig, "classes")}</figure>
-<div class="scroll"><table class="data classes">
-<thead><tr><th>Class</th><th>IoU %</th><th>95 % CI</th><th>Accuracy %</th><th>Precision %</th><th>Dice %</th>
-<th>GT pixels</th><th>Predicted pixels</th></tr></thead>
-<tbody>{"".join(rows)}</tbody>
-</table></div>
+{table}
 </section>"""
 
 
@@ -378,14 +396,29 @@ def _swatch(colour: Sequence[int]) -> str:
 # ---------------------------------------------------------------------- confusion
 def _confusion_html(evaluation: Evaluation) -> str:
     names = list(evaluation.table.names)  # segviz.figures escapes them
+    k = len(names)
     invalid = evaluation.invalid_pred_pixels > 0
-    fig = confusion_figure(evaluation.confusion, names, normalize="row", diagonal="dim", show_invalid=invalid)
-    n = len(names) + int(invalid)
+    top_n = default_top_n(k)
+    fig = confusion_figure(
+        evaluation.confusion,
+        names,
+        normalize="row",
+        diagonal="dim",
+        show_invalid=invalid,
+        top_n=top_n,
+        other=True,
+    )
+    n = min(k, top_n) + int(top_n < k) + int(invalid)
     height = int(min(1100, max(520, 200 + 32 * n)))  # square cells: the height sets their size
     fig.update_layout(height=height)
     invalid_note = (
         " The last column, (invalid), counts predicted values that are not a class id." if invalid else ""
     )
+    if top_n < k:
+        invalid_note += (
+            f" Shown: the {top_n} classes with the most confused pixels (errors in their row and column); "
+            f"the other {k - top_n:,} are pooled into the (other) row and column."
+        )
     return f"""<section id="confusion" class="break">
 <h2>Confusion matrix</h2>
 <p class="note">Rows: ground-truth class; columns: predicted class. Each cell is the share of the
@@ -441,9 +474,13 @@ def _image_card(
     row = images.iloc[index]
     name = _e(pair.name)
     present = np.flatnonzero((gt[index] > 0) | (pred[index] > 0))
+    present = present[np.argsort(-gt[index][present], kind="stable")]  # largest first
     legend = " ".join(
-        f'<span class="chip">{_swatch(table.colors[c])}{_e(table.names[c])}</span>' for c in present
+        f'<span class="chip">{_swatch(table.colors[c])}{_e(table.names[c])}</span>'
+        for c in present[:LEGEND_CLASSES]
     )
+    if len(present) > LEGEND_CLASSES:
+        legend += f' <span class="chip muted">and {len(present) - LEGEND_CLASSES:,} more classes</span>'
     ious = row[[f"iou:{n}" for n in table.names]].to_numpy(dtype=float)
     lowest = [c for c in np.argsort(ious, kind="stable") if math.isfinite(ious[c])][:3]
     lowest_html = ", ".join(f"{_e(table.names[c])} {_num(ious[c])} %" for c in lowest) or "n/a"
@@ -509,15 +546,25 @@ def _pictures(evaluation: Evaluation, index: int) -> _Pictures:
 
 
 def _photo(path: Location | None, mask_size: tuple[int, int], size: tuple[int, int]) -> np.ndarray | None:
-    """The photo resized to ``size``; None when absent, unreadable or not the masks' size."""
+    """The photo resized to ``size``; None when absent, unreadable, not the masks' size or larger
+    than Pillow's pixel limit (a decompression bomb: refused from its header, never decoded).
+    ``segviz.evaluate`` has already warned about each of these."""
     if path is None:
         return None
     try:
         with remote.open_file(path) if remote.is_url(path) else open(path, "rb") as f, Image.open(f) as im:
-            if im.size != mask_size:
+            limit = Image.MAX_IMAGE_PIXELS
+            if im.size != mask_size or (limit is not None and im.width * im.height > limit):
                 return None
             return np.asarray(im.convert("RGB").resize(size, Image.Resampling.BILINEAR))
-    except (OSError, SyntaxError, ValueError, DatasetError):
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        DatasetError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
         return None
 
 
@@ -853,6 +900,8 @@ li { margin: 4px 0; }
   display: inline-block; }
 .warnings { font-size: 13px; overflow-wrap: anywhere; }
 .caveats { margin: 4px 0; padding-left: 18px; }
+details.more { margin-top: 8px; }
+details.more summary { cursor: pointer; color: var(--accent); font-size: 14px; }
 .bottom { margin-top: 40px; padding-top: 12px; border-top: 1px solid var(--line); font-size: 12px;
   color: var(--muted); }
 @media screen and (max-width: 760px) {
@@ -864,7 +913,7 @@ li { margin: 4px 0; }
 @media print {
   body { background: #fff; font-size: 13px; }
   .report { max-width: none; padding: 0; }
-  .toc, .bottom, .modebar-container { display: none !important; }
+  .toc, .bottom, .modebar-container, details.more { display: none !important; }
   .card, figure.plot, table.data { box-shadow: none; }
   section { margin-top: 22px; }
   section.break { break-before: page; margin-top: 0; }

@@ -287,11 +287,26 @@ def _full_data(counts: Counts) -> tuple[dict[str, float], np.ndarray]:
     return summary, iou_from_counts(*totals)
 
 
+#: Elements per (resamples, K) block of the bootstrap's intermediate arrays (4 MB of float64):
+#: memory stays bounded at thousands of classes (a report of 5,000 classes peaked 290 MB higher).
+_BLOCK_ELEMENTS = 1 << 19
+
+
 def _replicates(counts: Counts, weights: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Summary metrics (B,) and per-class IoU (B, K) of every resample."""
+    """Summary metrics (B,) and per-class IoU (B, K) of every resample, a block of resamples at a
+    time."""
     w = weights.astype(np.float64)
-    tp, gt, pred = (w @ x.astype(np.float64) for x in counts)  # exact: integers far below 2**53
-    return summary_from_counts(tp, gt, pred), iou_from_counts(tp, gt, pred)
+    x = [c.astype(np.float64) for c in counts]
+    b, k = len(w), x[0].shape[1]
+    step = max(1, _BLOCK_ELEMENTS // max(k, 1))
+    iou = np.empty((b, k))
+    parts = []
+    for start in range(0, b, step):
+        tp, gt, pred = (w[start : start + step] @ c for c in x)  # exact: integers far below 2**53
+        parts.append(summary_from_counts(tp, gt, pred))
+        iou[start : start + step] = iou_from_counts(tp, gt, pred)
+    summary = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]} if parts else {}
+    return summary, iou
 
 
 def _interval(estimate: float, samples: np.ndarray, confidence: float) -> Interval:
@@ -305,10 +320,14 @@ def _percentile_interval(samples: np.ndarray, confidence: float) -> tuple[np.nda
     flat = samples.reshape(samples.shape[0], -1)
     low = np.full(flat.shape[1], np.nan)
     high = np.full(flat.shape[1], np.nan)
-    defined = ~np.isnan(flat).all(axis=0)
-    if defined.any():
-        tail = 50.0 * (1.0 - confidence)
-        low[defined], high[defined] = np.nanpercentile(flat[:, defined], [tail, 100.0 - tail], axis=0)
+    tail = 50.0 * (1.0 - confidence)
+    step = max(1, _BLOCK_ELEMENTS // max(flat.shape[0], 1))
+    for start in range(0, flat.shape[1], step):  # a block of columns at a time (bounded memory)
+        block = flat[:, start : start + step]
+        defined = ~np.isnan(block).all(axis=0)
+        if defined.any():
+            lo, hi = np.nanpercentile(block[:, defined], [tail, 100.0 - tail], axis=0)
+            low[start : start + step][defined], high[start : start + step][defined] = lo, hi
     return low.reshape(samples.shape[1:]), high.reshape(samples.shape[1:])
 
 

@@ -698,6 +698,38 @@ def photo_bomb(root: Path) -> Case:
 
 
 @case
+def photo_bomb_100mpx(root: Path) -> Case:
+    folder = _base(root, "photo-bomb-100mpx")
+    _item(folder, "huge")
+    (folder / "images" / "huge.jpg").unlink()
+    (folder / "images" / "huge.png").write_bytes(png_claiming_size(10_000, 10_000))
+    return Case(
+        "photo-bomb-100mpx",
+        "images/huge.png claims 10000x10000 (above Pillow's limit, below its hard error): no photo, a warning",
+        {**good_expected(), "huge": reference_counts(ITEM_GT, ITEM_PRED)},
+        warned=("huge",),
+        message=_file("images", "huge.png") + r": photo size 10000x10000 differs from its masks \(6x4\)",
+        item="huge",
+    )
+
+
+@case
+def photo_truncated(root: Path) -> Case:
+    folder = _base(root, "photo-truncated")
+    _item(folder, "cut")
+    noise = (np.arange(6 * 4 * 3).reshape(4, 6, 3) * 2654435761 % 251).astype(np.uint8)
+    data = _png(folder / "images" / "cut.png", noise, "RGB").read_bytes()
+    (folder / "images" / "cut.jpg").unlink()
+    (folder / "images" / "cut.png").write_bytes(data[: len(data) - 20])  # IDAT cut, IEND gone
+    return Case(
+        "photo-truncated",
+        "images/cut.png is a PNG photo cut short (right size in its header): no photo",
+        {**good_expected(), "cut": reference_counts(ITEM_GT, ITEM_PRED)},
+        item="cut",
+    )
+
+
+@case
 def jpeg_mask_extension(root: Path) -> Case:
     folder = _base(root, "jpeg-mask-extension")
     Image.fromarray(ITEM_GT.astype(np.uint8)).save(folder / "gt" / "lossy.jpg", quality=75)
@@ -1026,8 +1058,327 @@ def two_models(root: Path, name: str = "two-models") -> Path:
     return folder
 
 
+# ---------------------------------------------------------------------- raw values of any size
+# Issue #11 (1, 8): one pixel of 3e8 in a tiny .npy made the evaluation allocate a table indexed by
+# value (7-8 GB); uint64 values >= 2**63 wrapped around into int64 and counted as a real class.
+def _npy(path: Path, array: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, array, allow_pickle=False)
+    return path
+
+
+def _value_case(
+    root: Path, name: str, what: str, side: str, array: np.ndarray, message: str, *, tiff: bool = False
+) -> Case:
+    """``side`` ("gt" or "pred") of item "big" holds ``array`` as .npy (or a 32-bit TIFF); the other
+    side is the item's PNG. Out-of-table predictions are evaluated (invalid); the rest skipped."""
+    folder = _base(root, name)
+    path = folder / side / ("big.tif" if tiff else "big.npy")
+    if tiff:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(array.astype(np.int32), mode="I").save(path)
+    else:
+        _npy(path, array)
+    _item(folder, "big", **{side: None})
+    regex = _file(side, path.name) + message
+    exact = np.issubdtype(array.dtype, np.integer) and int(array.min()) >= 0 and int(array.max()) < 2**32
+    if side == "pred" and exact:
+        return Case(
+            name,
+            what,
+            {**good_expected(), "big": reference_counts(ITEM_GT, array)},
+            warned=("big",),
+            message=regex,
+            item="big",
+        )
+    return _skip_case(name, what, regex, skipped=("big",))
+
+
+def _with(array: np.ndarray, dtype, at: tuple[int, int], value) -> np.ndarray:
+    out = array.astype(dtype)
+    out[at] = value
+    return out
+
+
+@case
+def npy_pred_value_3e8(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-pred-value-3e8",
+        "pred/big.npy (int64) has one pixel of 300,000,000: an invalid prediction, no table of 3e8 cells",
+        "pred",
+        _with(ITEM_PRED, np.int64, (1, 1), 300_000_000),
+        r": values that are not class ids in 1 px \(300000000: 1 px\)",
+    )
+
+
+@case
+def npy_pred_value_1e9_many(root: Path) -> Case:
+    pred = _with(ITEM_PRED, np.int64, (0, 0), 10**9)
+    pred[3, 2:5] = (2**32 - 1, 65_535, 10**9)  # (GT at [3, 0:2] is void)
+    return _value_case(
+        root,
+        "npy-pred-value-1e9-many",
+        "pred/big.npy holds 1e9 (twice), 2**32-1 and 65535: invalid predictions",
+        "pred",
+        pred,
+        r": values that are not class ids in 4 px \(1000000000: 2 px, 65535: 1 px, 4294967295: 1 px\)",
+    )
+
+
+@case
+def npy_pred_uint32_3e9(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-pred-uint32-3e9",
+        "pred/big.npy (uint32) has one pixel of 3,000,000,000: an invalid prediction",
+        "pred",
+        _with(ITEM_PRED, np.uint32, (2, 3), 3_000_000_000),
+        r": values that are not class ids in 1 px \(3000000000: 1 px\)",
+    )
+
+
+@case
+def tiff_pred_value_1e9(root: Path) -> Case:
+    return _value_case(
+        root,
+        "tiff-pred-value-1e9",
+        "pred/big.tif (32-bit TIFF, mode I) has one pixel of 1,000,000,000: an invalid prediction",
+        "pred",
+        _with(ITEM_PRED, np.int64, (0, 5), 10**9),
+        r": values that are not class ids in 1 px \(1000000000: 1 px\)",
+        tiff=True,
+    )
+
+
+@case
+def npy_gt_value_1e9(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-gt-value-1e9",
+        "gt/big.npy has one pixel of 1,000,000,000: not in the class table, skipped",
+        "gt",
+        _with(ITEM_GT, np.int64, (1, 1), 10**9),
+        r": ground-truth values 1000000000 \(1 px\) are not in the class table",
+    )
+
+
+@case
+def npy_pred_uint64_wraps(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-pred-uint64-wraps",
+        "pred/big.npy (uint64) holds 2**63, which int64 would read as a negative number: skipped",
+        "pred",
+        _with(ITEM_PRED, np.uint64, (0, 1), 2**63),
+        r": value 9,223,372,036,854,775,808 \(dtype uint64, at \(0, 1\)\) cannot be a class id",
+    )
+
+
+@case
+def npy_gt_uint64_max(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-gt-uint64-max",
+        "gt/big.npy (uint64) holds 2**64-1 (-1 once wrapped): skipped",
+        "gt",
+        _with(ITEM_GT, np.uint64, (3, 5), 2**64 - 1),
+        r": value 18,446,744,073,709,551,615 \(dtype uint64, at \(3, 5\)\) cannot be a class id",
+    )
+
+
+@case
+def npy_pred_above_uint32(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-pred-above-uint32",
+        "pred/big.npy (int64) holds 2**32 + 5, above every possible id: skipped",
+        "pred",
+        _with(ITEM_PRED, np.int64, (2, 2), 2**32 + 5),
+        r": value 4,294,967,301 \(dtype int64, at \(2, 2\)\) cannot be a class id; mask values must be "
+        r"integers in 0\.\.4,294,967,295",
+    )
+
+
+@case
+def npy_pred_float_fraction(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-pred-float-fraction",
+        "pred/big.npy is float64 with a pixel of 1.5: skipped",
+        "pred",
+        _with(ITEM_PRED, np.float64, (0, 0), 1.5),
+        r": a mask must hold integers \(got dtype float64\)",
+    )
+
+
+@case
+def npy_gt_float_nan(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-gt-float-nan",
+        "gt/big.npy is float32 with a NaN pixel: skipped",
+        "gt",
+        _with(ITEM_GT, np.float32, (2, 4), np.nan),
+        r": a mask must hold integers \(got dtype float32\)",
+    )
+
+
+@case
+def npy_pred_negative(root: Path) -> Case:
+    return _value_case(
+        root,
+        "npy-pred-negative",
+        "pred/big.npy (int8) holds -1: skipped",
+        "pred",
+        _with(ITEM_PRED, np.int8, (1, 4), -1),
+        r": negative values \(-1\) are not class ids",
+    )
+
+
 #: Every case's name (its builder's name with dashes), known without writing anything.
 CASE_NAMES = [build.__name__.replace("_", "-") for build in BUILDERS]
+
+
+# ---------------------------------------------------------------------- hostile zips (uploads)
+@dataclass(frozen=True)
+class ZipCase:
+    """An uploaded dataset zip that ``segviz.archive.extract_dataset_zip`` must refuse before it
+    parses the central directory (``early``) or before it extracts anything, with ``message``."""
+
+    name: str
+    what: str
+    data: bytes
+    message: str
+    early: bool = True
+    max_files: int = 20_000
+
+
+def zip_bytes(
+    names: list[str],
+    *,
+    contents: dict[str, bytes] | None = None,
+    zip64: bool = False,
+    claimed_entries: int | None = None,
+    comment_bytes: int = 0,
+) -> bytes:
+    """A stored (uncompressed) zip written byte by byte, fast for a million entries: ``names``
+    ending in "/" are folder entries, the others hold ``contents[name]`` (default empty).
+
+    ``zip64`` adds a zip64 end record (the classic one then says 0xFFFF entries);
+    ``claimed_entries`` makes the end record(s) claim another number of entries;
+    ``comment_bytes`` gives every central-directory entry a file comment of that many bytes."""
+    import struct
+
+    contents = contents or {}
+    local, central = [], []
+    offset = 0
+    for name in names:
+        raw, data = name.encode(), contents.get(name, b"")
+        crc = zlib.crc32(data)
+        header = struct.pack(
+            "<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 33, crc, len(data), len(data), len(raw), 0
+        )
+        local.append(header + raw + data)
+        attr = (0o40755 << 16) | 0x10 if name.endswith("/") else 0o100644 << 16
+        comment = b"c" * comment_bytes
+        central.append(
+            struct.pack(
+                "<4s6H3L5H2L",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                0,
+                0,
+                33,
+                crc,
+                len(data),
+                len(data),
+                len(raw),
+                0,
+                len(comment),
+                0,
+                0,
+                attr,
+                offset,
+            )
+            + raw
+            + comment
+        )
+        offset += len(header) + len(raw) + len(data)
+    directory = b"".join(central)
+    count = len(names) if claimed_entries is None else claimed_entries
+    tail = b""
+    if zip64:
+        record_at = offset + len(directory)
+        tail += struct.pack(
+            "<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(directory), offset
+        )
+        tail += struct.pack("<4sLQL", b"PK\x06\x07", 0, record_at, 1)
+        tail += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    else:
+        small = min(count, 0xFFFF)
+        tail += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, small, small, len(directory), offset, 0)
+    return b"".join(local) + directory + tail
+
+
+def _dataset_members() -> tuple[list[str], dict[str, bytes]]:
+    """A small valid dataset (the good pairs, classes.csv) with its folder entries."""
+    contents = {"ds/classes.csv": CLASSES.encode()}
+    for pair, (g, p) in GOOD.items():
+        for side, array in (("gt", g), ("pred", p)):
+            buf = io.BytesIO()
+            Image.fromarray(array.astype(np.uint8)).save(buf, format="PNG")
+            contents[f"ds/{side}/{pair}.png"] = buf.getvalue()
+    return ["ds/", "ds/gt/", "ds/pred/", *contents], contents
+
+
+def make_zip_cases() -> dict[str, ZipCase]:
+    """Issue #11 (4): a zip with 1.8 M folder entries cost 1 GB and 10 s before being refused:
+    folder entries count toward the entry limit, read from the end record before parsing. The
+    cases use 25,000 folder entries (the same rule; the 1.8 M case is in benchmarks/)."""
+    names, contents = _dataset_members()
+    folders = [f"ds/f{i:06d}/" for i in range(25_000)]
+    n = len(names) + len(folders)
+    limit = r"more than the limit of 20,000"
+    return {
+        c.name: c
+        for c in (
+            ZipCase(
+                "zip-folder-entries",
+                "a dataset plus 25,000 empty folder entries",
+                zip_bytes(names + folders, contents=contents),
+                rf"upload\.zip: {n:,} entries \(files and folders\), {limit}",
+            ),
+            ZipCase(
+                "zip64-folder-entries",
+                "the same with a zip64 end record (the classic record says 0xFFFF)",
+                zip_bytes(names + folders, contents=contents, zip64=True),
+                rf"upload\.zip: {n:,} entries \(files and folders\), {limit}",
+            ),
+            ZipCase(
+                "zip-claims-million-entries",
+                "a valid dataset zip whose zip64 end record claims 1,800,000 entries",
+                zip_bytes(names, contents=contents, zip64=True, claimed_entries=1_800_000),
+                rf"upload\.zip: 1,800,000 entries \(files and folders\), {limit}",
+            ),
+            ZipCase(
+                "zip-understates-entries",
+                "25,000 folder entries behind an end record claiming 9",
+                zip_bytes(names + folders, contents=contents, claimed_entries=9),
+                rf"upload\.zip: {n:,} entries \(files and folders\), {limit}",
+                early=False,
+            ),
+            ZipCase(
+                "zip-bloated-directory",
+                "8 entries whose 60 KB comments make a 480 KB central directory (limit: 8 entries)",
+                zip_bytes(names, contents=contents, comment_bytes=60_000),
+                r"upload\.zip: its central directory takes [\d,]+ bytes, more than 8,192 for at most 8 entries",
+                max_files=8,
+            ),
+        )
+    }
 
 
 def make_corpus(root: Path) -> dict[str, Case]:

@@ -58,7 +58,7 @@ def test_zip_bomb_limits(tmp_path):
     bomb = _zip({"gt/a.png": b"\0" * 5_000_000})
     with pytest.raises(DatasetError, match=r"member 'gt/a.png' expands \d+× \(limit 200×\)"):
         extract_dataset_zip(bomb, tmp_path / "a")
-    with pytest.raises(DatasetError, match=r"3 files, more than the limit of 2"):
+    with pytest.raises(DatasetError, match=r"3 entries \(files and folders\), more than the limit of 2"):
         extract_dataset_zip(
             _zip({"gt/a": b"1", "gt/b": b"2", "gt/c": b"3"}), tmp_path / "b", limits=ZipLimits(max_files=2)
         )

@@ -31,15 +31,19 @@ from make_bad_corpus import (
     GOOD_CONFUSION,
     GOOD_IGNORED,
     Case,
+    _dataset_members,
     make_corpus,
+    make_zip_cases,
     reference_counts,
     two_models,
+    zip_bytes,
 )
 from PIL import ImageFile
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
 from segviz import errors, evaluate, kernels, open_dataset
+from segviz.archive import ZipLimits, extract_dataset_zip
 from segviz.cli import main
 from segviz.errors import SegvizError
 from segviz.safety import terminal_text
@@ -201,6 +205,27 @@ def test_cli(corpus, name, tmp_path, capsys):
     assert data["confusion_matrix"] == [row[:-1] for row in case.confusion]
     assert data["invalid_pred_pixels"] == sum(e.invalid for e in case.evaluated.values())
     assert {s["name"] for s in data["skipped"]} == set(case.skipped)
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_cli_report(corpus, name, tmp_path, capsys):
+    """``segviz report`` on every case: the exit status of ``evaluate``, no traceback, and a report
+    that names every evaluated image among the worst ones. Regression (issue #11): a photo that is
+    a decompression bomb crashed the report (evaluate warned correctly); it is now left out."""
+    case, folder = corpus.get(name)
+    out = tmp_path / "report.html"
+    status = main(["report", str(folder), "--out", str(out), "--resamples", "20", "--worst", "6"])
+    err = capsys.readouterr().err
+    assert status == case.exit_status, err
+    assert "Traceback" not in err
+    if case.error:
+        assert err.startswith("segviz: error: ") and not out.exists()
+        return
+    page = out.read_text(encoding="utf-8")
+    assert f"The {len(case.evaluated)} worst images by mIoU" in page
+    for image in case.evaluated:
+        assert f"<h3>{image}</h3>" in page, image
+    assert "Could not draw this image" not in page
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
@@ -646,3 +671,45 @@ def test_json_to_stdout_through_a_pipe(option_datasets, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["num_images"] == 2
+
+
+# ---------------------------------------------------------------------- hostile zips
+ZIP_CASES = make_zip_cases()
+
+
+@pytest.mark.parametrize("name", list(ZIP_CASES))
+def test_zip_refused_before_extraction(name, tmp_path, monkeypatch):
+    """Regression (issue #11): a zip of 1.8 M folder entries cost 1 GB and 10 s before being
+    refused; folder entries count toward the limit, read from the end record before zipfile parses
+    the central directory (``early``), else at the latest before anything is written."""
+    import zipfile
+
+    case = ZIP_CASES[name]
+    upload = tmp_path / "upload.zip"
+    upload.write_bytes(case.data)
+    if case.early:
+        monkeypatch.setattr(zipfile, "ZipFile", lambda *a, **k: pytest.fail("the directory was parsed"))
+    with pytest.raises(errors.DatasetError, match=case.message):
+        extract_dataset_zip(upload, tmp_path / "out", limits=ZipLimits(max_files=case.max_files))
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("zip64", [False, True], ids=["zip", "zip64"])
+def test_zip_with_folder_entries_within_the_limit(zip64, tmp_path, capsys):
+    """Folder entries are counted, not refused: a dataset zip with its folders (and 100 more)
+    extracts, then evaluates through the library and the CLI with the hand-counted matrices."""
+    names, contents = _dataset_members()
+    folders = [f"ds/extra{i:03d}/" for i in range(100)]
+    upload = tmp_path / "upload.zip"
+    upload.write_bytes(zip_bytes(names + folders, contents=contents, zip64=zip64))
+    limits = ZipLimits(max_files=len(names) + len(folders))
+    root = extract_dataset_zip(upload, tmp_path / "out", limits=limits)
+    assert_good_pairs(evaluate(open_dataset(root)))
+    assert main(["evaluate", str(root), "--json", str(tmp_path / "r.json"), "--quiet"]) == 0
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert (
+        data["confusion_matrix"]
+        == (np.array(GOOD_CONFUSION["good1"]) + GOOD_CONFUSION["good2"])[:, :-1].tolist()
+    )
+    with pytest.raises(errors.DatasetError, match=r"entries \(files and folders\), more than the limit of"):
+        extract_dataset_zip(upload, tmp_path / "again", limits=ZipLimits(max_files=limits.max_files - 1))
