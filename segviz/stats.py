@@ -208,7 +208,7 @@ def bootstrap(
     estimate, iou = _full_data(counts)
     samples, iou_samples = _replicates(counts, weights)
     summary = {k: _interval(estimate[k], samples[k], confidence) for k in SUMMARY_KEYS}
-    low, high = _percentile_interval(iou_samples, confidence)
+    low, high = percentile_interval(iou_samples, confidence)
     classes = _class_frame(evaluation, iou=iou, low=low, high=high)
     return BootstrapResult(summary, classes, resamples, confidence, seed, n)
 
@@ -250,7 +250,7 @@ def paired_bootstrap(
     summary = {
         k: _interval(float(est_b[k] - est_a[k]), rep_b[k] - rep_a[k], confidence) for k in SUMMARY_KEYS
     }
-    delta = Interval(iou_b - iou_a, *_percentile_interval(iou_rep_b - iou_rep_a, confidence))
+    delta = Interval(iou_b - iou_a, *percentile_interval(iou_rep_b - iou_rep_a, confidence))
     classes = _class_frame(a, delta=delta.estimate, low=delta.low, high=delta.high)
     classes["significant"] = delta.excludes(0.0)
     return PairedResult(
@@ -279,6 +279,22 @@ def resample_weights(n: int, *, resamples: int, seed: int) -> np.ndarray:
     return np.bincount(flat, minlength=resamples * n).reshape(resamples, n)
 
 
+def poisson_weights(n: int, *, resamples: int, seed: int) -> np.ndarray:
+    """Poisson bootstrap weights: each image drawn Poisson(1) times in each resample, independently
+    of every other image; float64 (resamples, n).
+
+    Because the images' weights are independent, the columns of any subset of images are a bootstrap
+    of that subset on its own, and two disjoint subsets are resampled independently: one draw serves
+    every slice and its complement (a two-sample bootstrap) at once (:mod:`segviz.slices`).
+
+    Example:
+        >>> w = poisson_weights(3, resamples=2, seed=0)
+        >>> w.shape, w.dtype.name, bool((w >= 0).all())
+        ((2, 3), 'float64', True)
+    """
+    return np.random.default_rng(seed).poisson(1.0, (resamples, n)).astype(np.float64)
+
+
 # ---------------------------------------------------------------------- steps
 def _full_data(counts: Counts) -> tuple[dict[str, float], np.ndarray]:
     """Summary metrics (floats) and per-class IoU (K,) on all images."""
@@ -295,11 +311,11 @@ def _replicates(counts: Counts, weights: np.ndarray) -> tuple[dict[str, np.ndarr
 
 
 def _interval(estimate: float, samples: np.ndarray, confidence: float) -> Interval:
-    low, high = _percentile_interval(samples, confidence)
+    low, high = percentile_interval(samples, confidence)
     return Interval(float(estimate), float(low), float(high))
 
 
-def _percentile_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     """Percentiles (1 − c)/2 and (1 + c)/2 over axis 0, ignoring NaN; NaN where all are NaN."""
     samples = np.asarray(samples, dtype=np.float64)
     flat = samples.reshape(samples.shape[0], -1)
