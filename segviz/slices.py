@@ -807,3 +807,51 @@ def _plain(value):
     if isinstance(value, np.bool_):
         return bool(value)
     return value
+
+
+# ---------------------------------------------------------------------- assembling
+def open_slices(
+    evaluation: Evaluation,
+    *,
+    metadata: str | Path | pd.DataFrame | None = None,
+    dataset_root: str | Path | None = None,
+    pixels: bool = True,
+    workers: int = 2,
+    store=None,
+    progress=None,
+    **options,
+) -> tuple[Slicer, list[str]]:
+    """A :class:`Slicer` over the metadata (``metadata``, else ``dataset_root/metadata.csv`` when it
+    exists) and the automatic attributes (:mod:`segviz.attributes`; ``pixels=False`` skips the group
+    that reads files), with the warnings met on the way. ``options`` go to :class:`Slicer`.
+
+    A metadata column named like an automatic attribute wins (with a warning).
+    """
+    from segviz.attributes import automatic_attributes
+
+    warnings: list[str] = []
+    auto, found = automatic_attributes(
+        evaluation, pixels=pixels, workers=workers, store=store, progress=progress
+    )
+    warnings += found
+    frames, sources = [], {}
+    if metadata is None:
+        metadata = find_metadata(dataset_root)
+    if metadata is not None:
+        source = "metadata" if isinstance(metadata, pd.DataFrame) else str(metadata)
+        table = metadata if isinstance(metadata, pd.DataFrame) else read_metadata(metadata)
+        if "name" not in table.columns:
+            raise SegvizError(f"{source}: no 'name' column")
+        aligned, found = align_metadata(table, evaluation.names, source=source)
+        warnings += found
+        clash = [c for c in aligned.columns if c in auto.columns]
+        if clash:
+            warnings.append(
+                f"{source}: columns {', '.join(clash)} replace the automatic attributes of that name"
+            )
+            auto = auto.drop(columns=clash)
+        frames.append(aligned.reset_index(drop=True))
+        sources.update({c: "metadata" for c in aligned.columns})
+    sources.update({c: "automatic" for c in auto.columns})
+    frames.append(auto.reset_index(drop=True))
+    return Slicer(evaluation, pd.concat(frames, axis=1), sources=sources, **options), warnings
