@@ -327,6 +327,7 @@ class SliceMetrics:
         classes: one row per class: id, name, iou, low, high, delta, delta_low, delta_high.
         too_few: fewer than ``min_images`` images.
         min_images: the threshold used.
+        confidence: of the intervals.
     """
 
     column: str
@@ -340,6 +341,7 @@ class SliceMetrics:
     classes: pd.DataFrame
     too_few: bool
     min_images: int
+    confidence: float = 0.95
 
     def to_dict(self) -> dict:
         """The JSON record of ``segviz evaluate --by`` (undefined values as None)."""
@@ -488,6 +490,7 @@ class Slicer:
             classes=classes,
             too_few=len(idx) < self.min_images,
             min_images=self.min_images,
+            confidence=self.confidence,
         )
 
     def by(self, column: str) -> list[SliceMetrics]:
