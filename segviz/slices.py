@@ -27,7 +27,10 @@ Conventions (stated, never guessed):
   of two attributes (among the ``pair_attributes`` attributes whose best single slice scores
   highest), with at least ``min_images`` images and at least one image outside. Slices holding the
   same images are counted once (the simplest description kept). Ranked by
-  ``score = (metric of the rest − metric of the slice) × share of images``. The ``test`` highest-
+  ``score = drop × share of images`` with ``drop = metric on all images − metric on the slice``
+  (measured from the whole data, the score prefers the tightest slice holding the bad images:
+  for a slice S holding all b bad images, each D worse, the score is ≈ D·b/N·(1 − |S|/N), so a
+  broad parent slice scores lower than the precise one). The ``test`` highest-
   ranked slices that are worse than the rest get a bootstrap test: one-sided p-value
   ``Φ(Δ / SE)`` with ``Δ`` = slice − rest and ``SE`` the bootstrap standard deviation of ``Δ``
   (a percentile p-value cannot go below 1/(B+1), too coarse for hundreds of tests). Multiple
@@ -578,6 +581,7 @@ class Slicer:
         inside = sums[ok]
         m_in = stats.summary_from_counts(*self._split(inside))[metric]
         m_rest = stats.summary_from_counts(*self._split(total - inside))[metric]
+        m_all = float(stats.summary_from_counts(*self._split(total))[metric])
         out = []
         for j, code in enumerate(ok):
             members = codes == code
@@ -585,7 +589,7 @@ class Slicer:
             if key in seen:
                 continue
             seen.add(key)
-            drop = float(m_rest[j] - m_in[j])
+            drop = m_all - float(m_in[j])
             out.append(
                 _Candidate(columns, labels[code], np.flatnonzero(members), float(m_in[j]), float(m_rest[j]),
                            drop, drop * n[code] / self.n if not math.isnan(drop) else -math.inf)
@@ -688,7 +692,7 @@ class WorstSlices:
     Attributes:
         frame: one row per slice worse than the rest, best-ranked first: rank, slice (text),
             columns, values, images, share, pixels, <metric> (on the slice), rest (on the other
-            images), drop (rest − slice), score (drop × share), delta_low / delta_high (interval of
+            images), drop (all images − slice), score (drop × share), delta_low / delta_high (interval of
             slice − rest), p_value (one-sided), q_value (Benjamini–Hochberg), significant (q ≤ fdr);
             NaN for slices not tested.
         metric, fdr, min_images, resamples, confidence: the options used.
@@ -731,9 +735,9 @@ class WorstSlices:
                 else "not distinguishable from chance at this sample size"
             )
             out.append(
-                f"On the {row.images} images where {row.slice.replace(' & ', ' and ')} "
+                f"On the {row.images} image{'s' if row.images != 1 else ''} where {row.slice.replace(' & ', ' and ')} "
                 f"({100 * row.share:.0f} % of the images), {label} is {100 * getattr(row, self.metric):.1f} % "
-                f"against {100 * row.rest:.1f} % on the other images ({100 * row.drop:.1f} points lower; {sure})."
+                f"against {100 * row.rest:.1f} % on the other images ({100 * (row.rest - getattr(row, self.metric)):.1f} points lower; {sure})."
             )
         return out
 

@@ -1,0 +1,383 @@
+"""Slices: metadata, binning, a slice's metrics and intervals, worst-slice discovery, the CLI and the
+report; cross-checked on hand-computed cases, brute-force loops and CamVid evaluated again."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+
+from segviz import ClassTable, SegvizError, evaluate, metrics, open_dataset
+from segviz.cli import main
+from segviz.dataset import Pair
+from segviz.evaluate import Evaluation
+from segviz.report import build_report
+from segviz.slices import (
+    MISSING,
+    Slicer,
+    align_metadata,
+    benjamini_hochberg,
+    bin_values,
+    open_slices,
+    read_metadata,
+)
+from segviz.stats import SUMMARY_KEYS, percentile_interval, poisson_weights
+
+
+def evaluation_from_matrices(matrices, names=None) -> Evaluation:
+    """An Evaluation from dense per-image (K, K+1) matrices (last column: invalid predictions)."""
+    matrices = np.asarray(matrices, dtype=np.int64)
+    n, k = matrices.shape[:2]
+    img, g, p = np.nonzero(matrices)
+    rows = np.stack([img, g, p, matrices[img, g, p]], axis=1)
+    names = [f"img{i:03d}" for i in range(n)] if names is None else list(names)
+    pairs = [Pair(name, Path(f"gt/{name}.png"), Path(f"pred/{name}.png")) for name in names]
+    table = ClassTable.generated(range(k))
+    return Evaluation(table, names, pairs, matrices.sum(axis=0), rows, np.zeros(n, np.int64))
+
+
+# Four images, two classes; hand-computed below.
+TINY = [
+    [[8, 2, 0], [0, 10, 0]],  # a
+    [[6, 0, 0], [4, 10, 0]],  # b
+    [[0, 0, 0], [5, 5, 0]],  # c: only class 1, half wrong
+    [[2, 2, 1], [0, 5, 0]],  # d: one invalid prediction
+]
+
+
+def tiny_slicer(**options) -> Slicer:
+    ev = evaluation_from_matrices(TINY, names=list("abcd"))
+    attrs = pd.DataFrame({"light": ["day", "day", "dusk", "dusk"], "speed": [10, 20, 30, 40]})
+    return Slicer(ev, attrs, min_images=options.pop("min_images", 1), **options)
+
+
+# ---------------------------------------------------------------------- a slice's numbers
+def test_slice_numbers_are_hand_computed():
+    s = tiny_slicer(resamples=200)
+    day = s.metrics("light", "day")
+    # day = a + b: [[14, 2, 0], [4, 20, 0]]; TP 14, 20; GT 16, 24; PRED 18, 22
+    assert day.images == 2 and day.pixels == 40
+    assert day.summary["pixel_accuracy"].estimate == pytest.approx(34 / 40)
+    assert day.summary["mean_iou"].estimate == pytest.approx((14 / 20 + 20 / 26) / 2)
+    # dusk = c + d: [[2, 2, 1], [5, 10, 0]]; TP 2, 10; GT 5, 15; PRED 7, 12
+    dusk_miou = (2 / 10 + 10 / 17) / 2
+    assert s.metrics("light", "dusk").summary["mean_iou"].estimate == pytest.approx(dusk_miou)
+    assert day.delta["mean_iou"].estimate == pytest.approx((14 / 20 + 20 / 26) / 2 - dusk_miou)
+    assert day.classes["iou"].tolist() == pytest.approx([14 / 20, 20 / 26])
+    assert day.classes["delta"].tolist() == pytest.approx([14 / 20 - 2 / 10, 20 / 26 - 10 / 17])
+
+
+def test_slice_equals_the_subset_evaluation_for_every_metric():
+    rng = np.random.default_rng(3)
+    matrices = rng.integers(0, 30, (40, 4, 5)) * (rng.random((40, 4, 1)) < 0.7)
+    ev = evaluation_from_matrices(matrices)
+    attrs = pd.DataFrame({"g": rng.choice(["x", "y", "z"], 40)})
+    s = Slicer(ev, attrs, resamples=50)
+    for m in s.by("g"):
+        inside = metrics.summary_metrics(ev.subset(m.indices).confusion)
+        rest = metrics.summary_metrics(ev.subset(np.setdiff1d(np.arange(40), m.indices)).confusion)
+        for key in SUMMARY_KEYS:
+            assert m.summary[key].estimate == pytest.approx(inside[key])
+            assert m.delta[key].estimate == pytest.approx(inside[key] - rest[key])
+        per_class = metrics.class_metrics(ev.subset(m.indices).confusion)["iou"]
+        np.testing.assert_allclose(m.classes["iou"], per_class)
+
+
+def test_intervals_match_a_brute_force_poisson_bootstrap():
+    """Each resample rebuilt image by image as a weighted sum of dense matrices, through metrics."""
+    rng = np.random.default_rng(5)
+    matrices = rng.integers(0, 20, (12, 3, 4))
+    ev = evaluation_from_matrices(matrices)
+    attrs = pd.DataFrame({"g": ["x"] * 5 + ["y"] * 7})
+    s = Slicer(ev, attrs, resamples=300, seed=11, min_images=1)
+    got = s.metrics("g", "x")
+    w = poisson_weights(12, resamples=300, seed=11)
+    inside, rest = np.arange(5), np.arange(5, 12)
+    miou_in, delta = [], []
+    for b in range(300):
+        cm_in = sum(w[b, i] * matrices[i] for i in inside)
+        cm_rest = sum(w[b, i] * matrices[i] for i in rest)
+        a = metrics.summary_metrics(cm_in)["mean_iou"]
+        miou_in.append(a)
+        delta.append(a - metrics.summary_metrics(cm_rest)["mean_iou"])
+    lo, hi = percentile_interval(np.array(miou_in), 0.95)
+    assert (got.summary["mean_iou"].low, got.summary["mean_iou"].high) == pytest.approx((lo, hi))
+    lo, hi = percentile_interval(np.array(delta), 0.95)
+    assert (got.delta["mean_iou"].low, got.delta["mean_iou"].high) == pytest.approx((lo, hi))
+
+
+def test_too_few_images_and_no_rest():
+    s = tiny_slicer(min_images=3)
+    day = s.metrics("light", "day")
+    assert day.too_few and day.min_images == 3
+    everything = s.metrics_of(np.arange(4))
+    assert math.isnan(everything.delta["mean_iou"].estimate)
+    assert everything.to_dict()["delta_ci"] == [None, None]
+
+
+def test_same_seed_same_intervals_and_json_contract():
+    a, b = tiny_slicer(seed=4).metrics("light", "day"), tiny_slicer(seed=4).metrics("light", "day")
+    assert a.to_dict() == b.to_dict()
+    keys = {"column", "value", "images", "pixels", "pixel_accuracy", "mean_iou", "mean_iou_ci"}
+    assert keys | {"delta_mean_iou", "delta_ci"} <= set(a.to_dict())
+
+
+def test_unknown_column_and_value_are_named():
+    s = tiny_slicer()
+    with pytest.raises(SegvizError, match=r"no attribute 'weather'; the attributes are: light, speed"):
+        s.metrics("weather", "x")
+    with pytest.raises(SegvizError, match=r"light: no value 'night'; the values are: day, dusk"):
+        s.metrics("light", "night")
+
+
+# ---------------------------------------------------------------------- binning
+def test_binning_rules():
+    codes, labels, _ = bin_values(pd.Series(["b", "a", None, "b"]))
+    assert labels == ("a", "b", MISSING) and codes.tolist() == [1, 0, 2, 1]
+    codes, labels, how = bin_values(pd.Series([True, False, True]))
+    assert labels == ("False", "True") and codes.tolist() == [1, 0, 1]
+    codes, labels, how = bin_values(pd.Series([3, 1, 3, 2]))
+    assert labels == ("1", "2", "3") and how == "values"
+    x = pd.Series(np.arange(1, 101, dtype=float))
+    codes, labels, how = bin_values(x)
+    assert how == "4 quantile bins" and np.bincount(codes).tolist() == [25, 25, 25, 25]
+    assert labels[0] == "[1, 25.75]" and labels[-1] == "(75.25, 100]"
+    many = pd.Series([f"v{i % 30}" for i in range(90)] + ["v0"] * 5)
+    codes, labels, how = bin_values(many, max_values=5)
+    assert len(labels) == 5 and labels[-1] == "(other: 26 values)" and "4 most frequent" in how
+
+
+def test_a_value_held_by_many_images_gets_its_own_bin():
+    shares = pd.Series([0.0] * 40 + list(np.linspace(0.1, 0.9, 60)))
+    codes, labels, how = bin_values(shares)
+    assert labels[0] == "= 0" and np.sum(codes == 0) == 40 and how.startswith("own bin for 0")
+    assert len(labels) == 4 and np.bincount(codes)[1:].tolist() == [20, 20, 20]
+
+
+def test_dates_are_binned_by_time():
+    days = pd.Series(pd.to_datetime(["2024-01-01", "2024-01-02", "2024-03-01", "2024-06-01", "2024-07-01"]))
+    _, labels, how = bin_values(days)
+    assert how == "4 quantile bins" and labels[0].startswith("[2024-01-01")
+
+
+# ---------------------------------------------------------------------- metadata
+def test_metadata_warnings_name_the_rows(tmp_path):
+    f = tmp_path / "m.csv"
+    f.write_text("name,weather\na,rain\na,sun\nb.png,fog\nghost,sun\n")
+    frame = read_metadata(f)
+    aligned, warnings = align_metadata(frame, ["a", "b", "c"], source=str(f))
+    assert aligned["weather"].tolist()[:2] == ["rain", "fog"] and pd.isna(aligned["weather"].iloc[2])
+    assert any("1 duplicate rows for a; the first row of each is used" in w for w in warnings)
+    assert any("1 names match no evaluated image: ghost" in w for w in warnings)
+    assert any("1 evaluated images have no row" in w and w.endswith(": c") for w in warnings)
+
+
+def test_metadata_errors_name_the_file(tmp_path):
+    (tmp_path / "m.csv").write_text("image,weather\na,rain\n")
+    with pytest.raises(SegvizError, match=r"m\.csv: no 'name' column \(columns: image, weather\)"):
+        read_metadata(tmp_path / "m.csv")
+    with pytest.raises(SegvizError, match=r"m\.xlsx: metadata must be a \.csv or \.parquet file"):
+        read_metadata(tmp_path / "m.xlsx")
+    with pytest.raises(SegvizError, match=r"nope\.csv: metadata file not found"):
+        read_metadata(tmp_path / "nope.csv")
+
+
+def test_parquet_metadata_with_typed_columns(tmp_path):
+    pd.DataFrame(
+        {"name": ["a", "b", "c", "d"], "night": [False, False, True, True], "t": [1.0, 2, 3, 4]}
+    ).to_parquet(tmp_path / "m.parquet")
+    ev = evaluation_from_matrices(TINY, names=list("abcd"))
+    s, warnings = open_slices(ev, metadata=tmp_path / "m.parquet", pixels=False, min_images=1, resamples=20)
+    assert warnings == [] and s.columns["night"].labels == ("False", "True")
+    assert s.columns["night"].source == "metadata" and s.columns["prefix"].source == "automatic"
+    assert s.metrics("night", "True").indices.tolist() == [2, 3]
+
+
+# ---------------------------------------------------------------------- discovery
+def test_benjamini_hochberg_matches_scipy():
+    p = np.random.default_rng(0).random(50) ** 3
+    np.testing.assert_allclose(benjamini_hochberg(p), scipy.stats.false_discovery_control(p, method="bh"))
+
+
+def planted(n: int = 200, seed: int = 0):
+    """Images of 3 classes; images with weather = fog AND time = night are predicted much worse."""
+    rng = np.random.default_rng(seed)
+    weather = rng.choice(["clear", "fog", "rain"], n)
+    time = rng.choice(["day", "night"], n)
+    noise = rng.choice(list("pqrs"), n)
+    bad = (weather == "fog") & (time == "night")
+    matrices = np.zeros((n, 3, 4), dtype=np.int64)
+    for i in range(n):
+        gt = rng.integers(200, 400, 3)
+        acc = rng.beta(4, 4) * 0.3 + (0.1 if bad[i] else 0.6)
+        right = rng.binomial(gt, acc)
+        for c in range(3):
+            matrices[i, c, c] = right[c]
+            matrices[i, c, (c + 1) % 3] = gt[c] - right[c]
+    attrs = pd.DataFrame({"weather": weather, "time": time, "noise": noise})
+    return evaluation_from_matrices(matrices), attrs, bad
+
+
+def test_discovery_finds_the_planted_pair_and_ranks_by_drop_times_share():
+    ev, attrs, bad = planted()
+    s = Slicer(ev, attrs, resamples=300)
+    worst = s.worst(top=50)
+    top = worst.frame.iloc[0]
+    assert top["slice"] == "weather = fog & time = night" and top["significant"]
+    assert worst.indices[0].tolist() == np.flatnonzero(bad).tolist()
+    # the ranking by (all − slice) × share, checked on subsets evaluated independently
+    everything = ev.summary()["mean_iou"]
+    for row, idx in zip(worst.frame.itertuples(), worst.indices, strict=True):
+        inside = metrics.summary_metrics(ev.subset(idx).confusion)["mean_iou"]
+        rest = metrics.summary_metrics(ev.subset(np.setdiff1d(np.arange(200), idx)).confusion)["mean_iou"]
+        assert row.rest == pytest.approx(rest) and row.drop == pytest.approx(everything - inside)
+        assert row.score == pytest.approx((everything - inside) * len(idx) / 200)
+    assert worst.frame["score"].is_monotonic_decreasing
+    assert (worst.frame["images"] >= 10).all()
+    assert "Benjamini–Hochberg at FDR 0.05 over all" in worst.method()
+
+
+def test_noise_attributes_are_not_significant():
+    ev, attrs, _ = planted(seed=1)
+    s = Slicer(ev, attrs[["noise"]], resamples=300)
+    worst = s.worst()
+    assert not worst.frame["significant"].any()
+    # four values: 4 candidate slices, none duplicated
+    assert worst.candidates == 4
+
+
+def test_slices_holding_the_same_images_are_counted_once():
+    ev, attrs, _ = planted()
+    attrs = attrs.assign(copy=attrs["weather"])
+    s = Slicer(ev, attrs, resamples=100)
+    assert s.worst().candidates == Slicer(ev, attrs.drop(columns="copy"), resamples=100).worst().candidates
+
+
+def test_discovery_options_are_checked():
+    s = tiny_slicer()
+    with pytest.raises(ValueError, match=r"metric must be one of pixel_accuracy, mean_iou"):
+        s.worst(metric="iou")
+    with pytest.raises(ValueError, match=r"fdr must be between 0 and 1"):
+        s.worst(fdr=5)
+
+
+# ---------------------------------------------------------------------- real data
+
+
+@pytest.fixture(scope="module")
+def camvid(shared_data):
+    root = shared_data / "camvid-val"
+    return root, evaluate(open_dataset(root, model="tinyfcn"))
+
+
+def evaluate_only(root, names):
+    """An independent evaluation: the dataset with only these pairs, read from the files again."""
+    ds = open_dataset(root, model="tinyfcn")
+    ds.pairs = [p for p in ds.pairs if p.name in set(names)]
+    return evaluate(ds)
+
+
+@pytest.mark.shared_data
+def test_camvid_sequence_slice_is_the_whole_set(camvid):
+    """The camvid-val split holds one sequence (0016E5, see the data's PROVENANCE.md): its slice is
+    every image, with no rest to compare with."""
+    _, ev = camvid
+    s, _ = open_slices(ev, pixels=False, resamples=200)
+    (only,) = s.by("prefix")
+    assert only.value == "0016E5" and only.images == 101
+    assert only.summary["mean_iou"].estimate == pytest.approx(0.60408, abs=5e-6)
+    assert math.isnan(only.delta["mean_iou"].estimate)
+
+
+@pytest.mark.shared_data
+def test_camvid_metadata_slices_equal_an_independent_evaluation(camvid, tmp_path):
+    root, ev = camvid
+    frames = pd.DataFrame({"name": ev.names})
+    order = np.argsort([int(n.split("_")[1]) for n in ev.names])  # by frame number, four parts
+    frames["part"] = ""
+    frames.loc[order, "part"] = [f"part{i * 4 // len(order)}" for i in range(len(order))]
+    frames.to_csv(tmp_path / "metadata.csv", index=False)
+    s, warnings = open_slices(ev, metadata=tmp_path / "metadata.csv", pixels=False, resamples=200)
+    assert warnings == []
+    slices = s.by("part")
+    assert sum(m.images for m in slices) == 101 and len(slices) >= 2
+    for m in slices:
+        names = [ev.names[i] for i in m.indices]
+        alone = evaluate_only(root, names)
+        assert alone.num_images == m.images
+        expected = alone.summary()
+        for key in SUMMARY_KEYS:
+            assert m.summary[key].estimate == pytest.approx(expected[key], abs=1e-12)
+        np.testing.assert_allclose(m.classes["iou"], alone.class_frame()["iou"], atol=1e-12)
+        assert m.pixels == expected["evaluated_pixels"]
+
+
+@pytest.mark.shared_data
+def test_camvid_brightness_slices_equal_an_independent_evaluation(camvid, tmp_path):
+    root, ev = camvid
+    from segviz.store import ResultsStore
+
+    s, _ = open_slices(ev, store=ResultsStore(tmp_path / "store"), resamples=200)
+    slices = s.by("brightness")
+    assert [m.images for m in slices] == [26, 25, 25, 25]
+    darkest = slices[0]
+    alone = evaluate_only(root, [ev.names[i] for i in darkest.indices]).summary()
+    assert darkest.summary["mean_iou"].estimate == pytest.approx(alone["mean_iou"], abs=1e-12)
+
+
+# ---------------------------------------------------------------------- CLI and report
+@pytest.fixture
+def tagged(tiny_dataset, tmp_path):
+    (tiny_dataset / "metadata.csv").write_text("name,light\na,day\nb,dusk\nghost,day\n")
+    return tiny_dataset
+
+
+def test_cli_evaluate_by_prints_a_table_and_writes_json(tagged, tmp_path, capsys):
+    out = tmp_path / "e.json"
+    code = main(
+        ["evaluate", str(tagged), "--by", "light", "--json", str(out), "--min-images", "1", "--no-store"]
+    )
+    assert code == 0
+    printed = capsys.readouterr()
+    assert "slices by light" in printed.out and "1 names match no evaluated image: ghost" in printed.err
+    slices = json.loads(out.read_text())["slices"]
+    assert [(s["column"], s["value"], s["images"]) for s in slices] == [
+        ("light", "day", 1),
+        ("light", "dusk", 1),
+    ]
+    alone = evaluate(open_dataset(tagged)).subset([0]).summary()
+    assert slices[0]["mean_iou"] == pytest.approx(alone["mean_iou"])
+    assert slices[0]["delta_mean_iou"] == pytest.approx(alone["mean_iou"] - slices[1]["mean_iou"])
+    assert len(slices[0]["mean_iou_ci"]) == 2 and len(slices[0]["delta_ci"]) == 2
+
+
+def test_cli_too_few_and_unknown_column(tagged, capsys):
+    assert main(["evaluate", str(tagged), "--by", "light", "--no-store"]) == 0
+    assert "too few images (< 10)" in capsys.readouterr().out
+    assert main(["evaluate", str(tagged), "--by", "weather", "--no-store"]) == 2
+    assert "segviz: error: no attribute 'weather'; the attributes are: light" in capsys.readouterr().err
+
+
+def test_cli_slices_json(tagged, tmp_path, capsys):
+    out = tmp_path / "w.json"
+    code = main(
+        ["slices", str(tagged), "--min-images", "1", "--json", str(out), "--resamples", "50", "--no-store"]
+    )
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["metric"] == "mean_iou" and data["candidates"] >= 1 and "Benjamini" in data["method"]
+    assert "score = drop × share" in capsys.readouterr().out
+
+
+def test_report_says_where_the_model_is_weakest(tiny_dataset):
+    ev = evaluate(open_dataset(tiny_dataset))
+    worst = Slicer(ev, pd.DataFrame({"light": ["day", "dusk"]}), resamples=50, min_images=1).worst()
+    html = build_report(ev, title="t", dataset="d", model="m", worst=0, resamples=50, weakest=worst)
+    assert "Where the model is weakest" in html
+    sentence = worst.sentences()[0]
+    assert sentence.startswith("On the 1 image where light = ") and sentence in html
