@@ -862,3 +862,71 @@ def open_slices(
     sources.update({c: "automatic" for c in auto.columns})
     frames.append(auto.reset_index(drop=True))
     return Slicer(evaluation, pd.concat(frames, axis=1), sources=sources, **options), warnings
+
+
+# ---------------------------------------------------------------------- two models
+def compare_by(
+    a: Evaluation,
+    b: Evaluation,
+    attributes: pd.DataFrame,
+    column: str,
+    *,
+    metric: Metric = "mean_iou",
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    min_images: int = MIN_IMAGES,
+    bins: int = BINS,
+    max_values: int = MAX_VALUES,
+) -> pd.DataFrame:
+    """Model b against model a on each value of ``column``, paired: both models resampled with the
+    same Poisson weights on the images both evaluated (matched by name).
+
+    ``attributes``: one row per image of ``a`` (``a.names`` order). Returns one row per value:
+    value, images, ``a``, ``b`` (the metric of each model), delta (b − a), low, high, significant
+    (the interval excludes 0), too_few.
+
+    Example:
+        >>> ev = stats._example_evaluation()
+        >>> f = compare_by(ev, ev, pd.DataFrame({"light": ["day", "dusk"]}), "light", resamples=20)
+        >>> f[["value", "images", "delta", "significant"]].values.tolist()
+        [['day', 1, 0.0, False], ['dusk', 1, 0.0, False]]
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)} (got {metric!r})")
+    if list(a.table.names) != list(b.table.names):
+        raise SegvizError(
+            f"b: its class table ({b.table.num_classes} classes) differs from a's ({a.table.num_classes}); "
+            "evaluate both models with the same class table"
+        )
+    sa = Slicer(a, attributes, bins=bins, max_values=max_values, min_images=min_images, confidence=confidence)
+    col = sa.column(column)
+    where_b = {name: i for i, name in enumerate(b.names)}
+    in_a = np.array([i for i, n in enumerate(a.names) if n in where_b], dtype=np.int64)
+    in_b = np.array([where_b[a.names[i]] for i in in_a], dtype=np.int64)
+    xa = sa.x[in_a]
+    xb = np.concatenate(b.image_counts(), axis=1).astype(np.float64)[in_b]
+    weights = stats.poisson_weights(len(in_a), resamples=resamples, seed=seed)
+    k = a.table.num_classes
+
+    def value_of(counts: np.ndarray) -> np.ndarray:
+        return stats.summary_from_counts(counts[..., :k], counts[..., k : 2 * k], counts[..., 2 * k :])[
+            metric
+        ]
+
+    rows = []
+    codes = col.codes[in_a]
+    for code, label in enumerate(col.labels):
+        idx = np.flatnonzero(codes == code)
+        if not len(idx):
+            continue
+        est_a, est_b = float(value_of(xa[idx].sum(axis=0))), float(value_of(xb[idx].sum(axis=0)))
+        reps = value_of(weights[:, idx] @ xb[idx]) - value_of(weights[:, idx] @ xa[idx])
+        low, high = stats.percentile_interval(reps, confidence)
+        interval = stats.Interval(est_b - est_a, float(low), float(high))
+        rows.append(
+            {"value": label, "images": len(idx), "a": est_a, "b": est_b, "delta": est_b - est_a,
+             "low": float(low), "high": float(high), "significant": bool(interval.excludes(0.0)),
+             "too_few": len(idx) < min_images}
+        )  # fmt: skip
+    return pd.DataFrame(rows)

@@ -17,12 +17,14 @@ from segviz.cli import main
 from segviz.dataset import Pair
 from segviz.evaluate import Evaluation
 from segviz.report import build_report
+from segviz.slice_figures import slice_bar_figure, worst_slices_table
 from segviz.slices import (
     MISSING,
     Slicer,
     align_metadata,
     benjamini_hochberg,
     bin_values,
+    compare_by,
     open_slices,
     read_metadata,
 )
@@ -381,3 +383,46 @@ def test_report_says_where_the_model_is_weakest(tiny_dataset):
     assert "Where the model is weakest" in html
     sentence = worst.sentences()[0]
     assert sentence.startswith("On the 1 image where light = ") and sentence in html
+
+
+# ---------------------------------------------------------------------- two models, figures
+def test_compare_by_is_paired_and_matches_subsets():
+    ev_a, attrs, _ = planted(seed=2)
+    ev_b, _, _ = planted(seed=3)  # same names, other counts
+    f = compare_by(ev_a, ev_b, attrs, "weather", resamples=200)
+    for row in f.itertuples():
+        idx = np.flatnonzero(attrs["weather"].to_numpy() == row.value)
+        a = metrics.summary_metrics(ev_a.subset(idx).confusion)["mean_iou"]
+        b = metrics.summary_metrics(ev_b.subset(idx).confusion)["mean_iou"]
+        assert (row.a, row.b, row.delta) == pytest.approx((a, b, b - a))
+        assert row.low <= row.delta <= row.high
+    same = compare_by(ev_a, ev_a, attrs, "weather", resamples=50)
+    assert (same[["delta", "low", "high"]].to_numpy() == 0).all() and not same["significant"].any()
+
+
+def test_compare_by_uses_the_shared_images_only():
+    ev, attrs, _ = planted(n=60)
+    fewer = ev.subset(range(30))
+    f = compare_by(ev, fewer, attrs, "time", resamples=20)
+    assert f["images"].sum() == 30
+
+
+def test_slice_bar_figure_shows_the_frame():
+    ev, attrs, _ = planted()
+    frame = Slicer(ev, attrs, resamples=100).frame("weather")
+    fig = slice_bar_figure(frame, overall=ev.summary()["mean_iou"])
+    bar = fig.data[0]
+    assert list(bar.x) == frame["value"].tolist()
+    np.testing.assert_allclose(bar.y, 100 * frame["mean_iou"])
+    np.testing.assert_allclose(
+        np.asarray(bar.y) - np.asarray(bar.error_y.arrayminus), 100 * frame["mean_iou_low"]
+    )
+    assert fig.layout.shapes[0].y0 == pytest.approx(100 * ev.summary()["mean_iou"])
+
+
+def test_worst_slices_table_is_the_ranked_list():
+    ev, attrs, _ = planted()
+    worst = Slicer(ev, attrs, resamples=100).worst()
+    table = worst_slices_table(worst)
+    assert table["slice"].tolist() == worst.frame["slice"].tolist()
+    assert table["mIoU %"].tolist() == pytest.approx((100 * worst.frame["mean_iou"]).round(2).tolist())
