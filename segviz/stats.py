@@ -321,11 +321,35 @@ def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndar
     flat = samples.reshape(samples.shape[0], -1)
     low = np.full(flat.shape[1], np.nan)
     high = np.full(flat.shape[1], np.nan)
-    defined = ~np.isnan(flat).all(axis=0)
-    if defined.any():
-        tail = 50.0 * (1.0 - confidence)
-        low[defined], high[defined] = np.nanpercentile(flat[:, defined], [tail, 100.0 - tail], axis=0)
+    nan = np.isnan(flat)
+    defined = ~nan.all(axis=0)
+    tail = 50.0 * (1.0 - confidence)
+    # np.percentile is vectorised; np.nanpercentile loops over columns in Python: only where needed
+    full = ~nan.any(axis=0)
+    some = defined & ~full
+    if full.any():
+        low[full], high[full] = np.percentile(flat[:, full], [tail, 100.0 - tail], axis=0)
+    if some.any():
+        low[some], high[some] = _nan_percentiles(flat[:, some], [tail, 100.0 - tail])
     return low.reshape(samples.shape[1:]), high.reshape(samples.shape[1:])
+
+
+def _nan_percentiles(flat: np.ndarray, percents: list[float]) -> np.ndarray:
+    """np.nanpercentile(flat, percents, axis=0) (linear method) for columns with at least one value,
+    vectorised: sort once (NaN last), interpolate at q·(n − 1) with numpy's own lerp."""
+    ordered = np.sort(flat, axis=0)
+    n = (~np.isnan(flat)).sum(axis=0)
+    out = []
+    for q in np.asarray(percents, dtype=np.float64) / 100.0:
+        position = q * (n - 1)
+        below = np.floor(position).astype(np.int64)
+        above = np.minimum(below + 1, n - 1)
+        t = position - below
+        a = np.take_along_axis(ordered, below[None], axis=0)[0]
+        b = np.take_along_axis(ordered, above[None], axis=0)[0]
+        diff = b - a
+        out.append(np.where(t >= 0.5, b - diff * (1 - t), a + diff * t))
+    return np.array(out)
 
 
 def _class_frame(evaluation: Evaluation, **columns: np.ndarray) -> pd.DataFrame:

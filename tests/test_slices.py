@@ -426,3 +426,19 @@ def test_worst_slices_table_is_the_ranked_list():
     table = worst_slices_table(worst)
     assert table["slice"].tolist() == worst.frame["slice"].tolist()
     assert table["mIoU %"].tolist() == pytest.approx((100 * worst.frame["mean_iou"]).round(2).tolist())
+
+
+def test_percentile_interval_equals_numpy_nanpercentile():
+    """The vectorised path for columns with some undefined resamples (NaN) gives numpy's numbers."""
+    rng = np.random.default_rng(8)
+    samples = rng.random((333, 40))
+    samples[rng.random((333, 40)) < 0.3] = np.nan
+    samples[:, 3] = np.nan
+    samples[:-1, 5] = np.nan  # one value
+    low, high = percentile_interval(samples, 0.9)
+    with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        ref = np.nanpercentile(samples, [5, 95], axis=0)
+    np.testing.assert_allclose(low, ref[0], rtol=1e-12)  # (the last bits of q·(n − 1) may differ)
+    np.testing.assert_allclose(high, ref[1], rtol=1e-12)
+    assert np.isnan(low[3]) and low[5] == high[5] == samples[-1, 5]
