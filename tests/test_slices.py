@@ -442,3 +442,12 @@ def test_percentile_interval_equals_numpy_nanpercentile():
     np.testing.assert_allclose(low, ref[0], rtol=1e-12)  # (the last bits of q·(n − 1) may differ)
     np.testing.assert_allclose(high, ref[1], rtol=1e-12)
     assert np.isnan(low[3]) and low[5] == high[5] == samples[-1, 5]
+
+
+def test_cli_report_with_slices_says_so_even_when_no_slice_qualifies(tiny_dataset, tmp_path):
+    out = tmp_path / "r.html"
+    code = main(["report", str(tiny_dataset), "--out", str(out), "--slices", "--worst", "0", "--no-store"])
+    assert code == 0
+    html = out.read_text()
+    assert "Where the model is weakest" in html
+    assert "No slice of at least 10 images does worse than the other images." in html
