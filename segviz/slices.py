@@ -210,20 +210,12 @@ def bin_values(
     missing = values.isna().to_numpy()
     kind = _kind(values)
     if kind == "bool":
-        text = values.map(lambda v: str(bool(v)) if not _isna(v) else None)
-        codes, labels, _ = _text_codes(text, missing, max_values)
+        text = np.where(missing, None, np.where(values.fillna(False).astype(bool), "True", "False"))
+        codes, labels, _ = _text_codes(pd.Series(text), missing, max_values)
         return codes, labels, "True / False"
     if kind in ("number", "date"):
         return _numeric_codes(values, missing, bins=bins, dates=kind == "date")
-    return _text_codes(
-        values.astype(object).where(~missing, None).map(lambda v: v if v is None else str(v)),
-        missing,
-        max_values,
-    )
-
-
-def _isna(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT
+    return _text_codes(values, missing, max_values)
 
 
 def _kind(values: pd.Series) -> str:
@@ -242,23 +234,25 @@ def _kind(values: pd.Series) -> str:
 def _text_codes(
     text: pd.Series, missing: np.ndarray, max_values: int
 ) -> tuple[np.ndarray, tuple[str, ...], str]:
-    present = text[~missing]
-    counts = present.value_counts()
+    """Codes of text values (vectorised: one np.unique), the rare ones folded into one value."""
+    present = np.asarray(text, dtype=object)[~missing].astype(str)
+    uniq, inverse, counts = np.unique(present, return_inverse=True, return_counts=True)
     how = "values"
-    if len(counts) > max_values:
-        keep = set(counts.index[: max_values - 1])
-        other = f"(other: {len(counts) - len(keep)} values)"
-        text = text.map(lambda v: v if v is None or v in keep else other)
+    if len(uniq) > max_values:
+        order = np.lexsort((uniq, -counts))  # most frequent first, ties by name
+        keep = np.sort(order[: max_values - 1])
+        labels = [*uniq[keep].tolist(), f"(other: {len(uniq) - len(keep)} values)"]
+        to_label = np.full(len(uniq), len(keep), dtype=np.int64)
+        to_label[keep] = np.arange(len(keep))
+        inverse = to_label[inverse]
         how = f"the {max_values - 1} most frequent values, the rest as one"
-        labels = [*sorted(keep), other]
     else:
-        labels = sorted(counts.index)
+        labels = uniq.tolist()
+    codes = np.empty(len(missing), dtype=np.int64)
+    codes[~missing] = inverse
     if missing.any():
         labels.append(MISSING)
-    index = {label: i for i, label in enumerate(labels)}
-    codes = np.array(
-        [index[MISSING] if m else index[v] for v, m in zip(text, missing, strict=True)], dtype=np.int64
-    )
+        codes[missing] = len(labels) - 1
     return codes, tuple(labels), how
 
 

@@ -451,3 +451,15 @@ def test_cli_report_with_slices_says_so_even_when_no_slice_qualifies(tiny_datase
     html = out.read_text()
     assert "Where the model is weakest" in html
     assert "No slice of at least 10 images does worse than the other images." in html
+
+
+def test_poisson_weights_are_poisson_one():
+    """The inverse-CDF draw: mean 1, variance 1, P(0) = P(1) = 1/e, P(2) = 1/(2e); the tail beyond
+    the vectorised levels (u ≥ CDF(7)) agrees with a plain search."""
+    w = poisson_weights(1000, resamples=1000, seed=1)
+    assert w.mean() == pytest.approx(1, abs=0.005) and w.var() == pytest.approx(1, abs=0.01)
+    share = np.bincount(w.astype(int).ravel()) / w.size
+    assert share[:3] == pytest.approx([math.exp(-1), math.exp(-1), math.exp(-1) / 2], abs=0.002)
+    u = np.random.default_rng(1).random((1000, 1000))
+    cdf = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
+    np.testing.assert_array_equal(w, np.searchsorted(cdf, u, side="right"))
