@@ -33,8 +33,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from segviz import evaluate, open_dataset  # noqa: E402
-from segviz.attributes import pixel_attributes  # noqa: E402
 from segviz import slices as slices_module  # noqa: E402
+from segviz.attributes import pixel_attributes  # noqa: E402
 from segviz.slices import Slicer  # noqa: E402
 from segviz.store import ResultsStore  # noqa: E402
 
