@@ -88,7 +88,8 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     if suffix not in (".csv", ".parquet"):
         raise SegvizError(f"{path}: metadata must be a .csv or .parquet file (got {suffix or 'no suffix'!r})")
     try:
-        frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+        # names stay text: "0001" is not the number 1
+        frame = pd.read_csv(path, dtype={"name": str}) if suffix == ".csv" else pd.read_parquet(path)
     except FileNotFoundError:
         raise SegvizError(f"{path}: metadata file not found") from None
     except Exception as exc:

@@ -463,3 +463,19 @@ def test_poisson_weights_are_poisson_one():
     u = np.random.default_rng(1).random((1000, 1000))
     cdf = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(20)])
     np.testing.assert_array_equal(w, np.searchsorted(cdf, u, side="right"))
+
+
+def test_numeric_looking_names_stay_text(tmp_path):
+    """Regression: pandas read the name "0001" as the number 1, which matched no image."""
+    (tmp_path / "m.csv").write_text("name,light\n0001,day\n0002,dusk\n")
+    _, warnings = align_metadata(read_metadata(tmp_path / "m.csv"), ["0001", "0002"], source="m.csv")
+    assert warnings == []
+
+
+def test_cli_bad_metadata_is_a_usage_error(tiny_dataset, tmp_path, capsys):
+    (tmp_path / "m.csv").write_text("image,light\na,day\n")
+    code = main(
+        ["evaluate", str(tiny_dataset), "--by", "light", "--metadata", str(tmp_path / "m.csv"), "--no-store"]
+    )
+    assert code == 2
+    assert "m.csv: no 'name' column (columns: image, light)" in capsys.readouterr().err
