@@ -268,11 +268,12 @@ def _numeric_codes(
             return str(pd.Timestamp(int(v)).date())
     else:
         x = values.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
-        shown = _number
+        shown = None  # chosen once the printed points are known
     present = x[~missing]
     distinct = np.unique(present)
     codes = np.full(len(x), -1, dtype=np.int64)
     if len(distinct) <= bins:
+        shown = shown or _number_format(distinct)
         labels = [shown(v) for v in distinct]
         codes[~missing] = np.searchsorted(distinct, present)
         how = "values"
@@ -283,6 +284,7 @@ def _numeric_codes(
         q = bins - 1 if own else bins
         edges = np.unique(np.quantile(rest, np.linspace(0, 1, q + 1)))
         # bin i holds (edges[i], edges[i+1]], the first one closed: [edges[0], edges[1]]
+        shown = shown or _number_format(np.unique(np.r_[low, edges]))
         inner = np.clip(np.searchsorted(edges, rest, side="left") - 1, 0, len(edges) - 2)
         labels = [
             f"{'[' if i == 0 else '('}{shown(edges[i])}, {shown(edges[i + 1])}]"
@@ -306,10 +308,17 @@ def _numeric_codes(
     return codes, tuple(labels), how
 
 
-def _number(v: float) -> str:
-    if float(v).is_integer():
-        return str(int(v))
-    return f"{v:.4g}"
+def _number_format(points: np.ndarray):
+    """A formatter with the fewest significant digits (4 at least) that prints distinct ``points``
+    distinctly, so two bins never share a label."""
+    for digits in (4, 6, 8, 12, 17):
+
+        def shown(v: float, digits: int = digits) -> str:
+            return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:.{digits}g}"
+
+        if len({shown(v) for v in points}) == len(points):
+            break
+    return shown
 
 
 # ---------------------------------------------------------------------- one slice

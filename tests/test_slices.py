@@ -479,3 +479,10 @@ def test_cli_bad_metadata_is_a_usage_error(tiny_dataset, tmp_path, capsys):
     )
     assert code == 2
     assert "m.csv: no 'name' column (columns: image, light)" in capsys.readouterr().err
+
+
+def test_close_bin_edges_print_differently():
+    """Regression: edges 0.057712 and 0.057714 both printed as 0.05771, two bins with one label."""
+    x = pd.Series([0.0577, 0.057712, 0.057713, 0.057714, 0.0578, 0.06, 0.07, 0.08, 0.09])
+    _, labels, _ = bin_values(x, bins=8)
+    assert len(set(labels)) == len(labels)
