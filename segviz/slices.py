@@ -630,7 +630,7 @@ class Slicer:
             )
             d = d[~np.isnan(d)]
             se = float(d.std(ddof=1)) if len(d) > 1 else math.nan
-            p_values[i] = _one_sided_p(-c.drop, se)
+            p_values[i] = _one_sided_p(c.metric - c.rest, se)  # Δ = slice − rest
             low, high = stats.percentile_interval(d, self.confidence) if len(d) else (math.nan, math.nan)
             c.low, c.high, c.se, c.tested = float(low), float(high), se, True
             tested += 1
