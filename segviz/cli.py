@@ -163,14 +163,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = load(args, model=args.model, pred=args.pred)
     by = _slices_by(args, result) if args.by else []
     if args.json:
-        out = result.to_dict() | ({"slices": [m.to_dict() for ms in by for m in ms]} if args.by else {})
+        out = result.to_dict() | ({"slices": [m.to_dict() for ms, _ in by for m in ms]} if args.by else {})
         Path(args.json).write_text(json.dumps(out, indent=1, allow_nan=False) + "\n")
     if args.csv:
         result.class_frame().to_csv(args.csv, index=False, float_format="%.6f")
     if not args.quiet:
         print(format_report(result))
-        for ms in by:
-            print("\n" + format_slices(ms))
+        for ms, binning in by:
+            print("\n" + format_slices(ms, binning=binning))
     return EXIT_SKIPPED if result.skipped else EXIT_OK
 
 
@@ -287,7 +287,7 @@ def _slices_by(args: argparse.Namespace, result: Evaluation) -> list:
     slicer = _slicer(args, result, pixels=False)
     if any(c not in slicer.columns for c in args.by):
         slicer = _slicer(args, result, pixels=True)
-    return [slicer.by(c) for c in args.by]
+    return [(slicer.by(c), slicer.column(c).binning) for c in args.by]
 
 
 def _slices(args: argparse.Namespace) -> int:
@@ -309,7 +309,7 @@ def _slices(args: argparse.Namespace) -> int:
     return EXIT_SKIPPED if result.skipped else EXIT_OK
 
 
-def format_slices(slices: list) -> str:
+def format_slices(slices: list, *, binning: str = "") -> str:
     """One slice table: per value, images, pixels, PA, mIoU with its interval, Δ mIoU to the rest."""
     if not slices:
         return "(no images)"
@@ -317,7 +317,8 @@ def format_slices(slices: list) -> str:
     conf = round(100 * first.confidence)
     width = max(len("value"), *(len(m.value) for m in slices))
     lines = [
-        f"slices by {first.column} ({conf} % Poisson-bootstrap intervals; Δ = slice − the other images)",
+        f"slices by {first.column}{f' ({binning})' if binning else ''}: "
+        f"{conf} % Poisson-bootstrap intervals; Δ = slice − the other images",
         f"{'value':<{width}}  {'images':>6}  {'pixels':>11}  {'PA':>6}  {'mIoU':>6}  {f'{conf} % interval':>16}"
         f"  {'Δ mIoU':>7}  {f'{conf} % interval':>18}",
     ]

@@ -508,3 +508,11 @@ def test_discovery_p_value_and_interval_match_a_brute_force_bootstrap():
         scipy.stats.norm.cdf(delta / deltas.std(ddof=1)), rel=1e-6, abs=1e-300
     )
     assert (row["delta_low"], row["delta_high"]) == pytest.approx(tuple(np.percentile(deltas, [2.5, 97.5])))
+
+
+def test_a_metadata_column_replaces_an_automatic_attribute_with_a_warning():
+    ev = evaluation_from_matrices(TINY, names=list("abcd"))
+    meta = pd.DataFrame({"name": list("abcd"), "prefix": ["x", "x", "y", "y"]})
+    s, warnings = open_slices(ev, metadata=meta, pixels=False, min_images=1, resamples=20)
+    assert warnings == ["metadata: columns prefix replace the automatic attributes of that name"]
+    assert s.columns["prefix"].source == "metadata" and s.columns["prefix"].labels == ("x", "y")
