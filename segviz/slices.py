@@ -365,6 +365,20 @@ class SliceMetrics:
             "delta_mean_iou": _clean(d["mean_iou"].estimate),
             "delta_ci": [_clean(d["mean_iou"].low), _clean(d["mean_iou"].high)],
             "too_few_images": self.too_few,
+            "intervals": {k: [_clean(s[k].low), _clean(s[k].high)] for k in stats.SUMMARY_KEYS},
+            "deltas": {
+                k: [_clean(d[k].estimate), _clean(d[k].low), _clean(d[k].high)] for k in stats.SUMMARY_KEYS
+            },
+            "classes": [
+                {
+                    "name": row.name,
+                    **{
+                        c: _clean(getattr(row, c))
+                        for c in ("iou", "low", "high", "delta", "delta_low", "delta_high")
+                    },
+                }
+                for row in self.classes.itertuples(index=False)
+            ],
         }
 
 

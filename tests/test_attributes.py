@@ -144,3 +144,10 @@ def test_every_model_of_a_dataset_shares_the_cache(shared_data, tmp_path):
     a = evaluate(open_dataset(root, model="tinyfcn"))
     b = evaluate(open_dataset(root, model="pixelgbm"))
     assert cache_path(store, a.pairs, a.table) == cache_path(store, b.pairs, b.table)
+
+
+def test_threads_give_the_same_attributes(shared_data):
+    ev = evaluate(open_dataset(shared_data / "camvid-val", model="tinyfcn")).subset(range(12))
+    one, _ = pixel_attributes(ev, workers=1)
+    two, _ = pixel_attributes(ev, workers=2)
+    assert one.equals(two) and one["objects:Car"].notna().all()

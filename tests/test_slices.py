@@ -516,3 +516,13 @@ def test_a_metadata_column_replaces_an_automatic_attribute_with_a_warning():
     s, warnings = open_slices(ev, metadata=meta, pixels=False, min_images=1, resamples=20)
     assert warnings == ["metadata: columns prefix replace the automatic attributes of that name"]
     assert s.columns["prefix"].source == "metadata" and s.columns["prefix"].labels == ("x", "y")
+
+
+def test_slice_json_carries_every_interval_and_class():
+    m = tiny_slicer(resamples=50).metrics("light", "day")
+    d = m.to_dict()
+    assert set(d["intervals"]) == set(SUMMARY_KEYS) and d["intervals"]["mean_iou"] == d["mean_iou_ci"]
+    assert d["deltas"]["mean_iou"][0] == d["delta_mean_iou"]
+    assert [c["name"] for c in d["classes"]] == ["class_0", "class_1"]
+    assert d["classes"][0]["iou"] == pytest.approx(14 / 20)
+    json.dumps(d, allow_nan=False)
