@@ -243,6 +243,12 @@ def _slices_parser(sub) -> None:
     )
     _dataset_args(sl)
     sl.add_argument("--model", help="model name when pred/ holds several models")
+    sl.add_argument(
+        "--models",
+        nargs=2,
+        metavar=("A", "B"),
+        help="compare model B with A per value of each --by column (paired bootstrap)",
+    )
     sl.add_argument("--pred", help="folder of predicted masks")
     _by_args(sl)
     sl.add_argument("--metric", default="mean_iou", choices=METRIC_CHOICES, help="metric (default mean_iou)")
@@ -295,6 +301,8 @@ def _slices(args: argparse.Namespace) -> int:
         raise UsageError(f"--top must be a positive integer (got {args.top})")
     if not 0 < args.fdr < 1:
         raise UsageError(f"--fdr must be between 0 and 1 (got {args.fdr})")
+    if args.models:
+        return _slices_of_two(args)
     result = load(args, model=args.model, pred=args.pred)
     slicer = _slicer(args, result, pixels=not args.no_pixels)
     columns = args.by if args.by else None
@@ -307,6 +315,61 @@ def _slices(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(format_worst(worst))
     return EXIT_SKIPPED if result.skipped else EXIT_OK
+
+
+def _slices_of_two(args: argparse.Namespace) -> int:
+    """segviz slices --models A B --by COLUMN: B − A per value, paired."""
+    from segviz.slices import compare_by
+
+    name_a, name_b = args.models
+    if name_a == name_b:
+        raise UsageError(f"--models: give two different models (got {name_a} twice)")
+    if not args.by:
+        raise UsageError("--models needs --by COLUMN (the values to compare the models on)")
+    a, b = load(args, model=name_a), load(args, model=name_b)
+    slicer = _slicer(args, a, pixels=any(c not in _slicer(args, a, pixels=False).columns for c in args.by))
+    out = []
+    for column in args.by:
+        slicer.column(column)
+        frame = compare_by(
+            a, b, slicer.attributes, column, metric=args.metric, resamples=args.resamples,
+            seed=args.seed, min_images=args.min_images,
+        )  # fmt: skip
+        out.append((column, frame))
+    if args.json:
+        records = [
+            {"column": c, **{k: _plain(v) for k, v in row.items()}}
+            for c, f in out
+            for row in f.to_dict(orient="records")
+        ]
+        data = {"a": name_a, "b": name_b, "metric": args.metric, "slices": records}
+        Path(args.json).write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
+    if not args.quiet:
+        print("\n\n".join(format_two(c, f, name_a, name_b, args.metric) for c, f in out))
+    return EXIT_SKIPPED if a.skipped or b.skipped else EXIT_OK
+
+
+def format_two(column: str, frame, name_a: str, name_b: str, metric: str) -> str:
+    """Per value: both models' metric, the change b − a and its paired interval."""
+    w = max(len("value"), *(len(v) for v in frame["value"])) if len(frame) else 5
+    lines = [
+        f"{name_b} vs {name_a} by {column} ({metric}; paired Poisson bootstrap, 95 % intervals)",
+        f"{'value':<{w}}  {'images':>6}  {name_a[:10]:>10}  {name_b[:10]:>10}  {'change':>7}  {'95 % interval':>18}",
+    ]
+    for r in frame.itertuples(index=False):
+        note = "  too few images" if r.too_few else ""
+        lines.append(
+            f"{r.value:<{w}}  {r.images:>6}  {_pct(r.a):>10}  {_pct(r.b):>10}  {_signed(r.delta)}  "
+            f"{_interval(r.low, r.high)}{'  *' if r.significant else ''}{note}"
+        )
+    lines.append("(percent and points; * = the interval excludes 0)")
+    return "\n".join(lines)
+
+
+def _plain(value):
+    if hasattr(value, "item"):
+        value = value.item()
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def format_slices(slices: list, *, binning: str = "") -> str:

@@ -424,6 +424,7 @@ class Slicer:
         if isinstance(min_images, bool) or not isinstance(min_images, int) or min_images < 1:
             raise ValueError(f"min_images must be a positive integer (got {min_images!r})")
         self.evaluation = evaluation
+        self.attributes = attributes.reset_index(drop=True)
         self.n = evaluation.num_images
         self.resamples, self.confidence, self.seed, self.min_images = resamples, confidence, seed, min_images
         tp, gt, pred = evaluation.image_counts()

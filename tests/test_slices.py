@@ -29,6 +29,7 @@ from segviz.slices import (
     read_metadata,
 )
 from segviz.stats import SUMMARY_KEYS, percentile_interval, poisson_weights
+from segviz.store import ResultsStore
 
 
 def evaluation_from_matrices(matrices, names=None) -> Evaluation:
@@ -526,3 +527,22 @@ def test_slice_json_carries_every_interval_and_class():
     assert [c["name"] for c in d["classes"]] == ["class_0", "class_1"]
     assert d["classes"][0]["iou"] == pytest.approx(14 / 20)
     json.dumps(d, allow_nan=False)
+
+
+@pytest.mark.shared_data
+def test_cli_slices_of_two_models_on_camvid(shared_data, tmp_path, capsys):
+    root = shared_data / "camvid-val"
+    out = tmp_path / "two.json"
+    args = ["slices", str(root), "--models", "pixelgbm", "tinyfcn", "--by", "brightness"]
+    assert main([*args, "--json", str(out), "--resamples", "200", "--store", str(tmp_path / "s")]) == 0
+    rows = json.loads(out.read_text())["slices"]
+    assert "tinyfcn vs pixelgbm by brightness" in capsys.readouterr().out
+    a = evaluate(open_dataset(root, model="pixelgbm"))
+    b = evaluate(open_dataset(root, model="tinyfcn"))
+    s, _ = open_slices(a, store=ResultsStore(tmp_path / "s"), resamples=200)
+    for row, m in zip(rows, s.by("brightness"), strict=True):
+        assert row["value"] == m.value and row["a"] == pytest.approx(m.summary["mean_iou"].estimate)
+        alone = metrics.summary_metrics(b.subset(m.indices).confusion)["mean_iou"]
+        assert row["b"] == pytest.approx(alone) and row["low"] <= row["delta"] <= row["high"]
+    assert main(["slices", str(root), "--models", "pixelgbm", "tinyfcn", "--no-store"]) == 2
+    assert "--models needs --by COLUMN" in capsys.readouterr().err
