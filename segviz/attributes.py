@@ -112,10 +112,15 @@ def object_statistics(labels: np.ndarray, num_classes: int) -> tuple[np.ndarray,
 
     counts = np.zeros(num_classes, dtype=np.int64)
     medians = np.full(num_classes, np.nan)
-    for c in np.unique(labels):
-        if c >= num_classes:
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return counts, medians
+    # each class is labelled inside its bounding box only (find_objects: one pass for all classes)
+    boxes = ndimage.find_objects(np.minimum(labels, num_classes).astype(np.int32) + 1)
+    for c, box in enumerate(boxes[:num_classes]):
+        if box is None:
             continue
-        segments, n = ndimage.label(labels == c, structure=EIGHT_CONNECTED)
+        segments, n = ndimage.label(labels[box] == c, structure=EIGHT_CONNECTED)
         sizes = np.bincount(segments.ravel())[1:]
         counts[c], medians[c] = n, float(np.median(sizes))
     return counts, medians
