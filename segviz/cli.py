@@ -1,7 +1,8 @@
 """The ``segviz`` command line: headless evaluation for scripts and CI pipelines.
 
-Commands: ``evaluate`` (one model), ``compare`` (two models, with paired-bootstrap intervals) and
-``report`` (a self-contained HTML/PDF report). Exit status: 0 when every sample was evaluated, 1 when
+Commands: ``evaluate`` (one model), ``compare`` (two models, with paired-bootstrap intervals),
+``report`` (a self-contained HTML/PDF report) and ``slices`` (the worst slices of images; ``evaluate
+--by COLUMN`` gives the metrics per value of one attribute). Exit status: 0 when every sample was evaluated, 1 when
 some were skipped (each reported on stderr with its reason), 2 for a usage error (bad arguments,
 missing folders, a broken class table).
 """
