@@ -30,8 +30,8 @@ Conventions (stated, never guessed):
   ``score = drop × share of images`` with ``drop = metric on all images − metric on the slice``
   (measured from the whole data, the score prefers the tightest slice holding the bad images:
   for a slice S holding all b bad images, each D worse, the score is ≈ D·b/N·(1 − |S|/N), so a
-  broad parent slice scores lower than the precise one). The ``test`` highest-
-  ranked slices that are worse than the rest get a bootstrap test: one-sided p-value
+  broad parent slice scores lower than the precise one). Only slices with a positive drop are
+  listed; the ``test`` highest-ranked of them get a bootstrap test: one-sided p-value
   ``Φ(Δ / SE)`` with ``Δ`` = slice − rest and ``SE`` the bootstrap standard deviation of ``Δ``
   (a percentile p-value cannot go below 1/(B+1), too coarse for hundreds of tests). Multiple
   comparisons: Benjamini–Hochberg over *all* m candidate slices at false-discovery rate ``fdr``
