@@ -186,7 +186,15 @@ def automatic_attributes(
     store: ResultsStore | None = None,
     progress: Progress | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Every automatic attribute (``pixels=False``: only the free file and class groups)."""
+    """Every automatic attribute (``pixels=False``: only the free file and class groups), one row
+    per image in ``evaluation.names`` order, and the warnings met.
+
+    Example:
+        >>> from segviz.stats import _example_evaluation
+        >>> frame, warnings = automatic_attributes(_example_evaluation(), pixels=False)
+        >>> frame.columns.tolist()[:4], warnings
+        (['folder', 'prefix', 'present:class_0', 'present:class_1'], [])
+    """
     parts = [file_attributes(evaluation.names), class_attributes(evaluation)]
     warnings: list[str] = []
     if pixels:

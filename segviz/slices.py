@@ -118,7 +118,12 @@ def _maybe_dates(values: pd.Series) -> pd.Series:
 
 
 def find_metadata(root: str | Path | None) -> Path | None:
-    """``root/metadata.csv`` (or ``.parquet``) when it exists."""
+    """``root/metadata.csv`` (or ``.parquet``) when it exists, else None (also for a URL).
+
+    Example:
+        >>> find_metadata("s3://bucket/val") is None
+        True
+    """
     if root is None or "://" in str(root):
         return None
     for name in ("metadata.csv", "metadata.parquet"):
@@ -528,7 +533,13 @@ class Slicer:
         )
 
     def by(self, column: str) -> list[SliceMetrics]:
-        """One :class:`SliceMetrics` per value of ``column`` that holds at least one image."""
+        """One :class:`SliceMetrics` per value of ``column`` that holds at least one image.
+
+        Example:
+            >>> s = Slicer(stats._example_evaluation(), pd.DataFrame({"t": [1.0, 2.0]}), resamples=20)
+            >>> [(m.value, m.images, m.too_few) for m in s.by("t")]
+            [('1', 1, True), ('2', 1, True)]
+        """
         col = self.column(column)
         out = []
         for code, label in enumerate(col.labels):
@@ -888,6 +899,13 @@ def open_slices(
     that reads files), with the warnings met on the way. ``options`` go to :class:`Slicer`.
 
     A metadata column named like an automatic attribute wins (with a warning).
+
+    Example:
+        >>> ev = stats._example_evaluation()                   # images "a", "b"
+        >>> meta = pd.DataFrame({"name": ["a", "b", "c"], "light": ["day", "dusk", "day"]})
+        >>> slicer, warnings = open_slices(ev, metadata=meta, pixels=False, min_images=1, resamples=20)
+        >>> slicer.columns["light"].labels, warnings
+        (('day', 'dusk'), ['metadata: 1 names match no evaluated image: c'])
     """
     from segviz.attributes import automatic_attributes
 
