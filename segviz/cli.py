@@ -1,7 +1,8 @@
 """The ``segviz`` command line: headless evaluation for scripts and CI pipelines.
 
-Commands: ``evaluate`` (one model), ``compare`` (two models, with paired-bootstrap intervals) and
-``report`` (a self-contained HTML/PDF report). Exit status: 0 when every sample was evaluated, 1 when
+Commands: ``evaluate`` (one model), ``compare`` (two models, with paired-bootstrap intervals),
+``report`` (a self-contained HTML/PDF report) and ``slices`` (the worst slices of images; ``evaluate
+--by COLUMN`` gives the metrics per value of one attribute). Exit status: 0 when every sample was evaluated, 1 when
 some were skipped (each reported on stderr with its reason), 2 for a usage error (bad arguments,
 missing folders, a broken class table, an output path inside the dataset or where no file can be
 written: every option is checked before the work starts). Names from the data are printed with
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", metavar="PATH", help="write the full results as JSON")
     ev.add_argument("--csv", metavar="PATH", help="write the per-class table as CSV")
     ev.add_argument("--quiet", action="store_true", help="print nothing on stdout")
+    _by_args(ev)
 
     cmp = sub.add_parser(
         "compare",
@@ -87,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     rep.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     rep.add_argument("--worst", type=int, default=6, help="how many worst images to show (default 6)")
+    rep.add_argument(
+        "--slices", action="store_true", help="add 'where the model is weakest' (worst-slice discovery)"
+    )
+    rep.add_argument(
+        "--metadata", metavar="FILE", help="metadata table (.csv/.parquet; default DATASET/metadata.csv)"
+    )
+    _slices_parser(sub)
     return parser
 
 
@@ -118,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.dataset is None and (args.gt is None or getattr(args, "pred", None) is None):
         parser.error("give a DATASET folder, or both --gt and --pred")
-    command = {"evaluate": _evaluate, "compare": _compare, "report": _report}[args.command]
+    command = {"evaluate": _evaluate, "compare": _compare, "report": _report, "slices": _slices}[args.command]
     try:
         check_arguments(args)
         return command(args)
@@ -217,14 +226,18 @@ def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None
 
 def _evaluate(args: argparse.Namespace) -> int:
     result = load(args, model=args.model, pred=args.pred)
+    by = _slices_by(args, result) if args.by else []
     if args.json:
-        _write(args.json, "--json", json.dumps(result.to_dict(), indent=1, allow_nan=False) + "\n")
+        out = result.to_dict() | ({"slices": [m.to_dict() for ms, _ in by for m in ms]} if args.by else {})
+        _write(args.json, "--json", json.dumps(out, indent=1, allow_nan=False) + "\n")
     if args.csv:
         _write(
             args.csv, "--csv", csv_safe_frame(result.class_frame()).to_csv(index=False, float_format="%.6f")
         )
     if not args.quiet:
         print(format_report(result))
+        for ms, binning in by:
+            print("\n" + format_slices(ms, binning=binning))
     return EXIT_SKIPPED if result.skipped else EXIT_OK
 
 
@@ -254,8 +267,10 @@ def _report(args: argparse.Namespace) -> int:
     result = load(args, model=args.model, pred=args.pred)
     dataset = Path(args.dataset or args.gt).resolve().name
     model = args.model or (Path(args.pred).name if args.pred else None)
+    weakest = _slicer(args, result, pixels=True).worst() if args.slices else None
     html = build_report(
         result,
+        weakest=weakest,
         title=args.title or f"{dataset} — {model or 'predictions'}",
         dataset=dataset,
         model=model,
@@ -268,6 +283,215 @@ def _report(args: argparse.Namespace) -> int:
         write_pdf(html, args.pdf)
     print(terminal_text(f"segviz: wrote {args.out}" + (f" and {args.pdf}" if args.pdf else "")))
     return EXIT_SKIPPED if result.skipped else EXIT_OK
+
+
+# ---------------------------------------------------------------------- slices (issue 15)
+def _by_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--by",
+        action="append",
+        metavar="COLUMN",
+        help="metrics per value of a metadata column or automatic attribute (repeatable)",
+    )
+    p.add_argument(
+        "--metadata", metavar="FILE", help="metadata table (.csv/.parquet; default DATASET/metadata.csv)"
+    )
+    p.add_argument("--min-images", type=int, default=10, help="'too few images' below this (default 10)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+
+
+def _slices_parser(sub) -> None:
+    sl = sub.add_parser(
+        "slices",
+        help="find the slices of images where the model is weakest",
+        description="Rank slices (metadata values, automatic attributes, and pairs of them) by drop in "
+        "the metric × share of images, with bootstrap p-values and Benjamini-Hochberg control.",
+    )
+    _dataset_args(sl)
+    sl.add_argument("--model", help="model name when pred/ holds several models")
+    sl.add_argument(
+        "--models",
+        nargs=2,
+        metavar=("A", "B"),
+        help="compare model B with A per value of each --by column (paired bootstrap)",
+    )
+    sl.add_argument("--pred", help="folder of predicted masks")
+    _by_args(sl)
+    sl.add_argument("--metric", default="mean_iou", choices=METRIC_CHOICES, help="metric (default mean_iou)")
+    sl.add_argument("--top", type=int, default=10, help="how many slices to list (default 10)")
+    sl.add_argument(
+        "--fdr", type=float, default=0.05, help="Benjamini-Hochberg false-discovery rate (default 0.05)"
+    )
+    sl.add_argument("--no-pixels", action="store_true", help="skip the attributes that read masks and photos")
+    sl.add_argument("--json", metavar="PATH", help="write the ranked slices as JSON")
+    sl.add_argument("--quiet", action="store_true", help="print nothing on stdout")
+
+
+METRIC_CHOICES = ("pixel_accuracy", "mean_iou", "mean_pixel_accuracy", "frequency_weighted_iou", "mean_dice")
+
+
+def _slicer(args: argparse.Namespace, result: Evaluation, *, pixels: bool):
+    from segviz.slices import open_slices
+
+    for key in ("min_images", "resamples"):
+        value = getattr(args, key, 1)
+        if value is not None and value < 1:
+            raise UsageError(f"--{key.replace('_', '-')} must be a positive integer (got {value})")
+    root = args.dataset if args.dataset and "://" not in str(args.dataset) else None
+    slicer, warnings = open_slices(
+        result,
+        metadata=args.metadata,
+        dataset_root=root,
+        pixels=pixels,
+        workers=args.workers,
+        store=None if args.no_store else ResultsStore(args.store),
+        min_images=getattr(args, "min_images", 10),
+        resamples=getattr(args, "resamples", 1000),
+        seed=getattr(args, "seed", 0),
+    )
+    for w in warnings:
+        _say(f"warning: {w}")
+    return slicer
+
+
+def _slices_by(args: argparse.Namespace, result: Evaluation) -> list:
+    """Each --by column's slices; files are read only when a column needs the pixel attributes."""
+    slicer = _slicer(args, result, pixels=False)
+    if any(c not in slicer.columns for c in args.by):
+        slicer = _slicer(args, result, pixels=True)
+    return [(slicer.by(c), slicer.column(c).binning) for c in args.by]
+
+
+def _slices(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise UsageError(f"--top must be a positive integer (got {args.top})")
+    if not 0 < args.fdr < 1:
+        raise UsageError(f"--fdr must be between 0 and 1 (got {args.fdr})")
+    if args.models:
+        return _slices_of_two(args)
+    result = load(args, model=args.model, pred=args.pred)
+    slicer = _slicer(args, result, pixels=not args.no_pixels)
+    columns = args.by if args.by else None
+    if columns:
+        for c in columns:
+            slicer.column(c)
+    worst = slicer.worst(metric=args.metric, top=args.top, fdr=args.fdr, columns=columns)
+    if args.json:
+        Path(args.json).write_text(json.dumps(worst.to_dict(), indent=1, allow_nan=False) + "\n")
+    if not args.quiet:
+        print(format_worst(worst))
+    return EXIT_SKIPPED if result.skipped else EXIT_OK
+
+
+def _slices_of_two(args: argparse.Namespace) -> int:
+    """segviz slices --models A B --by COLUMN: B − A per value, paired."""
+    from segviz.slices import compare_by
+
+    name_a, name_b = args.models
+    if name_a == name_b:
+        raise UsageError(f"--models: give two different models (got {name_a} twice)")
+    if not args.by:
+        raise UsageError("--models needs --by COLUMN (the values to compare the models on)")
+    a, b = load(args, model=name_a), load(args, model=name_b)
+    slicer = _slicer(args, a, pixels=any(c not in _slicer(args, a, pixels=False).columns for c in args.by))
+    out = []
+    for column in args.by:
+        slicer.column(column)
+        frame = compare_by(
+            a, b, slicer.attributes, column, metric=args.metric, resamples=args.resamples,
+            seed=args.seed, min_images=args.min_images,
+        )  # fmt: skip
+        out.append((column, frame))
+    if args.json:
+        records = [
+            {"column": c, **{k: _plain(v) for k, v in row.items()}}
+            for c, f in out
+            for row in f.to_dict(orient="records")
+        ]
+        data = {"a": name_a, "b": name_b, "metric": args.metric, "slices": records}
+        Path(args.json).write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
+    if not args.quiet:
+        print("\n\n".join(format_two(c, f, name_a, name_b, args.metric) for c, f in out))
+    return EXIT_SKIPPED if a.skipped or b.skipped else EXIT_OK
+
+
+def format_two(column: str, frame, name_a: str, name_b: str, metric: str) -> str:
+    """Per value: both models' metric, the change b − a and its paired interval."""
+    w = max(len("value"), *(len(v) for v in frame["value"])) if len(frame) else 5
+    lines = [
+        f"{name_b} vs {name_a} by {column} ({metric}; paired Poisson bootstrap, 95 % intervals)",
+        f"{'value':<{w}}  {'images':>6}  {name_a[:10]:>10}  {name_b[:10]:>10}  {'change':>7}  {'95 % interval':>18}",
+    ]
+    for r in frame.itertuples(index=False):
+        note = "  too few images" if r.too_few else ""
+        lines.append(
+            f"{r.value:<{w}}  {r.images:>6}  {_pct(r.a):>10}  {_pct(r.b):>10}  {_signed(r.delta)}  "
+            f"{_interval(r.low, r.high)}{'  *' if r.significant else ''}{note}"
+        )
+    lines.append("(percent and points; * = the interval excludes 0)")
+    return "\n".join(lines)
+
+
+def _plain(value):
+    if hasattr(value, "item"):
+        value = value.item()
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def format_slices(slices: list, *, binning: str = "") -> str:
+    """One slice table: per value, images, pixels, PA, mIoU with its interval, Δ mIoU to the rest."""
+    if not slices:
+        return "(no images)"
+    first = slices[0]
+    conf = round(100 * first.confidence)
+    width = max(len("value"), *(len(m.value) for m in slices))
+    lines = [
+        f"slices by {first.column}{f' ({binning})' if binning else ''}: "
+        f"{conf} % Poisson-bootstrap intervals; Δ = slice − the other images",
+        f"{'value':<{width}}  {'images':>6}  {'pixels':>11}  {'PA':>6}  {'mIoU':>6}  {f'{conf} % interval':>16}"
+        f"  {'Δ mIoU':>7}  {f'{conf} % interval':>18}",
+    ]
+    for m in slices:
+        s, d = m.summary, m.delta["mean_iou"]
+        ci = f"[{_pct(s['mean_iou'].low).strip()}, {_pct(s['mean_iou'].high).strip()}]"
+        note = f"  too few images (< {m.min_images})" if m.too_few else ""
+        lines.append(
+            f"{m.value:<{width}}  {m.images:>6,}  {m.pixels:>11,}  {_pct(s['pixel_accuracy'].estimate)}  "
+            f"{_pct(s['mean_iou'].estimate)}  {ci:>16}  {_signed(d.estimate)}  {_interval(d.low, d.high)}{note}"
+        )
+    lines.append("(percent and points; n/a = undefined, e.g. no other image to compare with)")
+    return "\n".join(lines)
+
+
+def format_worst(worst) -> str:
+    """The ranked worst slices, with the method stated under them."""
+    metric = worst.metric
+    if worst.frame.empty:
+        return (
+            f"no slice of at least {worst.min_images} images is worse than the other images\n{worst.method()}"
+        )
+    width = min(70, max(len("slice"), *(len(s) for s in worst.frame["slice"])))
+    lines = [
+        f"{'#':>3}  {'slice':<{width}}  {'images':>6}  {metric:>10}  {'rest':>6}  {'drop':>6}  {'score':>6}"
+        f"  {'p':>8}  {'q (BH)':>8}",
+    ]
+    for r in worst.frame.itertuples(index=False):
+        name = r.slice if len(r.slice) <= width else r.slice[: width - 1] + "…"
+        lines.append(
+            f"{r.rank:>3}  {name:<{width}}  {r.images:>6}  {_pct(getattr(r, metric)):>10}  {_pct(r.rest)}  "
+            f"{100 * r.drop:6.2f}  {100 * r.score:6.2f}  {_p(r.p_value)}  {_p(r.q_value)}{'  *' if r.significant else ''}"
+        )
+    lines += [
+        "",
+        worst.method(),
+        "(percent; drop in points; score = drop × share; * = significant; n/t = not tested)",
+    ]
+    return "\n".join(lines)
+
+
+def _p(value: float) -> str:
+    return "     n/t" if math.isnan(value) else f"{value:8.2g}"
 
 
 def format_report(result: Evaluation) -> str:

@@ -188,6 +188,7 @@ def build_report(
     seed: int = 0,
     worst: int = 6,
     comparison: Comparison | None = None,
+    weakest=None,
 ) -> str:
     """One self-contained HTML document (str) reporting ``evaluation``; it loads nothing from outside.
 
@@ -201,6 +202,7 @@ def build_report(
             images whose mIoU rose and fell most from its model A to its model B
             (:func:`segviz.compare.gains_and_losses`: each list only changes of its sign, or "no
             image improved" / "no image got worse").
+        weakest: worst slices (:class:`segviz.slices.WorstSlices`) for "Where the model is weakest".
 
     About 5.8 MB for the bundled sample data, 4.8 MB of it plotly.js; builds in ≈0.25 s there (the
     bootstrap and reading the ``worst`` images' files dominate). Print it with :func:`write_pdf`.
@@ -213,6 +215,7 @@ def build_report(
             _header_html(evaluation, title=title, dataset=dataset, model=model),
             _nav_html(worst > 0, comparison is not None),
             _summary_html(evaluation, boot),
+            _weakest_html(weakest) if weakest is not None else "",
             _classes_html(evaluation, boot),
             _confusion_html(evaluation),
             _worst_html(evaluation, worst) if worst > 0 else "",
@@ -437,6 +440,19 @@ class _Pictures:
     pred: bytes
     errors: bytes
     size: tuple[int, int]
+
+
+def _weakest_html(weakest) -> str:
+    """'Where the model is weakest': the worst slices in plain sentences (segviz.slices)."""
+    sentences = weakest.sentences() or [
+        f"No slice of at least {weakest.min_images} images does worse than the other images."
+    ]
+    items = "".join(f"<li>{_e(s)}</li>" for s in sentences)
+    return f"""<section id="weakest">
+<h2>Where the model is weakest</h2>
+<ul>{items}</ul>
+<p class="note">{_e(weakest.method())}</p>
+</section>"""
 
 
 def _worst_html(evaluation: Evaluation, worst: int) -> str:
