@@ -1,0 +1,158 @@
+"""The shareable selection: one frozen :class:`ViewState`, read once per run, validated where it enters.
+
+Streamlit widgets are bound to plain session-state keys (``dataset``, ``model``, ``view``, ``cell``,
+``image``, ``present``, ``cvd``); this module is the only one that writes them outside a widget. Values
+enter from two places and are checked there: the URL query string (:func:`init`, once per session) and
+the widgets/callbacks below. What depends on the data (a cell against the class count, an image against
+the image names) is checked by :func:`validate` once the evaluation is known. Anything malformed is
+dropped with a one-line notice, never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import streamlit as st
+
+VIEWS = ("Overview", "Images", "Compare")
+KEYS = ("dataset", "model", "view", "cell", "image", "present", "cvd")
+NOTICES = "_notices"
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What the user is looking at: enough to rebuild the view from a link."""
+
+    dataset: str
+    model: str | None = None
+    view: str = VIEWS[0]
+    cell: tuple[int, int] | None = None
+    image: str | None = None
+    present: bool = False
+    cvd: bool = False
+
+
+def parse_cell(text: str | None) -> tuple[int, int] | None:
+    """``"3,1" -> (3, 1)``; anything else (empty, not two integers) -> None.
+
+    >>> parse_cell("3,1"), parse_cell("a,b"), parse_cell(None)
+    ((3, 1), None, None)
+    """
+    try:
+        a, b = (int(v) for v in (text or "").split(","))
+        return a, b
+    except ValueError:
+        return None
+
+
+def init(default_dataset: str) -> None:
+    """Session state is initialised in one place, from the URL query string when present."""
+    if st.session_state.get("_initialised"):
+        return
+    q = st.query_params
+    ss = st.session_state
+    ss["dataset"] = q.get("dataset", default_dataset)
+    ss["model"] = q.get("model")
+    ss["view"] = q.get("view") if q.get("view") in VIEWS else VIEWS[0]
+    ss["image"] = q.get("image")
+    ss["cell"] = parse_cell(q.get("cell"))
+    ss["present"] = q.get("present") == "1"
+    ss["_initialised"] = True
+
+
+def current() -> ViewState:
+    """The selection as one immutable value (read by the views; they never write it)."""
+    ss = st.session_state
+    return ViewState(
+        dataset=ss.get("dataset") or "",
+        model=ss.get("model"),
+        view=ss.get("view") if ss.get("view") in VIEWS else VIEWS[0],
+        cell=ss.get("cell"),
+        image=ss.get("image"),
+        present=bool(ss.get("present")),
+        cvd=bool(ss.get("cvd")),
+    )
+
+
+def notice(text: str) -> None:
+    """A one-line message shown at the top of the page on this run."""
+    st.session_state.setdefault(NOTICES, []).append(text)
+
+
+def take_notices() -> list[str]:
+    return st.session_state.pop(NOTICES, [])
+
+
+# ---------------------------------------------------------------- writers (widgets and callbacks)
+def set_model(model: str | None) -> None:
+    st.session_state["model"] = model
+
+
+def set_view(view: str) -> None:
+    st.session_state["view"] = view if view in VIEWS else VIEWS[0]
+
+
+def set_image(name: str | None) -> None:
+    st.session_state["image"] = name
+
+
+def set_cell(cell: tuple[int, int] | None) -> None:
+    st.session_state["cell"] = cell
+
+
+def open_image(name: str) -> None:
+    """Button callback (runs before the widgets are drawn, so it may change the view)."""
+    set_image(name)
+    set_view("Images")
+
+
+def on_cell_select(chart_key: str) -> None:
+    """Plotly selection callback: store the clicked cell (AppTest sets session_state['cell'] directly)."""
+    event = st.session_state.get(chart_key)
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if points and points[0].get("customdata"):
+        a, b, _ = points[0]["customdata"]
+        set_cell((int(a), int(b)))
+    else:
+        set_cell(None)
+
+
+# ---------------------------------------------------------------- validation against the data
+def validate(state: ViewState, *, num_classes: int, names: list[str] | tuple[str, ...]) -> ViewState:
+    """The state with a cell outside the matrix (rows 0..K-1, columns 0..K, K = invalid predictions)
+    or an unknown image dropped, each with a notice."""
+    changes = {}
+    if state.cell is not None and not (
+        0 <= state.cell[0] < num_classes and 0 <= state.cell[1] <= num_classes
+    ):
+        notice(
+            f"Confusion cell {state.cell[0]},{state.cell[1]} is outside this {num_classes}-class matrix; cleared."
+        )
+        changes["cell"] = None
+    if state.image is not None and state.image not in set(names):
+        notice("The image in the link is not in this dataset; showing the first one instead.")
+        changes["image"] = None
+    if not changes:
+        return state
+    for key, value in changes.items():
+        st.session_state[key] = value
+    return replace(state, **changes)
+
+
+def sync_url(state: ViewState | None = None) -> None:
+    """The URL query string follows the selection (the one place that writes it)."""
+    state = state or current()
+    wanted = {
+        "dataset": state.dataset or None,
+        "model": state.model,
+        "view": state.view,
+        "cell": ",".join(map(str, state.cell)) if state.cell else None,
+        "image": state.image,
+        "present": "1" if state.present else None,
+    }
+    for key, value in wanted.items():
+        if value is None:
+            if key in st.query_params:
+                del st.query_params[key]
+        elif st.query_params.get(key) != str(value):
+            st.query_params[key] = str(value)
