@@ -76,7 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     rep.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     rep.add_argument("--worst", type=int, default=6, help="how many worst images to show (default 6)")
+    _app_parser(sub)
     return parser
+
+
+def _app_parser(sub) -> None:
+    app = sub.add_parser(
+        "app",
+        help="open the dashboard in the browser (needs streamlit: pip install 'segviz[app]')",
+        description="Start the Streamlit dashboard on DATASET (a folder holding gt/), or on the datasets "
+        "under a folder (default: the current folder).",
+    )
+    app.add_argument("dataset", nargs="?", help="dataset folder, or a folder of datasets")
+    app.add_argument("--port", type=int, help="server port (default: streamlit's, 8501)")
+    app.add_argument("--headless", action="store_true", help="do not open a browser")
 
 
 def _dataset_args(p: argparse.ArgumentParser) -> None:
@@ -100,9 +113,13 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.dataset is None and (args.gt is None or getattr(args, "pred", None) is None):
+    if (
+        args.command != "app"
+        and args.dataset is None
+        and (args.gt is None or getattr(args, "pred", None) is None)
+    ):
         parser.error("give a DATASET folder, or both --gt and --pred")
-    command = {"evaluate": _evaluate, "compare": _compare, "report": _report}[args.command]
+    command = {"evaluate": _evaluate, "compare": _compare, "report": _report, "app": _app}[args.command]
     try:
         return command(args)
     except (UsageError, SegvizError) as exc:
@@ -202,6 +219,12 @@ def _report(args: argparse.Namespace) -> int:
         write_pdf(html, args.pdf)
     print(f"segviz: wrote {args.out}" + (f" and {args.pdf}" if args.pdf else ""))
     return EXIT_SKIPPED if result.skipped else EXIT_OK
+
+
+def _app(args: argparse.Namespace) -> int:
+    from segviz.dashboard.launch import launch
+
+    return launch(args.dataset, port=args.port, headless=args.headless)
 
 
 def format_report(result: Evaluation) -> str:

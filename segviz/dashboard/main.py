@@ -1,7 +1,7 @@
 """The dashboard's entry: page config, state, sidebar -> Selection, one page per view, URL sync.
 
 ``streamlit run app.py`` (the repository's entry) and ``segviz app [DATASET]`` (an installed segviz,
-which runs this file) both call :func:`main`.
+which runs this file as the script: absolute imports only) both call :func:`main`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from pathlib import Path
 import streamlit as st
 
 from segviz import SegvizError
-
-from . import sidebar, state
-from .context import Context
-from .views import compare, images, overview
-from .widgets import PRESENTATION_CSS, name, problems
+from segviz.dashboard import sidebar, state
+from segviz.dashboard.context import Context
+from segviz.dashboard.views import compare, images, overview
+from segviz.dashboard.widgets import PRESENTATION_CSS, name, problems
 
 PAGES = {"Overview": overview.render, "Images": images.render, "Compare": compare.render}
 
@@ -66,3 +65,7 @@ def _run(sel: sidebar.Selection, view: str) -> None:
     for text in state.take_notices():
         st.info(text)
     PAGES[view](Context(sel, current, result, key))
+
+
+if __name__ == "__main__":  # `streamlit run segviz/dashboard/main.py` (what `segviz app` does)
+    main()
