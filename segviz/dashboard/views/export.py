@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 
@@ -14,29 +15,41 @@ from .. import cache
 from ..context import RESAMPLES, Context
 from ..widgets import safe_filename
 
+CSV_FILES = ("classes.csv", "images.csv", "confusion_matrix.csv")  # the keys of segviz.export.tables_csv
+
 
 def render(ctx: Context, confusion) -> None:
-    """The export panel of the current model; ``confusion`` is the figure the overview shows."""
+    """The export panel of the current model; ``confusion()`` builds the confusion figure as shown.
+
+    Files are built when a button is clicked (callable ``data``), never on a rerun."""
     from segviz.export import figure_bytes, results_json, tables_csv
 
     result = ctx.result
     with st.expander("Export and share"):
         cols = st.columns(4)
-        for col, (fname, data) in zip(cols, tables_csv(result).items(), strict=False):
-            col.download_button(fname, data, file_name=fname, mime="text/csv", width="stretch")
+        for col, fname in zip(cols, CSV_FILES, strict=False):
+            col.download_button(
+                fname,
+                functools.partial(_table_csv, tables_csv, result, fname),
+                file_name=fname,
+                mime="text/csv",
+                width="stretch",
+                on_click="ignore",
+            )
         cols[3].download_button(
             "results.json",
-            results_json(result),
+            functools.partial(results_json, result),
             file_name="results.json",
             mime="application/json",
             width="stretch",
+            on_click="ignore",
         )
         f1, f2, f3 = st.columns([2, 1, 2])
         which = f1.selectbox("Figure", ["Per-class IoU", "Confusion matrix"], key="ex:fig")
         fmt_ = f2.selectbox("Format", ["png", "svg"], key="ex:fmt")
         if f3.button("Render figure", key="ex:render", width="stretch"):
             fig = (
-                confusion
+                confusion()
                 if which == "Confusion matrix"
                 else class_bar_figure(result.class_frame(), result.table)
             )
@@ -54,6 +67,10 @@ def render(ctx: Context, confusion) -> None:
                 mime="image/png" if ext == "png" else "image/svg+xml",
             )
         _report_ui(ctx)
+
+
+def _table_csv(tables_csv, result, fname: str) -> bytes:
+    return tables_csv(result)[fname]
 
 
 def _report_ui(ctx: Context) -> None:

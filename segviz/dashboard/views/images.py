@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -18,13 +20,20 @@ from .overview import cell_name
 
 
 def render(ctx: Context) -> None:
-    result = ctx.result
-    view = image_table_ui(result, ctx.state.cell)
+    image_page(ctx.result, ctx.key)
+
+
+@st.fragment
+def image_page(result: Evaluation, key: tuple) -> None:
+    """Table, filters, previous / next and the image: a fragment, so picking another image redraws
+    this view only (the URL follows the image)."""
+    live = state.current()
+    view = image_table_ui(result, key, live.cell)
     order = view["name"].tolist()
     if not order:
         st.warning("No image matches the filters.")
         return
-    if ctx.state.image not in result.names:
+    if live.image not in result.names:
         state.set_image(order[0])
     current = st.session_state["image"]
     left, right = st.columns([2, 3])
@@ -47,9 +56,31 @@ def render(ctx: Context) -> None:
                 state.set_image(picked)
                 current = picked
         _prev_next(order, current)
+    index = result.names.index(current)
     with right:
-        image_metrics_ui(result, result.names.index(current))
-    show_image(result, result.names.index(current), ctx.state.cell)
+        image_metrics_ui(result, index)
+    images = _display_arrays(result, index)
+    image_panels(result, index, live.cell, images)
+    e1, e2 = st.columns([3, 2])
+    with e1:
+        error_panel(result, live.cell, images)
+    with e2:
+        hover_grid(result, images)
+    state.sync_url()
+
+
+def _display_arrays(result: Evaluation, index: int) -> dict:
+    """The pair's arrays at display size (VIEW_WIDTH wide), shared by the image fragments."""
+    gt, pred, photo = cache.load_pair(result.pairs[index], result.table)
+    h, w = gt.shape
+    size = fit_width(w, h, VIEW_WIDTH)
+    return {
+        "pair": result.pairs[index],
+        "gt": resize_labels(gt, size),
+        "pred": resize_labels(pred, size),
+        "photo": resize_rgb(photo, size) if photo is not None else None,
+        "present": sorted(set(np.unique(gt).tolist()) | set(np.unique(pred).tolist())),
+    }
 
 
 def _prev_next(order: list[str], current: str) -> None:
@@ -72,9 +103,9 @@ def _prev_next(order: list[str], current: str) -> None:
     b3.caption(f"{pos + 1 if pos >= 0 else '–'} of {len(order)} in this order (worst mIoU first)")
 
 
-def image_table_ui(result: Evaluation, cell: tuple[int, int] | None) -> pd.DataFrame:
+def image_table_ui(result: Evaluation, key: tuple, cell: tuple[int, int] | None) -> pd.DataFrame:
     """The filter widgets and the filtered per-image table, worst mIoU first."""
-    frame = result.image_frame()
+    frame, gt = cache.image_frame(result, key)
     names = list(result.table.names)
     c1, c2, c3 = st.columns([2, 2, 2])
     focus = c1.selectbox(
@@ -85,7 +116,6 @@ def image_table_ui(result: Evaluation, cell: tuple[int, int] | None) -> pd.DataF
     if cell is not None:
         gt_name, pred_name = cell_name(result, cell)
         only_cell = c3.checkbox(f"Only GT {gt_name} → {pred_name}", value=False, key="im:onlycell")
-    _tp, gt, _pred = result.image_counts()
     view = pd.DataFrame(
         {
             "name": frame["name"],
@@ -97,7 +127,7 @@ def image_table_ui(result: Evaluation, cell: tuple[int, int] | None) -> pd.DataF
     if contains != "(any class)":
         view = view[gt[:, names.index(contains)] > 0]
     if only_cell and cell is not None:
-        view = view[view["name"].isin(set(result.images_for_cell(*cell)["name"]))]
+        view = view[view["name"].isin(set(cache.images_for_cell(result, key, cell)["name"]))]
     return view.sort_values("mIoU", na_position="last", kind="stable")
 
 
@@ -142,13 +172,14 @@ def image_metrics_ui(result: Evaluation, index: int) -> None:
         )
 
 
-def show_image(result: Evaluation, index: int, cell: tuple[int, int] | None) -> None:
+@st.fragment
+def image_panels(result: Evaluation, index: int, cell: tuple[int, int] | None, images: dict) -> None:
+    """Overlay controls, the three panels and the full-size downloads: a fragment, so a control
+    redraws these only. The PNGs are built when their button is clicked."""
     table = result.table
-    pair = result.pairs[index]
-    gt, pred, photo = cache.load_pair(pair, table)
+    pair, small_gt, small_pred, small_photo = images["pair"], images["gt"], images["pred"], images["photo"]
     k = table.num_classes
-    present = sorted(set(np.unique(gt).tolist()) | set(np.unique(pred).tolist()))
-    present_classes = [i for i in present if i < k]
+    present_classes = [i for i in images["present"] if i < k]
     c1, c2, c3, c4 = st.columns([2, 2, 2, 4])
     alpha = c1.slider("Opacity", 0.0, 1.0, 0.55, 0.05, key="im:alpha")
     style = (
@@ -166,10 +197,6 @@ def show_image(result: Evaluation, index: int, cell: tuple[int, int] | None) -> 
         key=f"im:vis:{pair.name}",
     )
     visible = [names.index(n) for n in shown]
-    h, w = gt.shape
-    size = fit_width(w, h, VIEW_WIDTH)
-    small_gt, small_pred = resize_labels(gt, size), resize_labels(pred, size)
-    small_photo = resize_rgb(photo, size) if photo is not None else None
     panels = [
         ("Photo", small_photo if small_photo is not None else overlay(None, small_gt, table, alpha=0.0)),
         ("Ground truth", overlay(small_photo, small_gt, table, alpha=alpha, style=style, visible=visible)),
@@ -180,45 +207,71 @@ def show_image(result: Evaluation, index: int, cell: tuple[int, int] | None) -> 
     for col, (title, rgb) in zip(cols, panels, strict=True):
         col.markdown(f"**{title}**")
         col.image(to_jpeg(rgb), width="stretch")
-    e1, e2 = st.columns([3, 2])
-    with e1:
-        highlight = None
-        if cell is not None:
-            gt_name, pred_name = cell_name(result, cell)
-            if st.checkbox(f"Highlight only GT {gt_name} → predicted {pred_name}", value=True, key="im:hl"):
-                highlight = cell
-        err = error_map(small_gt, small_pred, k, highlight=highlight, photo=small_photo)
-        st.markdown(
-            "**Error map** — green correct · red wrong · grey ignored"
-            + (" · yellow the selected confusion" if highlight else "")
-        )
-        st.image(to_jpeg(err), width="stretch")
-    with e2:
-        st.markdown("**Hover for classes** (prediction overlay)")
-        fig = hover_image_figure(
-            panels[2][1],
-            small_gt,
-            small_pred,
-            [*names, "ignored", "not in table"],
-            [*names, INVALID_NAME],
-            step=4,
-            height=int(min(600, 480 * h / w)),
-        )
-        st.plotly_chart(fig, width="stretch", key="im:hover", config=CHART_CONFIG)
-        full_err = error_map(gt, pred, k, highlight=highlight, photo=photo)
-        full_pred = overlay(photo, pred, table, alpha=alpha, style=style, visible=visible)
-        d1, d2 = st.columns(2)
-        d1.download_button(
-            "Overlay PNG",
-            to_png(full_pred),
-            file_name=f"{safe_filename(pair.name)}_overlay.png",
-            mime="image/png",
-            width="stretch",
-        )
-        d2.download_button(
-            "Error map PNG",
-            to_png(full_err),
-            file_name=f"{safe_filename(pair.name)}_errors.png",
-            mime="image/png",
-            width="stretch",
-        )
+    highlight = cell if cell is not None and st.session_state.get("im:hl", True) else None
+    d1, d2, _ = st.columns([1, 1, 3])
+    d1.download_button(
+        "Overlay PNG",
+        functools.partial(_full_overlay_png, pair, table, alpha, style, tuple(visible)),
+        file_name=f"{safe_filename(pair.name)}_overlay.png",
+        mime="image/png",
+        width="stretch",
+        on_click="ignore",
+    )
+    d2.download_button(
+        "Error map PNG",
+        functools.partial(_full_error_png, pair, table, highlight),
+        file_name=f"{safe_filename(pair.name)}_errors.png",
+        mime="image/png",
+        width="stretch",
+        on_click="ignore",
+    )
+
+
+@st.fragment
+def error_panel(result: Evaluation, cell: tuple[int, int] | None, images: dict) -> None:
+    """The error map, optionally only the selected confusion (a fragment of its own)."""
+    highlight = None
+    if cell is not None:
+        gt_name, pred_name = cell_name(result, cell)
+        if st.checkbox(f"Highlight only GT {gt_name} → predicted {pred_name}", value=True, key="im:hl"):
+            highlight = cell
+    err = error_map(
+        images["gt"], images["pred"], result.table.num_classes, highlight=highlight, photo=images["photo"]
+    )
+    st.markdown(
+        "**Error map** — green correct · red wrong · grey ignored"
+        + (" · yellow the selected confusion" if highlight else "")
+    )
+    st.image(to_jpeg(err), width="stretch")
+
+
+@st.fragment
+def hover_grid(result: Evaluation, images: dict) -> None:
+    """The prediction overlay (default opacity) with the GT and predicted class under the cursor.
+
+    Independent of the overlay controls, so changing them does not rebuild this figure."""
+    table = result.table
+    names = list(table.names)
+    small_gt = images["gt"]
+    h, w = small_gt.shape
+    st.markdown("**Hover for classes** (prediction overlay)")
+    fig = hover_image_figure(
+        overlay(images["photo"], images["pred"], table, alpha=0.55),
+        small_gt,
+        images["pred"],
+        [*names, "ignored", "not in table"],
+        [*names, INVALID_NAME],
+        step=4,
+        height=int(min(600, 480 * h / w)),
+    )
+    st.plotly_chart(fig, width="stretch", key="im:hover", config=CHART_CONFIG)
+
+
+def _full_overlay_png(pair, table, alpha: float, style: str, visible: tuple[int, ...]) -> bytes:
+    _gt, pred, photo = cache.load_pair(pair, table)
+    return to_png(overlay(photo, pred, table, alpha=alpha, style=style, visible=list(visible)))
+
+
+def _full_error_png(pair, table, highlight: tuple[int, int] | None) -> bytes:
+    gt, pred, photo = cache.load_pair(pair, table)
+    return to_png(error_map(gt, pred, table.num_classes, highlight=highlight, photo=photo))

@@ -36,12 +36,11 @@ def render(ctx: Context) -> None:
     with right:
         st.subheader("Per-class table")
         class_table_ui(result)
-        conventions_ui(result)
+        conventions_ui(result, ctx.key)
     st.subheader("Confusion matrix")
-    fig = confusion_ui(result, present=ctx.state.present)
+    confusion_section(result, ctx.key, present=ctx.state.present)
     if not ctx.state.present:
-        cell_images_ui(result, ctx.state.cell)
-        export.render(ctx, fig)
+        export.render(ctx, lambda: confusion_figure_now(result))
 
 
 def summary_ui(result: Evaluation, boot: BootstrapResult | None = None) -> None:
@@ -97,7 +96,10 @@ def summary_ui(result: Evaluation, boot: BootstrapResult | None = None) -> None:
         )
 
 
+@st.fragment
 def class_bars_ui(result: Evaluation, boot: BootstrapResult | None, *, present: bool) -> None:
+    """The metric / sort / interval controls and the bars they change (a fragment: a control redraws
+    only this)."""
     metric, sort, show_ci = "iou", "value", True
     if not present:
         # two rows: side by side, the last options of both controls were cut off in a half-width column
@@ -162,9 +164,9 @@ def class_table_ui(result: Evaluation) -> None:
     )
 
 
-def conventions_ui(result: Evaluation) -> None:
+def conventions_ui(result: Evaluation, key: tuple) -> None:
     with st.expander("Which mIoU? What other tools would report for these masks"):
-        rows = miou_conventions(result)
+        rows = cache.cached(("conventions", key), lambda: miou_conventions(result))
         st.dataframe(
             pd.DataFrame(
                 {
@@ -184,50 +186,47 @@ def conventions_ui(result: Evaluation) -> None:
         st.caption("segviz's own number is the first row; see the README for each tool's source.")
 
 
+CONFUSION_DEFAULTS = {"cm:norm": "row", "cm:hide": [], "cm:log": False, "cm:dim": True, "cm:inv": True}
+
+
+@st.fragment
+def confusion_section(result: Evaluation, key: tuple, *, present: bool) -> None:
+    """Controls, matrix and the images behind the clicked cell: a fragment, so a control or a click
+    redraws this section only (the URL follows the cell)."""
+    confusion_ui(result, present=present)
+    if not present:
+        cell_images_ui(result, key, state.current().cell)
+    state.sync_url()
+
+
 def confusion_ui(result: Evaluation, *, present: bool):
-    """The confusion-matrix controls and figure; returns the figure (the export panel reuses it)."""
+    """The confusion-matrix controls and figure; returns the figure."""
     k = result.table.num_classes
     names = list(result.table.names)
-    normalize, hidden, top_n, log, dim, invalid = "row", [], (k if k <= 30 else 25), False, True, False
     if not present:
         c1, c2, c3, c4 = st.columns([2.2, 2, 3, 1.3])
-        normalize = (
-            c1.segmented_control(
-                "Normalise",
-                ["none", "row", "column"],
-                default="row",
-                key="cm:norm",
-                format_func=NORMALISE_NAMES.get,
-            )
-            or "row"
+        c1.segmented_control(
+            "Normalise",
+            ["none", "row", "column"],
+            default="row",
+            key="cm:norm",
+            format_func=NORMALISE_NAMES.get,
         )
-        hidden = c3.multiselect(
-            "Hide classes", names, key="cm:hide", placeholder="e.g. a dominant background"
-        )
-        top_n = c4.number_input(
+        c3.multiselect("Hide classes", names, key="cm:hide", placeholder="e.g. a dominant background")
+        c4.number_input(
             "Top-N classes",
             min_value=2,
             max_value=max(k, 2),
-            value=min(top_n, max(k, 2)),
+            value=min(default_top_n(k), max(k, 2)),
             key="cm:top",
             help="Keep the N classes with the most confused pixels",
         )
         with c2:
-            log = st.checkbox("Log colour scale", key="cm:log")
-            dim = st.checkbox("De-emphasise diagonal", value=True, key="cm:dim")
-            invalid = result.invalid_pred_pixels > 0 and st.checkbox(
-                "Show invalid column", value=True, key="cm:inv"
-            )
-    fig = confusion_figure(
-        result.confusion,
-        names,
-        normalize=normalize,
-        log=log,
-        hidden=[names.index(h) for h in hidden],
-        top_n=int(top_n),
-        diagonal="dim" if dim else "show",
-        show_invalid=bool(invalid),
-    )
+            st.checkbox("Log colour scale", key="cm:log")
+            st.checkbox("De-emphasise diagonal", value=True, key="cm:dim")
+            if result.invalid_pred_pixels > 0:
+                st.checkbox("Show invalid column", value=True, key="cm:inv")
+    fig = confusion_figure_now(result, present=present)
     st.plotly_chart(
         fig,
         width="stretch",
@@ -240,6 +239,29 @@ def confusion_ui(result: Evaluation, *, present: bool):
     return fig
 
 
+def default_top_n(k: int) -> int:
+    return k if k <= 30 else 25
+
+
+def confusion_figure_now(result: Evaluation, *, present: bool = False):
+    """The confusion figure with the controls' current values (defaults in presentation mode)."""
+    k = result.table.num_classes
+    names = list(result.table.names)
+    ss = {} if present else st.session_state
+    opt = {key: ss.get(key, default) for key, default in CONFUSION_DEFAULTS.items()}
+    top_n = ss.get("cm:top", default_top_n(k))
+    return confusion_figure(
+        result.confusion,
+        names,
+        normalize=opt["cm:norm"] or "row",
+        log=bool(opt["cm:log"]),
+        hidden=[names.index(h) for h in opt["cm:hide"] if h in names],
+        top_n=int(top_n),
+        diagonal="dim" if opt["cm:dim"] else "show",
+        show_invalid=bool(opt["cm:inv"]) and result.invalid_pred_pixels > 0,
+    )
+
+
 def _on_cell_select() -> None:
     state.on_cell_select("ov:cm")
 
@@ -250,13 +272,13 @@ def cell_name(result: Evaluation, cell: tuple[int, int]) -> tuple[str, str]:
     return name(names[cell[0]]), name(names[cell[1]])
 
 
-def cell_images_ui(result: Evaluation, cell: tuple[int, int] | None) -> None:
+def cell_images_ui(result: Evaluation, key: tuple, cell: tuple[int, int] | None) -> None:
     k = result.table.num_classes
     if cell is None or not (0 <= cell[0] < k and 0 <= cell[1] <= k):
         st.info("Click a cell of the confusion matrix to see the images where that confusion happens.")
         return
     gt_name, pred_name = cell_name(result, cell)
-    ranked = result.images_for_cell(*cell)
+    ranked = cache.images_for_cell(result, key, cell)
     st.subheader(f"GT {gt_name} → predicted {pred_name}")
     if ranked.empty:
         st.write("No pixels in this cell.")
@@ -271,6 +293,7 @@ def cell_images_ui(result: Evaluation, cell: tuple[int, int] | None) -> None:
             label = (
                 f"{name(row.name)} · {int(row.pixels):,} px ({100 * row.share_of_gt:.1f} % of its {gt_name})"
             )
-            st.button(
+            if st.button(
                 label, key=f"thumb:{row.name}", width="stretch", on_click=state.open_image, args=(row.name,)
-            )
+            ):
+                st.rerun(scope="app")  # inside the fragment: the view changes, so redraw the page
