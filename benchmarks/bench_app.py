@@ -53,6 +53,8 @@ def prepare(out: Path, pairs: int) -> tuple[Path, Path]:
             ["git", "show", "main:app.py"], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout
     )
+    archive = subprocess.run(["git", "archive", "main", "segviz"], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(old.parent)], input=archive.stdout, check=True)
     return root, old
 
 
@@ -144,38 +146,90 @@ def session(app: Path, cell: tuple[int, int], *, fragments: bool) -> dict[str, f
     return t
 
 
+VARIANTS = {
+    "old": ("old app.py + main's segviz", False),
+    "whole": ("new, whole script rerun", False),
+    "fragment": ("new, fragment rerun (browser)", True),
+}
+
+
+def child(args) -> None:
+    """One variant's session in this fresh process; prints its timings as JSON."""
+    import json
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    app = Path(args.app)
+    # A running server: imports done and plotly's validators warm (one session on the sample data)
+    os.environ["SEGVIZ_DATA_ROOT"], os.environ["SEGVIZ_DATASET"] = str(ROOT), "sample_data"
+    AppTest.from_file(str(app), default_timeout=900).run()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    os.environ["SEGVIZ_DATA_ROOT"], os.environ["SEGVIZ_DATASET"] = (
+        str(Path(args.dataset).parent),
+        Path(args.dataset).name,
+    )
+    cell = tuple(int(v) for v in args.cell.split(","))
+    print("RESULT " + json.dumps(session(app, cell, fragments=args.variant == "fragment")))
+
+
 def main() -> None:
+    import json
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("/tmp/segviz-bench-app"))
+    parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
+    parser.add_argument("--app", help=argparse.SUPPRESS)
+    parser.add_argument("--dataset", help=argparse.SUPPRESS)
+    parser.add_argument("--cell", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.variant:
+        return child(args)
     if args.out.resolve().is_relative_to(ROOT):
         parser.error("--out must be outside the repository")
     root, old = prepare(args.out, args.pairs)
-    os.environ["SEGVIZ_DATA_ROOT"] = str(root.parent)
-    os.environ["SEGVIZ_DATASET"] = root.name
     cell = worst_cell(root)
-    apps = {
-        "old": (old, False),
-        "new, whole script": (ROOT / "app.py", False),
-        "new": (ROOT / "app.py", True),
-    }
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in apps}
+    runs: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
     for r in range(args.rounds):
-        order = list(apps) if r % 2 == 0 else list(apps)[::-1]
-        for name in order:
-            app, fragments = apps[name]
-            runs[name].append(session(app, cell, fragments=fragments))
+        for variant in list(VARIANTS) if r % 2 == 0 else list(VARIANTS)[::-1]:
+            # main's app.py runs on main's segviz (exported next to it); the new one on this checkout
+            src = old.parent if variant == "old" else ROOT
+            app = old if variant == "old" else ROOT / "app.py"
+            env = {**os.environ, "PYTHONPATH": str(src), "SEGVIZ_STORE": os.environ["SEGVIZ_STORE"]}
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--variant",
+                    variant,
+                    "--app",
+                    str(app),
+                    "--dataset",
+                    str(root),
+                    "--cell",
+                    f"{cell[0]},{cell[1]}",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                raise RuntimeError(f"{variant} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
+            runs[variant].append(json.loads(line[7:]))
     print(
         f"segviz dashboard, server time per interaction: {args.pairs} ADE-like images (150 classes), "
-        f"store warm, AppTest, median of {args.rounds} rounds, {os.cpu_count()} cores, "
-        f"load {os.getloadavg()[0]:.1f}"
+        f"results store warm, server process warm, app caches empty, one session (AppTest), "
+        f"median of {args.rounds} rounds; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
     )
-    print("| step | old app.py | new, whole script rerun | new, fragment rerun (browser) | target |")
+    print(f"| step | {' | '.join(label for label, _ in VARIANTS.values())} | target |")
     print("|---|---|---|---|---|")
     for step in [*TARGETS, "next image"]:
-        cells = [f"{statistics.median(r[step] for r in runs[name]):.2f} s" for name in apps]
+        cells = [f"{statistics.median(r[step] for r in runs[v]):.2f} s" for v in VARIANTS]
         target = f"≤ {TARGETS[step]:g} s" if step in TARGETS else "–"
         print(f"| {step} | {' | '.join(cells)} | {target} |")
 

@@ -18,6 +18,8 @@ from ..context import Context
 from ..widgets import CHART_CONFIG, VIEW_WIDTH, class_legend, fmt, name, resize_rgb, safe_filename
 from .overview import cell_name
 
+HOVER_STEP = 8  # one hover cell per 8 px of the 960-px display image (about 4 screen px in its column)
+
 
 def render(ctx: Context) -> None:
     image_page(ctx.result, ctx.key)
@@ -261,7 +263,7 @@ def hover_grid(result: Evaluation, images: dict) -> None:
         images["pred"],
         [*names, "ignored", "not in table"],
         [*names, INVALID_NAME],
-        step=4,
+        step=HOVER_STEP,
         height=int(min(600, 480 * h / w)),
     )
     st.plotly_chart(fig, width="stretch", key="im:hover", config=CHART_CONFIG)
