@@ -27,9 +27,11 @@ def data_root(default: Path) -> Path:
 
 def main(default_root: Path | None = None) -> None:
     st.set_page_config(page_title="segviz", page_icon="🟦", layout="wide")
-    state.init(os.environ.get("SEGVIZ_DATASET", "sample_data"))
-    sel = sidebar.render(data_root(default_root or Path.cwd()))
+    default_dataset = os.environ.get("SEGVIZ_DATASET", "sample_data")
+    state.init(default_dataset)
+    sel = sidebar.render(data_root(default_root or Path.cwd()), default_dataset)
     if sel is None:
+        show_notices()
         state.sync_url()
         st.stop()
     view = state.current().view
@@ -45,6 +47,7 @@ def _run(sel: sidebar.Selection, view: str) -> None:
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
     try:
         if view == "Compare":
+            show_notices()
             compare.render(Context(sel, state.current()))
             return
         result, key = Context(sel, state.current()).evaluation(sel.model)
@@ -59,12 +62,18 @@ def _run(sel: sidebar.Selection, view: str) -> None:
     )
     problems(result.skipped, [*result.table.warnings, *(w.reason for w in result.warnings)])
     if result.num_images == 0:
+        show_notices()
         st.error("No image could be evaluated; see the problems above.")
         return
     current = state.validate(state.current(), num_classes=result.table.num_classes, names=result.names)
-    for text in state.take_notices():
-        st.info(text)
+    show_notices()
     PAGES[view](Context(sel, current, result, key))
+
+
+def show_notices() -> None:
+    """The one-line notices about what the link asked for and could not be shown."""
+    for text in state.take_notices():
+        st.warning(text, icon="🔗")
 
 
 if __name__ == "__main__":  # `streamlit run segviz/dashboard/main.py` (what `segviz app` does)

@@ -53,13 +53,38 @@ def discover_datasets(root: Path, depth: int = 3) -> list[str]:
 
 
 def resolve_in_root(text: str, root: Path) -> Path:
-    """A user-typed dataset path, which must stay inside the data root (symlinks resolved)."""
-    candidate = (root / text).resolve()
-    if not candidate.is_relative_to(root):
-        raise SegvizError(f"{text}: outside the data root {root}")
-    if not candidate.is_dir():
-        raise SegvizError(f"{text}: no such folder under the data root {root}")
+    """A dataset path from the URL or the sidebar, which must stay inside the data root (symlinks
+    resolved). Messages quote the name, never the server's folders."""
+    try:
+        candidate = (root / text).resolve()
+        if not candidate.is_relative_to(root):
+            raise SegvizError(f"{state.shown(text)}: outside the data root")
+        if not candidate.is_dir():
+            raise SegvizError(f"{state.shown(text)}: no such dataset folder under the data root")
+    except (OSError, ValueError):  # a NUL byte, a name too long for the file system, ...
+        raise SegvizError(f"{state.shown(text)}: not a usable folder name") from None
     return candidate
+
+
+def _dataset_root(data_root: Path, datasets: list[str], default: str) -> Path | None:
+    """The chosen dataset's folder; an unusable one (from a link) is reported in one line and
+    replaced by the default dataset, else the first one found."""
+    current = st.session_state["dataset"]
+    try:
+        return resolve_in_root(current, data_root)
+    except SegvizError as exc:
+        for fallback in dict.fromkeys([default, *datasets]):
+            if fallback == current:
+                continue
+            try:
+                root = resolve_in_root(fallback, data_root)
+            except SegvizError:
+                continue
+            st.error(f"{exc}; opened {state.shown(fallback)} instead.")
+            st.session_state["dataset"] = fallback
+            return root
+        st.error(str(exc))
+        return None
 
 
 def upload_ui() -> Path | None:
@@ -111,26 +136,30 @@ def _class_table(root: Path) -> tuple[ClassTable | None, str, str]:
     return table, choice, text
 
 
-def render(data_root: Path) -> Selection | None:
+def render(data_root: Path, default_dataset: str) -> Selection | None:
     """Draw the sidebar; None (with an error shown) when no dataset can be opened."""
     sb = st.sidebar
     sb.title("segviz")
     datasets = discover_datasets(data_root)
-    current = st.session_state["dataset"]
-    options = datasets if current in datasets else [current, *datasets]
-    sb.selectbox(
-        "Dataset", options, key="dataset", help=f"Folders holding gt/ under the data root {data_root}"
-    )
+    slot = sb.container()  # the dataset box, drawn once the choice is known to be usable
     root = upload_ui()
     if root is None:
-        try:
-            root = resolve_in_root(st.session_state["dataset"], data_root)
-        except SegvizError as exc:
-            st.error(str(exc))
-            return None
+        root = _dataset_root(data_root, datasets, default_dataset)
+    current = st.session_state["dataset"]
+    options = datasets if current in datasets else [current, *datasets]
+    slot.selectbox(
+        "Dataset", options, key="dataset", help=f"Folders holding gt/ under the data root {data_root}"
+    )
+    if root is None:
+        return None
     models = list_models(root)
     if models:
-        if st.session_state.get("model") not in models:
+        wanted = st.session_state.get("model")
+        if wanted not in models:
+            if wanted is not None:
+                state.notice(
+                    f"Model {state.shown(wanted)} is not in this dataset; showing {state.shown(models[0])}."
+                )
             state.set_model(models[0])
         sb.selectbox("Model", models, key="model")
     else:
@@ -150,6 +179,9 @@ def render(data_root: Path) -> Selection | None:
     generated_ignore = tuple(ignore) if table is None else ()
     views = state.VIEWS if len(models) >= 2 else state.VIEWS[:2]
     if st.session_state.get("view") not in views:
+        state.notice(
+            f"The {st.session_state.get('view')} view needs two models or more; showing the {views[0]}."
+        )
         state.set_view(views[0])
     sb.radio("View", views, key="view", horizontal=True)
     sb.divider()

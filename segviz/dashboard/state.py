@@ -32,11 +32,14 @@ class ViewState:
     cvd: bool = False
 
 
+MAX_NAME = 255  # longer names (a folder, a model, an image) cannot be real: refused where they enter
+
+
 def parse_cell(text: str | None) -> tuple[int, int] | None:
     """``"3,1" -> (3, 1)``; anything else (empty, not two integers) -> None.
 
-    >>> parse_cell("3,1"), parse_cell("a,b"), parse_cell(None)
-    ((3, 1), None, None)
+    >>> parse_cell("3,1"), parse_cell("a,b"), parse_cell(None), parse_cell(" 2 , 0 ")
+    ((3, 1), None, None, (2, 0))
     """
     try:
         a, b = (int(v) for v in (text or "").split(","))
@@ -45,17 +48,62 @@ def parse_cell(text: str | None) -> tuple[int, int] | None:
         return None
 
 
+def shown(text: str, limit: int = 60) -> str:
+    """A user-supplied value as quoted in a notice: control characters escaped, cut to ``limit``.
+
+    >>> print(shown("voc" + chr(0)), shown("a" * 100, limit=5))
+    'voc\\x00' 'aaaaa…' (100 characters)
+    """
+    text = str(text)
+    if len(text) > limit:
+        return repr(text[:limit])[:-1] + f"…' ({len(text):,} characters)"
+    return repr(text)
+
+
+def plausible_name(text: str | None) -> bool:
+    """A dataset, model or image name as it can appear in a URL: not empty, not too long, no
+    control characters.
+
+    >>> plausible_name("camvid-val"), plausible_name("voc" + chr(0)), plausible_name("x" * 5000)
+    (True, False, False)
+    """
+    return bool(text) and len(text) <= MAX_NAME and text.isprintable()
+
+
 def init(default_dataset: str) -> None:
-    """Session state is initialised in one place, from the URL query string when present."""
+    """Session state is initialised in one place, from the URL query string when present.
+
+    Each parameter is checked here for its form (what depends on the data is checked by the
+    sidebar and :func:`validate`); a malformed one is replaced by its default with a notice."""
     if st.session_state.get("_initialised"):
         return
     q = st.query_params
     ss = st.session_state
-    ss["dataset"] = q.get("dataset", default_dataset)
-    ss["model"] = q.get("model")
-    ss["view"] = q.get("view") if q.get("view") in VIEWS else VIEWS[0]
-    ss["image"] = q.get("image")
-    ss["cell"] = parse_cell(q.get("cell"))
+    dataset = q.get("dataset", default_dataset)
+    if not plausible_name(dataset):
+        notice(f"The link's dataset {shown(dataset)} is not a folder name; opening {shown(default_dataset)}.")
+        dataset = default_dataset
+    ss["dataset"] = dataset
+    model = q.get("model")
+    if model is not None and not plausible_name(model):
+        notice(f"The link's model {shown(model)} is not a model name; showing the first model.")
+        model = None
+    ss["model"] = model
+    view = q.get("view")
+    if view is not None and view not in VIEWS:
+        notice(f"The link's view {shown(view)} is not one of {', '.join(VIEWS)}; showing the {VIEWS[0]}.")
+    ss["view"] = view if view in VIEWS else VIEWS[0]
+    image = q.get("image")
+    if image is not None and not plausible_name(image):
+        notice(f"The link's image {shown(image)} is not an image name; showing the first image.")
+        image = None
+    ss["image"] = image
+    cell = parse_cell(q.get("cell"))
+    if q.get("cell") is not None and cell is None:
+        notice(f"The link's confusion cell {shown(q.get('cell'))} is not two integers (row,column); ignored.")
+    ss["cell"] = cell
+    if q.get("present") not in (None, "0", "1"):
+        notice(f"The link's present={shown(q.get('present'))} is neither 0 nor 1; presentation mode is off.")
     ss["present"] = q.get("present") == "1"
     ss["_initialised"] = True
 
@@ -122,15 +170,15 @@ def validate(state: ViewState, *, num_classes: int, names: list[str] | tuple[str
     """The state with a cell outside the matrix (rows 0..K-1, columns 0..K, K = invalid predictions)
     or an unknown image dropped, each with a notice."""
     changes = {}
-    if state.cell is not None and not (
-        0 <= state.cell[0] < num_classes and 0 <= state.cell[1] <= num_classes
-    ):
+    cell = state.cell
+    if cell is not None and not (0 <= cell[0] < num_classes and 0 <= cell[1] <= num_classes):
         notice(
-            f"Confusion cell {state.cell[0]},{state.cell[1]} is outside this {num_classes}-class matrix; cleared."
+            f"Confusion cell {cell[0]},{cell[1]} is outside this {num_classes}-class matrix "
+            f"(rows 0–{num_classes - 1}, columns 0–{num_classes}); no cell selected."
         )
         changes["cell"] = None
-    if state.image is not None and state.image not in set(names):
-        notice("The image in the link is not in this dataset; showing the first one instead.")
+    if state.image is not None and state.image not in names:
+        notice(f"Image {shown(state.image)} is not in this dataset; showing the first image.")
         changes["image"] = None
     if not changes:
         return state
