@@ -83,3 +83,95 @@ def test_wheel_ships_every_package():
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "segviz").rglob("__init__.py")}
     assert found <= listed, f"packages missing from pyproject's [tool.setuptools] packages: {found - listed}"
     assert {"segviz.dashboard", "segviz.dashboard.views"} <= found
+
+
+# ---------------------------------------------------------------- caches bounded by bytes (issue 11)
+def test_byte_budget_bounds_what_the_cache_keeps():
+    """Regression: caches were bounded by entry count (256 photos), so 10 photos of 8000x8000 kept
+    2.9 GB. Broadcast arrays report their full size without allocating it."""
+    import numpy as np
+
+    from segviz.dashboard.cache import ByteLru
+
+    lru = ByteLru(budget=512 * 2**20)
+    photos = [np.broadcast_to(np.full(3, i, np.uint8), (8000, 8000, 3)) for i in range(10)]
+    for i, photo in enumerate(photos):
+        lru.put(("photo", i), photo)
+        assert lru.nbytes <= lru.budget
+    kept = [i for i in range(10) if lru.get(("photo", i)) is not None]
+    assert kept == [8, 9]  # 2 x 192 MB fit in 512 MB; the least recently used went first
+    lru.put("huge", np.broadcast_to(np.uint8(0), (20000, 20000, 3)))  # larger than the budget
+    assert lru.get("huge") is None and lru.get(("photo", 9)) is not None
+
+
+def test_decoded_photos_respect_the_picture_budget(monkeypatch, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from segviz.dashboard import cache
+
+    monkeypatch.setenv("SEGVIZ_PICTURE_CACHE_MB", "1")
+    import streamlit as st
+
+    st.cache_resource.clear()
+    for i in range(10):
+        path = tmp_path / f"p{i}.png"
+        Image.fromarray(np.full((400, 400, 3), i * 20, np.uint8)).save(path)
+        photo = cache.load_photo(*cache.file_key(path))
+        assert photo.shape == (400, 400, 3) and photo[0, 0, 0] == i * 20
+        assert not photo.flags.writeable  # shared between sessions: read-only
+    pool = cache.pictures_cache()
+    assert pool.budget == 2**20 and pool.nbytes <= 2**20 and len(pool._data) == 2
+
+
+def test_a_changed_file_is_read_again(tmp_path):
+    """Keys are (path, size, mtime): rewriting a photo in place gives the new pixels."""
+    import numpy as np
+    from PIL import Image
+
+    from segviz.dashboard import cache
+
+    path = tmp_path / "p.png"
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(path)
+    assert cache.load_photo(*cache.file_key(path))[0, 0, 0] == 0
+    Image.fromarray(np.full((4, 4, 3), 9, np.uint8)).save(path)
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert cache.load_photo(*cache.file_key(path))[0, 0, 0] == 9
+
+
+# ---------------------------------------------------------------- upload folders
+def test_upload_folders_of_gone_sessions_are_released():
+    from segviz.dashboard.uploads import UploadFolders
+
+    folders = UploadFolders()
+    a, b = folders.new("a"), folders.new("b")
+    assert a.is_dir() and b.is_dir() and a != b
+    assert folders.release_inactive(lambda sid: sid == "a") == ["b"]
+    assert a.is_dir() and not b.exists() and len(folders) == 1
+    a2 = folders.new("a")  # a new upload replaces the session's previous one at once
+    assert a2.is_dir() and not a.exists()
+    folders.discard("a")
+    assert not a2.exists() and len(folders) == 0
+
+
+def test_the_janitor_asks_the_runtime_which_sessions_are_connected(monkeypatch):
+    """The registry is cleaned by a thread that asks Streamlit's runtime, not by garbage collection."""
+    from segviz.dashboard import uploads
+
+    class FakeRuntime:
+        def is_active_session(self, sid):
+            return sid == "connected"
+
+    monkeypatch.setattr(uploads, "JANITOR_PERIOD_S", 0.05)
+    monkeypatch.setattr("streamlit.runtime.exists", lambda: True)
+    monkeypatch.setattr("streamlit.runtime.get_instance", lambda: FakeRuntime())
+    import streamlit as st
+
+    st.cache_resource.clear()
+    folders = uploads.upload_folders()
+    kept, gone = folders.new("connected"), folders.new("disconnected")
+    deadline = time.time() + 10
+    while gone.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert not gone.exists() and kept.is_dir()
+    folders.discard("connected")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from segviz import ClassTable, SegvizError, list_models
 from segviz.archive import extract_dataset_zip
 from segviz.presets import PRESETS
 
-from . import state
+from . import state, uploads
 
 DATASET_TABLE = "dataset's classes.csv"
 GENERATED_TABLE = "generated from the masks"
@@ -94,24 +93,25 @@ def upload_ui() -> Path | None:
         key="upload",
         help="A zip holding images/, gt/, pred/ and classes.csv",
     )
+    folders = uploads.upload_folders()
     if upload is None:
+        if st.session_state.pop("_upload_root", None) is not None:
+            folders.discard(uploads.session_id())  # removed from the box: its folder goes now
+            st.session_state.pop("_upload_marker", None)
         return None
     marker = (upload.name, upload.size)
-    if st.session_state.get("_upload_marker") != marker:
-        tmp = tempfile.TemporaryDirectory(prefix="segviz-upload-")
+    root = st.session_state.get("_upload_root")
+    # a session that reconnects after its folder was released extracts the zip again
+    if st.session_state.get("_upload_marker") != marker or root is None or not Path(root).is_dir():
         try:
-            root = extract_dataset_zip(upload, Path(tmp.name) / "data")
+            root = extract_dataset_zip(upload, folders.new(uploads.session_id()) / "data")
         except SegvizError as exc:
-            tmp.cleanup()
+            folders.discard(uploads.session_id())
             st.sidebar.error(str(exc))
             return None
-        old = st.session_state.get("_upload_tmp")
-        if old is not None:
-            old.cleanup()
-        st.session_state["_upload_tmp"] = tmp  # removed with the session
         st.session_state["_upload_root"] = root
         st.session_state["_upload_marker"] = marker
-    return st.session_state["_upload_root"]
+    return root
 
 
 def _class_table(root: Path) -> tuple[ClassTable | None, str, str]:
