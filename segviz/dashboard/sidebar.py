@@ -29,11 +29,6 @@ class Selection:
     models: list[str]
     generated_ignore: tuple[int, ...] = ()
 
-    @property
-    def views(self) -> tuple[str, ...]:
-        """The views that apply: Compare only with two models or more."""
-        return state.VIEWS if len(self.models) >= 2 else state.VIEWS[:2]
-
 
 def discover_datasets(root: Path, depth: int = 3) -> list[str]:
     """Folders below ``root`` that hold gt/ (relative paths), without following symlinks out."""
