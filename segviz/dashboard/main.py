@@ -73,7 +73,7 @@ def _run(sel: sidebar.Selection, view: str) -> None:
 def show_notices() -> None:
     """The one-line notices about what the link asked for and could not be shown."""
     for text in state.take_notices():
-        st.warning(text, icon="🔗")
+        st.warning(text, icon=":material/link:")
 
 
 if __name__ == "__main__":  # `streamlit run segviz/dashboard/main.py` (what `segviz app` does)
