@@ -175,3 +175,28 @@ def test_the_janitor_asks_the_runtime_which_sessions_are_connected(monkeypatch):
         time.sleep(0.05)
     assert not gone.exists() and kept.is_dir()
     folders.discard("connected")
+
+
+def test_an_uploaded_zip_opens_and_its_folder_goes_when_removed(monkeypatch, tiny_dataset):
+    """The upload box: the zip's dataset is evaluated; clearing the box removes its folder at once."""
+    import io
+    import zipfile
+
+    from segviz.dashboard import uploads
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for path in sorted(tiny_dataset.rglob("*")):
+            if path.is_file():
+                z.write(path, f"tiny/{path.relative_to(tiny_dataset).as_posix()}")
+    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(ROOT))
+    monkeypatch.setenv("SEGVIZ_DATASET", "sample_data")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.get("file_uploader")[0].set_value(("tiny.zip", buf.getvalue(), "application/zip")).run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Images"] == "2" and at.title[0].value.startswith("tiny")
+    folder = at.session_state["_upload_root"]
+    assert folder.is_dir() and len(uploads.upload_folders()) == 1
+    at.get("file_uploader")[0].set_value(None).run()
+    assert not at.exception and not folder.exists() and len(uploads.upload_folders()) == 0
+    assert {m.label: m.value for m in at.metric}["Images"] == "24"  # back on the chosen dataset
