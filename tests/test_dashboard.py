@@ -200,3 +200,60 @@ def test_an_uploaded_zip_opens_and_its_folder_goes_when_removed(monkeypatch, tin
     at.get("file_uploader")[0].set_value(None).run()
     assert not at.exception and not folder.exists() and len(uploads.upload_folders()) == 0
     assert {m.label: m.value for m in at.metric}["Images"] == "24"  # back on the chosen dataset
+
+
+# ---------------------------------------------------------------- fragments
+def _fragment_rerun(at: AppTest, qualname: str) -> AppTest:
+    """Rerun only the fragment ``qualname``, as the browser asks when a widget inside it changes
+    (AppTest itself reruns the whole script)."""
+    import functools
+
+    from streamlit.runtime.scriptrunner import RerunData
+    from streamlit.testing.v1 import local_script_runner
+
+    storage = at._fragment_storage
+    found = []
+    for fid, frag in storage._fragments.items():
+        for cell in getattr(frag, "__closure__", None) or ():
+            if getattr(cell.cell_contents, "__qualname__", None) == qualname:
+                found.append((storage._registration_sequence_by_id.get(fid, 0), fid))
+    assert found, f"no fragment {qualname}"
+    original = local_script_runner.RerunData
+    local_script_runner.RerunData = functools.partial(RerunData, fragment_id_queue=[max(found)[1]])
+    try:
+        return at.run()
+    finally:
+        local_script_runner.RerunData = original
+
+
+def test_a_control_reruns_its_fragment_only(monkeypatch):
+    """The confusion controls and the image view are fragments: a change redraws them without
+    reopening the dataset, and the URL still follows the selection."""
+    import json
+
+    from segviz.dashboard import cache
+
+    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(ROOT))
+    monkeypatch.setenv("SEGVIZ_DATASET", "sample_data")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    opened = []
+    real = cache.open_model
+    monkeypatch.setattr(cache, "open_model", lambda *a, **k: opened.append(a) or real(*a, **k))
+    at.segmented_control(key="cm:norm").set_value("column")
+    at.session_state["cell"] = (1, 0)
+    _fragment_rerun(at, "confusion_section")
+    assert not at.exception, at.exception
+    heat = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.id.endswith("ov:cm"))
+    assert heat["data"][-2]["colorbar"]["title"]["text"] == "% of pred column"
+    assert any("GT sidewalk → predicted road" in s.value for s in at.subheader)
+    assert at.query_params["cell"] == "1,0" and opened == []  # the page was not rerun
+    at.run()  # a whole-page run does reopen (and check) the dataset
+    assert len(opened) == 1
+    at.session_state["view"] = "Images"
+    at.run()
+    first = at.session_state["image"]
+    opened.clear()
+    next(b for b in at.button if b.label == "Next ▶").click()
+    _fragment_rerun(at, "image_page")
+    assert not at.exception and opened == []
+    assert at.session_state["image"] != first and at.query_params["image"] == at.session_state["image"]

@@ -54,36 +54,45 @@ def render(ctx: Context) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Per-class IoU change")
-        sort = (
-            st.segmented_control(
-                "Sort by", ["value", "name", "pixels", "table"], default="value", key="cmp:sort"
-            )
-            or "value"
-        )
-        st.plotly_chart(
-            delta_bar_figure(comp.class_frame(), name_a=name_a, name_b=name_b, sort=sort),
-            width="stretch",
-            key="cmp:bars",
-            config=CHART_CONFIG,
-        )
+        delta_bars(comp)
     with right:
         st.subheader("Confusion matrix")
-        which = (
-            st.segmented_control(
-                "Show", [name_a, name_b, "difference"], default="difference", key="cmp:which"
-            )
-            or "difference"
-        )
-        names = list(comp.a.table.names)
-        if which == "difference":
-            fig = difference_figure(comp.confusion_difference(), names, top_n=min(len(names), 25))
-        else:
-            ev = comp.a if which == name_a else comp.b
-            fig = confusion_figure(
-                ev.confusion, names, normalize="row", diagonal="dim", top_n=min(len(names), 25)
-            )
-        st.plotly_chart(fig, width="stretch", key="cmp:cm", config=CHART_CONFIG)
+        confusion_ui(comp)
     images_ui(comp)
+
+
+@st.fragment
+def delta_bars(comp: Comparison) -> None:
+    """The sort control and the per-class change it orders (a fragment)."""
+    sort = (
+        st.segmented_control("Sort by", ["value", "name", "pixels", "table"], default="value", key="cmp:sort")
+        or "value"
+    )
+    st.plotly_chart(
+        delta_bar_figure(comp.class_frame(), name_a=comp.name_a, name_b=comp.name_b, sort=sort),
+        width="stretch",
+        key="cmp:bars",
+        config=CHART_CONFIG,
+    )
+
+
+@st.fragment
+def confusion_ui(comp: Comparison) -> None:
+    """Either model's confusion matrix or their difference (a fragment)."""
+    name_a, name_b = comp.name_a, comp.name_b
+    which = (
+        st.segmented_control("Show", [name_a, name_b, "difference"], default="difference", key="cmp:which")
+        or "difference"
+    )
+    names = list(comp.a.table.names)
+    if which == "difference":
+        fig = difference_figure(comp.confusion_difference(), names, top_n=min(len(names), 25))
+    else:
+        ev = comp.a if which == name_a else comp.b
+        fig = confusion_figure(
+            ev.confusion, names, normalize="row", diagonal="dim", top_n=min(len(names), 25)
+        )
+    st.plotly_chart(fig, width="stretch", key="cmp:cm", config=CHART_CONFIG)
 
 
 def summary_ui(comp: Comparison) -> None:
@@ -105,7 +114,9 @@ def summary_ui(comp: Comparison) -> None:
         )
 
 
+@st.fragment
 def images_ui(comp: Comparison) -> None:
+    """Largest gains and losses; picking a row redraws this section only (a fragment)."""
     st.subheader("Images: largest gains and losses in mIoU")
     frame = comp.image_frame()
     shown = pd.DataFrame(
