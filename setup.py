@@ -6,4 +6,6 @@ numba or numpy instead (identical results, see segviz/kernels.py).
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("segviz._count", ["segviz/_count.c"], optional=True, extra_compile_args=["-O3"])])
+setup(
+    ext_modules=[Extension("segviz._count", ["segviz/_count.c"], optional=True, extra_compile_args=["-O3"])]
+)

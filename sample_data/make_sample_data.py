@@ -89,22 +89,78 @@ CLASSES = (
     (17, "motorcycle", (0, 0, 230)),
     (18, "bicycle", (119, 11, 32)),
 )
-(ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, TRAFFIC_LIGHT, TRAFFIC_SIGN, VEGETATION, TERRAIN,
- SKY, PERSON, RIDER, CAR, TRUCK, BUS, TRAIN, MOTORCYCLE, BICYCLE) = range(19)
-THING_CLASSES = (POLE, TRAFFIC_LIGHT, TRAFFIC_SIGN, PERSON, RIDER, CAR, TRUCK, BUS, TRAIN,
-                 MOTORCYCLE, BICYCLE)
+(
+    ROAD,
+    SIDEWALK,
+    BUILDING,
+    WALL,
+    FENCE,
+    POLE,
+    TRAFFIC_LIGHT,
+    TRAFFIC_SIGN,
+    VEGETATION,
+    TERRAIN,
+    SKY,
+    PERSON,
+    RIDER,
+    CAR,
+    TRUCK,
+    BUS,
+    TRAIN,
+    MOTORCYCLE,
+    BICYCLE,
+) = range(19)
+THING_CLASSES = (
+    POLE,
+    TRAFFIC_LIGHT,
+    TRAFFIC_SIGN,
+    PERSON,
+    RIDER,
+    CAR,
+    TRUCK,
+    BUS,
+    TRAIN,
+    MOTORCYCLE,
+    BICYCLE,
+)
 
 FACADE_COLOURS = (
-    (196, 184, 160), (172, 167, 160), (152, 98, 78), (214, 204, 184), (126, 123, 120),
-    (186, 162, 132), (160, 170, 176), (204, 186, 158), (176, 124, 96), (222, 218, 206),
+    (196, 184, 160),
+    (172, 167, 160),
+    (152, 98, 78),
+    (214, 204, 184),
+    (126, 123, 120),
+    (186, 162, 132),
+    (160, 170, 176),
+    (204, 186, 158),
+    (176, 124, 96),
+    (222, 218, 206),
 )
 CAR_COLOURS = (
-    (30, 32, 36), (52, 54, 58), (150, 152, 156), (188, 190, 192), (222, 222, 218),
-    (120, 22, 26), (26, 44, 92), (40, 66, 60), (96, 100, 108), (168, 150, 120),
+    (30, 32, 36),
+    (52, 54, 58),
+    (150, 152, 156),
+    (188, 190, 192),
+    (222, 222, 218),
+    (120, 22, 26),
+    (26, 44, 92),
+    (40, 66, 60),
+    (96, 100, 108),
+    (168, 150, 120),
 )
 CLOTHES = (
-    (30, 30, 36), (48, 52, 70), (120, 26, 30), (34, 62, 110), (200, 196, 188), (90, 96, 60),
-    (150, 120, 80), (70, 70, 74), (180, 70, 40), (20, 80, 70), (210, 180, 60), (100, 40, 90),
+    (30, 30, 36),
+    (48, 52, 70),
+    (120, 26, 30),
+    (34, 62, 110),
+    (200, 196, 188),
+    (90, 96, 60),
+    (150, 120, 80),
+    (70, 70, 74),
+    (180, 70, 40),
+    (20, 80, 70),
+    (210, 180, 60),
+    (100, 40, 90),
 )
 SKIN = ((232, 192, 160), (200, 150, 115), (150, 100, 70), (96, 64, 44))
 
@@ -163,8 +219,14 @@ def polygon_pixels(points) -> Pixels:
     """Pixels covered by an image-space polygon given as (x, y) pairs."""
     pts = np.clip(np.asarray(points, dtype=np.float64), -1e4, 1e4)
     xs, ys = pts[:, 0], pts[:, 1]
-    return _draw_pixels(xs, ys, 1, lambda d, ox, oy: d.polygon(
-        [(float(x - ox), float(y - oy)) for x, y in zip(xs, ys, strict=True)], fill=255))
+    return _draw_pixels(
+        xs,
+        ys,
+        1,
+        lambda d, ox, oy: d.polygon(
+            [(float(x - ox), float(y - oy)) for x, y in zip(xs, ys, strict=True)], fill=255
+        ),
+    )
 
 
 def line_pixels(points, width: float) -> Pixels:
@@ -172,8 +234,14 @@ def line_pixels(points, width: float) -> Pixels:
     pts = np.clip(np.asarray(points, dtype=np.float64), -1e4, 1e4)
     xs, ys = pts[:, 0], pts[:, 1]
     w = max(1, round(width))
-    return _draw_pixels(xs, ys, w + 1, lambda d, ox, oy: d.line(
-        [(float(x - ox), float(y - oy)) for x, y in zip(xs, ys, strict=True)], fill=255, width=w))
+    return _draw_pixels(
+        xs,
+        ys,
+        w + 1,
+        lambda d, ox, oy: d.line(
+            [(float(x - ox), float(y - oy)) for x, y in zip(xs, ys, strict=True)], fill=255, width=w
+        ),
+    )
 
 
 def ellipse_pixels(cx: float, cy: float, rx: float, ry: float, ring: float | None = None) -> Pixels:
@@ -199,8 +267,9 @@ def shift(arr: np.ndarray, dy: int, dx: int, fill) -> np.ndarray:
     """``out[y, x] = arr[y - dy, x - dx]``, with ``fill`` where that falls outside."""
     out = np.full_like(arr, fill)
     h, w = arr.shape
-    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-        arr[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = arr[
+        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
     return out
 
 
@@ -250,17 +319,17 @@ class Block:
     z0: float
     z1: float
     height: float
-    roof: str            # "flat", "gable" or "step"
-    roof_extra: float    # ridge / step height in metres
+    roof: str  # "flat", "gable" or "step"
+    roof_extra: float  # ridge / step height in metres
     colour: tuple
-    floor: float         # storey height
-    bay: float           # window spacing
+    floor: float  # storey height
+    bay: float  # window spacing
     seed: int
     gap: bool = False
     setback: float = 0.0
     back_height: float = 0.0
     back_colour: tuple = (0, 0, 0)
-    edge: str = "none"   # what separates the gap from the sidewalk: none/hedge/fence/wall
+    edge: str = "none"  # what separates the gap from the sidewalk: none/hedge/fence/wall
     edge_height: float = 1.0
 
 
@@ -268,12 +337,12 @@ class Block:
 class Side:
     """One side of the street; distances are absolute lateral offsets from the camera."""
 
-    sign: int            # -1 left, +1 right
+    sign: int  # -1 left, +1 right
     curb: float
     facade: float
     blocks: tuple
-    lit: float           # brightness of the sunlit / shaded facade
-    verges: tuple        # (z0, z1) stretches of grass strip along the curb
+    lit: float  # brightness of the sunlit / shaded facade
+    verges: tuple  # (z0, z1) stretches of grass strip along the curb
     parking: bool
 
 
@@ -305,7 +374,7 @@ class Street:
     pavement: tuple
     crosswalk: float | None
     rails: float | None
-    end_wall: tuple | None   # (z, height, colour, seed) of a building closing the street
+    end_wall: tuple | None  # (z, height, colour, seed) of a building closing the street
     hood: bool
     boundary_void: bool
     things: tuple
@@ -326,15 +395,27 @@ def sample_block(rng, z0, z1, gap_allowed) -> Block:
     """Random building block, or a gap with a building set back behind it."""
     roof = rng.choice(["flat", "flat", "gable", "step"])
     common = dict(
-        z0=z0, z1=z1, height=rng.uniform(8, 26), roof=str(roof), roof_extra=rng.uniform(2, 6),
+        z0=z0,
+        z1=z1,
+        height=rng.uniform(8, 26),
+        roof=str(roof),
+        roof_extra=rng.uniform(2, 6),
         colour=_jitter(rng, FACADE_COLOURS[rng.integers(len(FACADE_COLOURS))]),
-        floor=rng.uniform(2.9, 3.5), bay=rng.uniform(2.2, 3.6), seed=int(rng.integers(1 << 30)),
+        floor=rng.uniform(2.9, 3.5),
+        bay=rng.uniform(2.2, 3.6),
+        seed=int(rng.integers(1 << 30)),
     )
     if gap_allowed and rng.random() < 0.3:
         edge = str(rng.choice(["none", "hedge", "fence", "wall"], p=[0.16, 0.28, 0.28, 0.28]))
-        return Block(**common, gap=True, setback=rng.uniform(7, 22), back_height=rng.uniform(8, 22),
-                     back_colour=_jitter(rng, FACADE_COLOURS[rng.integers(len(FACADE_COLOURS))]),
-                     edge=edge, edge_height=rng.uniform(0.8, 2.0))
+        return Block(
+            **common,
+            gap=True,
+            setback=rng.uniform(7, 22),
+            back_height=rng.uniform(8, 22),
+            back_colour=_jitter(rng, FACADE_COLOURS[rng.integers(len(FACADE_COLOURS))]),
+            edge=edge,
+            edge_height=rng.uniform(0.8, 2.0),
+        )
     return Block(**common)
 
 
@@ -351,15 +432,26 @@ def sample_side(rng, sign: int, curb: float, lit: float) -> Side:
     if rng.random() < 0.45:
         start = rng.uniform(0, 10)
         verges = tuple((s, s + rng.uniform(8, 25)) for s in start + np.cumsum(rng.uniform(0, 30, 3)))
-    return Side(sign=sign, curb=curb, facade=facade, blocks=tuple(blocks), lit=lit,
-                verges=verges, parking=bool(rng.random() < 0.55))
+    return Side(
+        sign=sign,
+        curb=curb,
+        facade=facade,
+        blocks=tuple(blocks),
+        lit=lit,
+        verges=verges,
+        parking=bool(rng.random() < 0.55),
+    )
 
 
 def sample_street(index: int) -> Street:
     """Complete random (but seeded) description of street scene number ``index``."""
     rng = np.random.default_rng(BASE_SEED + index)
-    cam = Camera(focal=rng.uniform(360, 410), height=rng.uniform(1.3, 1.5),
-                 cx=rng.uniform(228, 288), horizon=rng.uniform(98, 116))
+    cam = Camera(
+        focal=rng.uniform(360, 410),
+        height=rng.uniform(1.3, 1.5),
+        cx=rng.uniform(228, 288),
+        horizon=rng.uniform(98, 116),
+    )
     half = rng.uniform(4.6, 6.6)
     center = -0.3 * half + rng.uniform(-0.3, 0.3)
     sunny = bool(rng.random() < 0.6)
@@ -372,23 +464,44 @@ def sample_street(index: int) -> Street:
     else:
         sky_top, sky_horizon = _jitter(rng, (150, 158, 172), 10), _jitter(rng, (206, 210, 214), 6)
     street = dict(
-        camera=cam, center=center, half_width=half, left=left, right=right,
-        sky_top=sky_top, sky_horizon=sky_horizon, clouds=rng.uniform(0.0, 0.8),
-        fog=rng.uniform(180, 420), sunny=sunny,
-        asphalt=_grey_jitter(rng, (92, 92, 94), 10), pavement=_grey_jitter(rng, (158, 153, 146), 12),
+        camera=cam,
+        center=center,
+        half_width=half,
+        left=left,
+        right=right,
+        sky_top=sky_top,
+        sky_horizon=sky_horizon,
+        clouds=rng.uniform(0.0, 0.8),
+        fog=rng.uniform(180, 420),
+        sunny=sunny,
+        asphalt=_grey_jitter(rng, (92, 92, 94), 10),
+        pavement=_grey_jitter(rng, (158, 153, 146), 12),
         crosswalk=rng.uniform(14, 40) if rng.random() < 0.35 else None,
         rails=None,
-        end_wall=((rng.uniform(90, 200), rng.uniform(10, 24),
-                   _jitter(rng, FACADE_COLOURS[rng.integers(len(FACADE_COLOURS))]),
-                   int(rng.integers(1 << 30))) if rng.random() < 0.35 else None),
-        hood=bool(rng.random() < 0.4), boundary_void=bool(rng.random() < 0.4),
+        end_wall=(
+            (
+                rng.uniform(90, 200),
+                rng.uniform(10, 24),
+                _jitter(rng, FACADE_COLOURS[rng.integers(len(FACADE_COLOURS))]),
+                int(rng.integers(1 << 30)),
+            )
+            if rng.random() < 0.35
+            else None
+        ),
+        hood=bool(rng.random() < 0.4),
+        boundary_void=bool(rng.random() < 0.4),
     )
     tram = rng.random() < 0.12 or index in (5, 17)
     if tram:
         street["rails"] = center - 0.3 * half
     draft = Street(**street, things=())
-    things = (sample_vehicles(rng, draft, tram) + sample_people(rng, draft)
-              + sample_furniture(rng, draft) + sample_trees(rng, draft) + sample_unlabeled(rng, draft))
+    things = (
+        sample_vehicles(rng, draft, tram)
+        + sample_people(rng, draft)
+        + sample_furniture(rng, draft)
+        + sample_trees(rng, draft)
+        + sample_unlabeled(rng, draft)
+    )
     cam = draft.camera
     visible = [t for t in things if t.z >= cam.min_visible_z(t.x, 60)]
     return Street(**street, things=tuple(visible))
@@ -398,15 +511,38 @@ def _vehicle(rng, x, z, facing, allow_big=True) -> Thing:
     """A car, or now and then a truck or bus, at (x, z)."""
     roll = rng.random() if allow_big else 1.0
     if roll < 0.07:
-        return Thing("bus", x, z, dict(facing=facing, colour=_jitter(rng, [(226, 196, 60), (210, 214, 218),
-                                                                           (180, 40, 36)][rng.integers(3)])))
+        return Thing(
+            "bus",
+            x,
+            z,
+            dict(
+                facing=facing,
+                colour=_jitter(rng, [(226, 196, 60), (210, 214, 218), (180, 40, 36)][rng.integers(3)]),
+            ),
+        )
     if roll < 0.17:
-        return Thing("truck", x, z, dict(facing=facing, box=_jitter(rng, [(222, 222, 218), (190, 192, 196),
-                                                                         (60, 90, 140)][rng.integers(3)]),
-                                         cab=_jitter(rng, CAR_COLOURS[rng.integers(len(CAR_COLOURS))])))
-    return Thing("car", x, z, dict(facing=facing, colour=_jitter(rng, CAR_COLOURS[rng.integers(len(CAR_COLOURS))], 6),
-                                   length=rng.uniform(3.9, 4.8), width=rng.uniform(1.7, 1.9),
-                                   height=rng.uniform(1.38, 1.6)))
+        return Thing(
+            "truck",
+            x,
+            z,
+            dict(
+                facing=facing,
+                box=_jitter(rng, [(222, 222, 218), (190, 192, 196), (60, 90, 140)][rng.integers(3)]),
+                cab=_jitter(rng, CAR_COLOURS[rng.integers(len(CAR_COLOURS))]),
+            ),
+        )
+    return Thing(
+        "car",
+        x,
+        z,
+        dict(
+            facing=facing,
+            colour=_jitter(rng, CAR_COLOURS[rng.integers(len(CAR_COLOURS))], 6),
+            length=rng.uniform(3.9, 4.8),
+            width=rng.uniform(1.7, 1.9),
+            height=rng.uniform(1.38, 1.6),
+        ),
+    )
 
 
 def sample_vehicles(rng, street: Street, tram: bool) -> tuple:
@@ -434,37 +570,65 @@ def sample_vehicles(rng, street: Street, tram: bool) -> tuple:
                 things.append(_vehicle(rng, x + rng.uniform(-0.15, 0.15), z, "rear", allow_big=big_ok))
             z += rng.uniform(5.2, 8.5)
     if tram:
-        things.append(Thing("tram", other_lane, rng.uniform(30, 60), dict(colour=_jitter(
-            rng, [(226, 226, 220), (200, 40, 40), (230, 200, 60)][rng.integers(3)]))))
+        things.append(
+            Thing(
+                "tram",
+                other_lane,
+                rng.uniform(30, 60),
+                dict(colour=_jitter(rng, [(226, 226, 220), (200, 40, 40), (230, 200, 60)][rng.integers(3)])),
+            )
+        )
     if rng.random() < 0.5:
         for _ in range(rng.integers(1, 3)):
-            things.append(Thing("rider", street.center + rng.uniform(-0.8, 0.8) * street.half_width,
-                                rng.uniform(9, 40), dict(
-                                    motorcycle=bool(rng.random() < 0.4), direction=int(rng.choice([-1, 1])),
-                                    clothes=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
-                                    legs=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
-                                    frame=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
-                                    helmet=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
-                                    skin=SKIN[rng.integers(len(SKIN))])))
+            things.append(
+                Thing(
+                    "rider",
+                    street.center + rng.uniform(-0.8, 0.8) * street.half_width,
+                    rng.uniform(9, 40),
+                    dict(
+                        motorcycle=bool(rng.random() < 0.4),
+                        direction=int(rng.choice([-1, 1])),
+                        clothes=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
+                        legs=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
+                        frame=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
+                        helmet=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
+                        skin=SKIN[rng.integers(len(SKIN))],
+                    ),
+                )
+            )
     for side in (street.left, street.right):
         if rng.random() < 0.3:
             x = side.sign * (side.facade - 1.0)
             z = cam.min_visible_z(x, 0) + rng.uniform(1, 12)
             motor = rng.random() < 0.35
             for _ in range(rng.integers(1, 5)):
-                things.append(Thing("parked_motorcycle" if motor else "parked_bicycle", x, z, dict(
-                    frame=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]), direction=-side.sign)))
+                things.append(
+                    Thing(
+                        "parked_motorcycle" if motor else "parked_bicycle",
+                        x,
+                        z,
+                        dict(frame=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]), direction=-side.sign),
+                    )
+                )
                 z += rng.uniform(0.7, 1.4)
     return tuple(things)
 
 
 def _person(rng, x, z, crossing=False) -> Thing:
     """A pedestrian with random build and clothes."""
-    return Thing("person", x, z, dict(
-        height=rng.uniform(1.55, 1.92), step=rng.uniform(0, 1) if crossing else rng.uniform(0, 0.6),
-        top=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
-        legs=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
-        skin=SKIN[rng.integers(len(SKIN))], hair=_jitter(rng, (40, 30, 24), 20)))
+    return Thing(
+        "person",
+        x,
+        z,
+        dict(
+            height=rng.uniform(1.55, 1.92),
+            step=rng.uniform(0, 1) if crossing else rng.uniform(0, 0.6),
+            top=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
+            legs=_jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
+            skin=SKIN[rng.integers(len(SKIN))],
+            hair=_jitter(rng, (40, 30, 24), 20),
+        ),
+    )
 
 
 def sample_people(rng, street: Street) -> tuple:
@@ -489,41 +653,87 @@ def sample_furniture(rng, street: Street) -> tuple:
         if rng.random() < 0.75:
             z = cam.min_visible_z(x, 0) + rng.uniform(0, 10)
             while z < 110:
-                sign = str(rng.choice(["circle", "triangle", "square", "diamond"])) if rng.random() < 0.3 else None
-                things.append(Thing("pole", x, z, dict(height=rng.uniform(7, 9), arm="lamp",
-                                                       arm_length=rng.uniform(1.2, 2.4), sign=sign,
-                                                       sign_height=rng.uniform(2.2, 2.8),
-                                                       sign_size=rng.uniform(0.55, 0.75))))
+                sign = (
+                    str(rng.choice(["circle", "triangle", "square", "diamond"]))
+                    if rng.random() < 0.3
+                    else None
+                )
+                things.append(
+                    Thing(
+                        "pole",
+                        x,
+                        z,
+                        dict(
+                            height=rng.uniform(7, 9),
+                            arm="lamp",
+                            arm_length=rng.uniform(1.2, 2.4),
+                            sign=sign,
+                            sign_height=rng.uniform(2.2, 2.8),
+                            sign_size=rng.uniform(0.55, 0.75),
+                        ),
+                    )
+                )
                 z += rng.uniform(18, 32)
         for _ in range(rng.integers(0, 3)):
             z = cam.min_visible_z(x, 0) + rng.uniform(2, 35)
-            things.append(Thing("pole", x, z, dict(
-                height=rng.uniform(2.9, 3.4), arm=None, arm_length=0.0,
-                sign=str(rng.choice(["circle", "triangle", "square", "diamond"])),
-                sign_height=rng.uniform(2.2, 2.7), sign_size=rng.uniform(0.55, 0.8))))
+            things.append(
+                Thing(
+                    "pole",
+                    x,
+                    z,
+                    dict(
+                        height=rng.uniform(2.9, 3.4),
+                        arm=None,
+                        arm_length=0.0,
+                        sign=str(rng.choice(["circle", "triangle", "square", "diamond"])),
+                        sign_height=rng.uniform(2.2, 2.7),
+                        sign_size=rng.uniform(0.55, 0.8),
+                    ),
+                )
+            )
     if rng.random() < 0.65:
         z_light = street.crosswalk - 1.5 if street.crosswalk is not None else rng.uniform(14, 50)
         for side in (street.left, street.right):
             if rng.random() < 0.75:
                 x = side.sign * (side.curb + 0.5)
                 arm = rng.random() < 0.5
-                things.append(Thing("pole", x, z_light, dict(
-                    height=rng.uniform(5.5, 6.5) if arm else rng.uniform(3.3, 3.8),
-                    arm="light" if arm else None, arm_length=rng.uniform(3, 5), top_light=not arm,
-                    lamp=str(rng.choice(["red", "amber", "green"])),
-                    sign=str(rng.choice(["circle", "square"])) if rng.random() < 0.3 else None,
-                    sign_height=2.3, sign_size=0.6)))
+                things.append(
+                    Thing(
+                        "pole",
+                        x,
+                        z_light,
+                        dict(
+                            height=rng.uniform(5.5, 6.5) if arm else rng.uniform(3.3, 3.8),
+                            arm="light" if arm else None,
+                            arm_length=rng.uniform(3, 5),
+                            top_light=not arm,
+                            lamp=str(rng.choice(["red", "amber", "green"])),
+                            sign=str(rng.choice(["circle", "square"])) if rng.random() < 0.3 else None,
+                            sign_height=2.3,
+                            sign_size=0.6,
+                        ),
+                    )
+                )
     return tuple(things)
 
 
 def _tree(rng, x, z, big=False) -> Thing:
     """A tree with trunk and irregular crown; street trees (not ``big``) stand in a grass pit."""
     scale = rng.uniform(1.2, 1.6) if big else rng.uniform(0.8, 1.2)
-    return Thing("tree", x, z, dict(
-        trunk=rng.uniform(2.0, 3.2) * scale, radius=rng.uniform(1.6, 2.6) * scale,
-        lobes=tuple(tuple(v) for v in rng.uniform(-1, 1, (5, 3))),
-        pit=not big,
-        green=_jitter(rng, [(64, 96, 38), (80, 110, 44), (52, 82, 40), (96, 118, 52)][rng.integers(4)], 8)))
+    return Thing(
+        "tree",
+        x,
+        z,
+        dict(
+            trunk=rng.uniform(2.0, 3.2) * scale,
+            radius=rng.uniform(1.6, 2.6) * scale,
+            lobes=tuple(tuple(v) for v in rng.uniform(-1, 1, (5, 3))),
+            pit=not big,
+            green=_jitter(
+                rng, [(64, 96, 38), (80, 110, 44), (52, 82, 40), (96, 118, 52)][rng.integers(4)], 8
+            ),
+        ),
+    )
 
 
 def sample_trees(rng, street: Street) -> tuple:
@@ -551,9 +761,19 @@ def sample_unlabeled(rng, street: Street) -> tuple:
         side = street.left if rng.random() < 0.5 else street.right
         kind = "column" if rng.random() < 0.3 else "bin"
         x = side.sign * rng.uniform(side.curb + 0.8, side.facade - 0.8)
-        things.append(Thing(kind, x, street.camera.min_visible_z(x, -20) + rng.uniform(0, 20), dict(
-            colour=_jitter(rng, [(40, 70, 50), (70, 72, 76), (210, 120, 40), (50, 60, 90)][rng.integers(4)]),
-            seed=int(rng.integers(1 << 30)))))
+        things.append(
+            Thing(
+                kind,
+                x,
+                street.camera.min_visible_z(x, -20) + rng.uniform(0, 20),
+                dict(
+                    colour=_jitter(
+                        rng, [(40, 70, 50), (70, 72, 76), (210, 120, 40), (50, 60, 90)][rng.integers(4)]
+                    ),
+                    seed=int(rng.integers(1 << 30)),
+                ),
+            )
+        )
     return tuple(things)
 
 
@@ -630,8 +850,10 @@ def _side_arrays(side: Side):
     """Per-block attribute arrays of a street side, for vectorised look-ups."""
     b = side.blocks
     return dict(
-        z0=np.array([k.z0 for k in b]), z1=np.array([k.z1 for k in b]),
-        gap=np.array([k.gap for k in b]), setback=np.array([k.setback for k in b]),
+        z0=np.array([k.z0 for k in b]),
+        z1=np.array([k.z1 for k in b]),
+        gap=np.array([k.gap for k in b]),
+        setback=np.array([k.setback for k in b]),
     )
 
 
@@ -656,8 +878,9 @@ def paint_ground(canvas: Canvas, street: Street) -> None:
     label = np.full(z.shape, BUILDING, np.uint8)
     label[dist < facade] = SIDEWALK
     label[x > -street.left.curb] = ROAD
-    label[x >= street.right.curb] = np.where(dist[x >= street.right.curb] < street.right.facade,
-                                             SIDEWALK, BUILDING)
+    label[x >= street.right.curb] = np.where(
+        dist[x >= street.right.curb] < street.right.facade, SIDEWALK, BUILDING
+    )
     for side, on_side in ((street.left, ~right), (street.right, right)):
         _idx, gap, setback = _gap_lookup(side, z)
         lawn = on_side & gap & (dist >= side.facade) & (dist < side.facade + setback)
@@ -680,8 +903,9 @@ def paint_ground(canvas: Canvas, street: Street) -> None:
         if not side.parking:
             paint = np.maximum(paint, np.abs(dist - (side.curb - 0.35)) < 0.07)
     if street.crosswalk is not None:
-        paint = np.maximum(paint, (z > street.crosswalk) & (z < street.crosswalk + 3)
-                           & (np.mod(rel, 1.0) < 0.5))
+        paint = np.maximum(
+            paint, (z > street.crosswalk) & (z < street.crosswalk + 3) & (np.mod(rel, 1.0) < 0.5)
+        )
     paint = paint * fade * 0.75
     base = np.asarray(street.asphalt)
     if street.rails is not None:
@@ -757,17 +981,21 @@ def paint_side(canvas: Canvas, street: Street, side: Side) -> None:
     x_end = d * a["z1"][idx] / cam.focal
     hit_wall = in_gap & (x_end <= side.facade + a["setback"][idx])
     hit_back = in_gap & ~hit_wall
-    depth = np.where(hit_wall, a["z1"][idx], np.where(hit_back, cam.focal * (side.facade + a["setback"][idx]) / d,
-                                                      z_face))
+    depth = np.where(
+        hit_wall, a["z1"][idx], np.where(hit_back, cam.focal * (side.facade + a["setback"][idx]) / d, z_face)
+    )
     u = np.where(hit_wall, x_end, depth)
     nxt = np.minimum(idx + 1, n - 1)
-    owner = np.where(hit_wall, nxt, idx)   # whose material/height the wall surface has
+    owner = np.where(hit_wall, nxt, idx)  # whose material/height the wall surface has
     heights = np.array([k.height for k in blocks])
     extra = np.array([k.roof_extra for k in blocks])
     t = np.clip((u - a["z0"][owner]) / (a["z1"][owner] - a["z0"][owner]), 0, 1)
     roof = np.array([k.roof for k in blocks])[owner]
-    top = heights[owner] + np.where(roof == "gable", extra[owner] * (1 - np.abs(2 * t - 1)),
-                                    np.where(roof == "step", extra[owner] * (t > 0.5), 0))
+    top = heights[owner] + np.where(
+        roof == "gable",
+        extra[owner] * (1 - np.abs(2 * t - 1)),
+        np.where(roof == "step", extra[owner] * (t > 0.5), 0),
+    )
     top = np.where(hit_wall, heights[owner], top)
     top = np.where(hit_back, np.array([k.back_height for k in blocks])[idx], top)
     colours = np.array([k.colour for k in blocks], np.float32)
@@ -785,8 +1013,20 @@ def paint_side(canvas: Canvas, street: Street, side: Side) -> None:
     pix = np.nonzero(mask)
     c = pix[1]
     y = cam.height - (canvas.ys[pix] - cam.horizon) * depth[c] / cam.focal
-    colour = facade_colour(canvas, pix, u[c], y, col_colour[c], floor[c], bay[c], seed[c], shade[c],
-                           px_bay[c], cam.focal * floor[c] / depth[c], top[c])
+    colour = facade_colour(
+        canvas,
+        pix,
+        u[c],
+        y,
+        col_colour[c],
+        floor[c],
+        bay[c],
+        seed[c],
+        shade[c],
+        px_bay[c],
+        cam.focal * floor[c] / depth[c],
+        top[c],
+    )
     canvas.paint(pix, BUILDING, colour, depth[c].astype(np.float32))
     paint_gap_edges(canvas, street, side, z_face, ok, idx)
 
@@ -831,15 +1071,32 @@ def paint_end_wall(canvas: Canvas, street: Street) -> None:
     cam = street.camera
     z, height, base, seed = street.end_wall
     x0, x1 = -street.left.facade - 30, street.right.facade + 30
-    pix = polygon_pixels([cam.to_image(x0, 0, z), cam.to_image(x1, 0, z),
-                          cam.to_image(x1, height, z), cam.to_image(x0, height, z)])
+    pix = polygon_pixels(
+        [
+            cam.to_image(x0, 0, z),
+            cam.to_image(x1, 0, z),
+            cam.to_image(x1, height, z),
+            cam.to_image(x0, height, z),
+        ]
+    )
     px, py = canvas.coords(pix)
     u = (px - cam.cx) * z / cam.focal + 100
     y = cam.height - (py - cam.horizon) * z / cam.focal
     n = px.size
-    colour = facade_colour(canvas, pix, u, y, np.broadcast_to(np.asarray(base, np.float32), (n, 3)),
-                           np.full(n, 3.2), np.full(n, 3.0), np.full(n, seed), np.full(n, 0.9),
-                           np.full(n, cam.focal * 3.0 / z), np.full(n, cam.focal * 3.2 / z), np.full(n, height))
+    colour = facade_colour(
+        canvas,
+        pix,
+        u,
+        y,
+        np.broadcast_to(np.asarray(base, np.float32), (n, 3)),
+        np.full(n, 3.2),
+        np.full(n, 3.0),
+        np.full(n, seed),
+        np.full(n, 0.9),
+        np.full(n, cam.focal * 3.0 / z),
+        np.full(n, cam.focal * 3.2 / z),
+        np.full(n, height),
+    )
     canvas.paint(pix, BUILDING, colour, np.float32(z))
 
 
@@ -954,7 +1211,13 @@ def draw_car(canvas: Canvas, thing: Thing) -> None:
         if face == "top":
             return body * 1.1 * tex + 10
         if face == "side":
-            win = (b > 0.07) & (b < h - 1.02) & (a > 0.12) & (a < cab_len - 0.12) & (np.abs(a - cab_len * 0.48) > 0.06)
+            win = (
+                (b > 0.07)
+                & (b < h - 1.02)
+                & (a > 0.12)
+                & (a < cab_len - 0.12)
+                & (np.abs(a - cab_len * 0.48) > 0.06)
+            )
             return np.where(win[:, None], glass * 0.9, body * 0.76 * tex)
         win = (b > 0.06) & (b < h - 1.01) & (a > 0.12) & (a < w - 0.36)
         return np.where(win[:, None], glass * tex, body * 0.92 * tex)
@@ -1000,9 +1263,11 @@ def draw_truck(canvas: Canvas, thing: Thing) -> None:
         return np.where(lamp[:, None], np.array([226, 224, 206]), col)
 
     dark = lambda face, a, b, pix: np.array([36, 36, 38]) * canvas.texture(pix)  # noqa: E731
-    parts = [((x0 + 0.3, x1 - 0.3, 0.35, 0.95, z0 + 0.1, z0 + 8.2), dark),
-             ((x0, x1, 0.95, 3.7, *box_z), cargo_colour),
-             ((x0 + 0.05, x1 - 0.05, 0.5, 2.9, *cab_z), cab_colour)]
+    parts = [
+        ((x0 + 0.3, x1 - 0.3, 0.35, 0.95, z0 + 0.1, z0 + 8.2), dark),
+        ((x0, x1, 0.95, 3.7, *box_z), cargo_colour),
+        ((x0 + 0.05, x1 - 0.05, 0.5, 2.9, *cab_z), cab_colour),
+    ]
     if not front:  # paint far to near: the cab is behind the cargo box
         parts = [parts[0], parts[2], parts[1]]
     for box, fn in parts:
@@ -1069,8 +1334,11 @@ def draw_tram(canvas: Canvas, thing: Thing) -> None:
 
     paint_box(canvas, (x0, x1, 0.35, 3.5, z0, z0 + length), TRAIN, inst, z0, tram_colour)
     zp = z0 + 4.0
-    pts = [cam.to_image(thing.x - 0.5, 3.5, zp), cam.to_image(thing.x + 0.3, 4.3, zp),
-           cam.to_image(thing.x - 0.4, 4.6, zp)]
+    pts = [
+        cam.to_image(thing.x - 0.5, 3.5, zp),
+        cam.to_image(thing.x + 0.3, 4.3, zp),
+        cam.to_image(thing.x - 0.4, 4.6, zp),
+    ]
     canvas.paint(line_pixels(pts, cam.scale(0.06, zp)), TRAIN, (40, 40, 44), z0, inst)
 
 
@@ -1083,11 +1351,20 @@ def draw_person(canvas: Canvas, thing: Thing) -> None:
     spread = 0.07 * q["step"]
     paint_shadow(canvas, x - 0.3, x + 0.3, z - 0.2, z + 0.5, 0.65)
     for s in (-1, 1):
-        leg = [p(s * 0.01, 0.49), p(s * 0.16, 0.49), p(s * (0.15 + spread), 0.03), p(s * (0.03 + spread), 0.03)]
+        leg = [
+            p(s * 0.01, 0.49),
+            p(s * 0.16, 0.49),
+            p(s * (0.15 + spread), 0.03),
+            p(s * (0.03 + spread), 0.03),
+        ]
         pix = polygon_pixels(leg)
         canvas.paint(pix, PERSON, np.asarray(q["legs"]) * canvas.texture(pix, 0.04, 0.04, 0.04), z, inst)
-        shoe = [p(s * (0.02 + spread), 0.04), p(s * (0.17 + spread), 0.04), p(s * (0.17 + spread), 0.0),
-                p(s * (0.02 + spread), 0.0)]
+        shoe = [
+            p(s * (0.02 + spread), 0.04),
+            p(s * (0.17 + spread), 0.04),
+            p(s * (0.17 + spread), 0.0),
+            p(s * (0.02 + spread), 0.0),
+        ]
         canvas.paint(polygon_pixels(shoe), PERSON, (30, 28, 28), z, inst)
     torso = [p(-0.17, 0.47), p(0.17, 0.47), p(0.22, 0.79), p(0.16, 0.83), p(-0.16, 0.83), p(-0.22, 0.79)]
     pix = polygon_pixels(torso)
@@ -1102,8 +1379,13 @@ def draw_person(canvas: Canvas, thing: Thing) -> None:
         canvas.paint(polygon_pixels(hand), PERSON, q["skin"], z, inst)
     hx, hy = p(0, 0.905)
     rx, ry = cam.scale(0.058 * h, z), cam.scale(0.068 * h, z)
-    canvas.paint(polygon_pixels([p(-0.03, 0.82), p(0.03, 0.82), p(0.03, 0.86), p(-0.03, 0.86)]),
-                 PERSON, np.asarray(q["skin"]) * 0.85, z, inst)
+    canvas.paint(
+        polygon_pixels([p(-0.03, 0.82), p(0.03, 0.82), p(0.03, 0.86), p(-0.03, 0.86)]),
+        PERSON,
+        np.asarray(q["skin"]) * 0.85,
+        z,
+        inst,
+    )
     canvas.paint(ellipse_pixels(hx, hy, rx, ry), PERSON, q["skin"], z, inst)
     canvas.paint(ellipse_pixels(hx, hy - ry * 0.35, rx * 1.02, ry * 0.7), PERSON, q["hair"], z, inst)
 
@@ -1122,15 +1404,30 @@ def _two_wheeler(canvas: Canvas, x: float, z: float, direction: int, motor: bool
             canvas.paint(ellipse_pixels(cx, cy, rr, rr), cls, (26, 26, 28), z, inst)
             canvas.paint(ellipse_pixels(cx, cy, rr * 0.55, rr * 0.55), cls, (120, 120, 126), z, inst)
         else:
-            canvas.paint(ellipse_pixels(cx, cy, rr, rr, ring=max(1.0, cam.scale(0.07, z))), cls, (28, 28, 30), z, inst)
+            canvas.paint(
+                ellipse_pixels(cx, cy, rr, rr, ring=max(1.0, cam.scale(0.07, z))), cls, (28, 28, 30), z, inst
+            )
     width = max(1.0, cam.scale(0.06, z))
     if motor:
         body = [p(-0.5, 0.45), p(0.45, 0.4), p(0.55, 0.8), p(0.1, 0.95), p(-0.6, 0.85), p(-0.75, 0.6)]
         canvas.paint(polygon_pixels(body), cls, np.asarray(frame), z, inst)
-        canvas.paint(line_pixels([p(0.68, 0.31), p(0.5, 1.0), p(0.42, 1.08)], width * 1.5), cls, (40, 40, 42), z, inst)
+        canvas.paint(
+            line_pixels([p(0.68, 0.31), p(0.5, 1.0), p(0.42, 1.08)], width * 1.5), cls, (40, 40, 42), z, inst
+        )
         return dict(seat=(-0.25, 0.95), bar=(0.45, 1.05), pedal=(0.0, 0.45))
-    frame_pts = [p(-base, r), p(-0.12, 0.92), p(0.0, 0.32), p(-base, r), p(0.0, 0.32), p(0.4, 0.9),
-                 p(-0.12, 0.88), p(0.4, 0.9), p(base, r), p(0.4, 0.9), p(0.36, 1.06)]
+    frame_pts = [
+        p(-base, r),
+        p(-0.12, 0.92),
+        p(0.0, 0.32),
+        p(-base, r),
+        p(0.0, 0.32),
+        p(0.4, 0.9),
+        p(-0.12, 0.88),
+        p(0.4, 0.9),
+        p(base, r),
+        p(0.4, 0.9),
+        p(0.36, 1.06),
+    ]
     canvas.paint(line_pixels(frame_pts, width), cls, np.asarray(frame), z, inst)
     canvas.paint(line_pixels([p(-0.22, 0.95), p(-0.02, 0.95)], width * 1.6), cls, (30, 30, 30), z, inst)
     return dict(seat=(-0.12, 0.95), bar=(0.36, 1.06), pedal=(0.05, 0.3))
@@ -1153,16 +1450,30 @@ def draw_rider(canvas: Canvas, thing: Thing) -> None:
     limb = max(1.0, cam.scale(0.12, z))
     legs = [p(sx, sy), p(sx + 0.22, sy - 0.2), p(key["pedal"][0], key["pedal"][1])]
     canvas.paint(line_pixels(legs, limb * 1.2), RIDER, np.asarray(q["legs"]), z - 0.01, inst)
-    torso = [p(sx - 0.12, sy - 0.02), p(sx + 0.14, sy - 0.02), p(shoulder[0] + 0.12, shoulder[1]),
-             p(shoulder[0] - 0.14, shoulder[1] - 0.02)]
+    torso = [
+        p(sx - 0.12, sy - 0.02),
+        p(sx + 0.14, sy - 0.02),
+        p(shoulder[0] + 0.12, shoulder[1]),
+        p(shoulder[0] - 0.14, shoulder[1] - 0.02),
+    ]
     canvas.paint(polygon_pixels(torso), RIDER, np.asarray(q["clothes"]), z - 0.01, inst)
-    canvas.paint(line_pixels([p(*shoulder), p(bx, by + 0.05)], limb * 0.85), RIDER,
-                 np.asarray(q["clothes"]) * 0.85, z - 0.01, inst)
+    canvas.paint(
+        line_pixels([p(*shoulder), p(bx, by + 0.05)], limb * 0.85),
+        RIDER,
+        np.asarray(q["clothes"]) * 0.85,
+        z - 0.01,
+        inst,
+    )
     hx, hy = p(shoulder[0] + 0.06, shoulder[1] + 0.17)
     rr = cam.scale(0.12, z)
     canvas.paint(ellipse_pixels(hx, hy, rr, rr * 1.1), RIDER, q["skin"], z - 0.01, inst)
-    canvas.paint(ellipse_pixels(hx, hy - rr * 0.35, rr * 1.1, rr * 0.8), RIDER,
-                 q["helmet"] if motor else (40, 32, 26), z - 0.01, inst)
+    canvas.paint(
+        ellipse_pixels(hx, hy - rr * 0.35, rr * 1.1, rr * 0.8),
+        RIDER,
+        q["helmet"] if motor else (40, 32, 26),
+        z - 0.01,
+        inst,
+    )
 
 
 def draw_parked(canvas: Canvas, thing: Thing) -> None:
@@ -1191,8 +1502,15 @@ def draw_sign(canvas: Canvas, x: float, y: float, z: float, shape: str, size: fl
         outer, inner = polygon_pixels(dia(1.0)), polygon_pixels(dia(0.65))
         colours = (white, yellow)
     else:
-        sq = lambda k: [(cx - k * r, cy - k * r), (cx + k * r, cy - k * r), (cx + k * r, cy + k * r),  # noqa: E731
-                        (cx - k * r, cy + k * r)]
+
+        def sq(k):
+            return [
+                (cx - k * r, cy - k * r),
+                (cx + k * r, cy - k * r),
+                (cx + k * r, cy + k * r),
+                (cx - k * r, cy + k * r),
+            ]
+
         outer, inner = polygon_pixels(sq(0.85)), polygon_pixels(sq(0.6))
         colours = (blue, white)
     canvas.paint(outer, TRAFFIC_SIGN, colours[0], z, inst)
@@ -1204,15 +1522,23 @@ def draw_traffic_light(canvas: Canvas, x: float, y_top: float, z: float, lamp: s
     cam = canvas.cam
     inst = canvas.new_instance(TRAFFIC_LIGHT, z)
     p = cam.to_image
-    pix = polygon_pixels([p(x - 0.17, y_top, z), p(x + 0.17, y_top, z), p(x + 0.17, y_top - 0.95, z),
-                          p(x - 0.17, y_top - 0.95, z)])
+    pix = polygon_pixels(
+        [
+            p(x - 0.17, y_top, z),
+            p(x + 0.17, y_top, z),
+            p(x + 0.17, y_top - 0.95, z),
+            p(x - 0.17, y_top - 0.95, z),
+        ]
+    )
     canvas.paint(pix, TRAFFIC_LIGHT, np.array([34, 36, 34]) * canvas.texture(pix), z, inst)
     lit = {"red": 0, "amber": 1, "green": 2}[lamp]
     on_colours = ((250, 60, 40), (250, 170, 30), (60, 240, 130))
     for k in range(3):
         cx, cy = p(x, y_top - 0.17 - 0.3 * k, z)
         r = cam.scale(0.1, z)
-        canvas.paint(ellipse_pixels(cx, cy, r, r), TRAFFIC_LIGHT, on_colours[k] if k == lit else (54, 54, 50), z, inst)
+        canvas.paint(
+            ellipse_pixels(cx, cy, r, r), TRAFFIC_LIGHT, on_colours[k] if k == lit else (54, 54, 50), z, inst
+        )
 
 
 def draw_pole(canvas: Canvas, thing: Thing) -> None:
@@ -1231,11 +1557,21 @@ def draw_pole(canvas: Canvas, thing: Thing) -> None:
     if q.get("arm"):
         end = x + inward * q["arm_length"]
         y_arm = h - 0.1
-        canvas.paint(line_pixels([p(x, y_arm - 0.3, z), p(x + inward * 0.3, y_arm, z), p(end, y_arm, z)],
-                                 max(1.0, cam.scale(0.08, z))), POLE, (112, 116, 120), z, inst)
+        canvas.paint(
+            line_pixels(
+                [p(x, y_arm - 0.3, z), p(x + inward * 0.3, y_arm, z), p(end, y_arm, z)],
+                max(1.0, cam.scale(0.08, z)),
+            ),
+            POLE,
+            (112, 116, 120),
+            z,
+            inst,
+        )
         if q["arm"] == "lamp":
             ex, ey = p(end, y_arm - 0.08, z)
-            canvas.paint(ellipse_pixels(ex, ey, cam.scale(0.32, z), cam.scale(0.1, z)), POLE, (150, 152, 150), z, inst)
+            canvas.paint(
+                ellipse_pixels(ex, ey, cam.scale(0.32, z), cam.scale(0.1, z)), POLE, (150, 152, 150), z, inst
+            )
         else:
             draw_traffic_light(canvas, end, y_arm - 0.05, z - 0.02, q["lamp"])
     if q.get("top_light"):
@@ -1250,8 +1586,14 @@ def draw_tree(canvas: Canvas, thing: Thing) -> None:
     cam, x, z = canvas.cam, thing.x, thing.z
     inst = canvas.new_instance(VEGETATION, z)
     trunk_h, radius = q["trunk"], q["radius"]
-    pix = polygon_pixels([cam.to_image(x - 0.16, 0, z), cam.to_image(x + 0.16, 0, z),
-                          cam.to_image(x + 0.1, trunk_h + radius, z), cam.to_image(x - 0.1, trunk_h + radius, z)])
+    pix = polygon_pixels(
+        [
+            cam.to_image(x - 0.16, 0, z),
+            cam.to_image(x + 0.16, 0, z),
+            cam.to_image(x + 0.1, trunk_h + radius, z),
+            cam.to_image(x - 0.1, trunk_h + radius, z),
+        ]
+    )
     canvas.paint(pix, VEGETATION, np.array([78, 62, 46]) * canvas.texture(pix, 0.08, 0.05, 0.05), z, inst)
     cy_world = trunk_h + radius
     cx_img, cy_img = cam.to_image(x, cy_world, z)
@@ -1297,11 +1639,22 @@ def draw_unlabeled(canvas: Canvas, thing: Thing) -> None:
     paint_box(canvas, box, VOID, canvas.new_instance(VOID, z), z, colour_of)
 
 
-DRAWERS = MappingProxyType({
-    "car": draw_car, "truck": draw_truck, "bus": draw_bus, "tram": draw_tram, "person": draw_person,
-    "rider": draw_rider, "parked_bicycle": draw_parked, "parked_motorcycle": draw_parked,
-    "pole": draw_pole, "tree": draw_tree, "bin": draw_unlabeled, "column": draw_unlabeled,
-})
+DRAWERS = MappingProxyType(
+    {
+        "car": draw_car,
+        "truck": draw_truck,
+        "bus": draw_bus,
+        "tram": draw_tram,
+        "person": draw_person,
+        "rider": draw_rider,
+        "parked_bicycle": draw_parked,
+        "parked_motorcycle": draw_parked,
+        "pole": draw_pole,
+        "tree": draw_tree,
+        "bin": draw_unlabeled,
+        "column": draw_unlabeled,
+    }
+)
 
 
 def paint_hood(canvas: Canvas, street: Street) -> None:
@@ -1310,7 +1663,7 @@ def paint_hood(canvas: Canvas, street: Street) -> None:
     top = HEIGHT - 16 + 10 * ((xs - WIDTH / 2) / (WIDTH / 2)) ** 2
     pix = np.nonzero(ys > top)
     t = np.clip((ys[pix] - top[pix]) / 16, 0, 1)
-    highlight = np.exp(-((ys[pix] - top[pix] - 4) / 2.5) ** 2)
+    highlight = np.exp(-(((ys[pix] - top[pix] - 4) / 2.5) ** 2))
     paint = np.array([40, 44, 52]) * (1.1 - 0.4 * t)[:, None]
     colour = paint + np.asarray(street.sky_horizon) * 0.45 * highlight[:, None]
     canvas.paint(pix, VOID, colour, np.float32(0.0))
@@ -1393,53 +1746,95 @@ class ModelProfile:
 
     name: str
     seed: int
-    warp_px: float                 # amplitude of the smooth boundary displacement
-    grow: tuple = ()               # (class, radius): class bleeds into its neighbours
-    shrink: tuple = ()             # (class, radius): class eroded, filled from surroundings
-    confusions: tuple = ()         # (src, dst, p_image, fraction of src pixels)
-    swaps: tuple = ()              # (src, dst, p_instance): whole instance relabelled
-    misses: tuple = ()             # (class, min_depth, p_instance): instance not detected
-    false_positives: float = 2.0   # mean number of spurious blobs per image
-    failures: tuple = ()           # (image index, failure kind)
+    warp_px: float  # amplitude of the smooth boundary displacement
+    grow: tuple = ()  # (class, radius): class bleeds into its neighbours
+    shrink: tuple = ()  # (class, radius): class eroded, filled from surroundings
+    confusions: tuple = ()  # (src, dst, p_image, fraction of src pixels)
+    swaps: tuple = ()  # (src, dst, p_instance): whole instance relabelled
+    misses: tuple = ()  # (class, min_depth, p_instance): instance not detected
+    false_positives: float = 2.0  # mean number of spurious blobs per image
+    failures: tuple = ()  # (image index, failure kind)
 
 
 MODELS = (
     ModelProfile(
-        name="baseline", seed=101, warp_px=2.2,
+        name="baseline",
+        seed=101,
+        warp_px=2.2,
         grow=((CAR, 1), (VEGETATION, 2), (ROAD, 1)),
         shrink=((POLE, 1), (TRAFFIC_SIGN, 1)),
-        confusions=((SIDEWALK, ROAD, 0.6, 0.3), (TERRAIN, VEGETATION, 0.6, 0.4), (WALL, BUILDING, 0.8, 0.6),
-                    (FENCE, BUILDING, 0.5, 0.4), (BUILDING, SKY, 0.25, 0.04)),
-        swaps=((TRUCK, CAR, 0.35), (RIDER, PERSON, 0.45), (BICYCLE, MOTORCYCLE, 0.35), (BUS, TRUCK, 0.2),
-               (TRAIN, BUS, 0.25), (MOTORCYCLE, BICYCLE, 0.3)),
-        misses=((POLE, 25.0, 0.6), (TRAFFIC_SIGN, 20.0, 0.5), (PERSON, 30.0, 0.6), (TRAFFIC_LIGHT, 30.0, 0.4)),
+        confusions=(
+            (SIDEWALK, ROAD, 0.6, 0.3),
+            (TERRAIN, VEGETATION, 0.6, 0.4),
+            (WALL, BUILDING, 0.8, 0.6),
+            (FENCE, BUILDING, 0.5, 0.4),
+            (BUILDING, SKY, 0.25, 0.04),
+        ),
+        swaps=(
+            (TRUCK, CAR, 0.35),
+            (RIDER, PERSON, 0.45),
+            (BICYCLE, MOTORCYCLE, 0.35),
+            (BUS, TRUCK, 0.2),
+            (TRAIN, BUS, 0.25),
+            (MOTORCYCLE, BICYCLE, 0.3),
+        ),
+        misses=(
+            (POLE, 25.0, 0.6),
+            (TRAFFIC_SIGN, 20.0, 0.5),
+            (PERSON, 30.0, 0.6),
+            (TRAFFIC_LIGHT, 30.0, 0.4),
+        ),
         false_positives=3.0,
         failures=((3, "road_as_sidewalk"), (10, "sky_as_building"), (19, "hallucinated_cars")),
     ),
     ModelProfile(
-        name="candidate", seed=202, warp_px=1.3,
+        name="candidate",
+        seed=202,
+        warp_px=1.3,
         grow=((VEGETATION, 1),),
         shrink=((POLE, 1), (TRAFFIC_SIGN, 1)),
-        confusions=((SIDEWALK, ROAD, 0.4, 0.2), (TERRAIN, VEGETATION, 0.9, 0.6), (WALL, BUILDING, 0.5, 0.35),
-                    (FENCE, BUILDING, 0.2, 0.15)),
+        confusions=(
+            (SIDEWALK, ROAD, 0.4, 0.2),
+            (TERRAIN, VEGETATION, 0.9, 0.6),
+            (WALL, BUILDING, 0.5, 0.35),
+            (FENCE, BUILDING, 0.2, 0.15),
+        ),
         swaps=((TRUCK, CAR, 0.3), (RIDER, PERSON, 0.3), (BICYCLE, MOTORCYCLE, 0.3), (TRAIN, BUS, 0.15)),
-        misses=((POLE, 12.0, 0.75), (TRAFFIC_SIGN, 30.0, 0.3), (PERSON, 45.0, 0.4), (TRAFFIC_LIGHT, 40.0, 0.3)),
+        misses=(
+            (POLE, 12.0, 0.75),
+            (TRAFFIC_SIGN, 30.0, 0.3),
+            (PERSON, 45.0, 0.4),
+            (TRAFFIC_LIGHT, 40.0, 0.3),
+        ),
         false_positives=1.5,
         failures=((7, "building_as_vegetation"), (15, "hallucinated_cars"), (20, "vegetation_as_terrain")),
     ),
 )
 
 # Plausible false-positive class given the class the blob lands on.
-FALSE_POSITIVE_FOR = MappingProxyType({
-    ROAD: (SIDEWALK, CAR), SIDEWALK: (PERSON, TERRAIN, POLE, ROAD), BUILDING: (VEGETATION, POLE, TRAFFIC_SIGN, WALL),
-    VEGETATION: (TERRAIN, BUILDING), TERRAIN: (VEGETATION, SIDEWALK), SKY: (VEGETATION, BUILDING),
-    CAR: (TRUCK,), WALL: (FENCE, BUILDING), FENCE: (WALL, VEGETATION),
-})
+FALSE_POSITIVE_FOR = MappingProxyType(
+    {
+        ROAD: (SIDEWALK, CAR),
+        SIDEWALK: (PERSON, TERRAIN, POLE, ROAD),
+        BUILDING: (VEGETATION, POLE, TRAFFIC_SIGN, WALL),
+        VEGETATION: (TERRAIN, BUILDING),
+        TERRAIN: (VEGETATION, SIDEWALK),
+        SKY: (VEGETATION, BUILDING),
+        CAR: (TRUCK,),
+        WALL: (FENCE, BUILDING),
+        FENCE: (WALL, VEGETATION),
+    }
+)
 # Blob half-heights and half-widths (pixel ranges) of false positives, by predicted class.
-FALSE_POSITIVE_SHAPE = MappingProxyType({
-    POLE: ((10, 30), (0.8, 1.8)), TRAFFIC_SIGN: ((2, 4), (2, 4)), PERSON: ((6, 14), (2.5, 5)),
-    CAR: ((5, 10), (10, 20)), TRUCK: ((5, 12), (8, 16)),
-})
+FALSE_POSITIVE_SHAPE = MappingProxyType(
+    {
+        POLE: ((10, 30), (0.8, 1.8)),
+        TRAFFIC_SIGN: ((2, 4), (2, 4)),
+        PERSON: ((6, 14), (2.5, 5)),
+        CAR: ((5, 10), (10, 20)),
+        TRUCK: ((5, 12), (8, 16)),
+    }
+)
 
 
 def _region(rng, mask: np.ndarray, fraction: float, cells=(10, 5)) -> np.ndarray:
@@ -1601,10 +1996,18 @@ def generate(out: Path, jobs: int = 1) -> None:
 def main(argv=None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
-                        help="output folder (default: the folder of this script)")
-    parser.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, 8),
-                        help="worker processes (default: number of CPUs, at most 8)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent,
+        help="output folder (default: the folder of this script)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(os.cpu_count() or 1, 8),
+        help="worker processes (default: number of CPUs, at most 8)",
+    )
     args = parser.parse_args(argv)
     generate(args.out, args.jobs)
     print(f"wrote {NUM_IMAGES} images, ground truths and {len(MODELS)} prediction sets to {args.out}")

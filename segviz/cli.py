@@ -96,7 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--metadata", metavar="FILE", help="metadata table (.csv/.parquet; default DATASET/metadata.csv)"
     )
     _slices_parser(sub)
+    _app_parser(sub)
     return parser
+
+
+def _app_parser(sub) -> None:
+    app = sub.add_parser(
+        "app",
+        help="open the dashboard in the browser (needs streamlit: pip install 'segviz[app]')",
+        description="Start the Streamlit dashboard on DATASET (a folder holding gt/), or on the datasets "
+        "under a folder (default: the current folder).",
+    )
+    app.add_argument("dataset", nargs="?", help="dataset folder, or a folder of datasets")
+    app.add_argument("--port", type=int, help="server port (default: streamlit's, 8501)")
+    app.add_argument("--headless", action="store_true", help="do not open a browser")
 
 
 def _dataset_args(p: argparse.ArgumentParser) -> None:
@@ -125,11 +138,18 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.dataset is None and (args.gt is None or getattr(args, "pred", None) is None):
+    if (
+        args.command != "app"
+        and args.dataset is None
+        and (args.gt is None or getattr(args, "pred", None) is None)
+    ):
         parser.error("give a DATASET folder, or both --gt and --pred")
-    command = {"evaluate": _evaluate, "compare": _compare, "report": _report, "slices": _slices}[args.command]
+    command = {"evaluate": _evaluate, "compare": _compare, "report": _report, "slices": _slices, "app": _app}[
+        args.command
+    ]
     try:
-        check_arguments(args)
+        if args.command != "app":  # the dashboard checks its own inputs
+            check_arguments(args)
         return command(args)
     except (UsageError, SegvizError) as exc:
         _say(f"error: {exc}")
@@ -492,6 +512,12 @@ def format_worst(worst) -> str:
 
 def _p(value: float) -> str:
     return "     n/t" if math.isnan(value) else f"{value:8.2g}"
+
+
+def _app(args: argparse.Namespace) -> int:
+    from segviz.dashboard.launch import launch
+
+    return launch(args.dataset, port=args.port, headless=args.headless)
 
 
 def format_report(result: Evaluation) -> str:

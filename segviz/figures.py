@@ -382,20 +382,22 @@ def confusion_figure(
         heat.texttemplate = "%{text}"
         heat.textfont = dict(size=10 if n > 12 else 11)
     yy, xx = np.meshgrid(np.arange(len(row_ids)), np.arange(len(col_ids)), indexing="ij")
-    custom = [
-        [int(row_ids[i]), int(col_ids[j]), int(sub[i, j])]
-        for i, j in zip(yy.ravel(), xx.ravel(), strict=True)
-    ]
+    # Object arrays, not lists: plotly validates and copies them ~10x faster at 150 classes, and
+    # still sends them as plain JSON lists (a click returns customdata as a list, shared/NOTES.md).
+    custom = np.empty((yy.size, 3), dtype=object)
+    custom[:, 0] = np.asarray(row_ids, dtype=np.int64)[yy.ravel()].tolist()
+    custom[:, 1] = np.asarray(col_ids, dtype=np.int64)[xx.ravel()].tolist()
+    custom[:, 2] = np.asarray(sub, dtype=np.int64)[yy.ravel(), xx.ravel()].tolist()
     traces.append(
         go.Scatter(
-            x=[x_names[j] for j in xx.ravel()],
-            y=[y_names[i] for i in yy.ravel()],
+            x=np.asarray(x_names, dtype=object)[xx.ravel()],
+            y=np.asarray(y_names, dtype=object)[yy.ravel()],
             mode="markers",
             marker=dict(size=max(4, min(40, 600 // max(n, 1))), opacity=0, color="black"),
             selected=dict(marker=dict(opacity=0)),
             unselected=dict(marker=dict(opacity=0)),
             customdata=custom,
-            text=[hover[i, j] for i, j in zip(yy.ravel(), xx.ravel(), strict=True)],
+            text=np.asarray(hover, dtype=object)[yy.ravel(), xx.ravel()],
             hovertemplate="%{text}<extra></extra>",
             showlegend=False,
             name="cells",
@@ -484,7 +486,7 @@ def hover_image_figure(
             x=xs,
             y=ys,
             showscale=False,
-            customdata=custom.tolist(),
+            customdata=custom,  # an object array: validated and copied far faster than nested lists
             hovertemplate="x %{x}, y %{y}<br>GT: <b>%{customdata[0]}</b><br>pred: <b>%{customdata[1]}</b>"
             "<extra></extra>",
             colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],

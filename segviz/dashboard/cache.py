@@ -1,0 +1,315 @@
+"""The dashboard's only caches: bounded by bytes, keyed on file identity (path, size, mtime).
+
+Two process-wide pools, shared by every session (one evaluation per dataset, not per session):
+
+* ``results``: opened datasets, evaluations, bootstraps, comparisons, per-image tables, reports
+  (``SEGVIZ_CACHE_MB``, default 1024 MB);
+* ``pictures``: decoded masks and photos, thumbnails (``SEGVIZ_PICTURE_CACHE_MB``, default 512 MB).
+
+Keys never hash full-size arrays: a mask or photo is known by its file's (path, size, mtime_ns), a
+class table by a digest of its rows. Cached arrays are made read-only, since every caller shares them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import sys
+import threading
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from segviz.classes import ClassTable
+from segviz.dataset import Dataset, open_dataset
+from segviz.evaluate import Evaluation, count_pairs, fold, generated_table
+from segviz.masks import read_mask
+from segviz.overlay import class_indices, error_map, fit_width, to_jpeg
+from segviz.store import ResultsStore
+
+from .widgets import resize_rgb
+
+
+def size_of(value, _seen: set[int] | None = None, _depth: int = 0) -> int:
+    """Approximate bytes held by ``value``: numpy arrays, DataFrames, bytes/str, and the containers
+    and dataclasses holding them (each object counted once).
+
+    >>> size_of(np.zeros((10, 10), dtype=np.int64)) >= 800
+    True
+    """
+    seen = set() if _seen is None else _seen
+    if id(value) in seen or _depth > 6:
+        return 0
+    seen.add(id(value))
+    if isinstance(value, np.ndarray):
+        return value.nbytes + 112
+    if isinstance(value, pd.DataFrame | pd.Series):
+        return (
+            int(value.memory_usage(index=True, deep=False).sum())
+            if isinstance(value, pd.DataFrame)
+            else value.nbytes
+        )
+    if isinstance(value, bytes | bytearray | str):
+        return sys.getsizeof(value)
+    if isinstance(value, dict):
+        return 64 + sum(size_of(k, seen, _depth + 1) + size_of(v, seen, _depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return 56 + sum(size_of(v, seen, _depth + 1) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return 64 + sum(size_of(getattr(value, f.name), seen, _depth + 1) for f in dataclasses.fields(value))
+    if hasattr(value, "__dict__"):
+        return 64 + sum(size_of(v, seen, _depth + 1) for v in vars(value).values())
+    return sys.getsizeof(value)
+
+
+class ByteLru:
+    """A thread-safe LRU bounded by the bytes its values hold (see :func:`size_of`).
+
+    A value larger than the whole budget is returned to the caller but not kept.
+
+    >>> lru = ByteLru(budget=3000)
+    >>> for i in range(4):
+    ...     lru.put(i, np.zeros(100, dtype=np.int64))  # 912 bytes each
+    >>> [k for k in range(4) if lru.get(k) is not None], lru.nbytes <= 3000
+    ([1, 2, 3], True)
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.nbytes = 0
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict = {}
+
+    def get(self, key):
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key][0]
+            return None
+
+    def put(self, key, value) -> None:
+        size = size_of(value)
+        with self._lock:
+            if key in self._data:
+                self.nbytes -= self._data.pop(key)[1]
+            if size > self.budget:
+                return
+            self._data[key] = (value, size)
+            self.nbytes += size
+            while self.nbytes > self.budget:
+                _, (_, dropped) = self._data.popitem(last=False)
+                self.nbytes -= dropped
+
+    def lock_for(self, key) -> threading.Lock:
+        """A lock per key, so that sessions asking for the same value at once compute it once."""
+        with self._lock:
+            if len(self._key_locks) > 4096:  # forget the locks of keys no longer held
+                self._key_locks = {k: v for k, v in self._key_locks.items() if k in self._data or v.locked()}
+            return self._key_locks.setdefault(key, threading.Lock())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self.nbytes = 0
+
+
+def _budget(variable: str, default_mb: int) -> int:
+    return int(float(os.environ.get(variable, default_mb)) * 2**20)
+
+
+@st.cache_resource
+def results_cache() -> ByteLru:
+    return ByteLru(_budget("SEGVIZ_CACHE_MB", 1024))
+
+
+@st.cache_resource
+def pictures_cache() -> ByteLru:
+    return ByteLru(_budget("SEGVIZ_PICTURE_CACHE_MB", 512))
+
+
+def cached(key: tuple, compute, *, pool: ByteLru | None = None):
+    """A derived, read-only value in the shared cache, computed once even when sessions race."""
+    pool = pool or results_cache()
+    value = pool.get(key)
+    if value is None:
+        with pool.lock_for(key):
+            value = pool.get(key)
+            if value is None:
+                value = compute()
+                pool.put(key, value)
+    return value
+
+
+def _digest(value) -> str:
+    return hashlib.blake2b(repr(value).encode(), digest_size=16).hexdigest()
+
+
+def table_token(table: ClassTable | None) -> str:
+    """A short digest of a class table's rows (ids, names, colours, ignore flags)."""
+    if table is None:
+        return "generated"
+    return _digest(table.rows())
+
+
+# ---------------------------------------------------------------- datasets and evaluations
+def folder_signature(root: Path) -> tuple:
+    """Modification times of every folder under gt/, pred/ and images/: a file added, removed or
+    renamed anywhere changes one of them (a file rewritten in place is caught by the fingerprint)."""
+    out = []
+    for part in ("gt", "pred", "images"):
+        for dirpath, _, _ in os.walk(root / part):
+            out.append((dirpath, os.stat(dirpath).st_mtime_ns))
+    return tuple(out)
+
+
+def fingerprint(dataset: Dataset) -> tuple:
+    """Paths, sizes and modification times of every mask: what identifies the counts."""
+    out = []
+    for p in dataset.pairs:
+        for path in (p.gt_path, p.pred_path):
+            s = path.stat()
+            out.append((str(path), s.st_size, s.st_mtime_ns))
+    return tuple(out)
+
+
+def _open(root: Path, model: str | None, table: ClassTable | None) -> tuple[Dataset, tuple]:
+    dataset = (
+        open_dataset(root, model=model, classes=table)
+        if table is not None
+        else open_dataset(root, model=model)
+    )
+    if table is None:
+        dataset.table = None
+    return dataset, fingerprint(dataset)
+
+
+def evaluate_cached(
+    dataset: Dataset, files: tuple, table_choice: str, generated_ignore: tuple[int, ...] = ()
+) -> tuple[Evaluation, tuple]:
+    """Counts are computed once per (files, colours) and shared; folding is cheap and cached too."""
+    pool = results_cache()
+    colours = tuple(dataset.table.colour_codes()[0].tolist()) if dataset.table is not None else ()
+    count_key = ("counts", _digest(files), colours)
+    with pool.lock_for(count_key):  # several sessions opening one dataset evaluate it once
+        counted = pool.get(count_key)
+        if counted is None:
+            bar = st.progress(0.0, text=f"Evaluating {len(dataset.pairs)} images…")
+
+            def progress(done: int, total: int) -> None:
+                if done == total or done % 5 == 0:
+                    bar.progress(done / total, text=f"Evaluated {done} / {total} images")
+
+            counted = count_pairs(dataset.pairs, dataset.table, progress=progress, store=ResultsStore())
+            bar.empty()
+            pool.put(count_key, counted)
+    ok, bad = counted
+    table = dataset.table or generated_table(ok, ignore_ids=generated_ignore)
+    fold_key = ("fold", count_key, table_token(table), table_choice)
+    result = cached(
+        fold_key, lambda: fold(ok, table, skipped=[*dataset.skipped, *bad], warnings=dataset.warnings)
+    )
+    return result, fold_key
+
+
+def open_model(
+    root: Path, model: str | None, table: ClassTable | None, table_choice: str, generated_ignore=()
+) -> tuple[Evaluation, tuple]:
+    """The evaluation of ``model`` on the dataset at ``root`` and its cache key.
+
+    The folder listing is reused while no folder changed; the files' sizes and mtimes are checked on
+    every call, so a mask rewritten in place is counted again."""
+    key = ("dataset", str(root), model, table_token(table), folder_signature(root))
+    dataset, _ = cached(key, lambda: _open(root, model, table))
+    return evaluate_cached(dataset, fingerprint(dataset), table_choice, tuple(generated_ignore))
+
+
+def image_frame(result: Evaluation, key: tuple):
+    """The per-image table (N rows) and per-image GT pixel counts (N, K), once per evaluation."""
+    return cached(("image_frame", key), lambda: (result.image_frame(), result.image_counts()[1]))
+
+
+def images_for_cell(result: Evaluation, key: tuple, cell: tuple[int, int]):
+    return cached(("cell", key, tuple(cell)), lambda: result.images_for_cell(*cell))
+
+
+# ---------------------------------------------------------------- pictures
+def _read_only(array: np.ndarray | None) -> np.ndarray | None:
+    if array is not None:
+        array.flags.writeable = False
+    return array
+
+
+def load_photo(path: str, size: int, mtime_ns: int) -> np.ndarray | None:
+    """An RGB photo as a read-only (H, W, 3) uint8 array, None if it cannot be decoded."""
+    return cached(("photo", path, size, mtime_ns), lambda: _decode_photo(path), pool=pictures_cache())
+
+
+def _decode_photo(path: str) -> np.ndarray | None:
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # a bomb is refused, not decoded
+            with Image.open(path) as im:
+                return _read_only(np.asarray(im.convert("RGB")).copy())
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return None
+
+
+def load_indices(
+    path: str, size: int, mtime_ns: int, kind: str, encoding: str, table: ClassTable
+) -> np.ndarray:
+    """Class indices of a mask file (see segviz.overlay.class_indices), read-only."""
+    return cached(
+        ("mask", path, size, mtime_ns, kind, encoding, table_token(table)),
+        lambda: _read_only(
+            np.array(class_indices(read_mask(path, table).values, table, kind=kind, encoding=encoding))
+        ),
+        pool=pictures_cache(),
+    )
+
+
+def file_key(path: Path | None) -> tuple[str, int, int]:
+    if path is None:
+        return ("", 0, 0)
+    s = path.stat()
+    return (str(path), s.st_size, s.st_mtime_ns)
+
+
+def load_pair(pair, table: ClassTable) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(gt indices, pred indices, photo or None) of one pair, each from its file-keyed cache."""
+    return _load_keys(_pair_keys(pair), table)
+
+
+def _pair_keys(pair) -> tuple:
+    photo = file_key(pair.image_path) if pair.image_path is not None else None
+    return (file_key(pair.gt_path), pair.gt_encoding, file_key(pair.pred_path), pair.pred_encoding, photo)
+
+
+def _load_keys(keys: tuple, table: ClassTable) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    gt_key, gt_enc, pred_key, pred_enc, photo_key = keys
+    gt = load_indices(*gt_key, "gt", gt_enc, table)
+    pred = load_indices(*pred_key, "pred", pred_enc, table)
+    photo = load_photo(*photo_key) if photo_key is not None else None
+    if photo is not None and photo.shape[:2] != gt.shape:
+        photo = None
+    return gt, pred, photo
+
+
+def thumbnail(pair, table: ClassTable, cell: tuple[int, int], width: int) -> bytes:
+    """The error map of one pair with ``cell`` highlighted, as a JPEG ``width`` pixels wide."""
+    keys = _pair_keys(pair)
+
+    def build() -> bytes:
+        gt, pred, photo = _load_keys(keys, table)
+        rgb = error_map(gt, pred, table.num_classes, highlight=cell, photo=photo)
+        h, w = gt.shape
+        return to_jpeg(resize_rgb(rgb, fit_width(w, h, width)), quality=85)
+
+    return cached(("thumb", keys, table_token(table), tuple(cell), width), build, pool=pictures_cache())
