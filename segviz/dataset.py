@@ -114,7 +114,7 @@ def list_models(root: str | Path) -> list[str]:
     return sorted(p.name for p in pred.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def open_dataset(
+def open_dataset(  # noqa: C901 -- one branch per way a dataset is named (folder, URL, --gt/--pred, root rule)
     root: str | Path | None = None,
     *,
     model: str | None = None,

@@ -188,6 +188,7 @@ def test_a_folder_without_classes_csv_gets_a_generated_table_never_a_preset(camv
     assert ade.summary()["mean_iou"] == pytest.approx(0.5040, abs=5e-5) and ade.ignored_pixels == 1601620
     assert describe_table_choice(ade.table).kind == "preset"
 
+
 # ---------------------------------------------------------------------- names (issue 11, item 12)
 def test_duplicate_class_names_are_refused_with_the_line():
     """Regression (issue 11, item 12): two classes named 'car' merged their matrix rows and broke
