@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from segviz import __version__
+from segviz import __version__, cli_confidence
 from segviz.dataset import Dataset, open_dataset
 from segviz.errors import SegvizError
 from segviz.evaluate import Evaluation, evaluate
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", metavar="PATH", help="write the full results as JSON")
     ev.add_argument("--csv", metavar="PATH", help="write the per-class table as CSV")
     ev.add_argument("--quiet", action="store_true", help="print nothing on stdout")
+    cli_confidence.add_evaluate_flags(ev)
 
     cmp = sub.add_parser(
         "compare",
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     rep.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     rep.add_argument("--worst", type=int, default=6, help="how many worst images to show (default 6)")
+    cli_confidence.add_commands(sub)
     return parser
 
 
@@ -102,7 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.dataset is None and (args.gt is None or getattr(args, "pred", None) is None):
         parser.error("give a DATASET folder, or both --gt and --pred")
-    command = {"evaluate": _evaluate, "compare": _compare, "report": _report}[args.command]
+    command = {"evaluate": _evaluate, "compare": _compare, "report": _report, **cli_confidence.handlers()}[
+        args.command
+    ]
     try:
         return command(args)
     except (UsageError, SegvizError) as exc:
@@ -110,8 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None) -> Evaluation:
-    """Open and evaluate the dataset the arguments describe; report problems on stderr."""
+def load(
+    args: argparse.Namespace, *, model: str | None, pred: str | None = None, evaluator=None
+) -> Evaluation:
+    """Open and evaluate the dataset the arguments describe; report problems on stderr.
+    ``evaluator``: called instead of :func:`segviz.evaluate.evaluate` (same arguments)."""
     try:
         ignore = _parse_ids(args.ignore) if args.ignore is not None else None
         dataset = open_dataset(
@@ -131,7 +138,7 @@ def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None
     store = None if args.no_store else ResultsStore(args.store)
     if store is not None:
         _refuse_inside(store.root / "x", dataset)
-    result = evaluate(
+    result = (evaluator or evaluate)(
         dataset, workers=args.workers, generated_ignore=ignore or (), store=store, dask_address=args.dask
     )
     if store is not None and store.stats.rebuilt:
@@ -152,6 +159,8 @@ def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.confidence:
+        return cli_confidence.evaluate_with_confidence(args)
     result = load(args, model=args.model, pred=args.pred)
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=1, allow_nan=False) + "\n")

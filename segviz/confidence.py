@@ -315,6 +315,7 @@ class ImageConfidence:
         level_hist: int64 (256,) pixels per threshold level over *all* pixels (ignored included).
         entropy_mean, margin_mean: mean normalised entropy / margin over all pixels (NaN without
             full probabilities).
+        mean_all: mean confidence over all pixels (ignored included).
         classwise: float64 (K, B, 3) one-vs-rest per class c and bin of p_c: pixels, pixels with
             ground truth c, Σ p_c — None without full probabilities.
         self_conf: float64 (K,) Σ p_c over the pixels labelled c (None without probabilities).
@@ -331,6 +332,7 @@ class ImageConfidence:
     level_hist: np.ndarray
     entropy_mean: float = math.nan
     margin_mean: float = math.nan
+    mean_all: float = math.nan
     classwise: np.ndarray | None = None
     self_conf: np.ndarray | None = None
 
@@ -404,6 +406,7 @@ def image_confidence(
         counts.astype(np.int64),
         conf_sum,
         level_hist,
+        mean_all=float(cmap.values.mean()) / _SCALE[cmap.source] if cmap.values.size else math.nan,
         **extra,
     )
 
