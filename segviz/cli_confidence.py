@@ -98,8 +98,11 @@ def handlers() -> dict:
 
 
 # ---------------------------------------------------------------------- loading
-def load_confidence(args: argparse.Namespace) -> tuple[ConfidenceResult, object]:
-    """Evaluate the dataset with its confidence (problems reported on stderr, as ``cli.load``)."""
+def load_confidence(
+    args: argparse.Namespace, *, unlabelled_ok: bool = False
+) -> tuple[ConfidenceResult, object]:
+    """Evaluate the dataset with its confidence (problems reported on stderr, as ``cli.load``).
+    ``unlabelled_ok``: predictions without ground truth are the input (``next``), not skipped samples."""
     if getattr(args, "dask", None):
         raise cli.UsageError("--dask cannot be combined with confidence (it runs in local threads)")
     if args.bins < 1:
@@ -107,6 +110,13 @@ def load_confidence(args: argparse.Namespace) -> tuple[ConfidenceResult, object]
     held: dict = {}
 
     def evaluator(dataset, *, workers, generated_ignore, store, dask_address=None):
+        if unlabelled_ok:
+            from segviz.review import unlabelled_files
+
+            keys = set(unlabelled_files(dataset)[0])
+            dataset.skipped = [
+                p for p in dataset.skipped if not (p.name in keys and "no ground-truth mask" in p.reason)
+            ]
         result = evaluate_confidence(
             dataset,
             workers=workers,
@@ -226,7 +236,7 @@ def _next(args: argparse.Namespace) -> int:
     from segviz.review import rank_next
 
     _refuse_dataset_root(args, Path(args.out))
-    result, dataset = load_confidence(args)
+    result, dataset = load_confidence(args, unlabelled_ok=args.unlabelled is None)
     if args.unlabelled:
         cli._refuse_inside(Path(args.out), _folders_of(args.unlabelled))
     ranked = rank_next(result, dataset, by=args.by, unlabelled=args.unlabelled, model=args.model)

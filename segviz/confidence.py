@@ -144,7 +144,7 @@ def normalised_entropy(probs: np.ndarray) -> np.ndarray:
     p = p / np.where(total > 0, total, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         plogp = np.where(p > 0, p * np.log(p), 0.0)
-    return (-plogp.sum(axis=0) / math.log(k)).astype(np.float32)
+    return (0.0 - plogp.sum(axis=0) / math.log(k)).astype(np.float32)  # 0.0 − x: no −0.0
 
 
 def calibration_bins(values: np.ndarray, source: Source, *, bins: int = DEFAULT_BINS) -> np.ndarray:

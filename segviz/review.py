@@ -392,7 +392,7 @@ def ridge_fit(
 
     Example:
         >>> w, b, m, s = ridge_fit(np.array([[0.0], [1.0], [2.0]]), np.array([1.0, 3.0, 5.0]), alpha=0.0)
-        >>> round(float(((np.array([[3.0]]) - m) / s) @ w + b), 6)
+        >>> round(float(ridge_predict((w, b, m, s), np.array([[3.0]]))[0]), 6)
         7.0
     """
     mean = x.mean(axis=0)

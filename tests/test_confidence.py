@@ -311,7 +311,7 @@ def test_dataset_calibration_and_explorer_against_brute_force(tmp_path):
 def test_class_thresholds_are_mean_confidence_of_correct_predictions(tmp_path):
     root = make_dataset(tmp_path / "ds")
     result = evaluate_confidence(open_dataset(root, model="m"))
-    conf_v, correct, gt, pred, _ = brute_force(root).T
+    conf_v, _, gt, pred, _ = brute_force(root).T
     for c in range(3):
         mine = (gt == c) & (pred == c)
         assert result.class_thresholds()[c] == pytest.approx((conf_v[mine] / 255).mean(), abs=1e-12)
