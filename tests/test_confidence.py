@@ -460,3 +460,20 @@ def test_cli_confidence_refuses_dask(tmp_path, capsys):
     root = make_dataset(tmp_path / "ds", n=2)
     assert main(["evaluate", str(root), "--model", "m", "--confidence", "--dask", "tcp://x:1"]) == 2
     assert "--dask cannot be combined with confidence" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- the bundled sample data
+def test_sample_data_has_confidence_for_both_models_and_probabilities_for_one():
+    from conftest import ROOT
+
+    sample = ROOT / "sample_data"
+    for model, probs in (("baseline", False), ("candidate", True)):
+        result = evaluate_confidence(open_dataset(sample, model=model))
+        assert result.warnings == [] and result.has_confidence.all() and len(result.images) == 24
+        assert result.has_probabilities is probs
+        cal = result.calibration()
+        assert cal.pixels == result.evaluation.summary()["evaluated_pixels"]
+        assert 0.005 < cal.ece < 0.2 and result.risk_coverage().auroc > 0.8  # realistic, not perfect
+    # the baseline is simulated overconfident: mean confidence above its accuracy
+    cal = evaluate_confidence(open_dataset(sample, model="baseline")).calibration()
+    assert cal.confidence_overall > cal.accuracy_overall
