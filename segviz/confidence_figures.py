@@ -96,8 +96,8 @@ def reliability_figure(cal: Calibration, *, title: str | None = None) -> go.Figu
         barmode="overlay",
         font=FONT,
         template="plotly_white",
-        legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"),
-        margin=dict(l=60, r=20, t=80, b=50),
+        legend=dict(orientation="h", y=-0.18, x=0, yanchor="top"),
+        margin=dict(l=60, r=20, t=70, b=100),
         height=520,
     )
     fig.update_xaxes(range=[0, 1], row=1, col=1)
@@ -160,8 +160,8 @@ def risk_coverage_figure(
         yaxis=dict(title="risk (1 − pixel accuracy of what is kept)", rangemode="tozero"),
         font=FONT,
         template="plotly_white",
-        legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"),
-        margin=dict(l=60, r=20, t=80, b=50),
+        legend=dict(orientation="h", y=-0.18, x=0, yanchor="top"),
+        margin=dict(l=60, r=20, t=70, b=100),
     )
     return fig
 
@@ -222,7 +222,7 @@ def threshold_figure(
         yaxis=dict(title="value", range=[0, 1.02]),
         font=FONT,
         template="plotly_white",
-        legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"),
-        margin=dict(l=60, r=20, t=80, b=50),
+        legend=dict(orientation="h", y=-0.18, x=0, yanchor="top"),
+        margin=dict(l=60, r=20, t=70, b=100),
     )
     return fig
