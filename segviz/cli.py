@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     rep.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     rep.add_argument("--worst", type=int, default=6, help="how many worst images to show (default 6)")
+    cli_confidence.add_report_flags(rep)
     cli_confidence.add_commands(sub)
     return parser
 
@@ -194,7 +195,8 @@ def _compare(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from segviz.report import build_report, write_pdf
 
-    result = load(args, model=args.model, pred=args.pred)
+    confidence = cli_confidence.load_confidence(args)[0] if args.confidence else None
+    result = confidence.evaluation if confidence else load(args, model=args.model, pred=args.pred)
     dataset = Path(args.dataset or args.gt).resolve().name
     model = args.model or (Path(args.pred).name if args.pred else None)
     html = build_report(
@@ -205,6 +207,7 @@ def _report(args: argparse.Namespace) -> int:
         resamples=args.resamples,
         seed=args.seed,
         worst=args.worst,
+        confidence=confidence,
     )
     Path(args.out).write_text(html, encoding="utf-8")
     if args.pdf:

@@ -26,6 +26,16 @@ def add_evaluate_flags(ev: argparse.ArgumentParser) -> None:
     _confidence_args(ev)
 
 
+def add_report_flags(rep: argparse.ArgumentParser) -> None:
+    """``--confidence`` and its options on ``segviz report`` (a calibration section)."""
+    rep.add_argument(
+        "--confidence",
+        action="store_true",
+        help="add a calibration section (reads conf/MODEL/ or prob/MODEL/)",
+    )
+    _confidence_args(rep)
+
+
 def _confidence_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bins", type=int, default=DEFAULT_BINS, help="calibration bins (default 15)")
     p.add_argument("--conf", metavar="DIR", help="folder of confidence PNGs (default DATASET/conf/MODEL)")

@@ -477,3 +477,18 @@ def test_sample_data_has_confidence_for_both_models_and_probabilities_for_one():
     # the baseline is simulated overconfident: mean confidence above its accuracy
     cal = evaluate_confidence(open_dataset(sample, model="baseline")).calibration()
     assert cal.confidence_overall > cal.accuracy_overall
+
+
+def test_report_has_a_calibration_section_only_with_confidence():
+    import html as html_lib
+
+    from conftest import ROOT
+    from segviz.report import build_report
+
+    result = evaluate_confidence(open_dataset(ROOT / "sample_data", model="baseline"))
+    kwargs = dict(title="t", dataset="sample_data", model="baseline", resamples=20, worst=0)
+    with_conf = build_report(result.evaluation, confidence=result, **kwargs)
+    assert '<section id="calibration"' in with_conf
+    assert html_lib.escape(result.calibration().sentence()) in with_conf
+    assert "it is overconfident" in result.calibration().sentence()
+    assert '<section id="calibration"' not in build_report(result.evaluation, **kwargs)
