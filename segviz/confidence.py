@@ -33,9 +33,11 @@ maps that is every distinct confidence, for 16-bit and float maps pixels within 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -55,12 +57,14 @@ from segviz.dataset import (
     Location,
     Pair,
     Problem,
+    common_folder,
     confidence_folders,
     index_files,
 )
 from segviz.errors import MaskError, SegvizError
 from segviz.evaluate import Evaluation, PairCounts, count_pair_arrays, evaluate, fold
-from segviz.kernels import fast_decode_grey_png
+from segviz.kernels import fast_decode_grey_png, sparse_joint_u8
+from segviz.store import file_signature, pair_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -408,6 +412,80 @@ def image_confidence(
         level_hist,
         mean_all=float(cmap.values.mean()) / _SCALE[cmap.source] if cmap.values.size else math.nan,
         **extra,
+    )
+
+
+def image_confidence_raw(
+    name: str,
+    gt: np.ndarray,
+    pred: np.ndarray,
+    cmap: ConfidenceMap,
+    table: ClassTable,
+    *,
+    gt_encoding: str = "ids",
+    pred_encoding: str = "ids",
+    bins: int = DEFAULT_BINS,
+) -> ImageConfidence:
+    """:func:`image_confidence` from raw mask values (as read from the files), with the same result.
+
+    The common case — 8-bit masks and an 8-bit confidence, at most 255 distinct (gt, pred) value
+    pairs in the image — is counted without per-pixel integer arithmetic: each pixel's (gt, pred)
+    pair becomes a byte and the (confidence, pair) byte pairs are counted by the GIL-releasing
+    kernel of :mod:`segviz.kernels`. Anything else goes through class indices and
+    :func:`image_confidence`.
+    """
+    k = table.num_classes
+    if cmap.shape != gt.shape:
+        raise MaskError(
+            f"{cmap.path}: confidence size {cmap.shape[1]}x{cmap.shape[0]} differs from the masks "
+            f"({gt.shape[1]}x{gt.shape[0]})"
+        )
+    fast = (
+        cmap.source == "u8"
+        and cmap.probs is None
+        and gt.dtype == np.uint8
+        and pred.dtype == np.uint8
+        and gt.flags.c_contiguous
+        and pred.flags.c_contiguous
+    )
+    if fast:
+        pair_keys, _ = sparse_joint_u8(gt, pred)
+        fast = len(pair_keys) <= 255
+    if not fast:
+        from segviz.overlay import class_indices
+
+        gi = class_indices(gt, table, kind="gt", encoding=gt_encoding)
+        pi = class_indices(pred, table, kind="pred", encoding=pred_encoding)
+        return image_confidence(name, gi, pi, cmap, k, bins=bins)
+    lut = np.zeros(1 << 16, dtype=np.uint8)
+    lut[pair_keys] = np.arange(len(pair_keys), dtype=np.uint8)
+    code = lut[(gt.astype(np.uint16) << 8) | pred]
+    keys, counts = sparse_joint_u8(np.ascontiguousarray(cmap.values), code)
+    level, pair = keys >> 8, pair_keys[keys & 255]
+    level_hist = np.bincount(level, weights=counts, minlength=LEVELS + 1).astype(np.int64)
+    g = table.gt_lut(256, encoding=gt_encoding)[pair >> 8]
+    p = table.pred_lut(256, encoding=pred_encoding)[pair & 255]
+    valid = g < k
+    level, g, p, counts = level[valid], g[valid], p[valid], counts[valid]
+    merged = (level * k + g) * (k + 1) + p  # several raw pairs may fold onto one class pair
+    uniq, inverse = np.unique(merged, return_inverse=True)
+    counts = np.bincount(inverse, weights=counts, minlength=len(uniq)).astype(np.int64)
+    rest, p = np.divmod(uniq, k + 1)
+    level, g = np.divmod(rest, k)
+    bin_lut = calibration_bins(np.arange(256, dtype=np.uint8), "u8", bins=bins).astype(np.int64)
+    total = int(level_hist.sum())
+    mean_all = float((level_hist * np.arange(LEVELS + 1)).sum() / 255 / total) if total else math.nan
+    return ImageConfidence(
+        name,
+        "u8",
+        level.astype(np.int64),
+        bin_lut[level],
+        g.astype(np.int64),
+        p.astype(np.int64),
+        counts,
+        counts * level.astype(np.float64) / 255,
+        level_hist,
+        mean_all=mean_all,
     )
 
 
@@ -1096,9 +1174,16 @@ def evaluate_confidence(
             )
         try:
             cmap = read_confidence(path, num_classes=k, logits=found.logits)
-            gi = _class_indices(gt, table, "gt", pair.gt_encoding)
-            pi = _class_indices(pred, table, "pred", pair.pred_encoding)
-            return counted, image_confidence(pair.name, gi, pi, cmap, k, bins=bins)
+            return counted, image_confidence_raw(
+                pair.name,
+                gt,
+                pred,
+                cmap,
+                table,
+                gt_encoding=pair.gt_encoding,
+                pred_encoding=pair.pred_encoding,
+                bins=bins,
+            )
         except SegvizError as exc:
             return counted, Problem(pair.name, f"{exc} (evaluated without confidence)")
         except Exception as exc:
@@ -1106,12 +1191,48 @@ def evaluate_confidence(
                 pair.name, f"{path}: {type(exc).__name__}: {exc} (evaluated without confidence)"
             )
 
-    results = _run(pairs, work, workers=workers, progress=progress)
+    cache = ConfidenceCache(store.root / "confidence") if store is not None and pre is None else None
+    stored_counts: dict = {}
+    cached: dict[str, ImageConfidence] = {}
+    keys: dict[str, str] = {}
+    if cache is not None:
+        pkeys = [pair_key(p) for p in pairs]
+        stored_counts = store.load(pairs, table, keys=pkeys)
+        fingerprint = _table_fingerprint(table)
+        for pair, pk in zip(pairs, pkeys, strict=True):
+            if pair.name in found.files:
+                keys[pair.name] = json.dumps(
+                    [list(pk), list(file_signature(found.files[pair.name])), bins, found.logits, fingerprint]
+                )
+        cached = cache.load(pairs, keys)
+
+    def known(pair: Pair) -> tuple[PairCounts, ImageConfidence | Problem] | None:
+        """A pair that needs no reading: its counts are stored and its confidence cached (or absent)."""
+        if cache is None:
+            return None
+        counts = stored_counts.get(pair_key(pair))
+        if counts is None:
+            return None
+        if pair.name in cached:
+            return counts, cached[pair.name]
+        if pair.name not in found.files:
+            where = found.prob_dir or found.conf_dir
+            return counts, Problem(
+                pair.name, f"{pair.pred_path}: no confidence map in {where} (evaluated without)"
+            )
+        return None
+
+    ready = {p.name: known(p) for p in pairs}
+    todo = [p for p in pairs if ready[p.name] is None]
+    fresh = dict(
+        zip((p.name for p in todo), _run(todo, work, workers=workers, progress=progress), strict=True)
+    )
+    results = [ready[p.name] or fresh[p.name] for p in pairs]
     counted = [r for r, _ in results if isinstance(r, PairCounts)]
     bad = [r for r, _ in results if isinstance(r, Problem)]
     if pre is None:
         evaluation = fold(counted, table, skipped=[*dataset.skipped, *bad], warnings=dataset.warnings)
-        if store is not None:
+        if store is not None and todo:
             store.save(dataset.pairs, counted, table)
     else:
         evaluation = pre
@@ -1122,8 +1243,132 @@ def evaluate_confidence(
             warnings.append(stats)
         elif stats is not None:
             by_name[stats.name] = stats
+    if cache is not None and any(p.name in by_name and p.name not in cached for p in todo):
+        cache.save(pairs, {n: (keys[n], st) for n, st in by_name.items() if n in keys})
     images = [by_name.get(name) for name in evaluation.names]
     return ConfidenceResult(evaluation, bins, images, warnings)
+
+
+# ====================================================================== the cache
+def _table_fingerprint(table: ClassTable) -> str:
+    """What the per-image rows depend on in the class table: ids, ignore ids, source-id mapping."""
+    text = json.dumps(
+        [
+            [int(i) for i in table.ids],
+            sorted(int(i) for i in table.ignore_ids),
+            repr(table.source_ids),
+        ]
+    )
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+class ConfidenceCache:
+    """Per-image :class:`ImageConfidence` kept between runs, beside (not inside) the results store:
+    ``ROOT/<hash of the gt and pred folders>.npz``, one entry per image keyed by its files' paths,
+    sizes and modification times, the bins, the logits flag and the class table. Anything that
+    does not load cleanly is ignored (recomputed), never trusted."""
+
+    VERSION = 1
+    _ARRAYS = ("level", "bin", "gt", "pred", "count", "conf_sum")
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path_for(self, pairs: Sequence[Pair]) -> Path:
+        if not pairs:
+            return self.root / "empty.npz"
+        gt = common_folder([p.gt_path for p in pairs])
+        pred = common_folder([p.pred_path for p in pairs])
+        return self.root / (hashlib.sha1(f"{gt}\0{pred}".encode()).hexdigest()[:20] + ".npz")
+
+    def load(self, pairs: Sequence[Pair], keys: dict[str, str]) -> dict[str, ImageConfidence]:
+        path = self.path_for(pairs)
+        if not path.is_file() or not keys:
+            return {}
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                if meta.get("version") != self.VERSION:
+                    return {}
+                arrays = {a: z[a] for a in (*self._ARRAYS, "level_hist", "classwise", "self_conf")}
+            out = {}
+            wanted = {v: n for n, v in keys.items()}
+            for i, entry in enumerate(meta["entries"]):
+                name = wanted.get(entry["key"])
+                if name is None:
+                    continue
+                a, b = entry["start"], entry["start"] + entry["rows"]
+                pi = entry["probs"]
+                out[name] = ImageConfidence(
+                    name,
+                    entry["source"],
+                    *(arrays[f][a:b] for f in self._ARRAYS),
+                    arrays["level_hist"][i],
+                    *(
+                        math.nan if entry[f] is None else entry[f]
+                        for f in ("entropy_mean", "margin_mean", "mean_all")
+                    ),
+                    arrays["classwise"][pi] if pi >= 0 else None,
+                    arrays["self_conf"][pi] if pi >= 0 else None,
+                )
+                if int(out[name].count.sum()) > int(out[name].level_hist.sum()):
+                    return {}
+            return out
+        except Exception:
+            return {}
+
+    def save(self, pairs: Sequence[Pair], entries: dict[str, tuple[str, ImageConfidence]]) -> None:
+        path = self.path_for(pairs)
+        items = list(entries.values())
+        meta, start, probs = [], 0, []
+        for key, st in items:
+            pi = -1
+            if st.classwise is not None:
+                pi = len(probs)
+                probs.append(st)
+            meta.append(
+                {
+                    "key": key,
+                    "source": st.source,
+                    "start": start,
+                    "rows": len(st.count),
+                    "entropy_mean": _json_float(st.entropy_mean),
+                    "margin_mean": _json_float(st.margin_mean),
+                    "mean_all": _json_float(st.mean_all),
+                    "probs": pi,
+                }
+            )
+            start += len(st.count)
+
+        def cat(f, dtype):
+            return (
+                np.concatenate([getattr(st, f) for _, st in items]).astype(dtype)
+                if items
+                else np.zeros(0, dtype)
+            )
+
+        arrays = {f: cat(f, np.float64 if f == "conf_sum" else np.int64) for f in self._ARRAYS}
+        arrays["level_hist"] = (
+            np.stack([st.level_hist for _, st in items]) if items else np.zeros((0, 256), np.int64)
+        )
+        arrays["classwise"] = np.stack([st.classwise for st in probs]) if probs else np.zeros((0, 0, 0, 3))
+        arrays["self_conf"] = np.stack([st.self_conf for st in probs]) if probs else np.zeros((0, 0))
+        text = json.dumps({"version": self.VERSION, "entries": meta})
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.root)
+        except OSError:
+            return  # a cache that cannot be written is only slower next time
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, meta=np.array(text), **arrays)
+            os.replace(tmp, path)
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _json_float(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
 
 
 def _run(pairs: Sequence[Pair], work, *, workers: int, progress: Progress | None) -> list:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -492,3 +493,46 @@ def test_report_has_a_calibration_section_only_with_confidence():
     assert html_lib.escape(result.calibration().sentence()) in with_conf
     assert "it is overconfident" in result.calibration().sentence()
     assert '<section id="calibration"' not in build_report(result.evaluation, **kwargs)
+
+
+# ---------------------------------------------------------------------- the confidence cache
+def test_second_run_reads_no_file_and_a_changed_map_is_recomputed(tmp_path, monkeypatch):
+    import segviz.confidence as confidence_module
+    from segviz.store import ResultsStore
+
+    root = make_dataset(tmp_path / "ds", n=4)
+    store = ResultsStore(tmp_path / "store")
+    first = evaluate_confidence(open_dataset(root, model="m"), store=store)
+    reads = []
+    original = confidence_module.count_pair_arrays
+    monkeypatch.setattr(
+        confidence_module, "count_pair_arrays", lambda *a, **k: reads.append(a[0].name) or original(*a, **k)
+    )
+    second = evaluate_confidence(open_dataset(root, model="m"), store=store)
+    assert reads == []
+    assert second.calibration().ece == first.calibration().ece
+    assert second.calibration().confidence_sum.tolist() == first.calibration().confidence_sum.tolist()
+    assert (second.evaluation.confusion == first.evaluation.confusion).all()
+    # a changed confidence map: that image alone is read again, and its new values are used
+    save_mask(root / "conf" / "m" / "im2.png", np.full((12, 16), 255))
+    os_time = (root / "conf" / "m" / "im2.png").stat().st_mtime_ns + 10**9
+    os.utime(root / "conf" / "m" / "im2.png", ns=(os_time, os_time))
+    third = evaluate_confidence(open_dataset(root, model="m"), store=store)
+    assert reads == ["im2"]
+    assert third.images[2].level.min() == 255 and third.calibration().ece != first.calibration().ece
+    # other bins: recomputed, not served from the 15-bin cache
+    reads.clear()
+    assert evaluate_confidence(open_dataset(root, model="m"), store=store, bins=10).bins == 10
+    assert sorted(reads) == ["im0", "im1", "im2", "im3"]
+
+
+def test_a_corrupt_cache_is_ignored(tmp_path):
+    from segviz.store import ResultsStore
+
+    root = make_dataset(tmp_path / "ds", n=3)
+    store = ResultsStore(tmp_path / "store")
+    first = evaluate_confidence(open_dataset(root, model="m"), store=store)
+    for f in (tmp_path / "store" / "confidence").glob("*.npz"):
+        f.write_bytes(b"garbage")
+    again = evaluate_confidence(open_dataset(root, model="m"), store=store)
+    assert again.calibration().ece == first.calibration().ece and again.has_confidence.all()
