@@ -97,7 +97,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         choices=("auto", "model", "uncertainty"),
         default="auto",
         help="model: a ridge regression on per-image confidence features predicts mIoU; uncertainty: "
-        "1 - mean confidence (auto: model with at least 8 labelled images)",
+        "1 - mean confidence (auto: whichever ranks the labelled images better in cross-validation; the model "
+        "needs at least 8)",
     )
     nx.add_argument("--top", type=int, default=10, help="images listed on stdout (default 10)")
     _confidence_args(nx)

@@ -486,8 +486,9 @@ def rank_next(
     alpha: float = 1.0,
 ) -> NextToLabel:
     """Rank the images that have a prediction and confidence but no ground truth (see the module
-    docstring). ``by="auto"``: the fitted model when at least 8 labelled images have confidence
-    (else the mean uncertainty)."""
+    docstring). ``by="auto"``: the fitted model when at least 8 labelled images have confidence and
+    its cross-validated rank correlation with the true mIoU is at least that of the mean confidence;
+    else the mean uncertainty."""
     import pandas as pd
     from scipy.stats import spearmanr
 
@@ -521,8 +522,6 @@ def rank_next(
     ok = np.isfinite(truth)
     rho_model = rho_unc = math.nan
     enough = int(ok.sum()) >= 8
-    if by == "auto":
-        by = "model" if enough else "uncertainty"
     if by == "model" and not enough:
         raise SegvizError(
             f"by='model' needs at least 8 labelled images with confidence (found {int(ok.sum())})"
@@ -534,6 +533,8 @@ def rank_next(
         cv = cross_validated(x_lab[ok], truth[ok], folds=folds, alpha=alpha)
         rho_model = float(spearmanr(cv, truth[ok]).statistic)
         fitted = ridge_fit(x_lab[ok], truth[ok], alpha=alpha)
+    if by == "auto":  # the ranking that cross-validates better on the labelled images
+        by = "model" if enough and not rho_model < rho_unc else "uncertainty"
     frame = pd.DataFrame(rows, columns=["image", *FEATURES])
     frame["mean_uncertainty"] = 1 - frame["mean_confidence"]
     if fitted is not None and len(frame):

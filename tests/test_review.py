@@ -171,8 +171,10 @@ def test_rank_next_orders_unlabelled_images_by_expected_error(tmp_path):
     ds = open_dataset(root, model="m")
     assert {p.name for p in ds.skipped} == {"im12", "im13", "im14"}  # no ground truth: not evaluated
     result = evaluate_confidence(ds)
-    ranked = rank_next(result, ds)
+    ranked = rank_next(result, ds, by="model")
     assert ranked.by == "model" and ranked.labelled == 12
+    auto = rank_next(result, ds)  # whichever cross-validates better
+    assert auto.by == ("model" if ranked.spearman_model >= ranked.spearman_uncertainty else "uncertainty")
     assert sorted(ranked.frame["image"]) == ["im12", "im13", "im14"]
     assert ranked.frame["expected_error"].is_monotonic_decreasing
     assert ranked.frame["expected_error"].tolist() == pytest.approx(
