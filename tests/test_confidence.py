@@ -536,3 +536,59 @@ def test_a_corrupt_cache_is_ignored(tmp_path):
         f.write_bytes(b"garbage")
     again = evaluate_confidence(open_dataset(root, model="m"), store=store)
     assert again.calibration().ece == first.calibration().ece and again.has_confidence.all()
+
+
+def test_16_bit_confidence_maps_against_exact_fractions(tmp_path):
+    root = make_dataset(tmp_path / "ds", n=3)
+    rng = np.random.default_rng(7)
+    values = {}
+    for f in sorted((root / "conf" / "m").glob("*.png")):
+        v8 = np.asarray(Image.open(f)).astype(np.int64)
+        v16 = np.clip(v8 * 257 + rng.integers(-200, 200, v8.shape), 0, 65535)
+        v16[0, :4] = [4369, 4370, 0, 65535]  # 1/15 exactly, just above, 0, 1
+        save_mask(f, v16, mode="I;16")
+        values[f.stem] = v16
+    result = evaluate_confidence(open_dataset(root, model="m"))
+    assert result.warnings == [] and {s.source for s in result.images} == {"u16"}
+    conf_v, correct = [], []
+    for name, v16 in values.items():
+        gt = np.asarray(Image.open(root / "gt" / f"{name}.png")).astype(int)
+        pred = np.asarray(Image.open(root / "pred" / "m" / f"{name}.png")).astype(int)
+        keep = gt != 255
+        conf_v.append(v16[keep])
+        correct.append(gt[keep] == pred[keep])
+    v, ok = np.concatenate(conf_v), np.concatenate(correct)
+    b = np.array(
+        [
+            0
+            if x == 0
+            else next(
+                k for k in range(15) if Fraction(k, 15) < Fraction(int(x), 65535) <= Fraction(k + 1, 15)
+            )
+            for x in v
+        ]
+    )
+    n = np.bincount(b, minlength=15)
+    gaps = [abs(ok[b == k].mean() - (v[b == k] / 65535).mean()) for k in range(15) if n[k]]
+    assert result.calibration().count.tolist() == n.tolist()
+    assert result.calibration().ece == pytest.approx(
+        sum(g * w for g, w in zip(gaps, n[n > 0], strict=True)) / n.sum(), abs=1e-12
+    )
+    # thresholds on the 8-bit grid are exact for 16-bit maps: keep v ≥ 257·j
+    explorer = result.threshold_explorer()
+    for j in (0, 1, 100, 200, 255):
+        assert explorer.at(j / 255)["kept"] == int((v >= 257 * j).sum())
+
+
+def test_calibration_by_class_and_classwise_columns():
+    from conftest import ROOT
+
+    result = evaluate_confidence(open_dataset(ROOT / "sample_data", model="candidate"))
+    frame = result.class_calibration_frame()
+    names = list(result.evaluation.table.names)
+    assert frame["name"].tolist() == names
+    assert frame["pixels"].sum() == result.calibration().pixels  # every pixel has one predicted class
+    road = names.index("road")
+    assert frame.loc[road, "ece"] == pytest.approx(result.calibration(pred_class=road).ece)
+    assert frame["classwise_ece"].notna().all()
+    assert frame["classwise_ece"].mean() == pytest.approx(result.classwise_ece()["mean"])
