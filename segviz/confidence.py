@@ -1075,6 +1075,10 @@ class ConfidenceFiles:
     conf_dir: Path | None = None
     prob_dir: Path | None = None
 
+    def missing_message(self, pair: Pair) -> str:
+        where = " or ".join(str(d) for d in (self.conf_dir, self.prob_dir) if d is not None)
+        return f"{pair.pred_path}: no confidence map in {where} (evaluated without)"
+
 
 def find_confidence(
     dataset: Dataset,
@@ -1151,6 +1155,11 @@ def evaluate_confidence(
     """
     _check_bins(bins)
     found = find_confidence(dataset, conf=conf, prob=prob, logits=logits)
+    if found.conf_dir is None and found.prob_dir is None:
+        raise SegvizError(
+            f"{dataset.pred_dir}: no confidence beside these predictions (expected conf/MODEL/ or "
+            "prob/MODEL/ next to pred/MODEL/); give the folder with --conf DIR or --prob DIR"
+        )
     table = dataset.table
     pre: Evaluation | None = None
     if table is None:
@@ -1168,10 +1177,7 @@ def evaluate_confidence(
             return Problem(pair.name, f"{pair.gt_path} / {pair.pred_path}: {type(exc).__name__}: {exc}"), None
         path = found.files.get(pair.name)
         if path is None:
-            where = found.prob_dir or found.conf_dir
-            return counted, Problem(
-                pair.name, f"{pair.pred_path}: no confidence map in {where} (evaluated without)"
-            )
+            return counted, Problem(pair.name, found.missing_message(pair))
         try:
             cmap = read_confidence(path, num_classes=k, logits=found.logits)
             return counted, image_confidence_raw(
@@ -1216,10 +1222,7 @@ def evaluate_confidence(
         if pair.name in cached:
             return counts, cached[pair.name]
         if pair.name not in found.files:
-            where = found.prob_dir or found.conf_dir
-            return counts, Problem(
-                pair.name, f"{pair.pred_path}: no confidence map in {where} (evaluated without)"
-            )
+            return counts, Problem(pair.name, found.missing_message(pair))
         return None
 
     ready = {p.name: known(p) for p in pairs}

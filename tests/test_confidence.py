@@ -592,3 +592,31 @@ def test_calibration_by_class_and_classwise_columns():
     assert frame.loc[road, "ece"] == pytest.approx(result.calibration(pred_class=road).ece)
     assert frame["classwise_ece"].notna().all()
     assert frame["classwise_ece"].mean() == pytest.approx(result.classwise_ece()["mean"])
+
+
+def test_no_confidence_folder_is_a_usage_error(tmp_path, capsys):
+    root = make_dataset(tmp_path / "ds", n=2)
+    import shutil
+
+    shutil.rmtree(root / "conf")
+    assert main(["evaluate", str(root), "--model", "m", "--confidence", "--no-store"]) == 2
+    err = capsys.readouterr().err
+    assert "pred/m: no confidence beside these predictions" in err and "--conf DIR" in err
+    # --conf points anywhere
+    conf = make_dataset(tmp_path / "other", n=2) / "conf" / "m"
+    assert (
+        main(
+            [
+                "evaluate",
+                str(root),
+                "--model",
+                "m",
+                "--confidence",
+                "--conf",
+                str(conf),
+                "--no-store",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
