@@ -99,6 +99,7 @@ class ConfidenceMap:
     values: np.ndarray
     probs: np.ndarray | None = None
     path: str = ""
+    raw: np.ndarray | None = None  # the uint8 (K, H, W) probabilities · 255 as stored, if so
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -273,7 +274,7 @@ def _read_probabilities(path: Location, *, num_classes: int | None, logits: bool
                 f"{path}: uint8 probabilities (p·255) do not sum to 1 (a pixel sums to "
                 f"{int(total.flat[np.argmax(np.abs(total - 255))]) / 255:.3f}); logits? pass --logits"
             )
-        return ConfidenceMap("u8", arr.max(axis=0), arr.astype(np.float32) / 255, path=str(path))
+        return ConfidenceMap("u8", arr.max(axis=0), arr.astype(np.float32) / 255, path=str(path), raw=arr)
     if not np.issubdtype(arr.dtype, np.floating):
         raise MaskError(f"{path}: probabilities must be float or uint8 (got dtype {arr.dtype})")
     if not np.isfinite(arr).all():
@@ -496,6 +497,8 @@ def _probability_statistics(cmap: ConfidenceMap, gt_index: np.ndarray, valid: np
         raise MaskError(
             f"{cmap.path}: {probs.shape[0]} probability channels, but the class table has {k} classes"
         )
+    if cmap.raw is not None:
+        return _probability_statistics_u8(cmap.raw, gt_index, valid, k, bins)
     entropy = normalised_entropy(probs)
     margin = cmap.margin()
     g = gt_index[valid]
@@ -517,6 +520,44 @@ def _probability_statistics(cmap: ConfidenceMap, gt_index: np.ndarray, valid: np
         "margin_mean": float(margin.mean()) if margin is not None and margin.size else math.nan,
         "classwise": classwise,
         "self_conf": self_conf,
+    }
+
+
+def _probability_statistics_u8(raw: np.ndarray, gt_index: np.ndarray, valid: np.ndarray, k: int, bins: int):
+    """:func:`_probability_statistics` of uint8 probabilities (p = v/255), exact and vectorised:
+    entropy from a v·log v table, class-wise bins from (class, v) histograms."""
+    flat = raw.reshape(k, -1)
+    total = flat.sum(axis=0, dtype=np.int64)
+    vlogv = np.zeros(256)
+    vlogv[1:] = np.arange(1, 256) * np.log(np.arange(1, 256))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ent = np.where(total > 0, np.log(np.maximum(total, 1)) - vlogv[flat].sum(axis=0) / total, 0.0)
+    ent = np.maximum(ent, 0.0) / math.log(k) if k > 1 else np.zeros_like(ent)
+    if k > 1:
+        top_at = flat.argmax(axis=0)
+        rest = flat.copy()
+        rest[top_at, np.arange(flat.shape[1])] = 0
+        margin = (flat.max(axis=0).astype(np.int64) - rest.max(axis=0)) / 255
+    else:
+        margin = np.ones(flat.shape[1])
+    mask = valid.reshape(-1)
+    q = flat[:, mask]
+    g = gt_index.reshape(-1)[mask].astype(np.int64)
+    per_value = np.bincount((np.arange(k)[:, None] * 256 + q).ravel(), minlength=k * 256).reshape(k, 256)
+    positive = np.bincount(g * 256 + q[g, np.arange(len(g))], minlength=k * 256).reshape(k, 256)
+    bin_of = calibration_bins(np.arange(256, dtype=np.uint8), "u8", bins=bins).astype(np.int64)
+    v = np.arange(256, dtype=np.float64) / 255
+    classwise = np.zeros((k, bins, 3), dtype=np.float64)
+    for col, (hist, weight) in enumerate(((per_value, 1.0), (positive, 1.0), (per_value, v))):
+        for b in range(bins):
+            classwise[:, b, col] = (
+                hist[:, bin_of == b] * (weight if np.ndim(weight) == 0 else weight[bin_of == b])
+            ).sum(axis=1)
+    return {
+        "entropy_mean": float(ent.mean()) if ent.size else math.nan,
+        "margin_mean": float(margin.mean()) if margin.size else math.nan,
+        "classwise": classwise,
+        "self_conf": (positive * v).sum(axis=1),
     }
 
 
