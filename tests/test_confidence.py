@@ -620,3 +620,35 @@ def test_no_confidence_folder_is_a_usage_error(tmp_path, capsys):
         )
         == 0
     )
+
+
+# ---------------------------------------------------------------------- fast paths = reference paths
+@pytest.mark.parametrize("model", ["baseline", "candidate"])
+def test_fast_paths_equal_the_reference_per_image_reduction(model):
+    """The pass uses image_confidence_raw (bytes counted by the C/numba kernel; uint8 probabilities
+    from lookup tables); image_confidence on class indices (and float probabilities) is the plain
+    numpy reference."""
+    from conftest import ROOT
+    from segviz.confidence import image_confidence_raw
+    from segviz.evaluate import count_pair_arrays
+    from segviz.overlay import class_indices
+
+    ds = open_dataset(ROOT / "sample_data", model=model)
+    table = ds.table
+    for pair in ds.pairs[:4]:
+        _, gt, pred = count_pair_arrays(pair, table)
+        kind, ext = ("conf", "png") if model == "baseline" else ("prob", "npz")
+        cmap = read_confidence(ROOT / "sample_data" / kind / model / f"{pair.name}.{ext}", num_classes=19)
+        fast = image_confidence_raw(pair.name, gt, pred, cmap, table)
+        cmap.raw = None  # the reference: float32 probabilities, per-class loop
+        gi, pi = class_indices(gt, table, kind="gt"), class_indices(pred, table, kind="pred")
+        ref = image_confidence(pair.name, gi, pi, cmap, 19)
+        for f in ("level", "bin", "gt", "pred", "count", "level_hist"):
+            assert getattr(fast, f).tolist() == getattr(ref, f).tolist(), f
+        assert fast.conf_sum == pytest.approx(ref.conf_sum, abs=1e-9)
+        assert fast.mean_all == pytest.approx(ref.mean_all, abs=1e-12)
+        if model == "candidate":
+            assert fast.entropy_mean == pytest.approx(ref.entropy_mean, abs=1e-6)
+            assert fast.margin_mean == pytest.approx(ref.margin_mean, abs=1e-6)
+            assert fast.classwise == pytest.approx(ref.classwise, rel=1e-12)
+            assert fast.self_conf == pytest.approx(ref.self_conf, rel=1e-12)
