@@ -248,8 +248,8 @@ class LabelErrorQueue:
                 n: (None if math.isnan(t) else float(t))
                 for n, t in zip(self.class_names, self.thresholds, strict=True)
             },
-            "images": self.image_frame().to_dict(orient="records"),
-            "regions": self.region_frame().to_dict(orient="records"),
+            "images": _records(self.image_frame()),
+            "regions": _records(self.region_frame()),
             "warnings": [{"name": p.name, "message": p.reason} for p in self.warnings],
         }
 
@@ -268,6 +268,17 @@ class LabelErrorQueue:
             Image.fromarray(data).save(path)
             written.append(path)
         return written
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as plain Python values, NaN (undefined) as None."""
+    return [
+        {
+            k: (None if isinstance(v, float) and math.isnan(v) else v.item() if hasattr(v, "item") else v)
+            for k, v in row.items()
+        }
+        for row in frame.to_dict(orient="records")
+    ]
 
 
 def _mask_name(image: str) -> str:

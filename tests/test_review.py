@@ -217,3 +217,14 @@ def test_cli_next_writes_the_list(tmp_path, capsys):
     assert listed["rank"].tolist() == [1, 2, 3] and set(listed["image"]) == {"im12", "im13", "im14"}
     # evaluate still reports them as skipped
     assert main(["evaluate", str(root), "--model", "m", "--no-store", "--quiet"]) == 1
+
+
+def test_an_image_with_only_ignored_pixels_exports_null_not_nan(tmp_path):
+    """Regression: flagged_share of an image without valid pixels was NaN, which the JSON export
+    (allow_nan=False) refused with a traceback."""
+    root = mislabelled_dataset(tmp_path / "ds")
+    save_mask(root / "gt" / "b.png", np.full((20, 20), 255))
+    assert main(["label-errors", str(root), "--model", "m", "--out", str(tmp_path / "q"), "--no-store"]) == 0
+    data = json.loads((tmp_path / "q" / "label_errors.json").read_text())
+    b = next(i for i in data["images"] if i["image"] == "b")
+    assert b["flagged_share"] is None and b["flagged_pixels"] == 0
