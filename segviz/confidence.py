@@ -64,7 +64,7 @@ from segviz.dataset import (
 from segviz.errors import MaskError, SegvizError
 from segviz.evaluate import Evaluation, PairCounts, count_pair_arrays, evaluate, fold
 from segviz.kernels import fast_decode_grey_png, sparse_joint_u8
-from segviz.store import file_signature, pair_key
+from segviz.store import colour_key, file_signature, pair_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -1295,12 +1295,14 @@ def evaluate_confidence(
 
 # ====================================================================== the cache
 def _table_fingerprint(table: ClassTable) -> str:
-    """What the per-image rows depend on in the class table: ids, ignore ids, source-id mapping."""
+    """What the per-image rows depend on in the class table: ids, ignore ids, source-id mapping and
+    the colours (for RGB masks)."""
     text = json.dumps(
         [
             [int(i) for i in table.ids],
             sorted(int(i) for i in table.ignore_ids),
             repr(table.source_ids),
+            colour_key(table),  # RGB masks decode through the colours
         ]
     )
     return hashlib.sha1(text.encode()).hexdigest()[:16]
