@@ -313,8 +313,9 @@ class ImageConfidence:
     Attributes:
         name: the image.
         source: the confidence map's source (``u8``, ``u16``, ``float``).
-        level, bin, gt, pred: int64 (R,) the distinct (threshold level, calibration bin, ground-truth
-            class index, predicted class index — K = invalid) among the non-ignored pixels.
+        level, bin, gt, pred: (R,) the distinct (threshold level (uint8), calibration bin (uint16),
+            ground-truth class index, predicted class index — K = invalid (int32)) among the
+            non-ignored pixels.
         count: int64 (R,) pixels of each row.
         conf_sum: float64 (R,) Σ confidence of each row.
         level_hist: int64 (256,) pixels per threshold level over *all* pixels (ignored included).
@@ -404,10 +405,10 @@ def image_confidence(
     return ImageConfidence(
         name,
         cmap.source,
-        l_out.astype(np.int64),
-        b_out.astype(np.int64),
-        g_out.astype(np.int64),
-        p_out.astype(np.int64),
+        l_out.astype(np.uint8),
+        b_out.astype(np.uint16),
+        g_out.astype(np.int32),
+        p_out.astype(np.int32),
         counts.astype(np.int64),
         conf_sum,
         level_hist,
@@ -479,10 +480,10 @@ def image_confidence_raw(
     return ImageConfidence(
         name,
         "u8",
-        level.astype(np.int64),
-        bin_lut[level],
-        g.astype(np.int64),
-        p.astype(np.int64),
+        level.astype(np.uint8),
+        bin_lut[level].astype(np.uint16),
+        g.astype(np.int32),
+        p.astype(np.int32),
         counts,
         counts * level.astype(np.float64) / 255,
         level_hist,
@@ -915,17 +916,18 @@ class ConfidenceResult:
         parts = [(i, s) for i, s in enumerate(self.images) if s is not None]
         self.k = k
         sizes = [len(s.count) for _, s in parts]
-        self.row_image = np.repeat(np.array([i for i, _ in parts], dtype=np.int64), sizes)
+        self.row_image = np.repeat(np.array([i for i, _ in parts], dtype=np.int32), sizes)
 
         def cat(name: str, dtype) -> np.ndarray:
             if not parts:
                 return np.zeros(0, dtype)
             return np.concatenate([getattr(s, name) for _, s in parts]).astype(dtype)
 
-        self.row_level = cat("level", np.int64)
-        self.row_bin = cat("bin", np.int64)
-        self.row_gt = cat("gt", np.int64)
-        self.row_pred = cat("pred", np.int64)
+        # compact dtypes (≈32 bytes a row): cast to int64 before any arithmetic
+        self.row_level = cat("level", np.uint8)
+        self.row_bin = cat("bin", np.uint16)
+        self.row_gt = cat("gt", np.int32)
+        self.row_pred = cat("pred", np.int32)
         self.row_count = cat("count", np.int64)
         self.row_conf = cat("conf_sum", np.float64)
         self.row_correct = self.row_gt == self.row_pred
@@ -1002,7 +1004,7 @@ class ConfidenceResult:
         import pandas as pd
 
         n, b = len(self.images), self.bins
-        key = self.row_image * b + self.row_bin
+        key = self.row_image.astype(np.int64) * b + self.row_bin
         count = np.bincount(key, weights=self.row_count, minlength=n * b).reshape(n, b)
         right = np.bincount(key, weights=np.where(self.row_correct, self.row_count, 0), minlength=n * b)
         csum = np.bincount(key, weights=self.row_conf, minlength=n * b).reshape(n, b)
@@ -1056,7 +1058,8 @@ class ConfidenceResult:
         sum over (level, gt, pred) totals — no pixels."""
         rows = self._rows(images)
         k = self.k
-        key = (self.row_level[rows] * k + self.row_gt[rows]) * (k + 1) + self.row_pred[rows]
+        level = self.row_level[rows].astype(np.int64)
+        key = (level * k + self.row_gt[rows]) * (k + 1) + self.row_pred[rows]
         flat = np.bincount(key, weights=self.row_count[rows], minlength=(LEVELS + 1) * k * (k + 1))
         per_level = np.rint(flat).astype(np.int64).reshape(LEVELS + 1, k, k + 1)
         confusions = np.cumsum(per_level[::-1], axis=0)[::-1]
@@ -1393,7 +1396,8 @@ class ConfidenceCache:
                 else np.zeros(0, dtype)
             )
 
-        arrays = {f: cat(f, np.float64 if f == "conf_sum" else np.int64) for f in self._ARRAYS}
+        dtypes = {"level": np.uint8, "bin": np.uint16, "gt": np.int32, "pred": np.int32, "count": np.int64}
+        arrays = {f: cat(f, dtypes.get(f, np.float64)) for f in self._ARRAYS}
         arrays["level_hist"] = (
             np.stack([st.level_hist for _, st in items]) if items else np.zeros((0, 256), np.int64)
         )

@@ -652,3 +652,27 @@ def test_fast_paths_equal_the_reference_per_image_reduction(model):
             assert fast.margin_mean == pytest.approx(ref.margin_mean, abs=1e-6)
             assert fast.classwise == pytest.approx(ref.classwise, rel=1e-12)
             assert fast.self_conf == pytest.approx(ref.self_conf, rel=1e-12)
+
+
+@pytest.mark.parametrize("k", [3, 150])  # 150 classes: the sparse (np.unique) path
+def test_image_rows_against_a_counter(k):
+    from collections import Counter
+
+    rng = np.random.default_rng(k)
+    gt = rng.integers(0, k + 1, (40, 50))  # k = ignored
+    pred = rng.integers(0, k + 1, (40, 50))  # k = invalid prediction
+    v = rng.integers(0, 256, (40, 50)).astype(np.uint8)
+    s = image_confidence("x", gt, pred, ConfidenceMap("u8", v), k, bins=15)
+    lut = exact_bin_lut(15)
+    expected = Counter(
+        (int(a), int(lut[a]), int(g), int(p))
+        for a, g, p in zip(v.ravel(), gt.ravel(), pred.ravel(), strict=True)
+        if g < k
+    )
+    got = {
+        (int(a), int(b), int(g), int(p)): int(c)
+        for a, b, g, p, c in zip(s.level, s.bin, s.gt, s.pred, s.count, strict=True)
+    }
+    assert got == dict(expected)
+    assert s.conf_sum == pytest.approx([c * a / 255 for (a, _, _, _), c in got.items()])
+    assert s.level_hist.tolist() == np.bincount(v.ravel(), minlength=256).tolist()
