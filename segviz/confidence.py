@@ -42,6 +42,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -863,17 +864,25 @@ class ThresholdExplorer:
         }
 
     def curve(self) -> dict[str, np.ndarray]:
-        """Every grid threshold: threshold, kept_share, pixel_accuracy, mean_iou (256,) and iou (256, K)."""
+        """Every grid threshold: threshold, kept_share, pixel_accuracy, mean_iou (256,) and iou (256, K).
+        Computed once per explorer (read-only arrays): redrawing for another t costs nothing more."""
+        return self._curve
+
+    @cached_property
+    def _curve(self) -> dict[str, np.ndarray]:
         summary = metrics.summary_metrics(self.confusions)
         per = metrics.class_metrics(self.confusions)
         kept = self.confusions.sum(axis=(1, 2))
-        return {
+        out = {
             "threshold": _GRID.copy(),
             "kept_share": kept / self.total if self.total else np.full(len(kept), np.nan),
             "pixel_accuracy": summary["pixel_accuracy"],
             "mean_iou": summary["mean_iou"],
             "iou": per["iou"],
         }
+        for array in out.values():
+            array.flags.writeable = False
+        return out
 
     def best_thresholds(self, *, min_kept: float = 0.0) -> dict[str, np.ndarray]:
         """Per class, the grid threshold with the highest IoU (the lowest such t on ties) among the
