@@ -1443,14 +1443,6 @@ def _run(pairs: Sequence[Pair], work, *, workers: int, progress: Progress | None
     return out
 
 
-def _class_indices(
-    values: np.ndarray, table: ClassTable, kind: Literal["gt", "pred"], encoding
-) -> np.ndarray:
-    from segviz.overlay import class_indices
-
-    return class_indices(values, table, kind=kind, encoding=encoding)
-
-
 # ====================================================================== helpers
 def _check_bins(bins: int) -> None:
     if not isinstance(bins, int | np.integer) or isinstance(bins, bool) or bins < 1:
