@@ -187,18 +187,25 @@ def confidence_levels(values: np.ndarray, source: Source) -> np.ndarray:
     return np.clip(np.searchsorted(_GRID, values, side="right") - 1, 0, LEVELS).astype(np.uint8)
 
 
-def read_confidence(path: Location, *, num_classes: int | None = None, logits: bool = False) -> ConfidenceMap:
+def read_confidence(
+    path: Location,
+    *,
+    num_classes: int | None = None,
+    logits: bool = False,
+    shape: tuple[int, int] | None = None,
+) -> ConfidenceMap:
     """Read a confidence PNG or a probability (.npy/.npz) file; raises :class:`MaskError` naming it.
 
-    ``num_classes``: the K a probability tensor must have (checked when given). ``logits``: the
-    tensor holds logits (softmax applied). Values outside [0, 1], NaN, probabilities that do not sum
+    ``num_classes``: the K a probability tensor must have (checked when given). ``shape``: the
+    masks' (H, W); with ``num_classes``, a probability file whose header claims another shape is
+    refused before its data is read. ``logits``: the tensor holds logits (softmax applied). Values outside [0, 1], NaN, probabilities that do not sum
     to 1, and PNGs that are not single-channel 8/16-bit are refused with the reason.
     """
     suffix = os.path.splitext(str(path))[1].lower()
     if suffix == ".png":
         return _read_confidence_png(path)
     if suffix in PROBABILITY_SUFFIXES:
-        return _read_probabilities(path, num_classes=num_classes, logits=logits)
+        return _read_probabilities(path, num_classes=num_classes, logits=logits, shape=shape)
     raise MaskError(f"{path}: not a confidence file (expected .png, .npy or .npz)")
 
 
@@ -233,32 +240,54 @@ def _read_confidence_png(path: Location) -> ConfidenceMap:
     return ConfidenceMap("u8" if arr.dtype == np.uint8 else "u16", arr, path=str(path))
 
 
-def _load_array(path: Location) -> tuple[np.ndarray, bool]:
-    """The array of a .npy / .npz file, and whether an .npz named it ``logits``."""
+def _load_array(path: Location, shape: tuple[int, ...] | None = None) -> tuple[np.ndarray, bool]:
+    """The array of a .npy / .npz file, and whether an .npz named it ``logits``. With ``shape``, the
+    header is checked first: a file claiming another shape is refused before its data is read."""
     try:
         if str(path).lower().endswith(".npz"):
             with np.load(path, allow_pickle=False) as z:
                 names = list(z.files)
-                for key in ("probs", "prob", "probabilities", "logits"):
-                    if key in names:
-                        return z[key], key == "logits"
-                if len(names) == 1:
-                    return z[names[0]], False
-                raise MaskError(
-                    f"{path}: .npz holds {len(names)} arrays ({', '.join(names[:5])}); expected one, "
-                    "or one named 'probs' or 'logits'"
-                )
+                key = next((k for k in ("probs", "prob", "probabilities", "logits") if k in names), None)
+                if key is None and len(names) == 1:
+                    key = names[0]
+                if key is None:
+                    raise MaskError(
+                        f"{path}: .npz holds {len(names)} arrays ({', '.join(names[:5])}); expected one, "
+                        "or one named 'probs' or 'logits'"
+                    )
+                if shape is not None:
+                    member_name = key + ".npy" if key + ".npy" in z.zip.namelist() else key
+                    with z.zip.open(member_name) as member:
+                        _check_header(member, path, shape)
+                return z[key], key == "logits"
+        if shape is not None:
+            with open(path, "rb") as f:
+                _check_header(f, path, shape)
         return np.load(path, allow_pickle=False), False
     except MaskError:
         raise
     except FileNotFoundError:
         raise MaskError(f"{path}: file not found") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
         raise MaskError(f"{path}: unreadable probability file ({exc})") from None
 
 
-def _read_probabilities(path: Location, *, num_classes: int | None, logits: bool) -> ConfidenceMap:
-    arr, named_logits = _load_array(path)
+def _check_header(f, path: Location, shape: tuple[int, ...]) -> None:
+    version = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    found, _, _ = read(f)
+    if tuple(found) != tuple(shape):
+        raise MaskError(
+            f"{path}: probabilities of shape {tuple(found)}, expected {tuple(shape)} (K classes × the masks' "
+            "height × width)"
+        )
+
+
+def _read_probabilities(
+    path: Location, *, num_classes: int | None, logits: bool, shape: tuple[int, int] | None = None
+) -> ConfidenceMap:
+    expected = (num_classes, *shape) if num_classes is not None and shape is not None else None
+    arr, named_logits = _load_array(path, expected)
     logits = logits or named_logits
     if arr.ndim != 3:
         raise MaskError(f"{path}: probabilities must be a K×H×W array (got shape {arr.shape})")
@@ -1232,7 +1261,7 @@ def evaluate_confidence(
         if path is None:
             return counted, Problem(pair.name, found.missing_message(pair))
         try:
-            cmap = read_confidence(path, num_classes=k, logits=found.logits)
+            cmap = read_confidence(path, num_classes=k, logits=found.logits, shape=gt.shape)
             return counted, image_confidence_raw(
                 pair.name,
                 gt,

@@ -676,3 +676,17 @@ def test_image_rows_against_a_counter(k):
     assert got == dict(expected)
     assert s.conf_sum == pytest.approx([c * a / 255 for (a, _, _, _), c in got.items()])
     assert s.level_hist.tolist() == np.bincount(v.ravel(), minlength=256).tolist()
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])
+def test_probability_file_of_another_size_is_refused_from_its_header(tmp_path, suffix):
+    root = make_dataset(tmp_path / "ds", probs=True, n=2)
+    (root / "prob" / "m" / "im1.npy").unlink()
+    wrong = np.full((3, 5, 7), 85, np.uint8)
+    if suffix == ".npy":
+        np.save(root / "prob" / "m" / "im1.npy", wrong)
+    else:
+        np.savez_compressed(root / "prob" / "m" / "im1.npz", probs=wrong)
+    result = evaluate_confidence(open_dataset(root, model="m"))
+    assert result.has_confidence.tolist() == [True, False]
+    assert f"im1{suffix}: probabilities of shape (3, 5, 7), expected (3, 12, 16)" in result.warnings[0].reason
