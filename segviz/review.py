@@ -319,7 +319,9 @@ def find_label_errors(
         _, pair = item
         try:
             _, gt_raw, pred_raw = count_pair_arrays(pair, table)
-            cmap = read_confidence(files.files[pair.name], num_classes=k, logits=files.logits)
+            cmap = read_confidence(
+                files.files[pair.name], num_classes=k, logits=files.logits, shape=gt_raw.shape
+            )
         except (SegvizError, KeyError) as exc:
             return Problem(pair.name, f"{exc} (left out of the label-error queue)")
         gt = class_indices(gt_raw, table, kind="gt", encoding=pair.gt_encoding)
