@@ -316,6 +316,12 @@ def find_label_errors(
     todo = [(i, p) for i, p in enumerate(result.evaluation.pairs) if result.images[i] is not None]
 
     def work(item):
+        try:
+            return _work(item)
+        except Exception as exc:  # a file changed since the evaluation, …: never a traceback
+            return Problem(item[1].name, f"{type(exc).__name__}: {exc} (left out of the label-error queue)")
+
+    def _work(item):
         _, pair = item
         try:
             _, gt_raw, pred_raw = count_pair_arrays(pair, table)
