@@ -210,7 +210,10 @@ def _label_errors(args: argparse.Namespace) -> int:
     )
     for p in queue.warnings:
         cli._say(f"warning: {p.reason}")
-    queue.write(out)
+    try:
+        queue.write(out)
+    except OSError as exc:
+        raise cli.UsageError(f"{out}: cannot write the queue ({exc.strerror or exc})") from None
     flagged = sum(i["flagged_pixels"] for i in queue.images)
     print(
         f"{len(queue.regions):,} regions ({flagged:,} pixels) in "
@@ -253,7 +256,10 @@ def _next(args: argparse.Namespace) -> int:
     ranked = rank_next(result, dataset, by=args.by, unlabelled=args.unlabelled, model=args.model)
     for p in ranked.warnings:
         cli._say(f"warning: {p.reason}")
-    ranked.frame.to_csv(args.out, index=False, float_format="%.6f")
+    try:
+        ranked.frame.to_csv(args.out, index=False, float_format="%.6f")
+    except OSError as exc:
+        raise cli.UsageError(f"{args.out}: cannot write the list ({exc.strerror or exc})") from None
     print(ranked.summary() + f"; written to {args.out}")
     for row in ranked.frame.head(max(0, args.top)).itertuples(index=False):
         print(f"  {row.rank:>3}. {row.image}  expected error {_pct(row.expected_error).strip()} %")

@@ -228,3 +228,11 @@ def test_an_image_with_only_ignored_pixels_exports_null_not_nan(tmp_path):
     data = json.loads((tmp_path / "q" / "label_errors.json").read_text())
     b = next(i for i in data["images"] if i["image"] == "b")
     assert b["flagged_share"] is None and b["flagged_pixels"] == 0
+
+
+def test_cli_unwritable_output_is_a_message_not_a_traceback(tmp_path, capsys):
+    root = mislabelled_dataset(tmp_path / "ds")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["label-errors", str(root), "--model", "m", "--out", str(blocker / "q"), "--no-store"]) == 2
+    assert "cannot write the queue" in capsys.readouterr().err
