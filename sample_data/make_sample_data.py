@@ -2,12 +2,12 @@
 """Generate the synthetic street-scene sample dataset bundled with segviz.
 
 Run ``python sample_data/make_sample_data.py`` (optionally ``--out DIR`` and
-``--jobs N``).  The script deletes and rewrites ``images/``, ``gt/``, ``pred/``
-and ``classes.csv`` in the output folder (by default the folder holding this
+``--jobs N``).  The script deletes and rewrites ``images/``, ``gt/``, ``pred/``,
+``conf/``, ``prob/``, ``unlabelled/`` and ``classes.csv`` in the output folder (by default the folder holding this
 script) and touches nothing else.  Only numpy and Pillow are used and the output is byte-for-byte
 deterministic: every image draws all its randomness from its own
 ``numpy.random.default_rng`` seeded with a fixed number, PNGs are written with
-Pillow's defaults and JPEGs carry no metadata.
+Pillow's defaults, JPEGs carry no metadata and ``.npz`` files fixed timestamps.
 
 Design
 ------
@@ -46,6 +46,11 @@ Design
    small or distant things missed (filled in from the surrounding classes),
    a few false-positive blobs, and on a few chosen images a gross failure.
    Void pixels of the ground truth receive a plausible class too.
+
+6. **Confidence** (:func:`confidence`, :func:`probabilities`).  Each model's
+   top-1 confidence (``conf/MODEL/``, 8-bit), and for one model full
+   probabilities (``prob/MODEL/``); ``unlabelled/`` holds a few more scenes with
+   predictions and confidence but no ground truth.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 WIDTH, HEIGHT = 512, 256
 NUM_IMAGES = 24
+NUM_UNLABELLED = 4  # extra scenes with predictions and confidence but no ground truth
 BASE_SEED = 20_240_000
 JPEG_QUALITY = 85
 VOID = 255
@@ -1946,6 +1952,89 @@ def warp(rng, label: np.ndarray, amplitude: float) -> np.ndarray:
     return label[np.clip(dy, 0, HEIGHT - 1), np.clip(dx, 0, WIDTH - 1)]
 
 
+# --------------------------------------------------------------------------- confidence
+
+#: How sure a model is of each class far from any boundary (thin and rare things less so).
+CLASS_CONFIDENCE = (0.985, 0.9, 0.96, 0.78, 0.78, 0.76, 0.8, 0.82, 0.94, 0.86, 0.985, 0.86, 0.76,
+                    0.95, 0.78, 0.82, 0.76, 0.72, 0.72)
+#: The class a model hesitates towards when it is right (second most probable class).
+CONFUSABLE = (SIDEWALK, ROAD, WALL, BUILDING, WALL, TRAFFIC_SIGN, POLE, POLE, TERRAIN, VEGETATION,
+              BUILDING, RIDER, PERSON, TRUCK, BUS, TRUCK, BUS, BICYCLE, MOTORCYCLE)
+#: Which model also gets full probabilities (prob/MODEL/NAME.npz) instead of a confidence PNG.
+PROBABILITY_MODEL = "candidate"
+
+
+def boundary_distance(label: np.ndarray, steps: int = 5) -> np.ndarray:
+    """Steps (0..steps) from the nearest pixel whose 4-neighbours differ from it."""
+    edge = np.zeros(label.shape, bool)
+    across, down = label[:, 1:] != label[:, :-1], label[1:] != label[:-1]
+    edge[:, 1:] |= across
+    edge[:, :-1] |= across
+    edge[1:] |= down
+    edge[:-1] |= down
+    dist = np.full(label.shape, steps, np.float32)
+    grown = edge
+    for step in range(steps):
+        dist[grown & (dist == steps)] = step
+        grown = dilate(grown, 1)
+    return dist
+
+
+def confidence(pred: np.ndarray, full: np.ndarray, model: ModelProfile, index: int) -> np.ndarray:
+    """Top-1 confidence of a simulated prediction (float, smooth): high inside regions, lower near
+    boundaries and on most mistakes (but some mistakes are confident); ``baseline`` is
+    overconfident, ``candidate`` close to calibrated."""
+    rng = np.random.default_rng(model.seed * 1000 + index + 7_000_000)  # its own stream
+    base = np.asarray(CLASS_CONFIDENCE, np.float32)[pred]
+    near = 1 - boundary_distance(pred) / 5
+    p = base - 0.32 * near
+    penalty = np.clip(0.24 + 0.14 * smooth_noise(rng, 6, 3), 0.04, 0.5)
+    p = p - penalty * (pred != full)
+    p = p + 0.025 * smooth_noise(rng, 12, 6)
+    if model.name == "baseline":
+        return np.clip(p, 0.3, 0.999) ** 0.6
+    return np.clip(p + 0.03, 0.45, 0.995)
+
+
+def probabilities(pred: np.ndarray, full: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """uint8 (19, H, W) probabilities · 255 summing to exactly 255 per pixel: ``top`` on the
+    predicted class, 80 % of the rest on the true class where the prediction is wrong (else on a
+    confusable class), the remainder on one more class."""
+    q_top = np.rint(top * 255).astype(np.int32)
+    rest = 255 - q_top
+    second = np.rint(0.8 * rest).astype(np.int32)
+    alt = np.where(pred != full, full, np.asarray(CONFUSABLE)[pred])
+    third = np.where((alt != ROAD) & (pred != ROAD), ROAD, np.where((alt != SKY) & (pred != SKY), SKY, BUILDING))
+    out = np.zeros((len(CLASSES), *pred.shape), np.uint8)
+    rows, cols = np.indices(pred.shape)
+    out[third, rows, cols] = rest - second
+    out[alt, rows, cols] = second
+    out[pred, rows, cols] = q_top
+    return out
+
+
+def save_npz(path: Path, array: np.ndarray) -> None:
+    """Deterministic compressed .npz holding ``probs`` (fixed timestamps, unlike np.savez_compressed)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, array, allow_pickle=False)
+    info = zipfile.ZipInfo("probs.npy", date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(info, buf.getvalue(), compresslevel=9)
+
+
+def write_confidence(root: Path, model: ModelProfile, name: str, pred, full, index: int) -> None:
+    """``conf/MODEL/NAME.png`` (8-bit, round(255·p)), or for PROBABILITY_MODEL ``prob/MODEL/NAME.npz``."""
+    top = confidence(pred, full, model, index)
+    if model.name == PROBABILITY_MODEL:
+        save_npz(root / "prob" / model.name / f"{name}.npz", probabilities(pred, full, top))
+    else:
+        Image.fromarray(np.rint(top * 255).astype(np.uint8)).save(root / "conf" / model.name / f"{name}.png")
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -1958,17 +2047,22 @@ def write_classes(path: Path) -> None:
 
 
 def make_image(index: int, out: Path) -> None:
-    """Generate photo, ground truth and both predictions for image ``index``."""
+    """Generate photo, ground truth, both predictions and their confidence for image ``index``;
+    the last NUM_UNLABELLED indices go to ``unlabelled/`` without ground truth."""
     name = f"street_{index:03d}"
+    labelled = index < NUM_IMAGES
+    root = out if labelled else out / "unlabelled"
     street = sample_street(index)
     rng = np.random.default_rng(BASE_SEED + 10_000 + index)
     canvas = render_street(street, rng)
-    finish_photo(canvas, street, rng).save(out / "images" / f"{name}.jpg", "JPEG", quality=JPEG_QUALITY)
+    finish_photo(canvas, street, rng).save(root / "images" / f"{name}.jpg", "JPEG", quality=JPEG_QUALITY)
     gt, full = ground_truth(canvas, street)
-    Image.fromarray(gt).save(out / "gt" / f"{name}.png")
+    if labelled:
+        Image.fromarray(gt).save(out / "gt" / f"{name}.png")
     for model in MODELS:
         pred = predict(canvas, full, model, index)
-        Image.fromarray(pred.astype(np.uint8)).save(out / "pred" / model.name / f"{name}.png")
+        Image.fromarray(pred.astype(np.uint8)).save(root / "pred" / model.name / f"{name}.png")
+        write_confidence(root, model, name, pred, full, index)
 
 
 def generate(out: Path, jobs: int = 1) -> None:
@@ -1977,20 +2071,24 @@ def generate(out: Path, jobs: int = 1) -> None:
     Images are independent and seeded by index, so the output does not depend on ``jobs``.
     """
     out.mkdir(parents=True, exist_ok=True)
-    for sub in ("images", "gt", "pred"):
+    for sub in ("images", "gt", "pred", "conf", "prob", "unlabelled"):
         if (out / sub).exists():
             shutil.rmtree(out / sub)
-    (out / "images").mkdir()
     (out / "gt").mkdir()
-    for model in MODELS:
-        (out / "pred" / model.name).mkdir(parents=True)
+    for root in (out, out / "unlabelled"):
+        (root / "images").mkdir(parents=True)
+        for model in MODELS:
+            (root / "pred" / model.name).mkdir(parents=True)
+            kind = "prob" if model.name == PROBABILITY_MODEL else "conf"
+            (root / kind / model.name).mkdir(parents=True)
     write_classes(out / "classes.csv")
+    total = NUM_IMAGES + NUM_UNLABELLED
     if jobs <= 1:
-        for index in range(NUM_IMAGES):
+        for index in range(total):
             make_image(index, out)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(make_image, range(NUM_IMAGES), [out] * NUM_IMAGES))
+        list(pool.map(make_image, range(total), [out] * total))
 
 
 def main(argv=None) -> None:
@@ -2010,7 +2108,10 @@ def main(argv=None) -> None:
     )
     args = parser.parse_args(argv)
     generate(args.out, args.jobs)
-    print(f"wrote {NUM_IMAGES} images, ground truths and {len(MODELS)} prediction sets to {args.out}")
+    print(
+        f"wrote {NUM_IMAGES} images, ground truths, {len(MODELS)} prediction sets with confidence and "
+        f"{NUM_UNLABELLED} unlabelled images to {args.out}"
+    )
 
 
 if __name__ == "__main__":

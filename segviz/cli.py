@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from segviz import __version__, presets
+from segviz import __version__, cli_confidence, presets
 from segviz.classes import describe_table_choice, parse_ignore_ids
 from segviz.dataset import Problem, open_dataset
 from segviz.errors import SegvizError
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--csv", metavar="PATH", help="write the per-class table as CSV")
     ev.add_argument("--quiet", action="store_true", help="print nothing on stdout")
     _by_args(ev)
+    cli_confidence.add_evaluate_flags(ev)
 
     cmp = sub.add_parser(
         "compare",
@@ -97,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _slices_parser(sub)
     _app_parser(sub)
+    cli_confidence.add_report_flags(rep)
+    cli_confidence.add_commands(sub)
     return parser
 
 
@@ -144,9 +147,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         and (args.gt is None or getattr(args, "pred", None) is None)
     ):
         parser.error("give a DATASET folder, or both --gt and --pred")
-    command = {"evaluate": _evaluate, "compare": _compare, "report": _report, "slices": _slices, "app": _app}[
-        args.command
-    ]
+    command = {
+        "evaluate": _evaluate,
+        "compare": _compare,
+        "report": _report,
+        "slices": _slices,
+        "app": _app,
+        **cli_confidence.handlers(),
+    }[args.command]
     try:
         if args.command != "app":  # the dashboard checks its own inputs
             check_arguments(args)
@@ -173,6 +181,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         parse_ignore_ids(args.ignore)  # raises OptionError naming the value
     dataset = _dataset_locations(args)
     outputs = {f"--{k}": (getattr(args, k, None), "file") for k in OUTPUT_OPTIONS}
+    if args.command == "label-errors":  # its --out is a folder of files (the review queue)
+        outputs["--out"] = (args.out, "folder")
     if not args.no_store:
         store = args.store if args.store is not None else default_store_dir()
         option = "--store" if args.store is not None else "the results store (--store, $SEGVIZ_STORE)"
@@ -210,8 +220,11 @@ def _dataset_locations(args: argparse.Namespace) -> list[str | None]:
     return [args.dataset, args.gt, getattr(args, "pred", None), args.images, classes]
 
 
-def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None) -> Evaluation:
-    """Open and evaluate the dataset the arguments describe; report problems on stderr."""
+def load(
+    args: argparse.Namespace, *, model: str | None, pred: str | None = None, evaluator=None
+) -> Evaluation:
+    """Open and evaluate the dataset the arguments describe; report problems on stderr.
+    ``evaluator``: called instead of :func:`segviz.evaluate.evaluate` (same arguments)."""
     try:
         ignore = list(parse_ignore_ids(args.ignore)) if args.ignore is not None else None
         dataset = open_dataset(
@@ -226,7 +239,7 @@ def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     store = None if args.no_store else ResultsStore(args.store, verify=args.verify)
-    result = evaluate(
+    result = (evaluator or evaluate)(
         dataset, workers=args.workers, generated_ignore=ignore or (), store=store, dask_address=args.dask
     )
     for line in store.stats.warnings if store is not None else ():  # a damaged or unwritable store
@@ -245,6 +258,8 @@ def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.confidence:
+        return cli_confidence.evaluate_with_confidence(args)
     result = load(args, model=args.model, pred=args.pred)
     by = _slices_by(args, result) if args.by else []
     if args.json:
@@ -284,7 +299,8 @@ def _compare(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from segviz.report import build_report, write_pdf
 
-    result = load(args, model=args.model, pred=args.pred)
+    confidence = cli_confidence.load_confidence(args)[0] if args.confidence else None
+    result = confidence.evaluation if confidence else load(args, model=args.model, pred=args.pred)
     dataset = Path(args.dataset or args.gt).resolve().name
     model = args.model or (Path(args.pred).name if args.pred else None)
     weakest = _slicer(args, result, pixels=True).worst() if args.slices else None
@@ -297,6 +313,7 @@ def _report(args: argparse.Namespace) -> int:
         resamples=args.resamples,
         seed=args.seed,
         worst=args.worst,
+        confidence=confidence,
     )
     _write(args.out, "--out", html)
     if args.pdf:

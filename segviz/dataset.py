@@ -478,3 +478,46 @@ def _not_a_file(path: Path) -> str:
             return f"broken symbolic link to {os.readlink(path)!r} (no such file)"
         return "symbolic link to something that is not a regular file"
     return "not a regular file (a pipe, socket or device)"
+
+
+# ---------------------------------------------------------------------- confidence files
+#: Per-pixel top-1 confidence maps (8-bit: round(255·p), 16-bit: round(65535·p)).
+CONFIDENCE_SUFFIXES = (".png",)
+#: Per-pixel class probabilities (or logits), K×H×W.
+PROBABILITY_SUFFIXES = (".npy", ".npz")
+
+
+def confidence_folders(dataset: Dataset) -> tuple[Path | None, Path | None]:
+    """``(conf folder, prob folder)`` of a local dataset's model, each None where absent.
+
+    They sit beside ``pred/``: ``pred/MODEL/`` ↔ ``conf/MODEL/`` and ``prob/MODEL/``; a ``pred/``
+    holding masks directly ↔ ``conf/`` and ``prob/``.
+    """
+    pred = dataset.pred_dir
+    if not isinstance(pred, Path):
+        return None, None
+    if pred.parent.name == "pred":
+        root, tail = pred.parent.parent, pred.name
+        found = [root / part / tail for part in ("conf", "prob")]
+    elif pred.name == "pred":
+        found = [pred.parent / "conf", pred.parent / "prob"]
+    else:
+        return None, None
+    conf, prob = (f if f.is_dir() else None for f in found)
+    return conf, prob
+
+
+def index_files(
+    folder: Location, suffixes: tuple[str, ...], kind: str
+) -> tuple[dict[str, Location], list[Problem]]:
+    """Map matching key → file below ``folder`` (as for masks), and the files that cannot be used.
+
+    Example:
+        >>> index_files(Path("no-such-folder"), (".png",), "confidence")
+        ({}, [])
+    """
+    problems: list[Problem] = []
+    if isinstance(folder, Path) and not folder.is_dir():
+        return {}, problems
+    found = _index_folder(folder, suffixes, kind, problems, problems)
+    return found, problems

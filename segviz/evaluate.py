@@ -45,6 +45,14 @@ class PairCounts:
 
 def count_pair(pair: Pair, table: ClassTable | None = None) -> PairCounts:
     """Read one pair and count its (gt, pred) raw value pairs; raises :class:`SegvizError`."""
+    return count_pair_arrays(pair, table)[0]
+
+
+def count_pair_arrays(
+    pair: Pair, table: ClassTable | None = None
+) -> tuple[PairCounts, np.ndarray, np.ndarray]:
+    """:func:`count_pair`, also returning the decoded raw (H, W) values of the ground truth and the
+    prediction, for work that needs the pixels in the same read (e.g. :mod:`segviz.confidence`)."""
     gt = read_mask(pair.gt_path, table)
     pred = read_mask(pair.pred_path, table)
     if gt.values.shape != pred.values.shape:
@@ -70,7 +78,8 @@ def count_pair(pair: Pair, table: ClassTable | None = None) -> PairCounts:
                 f"({_wh(gt.values.shape)})"
             )
     g, p, c = joint_counts(gt.values, pred.values)
-    return PairCounts(pair, g, p, c, gt.values.shape, tuple(notes), gt.colour_coded or pred.colour_coded)
+    counted = PairCounts(pair, g, p, c, gt.values.shape, tuple(notes), gt.colour_coded or pred.colour_coded)
+    return counted, gt.values, pred.values
 
 
 def count_pairs(

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,9 @@ from segviz.masks import read_mask
 from segviz.overlay import ERROR_COLOURS, class_indices, error_map, fit_width, overlay, resize_labels, to_jpeg
 from segviz.problems import FIRST, group_problems
 from segviz.store import file_signature
+
+if TYPE_CHECKING:
+    from segviz.confidence import ConfidenceResult
 
 #: The Chromium that :func:`write_pdf` drives, and its launch arguments (``shared/NOTES.md``).
 CHROMIUM = "/usr/bin/chromium"
@@ -189,6 +193,7 @@ def build_report(
     worst: int = 6,
     comparison: Comparison | None = None,
     weakest=None,
+    confidence: ConfidenceResult | None = None,
 ) -> str:
     """One self-contained HTML document (str) reporting ``evaluation``; it loads nothing from outside.
 
@@ -203,6 +208,8 @@ def build_report(
             (:func:`segviz.compare.gains_and_losses`: each list only changes of its sign, or "no
             image improved" / "no image got worse").
         weakest: worst slices (:class:`segviz.slices.WorstSlices`) for "Where the model is weakest".
+        confidence: the model's confidence (:func:`segviz.confidence.evaluate_confidence`): adds a
+            calibration section (a plain sentence and the reliability diagram).
 
     About 5.8 MB for the bundled sample data, 4.8 MB of it plotly.js; builds in ≈0.25 s there (the
     bootstrap and reading the ``worst`` images' files dominate). Print it with :func:`write_pdf`.
@@ -218,6 +225,7 @@ def build_report(
             _weakest_html(weakest) if weakest is not None else "",
             _classes_html(evaluation, boot),
             _confusion_html(evaluation),
+            _calibration_html(confidence),
             _worst_html(evaluation, worst) if worst > 0 else "",
             _gains_losses_html(comparison) if comparison is not None else "",
             _conventions_html(evaluation),
@@ -429,6 +437,22 @@ row's ground-truth pixels (rows sum to 100 %); the diagonal (correct pixels) is 
 colours show the errors only.{invalid_note}</p>
 <figure class="plot"><div class="confusion" style="max-width:{height + 60}px">
 {_figure_html(fig, "confusion")}</div></figure>
+</section>"""
+
+
+def _calibration_html(confidence: ConfidenceResult | None) -> str:
+    if confidence is None or not confidence.has_confidence.any():
+        return ""
+    from segviz.confidence_figures import reliability_figure
+
+    cal = confidence.calibration()
+    return f"""<section id="calibration" class="break">
+<h2>Calibration</h2>
+<p>{_e(cal.sentence())}</p>
+<p class="note">Top-1 confidence against accuracy in {cal.bins} equal-width bins over
+{cal.pixels:,} non-ignored pixels of {int(confidence.has_confidence.sum())} images; ECE weighs each
+bin's gap by its pixels, MCE is the largest gap.</p>
+<figure class="plot">{_figure_html(reliability_figure(cal), "reliability")}</figure>
 </section>"""
 
 

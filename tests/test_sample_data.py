@@ -16,7 +16,8 @@ def _digests(root):
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.parts[len(root.parts)] in ("images", "gt", "pred", "classes.csv")
+        if p.is_file()
+        and p.parts[len(root.parts)] in ("images", "gt", "pred", "conf", "prob", "unlabelled", "classes.csv")
     }
 
 

@@ -1,0 +1,98 @@
+"""Confidence figures draw the numbers of segviz.confidence; overlays are exact pixel functions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+from segviz import open_dataset
+from segviz.confidence import evaluate_confidence
+from segviz.confidence_figures import reliability_figure, risk_coverage_figure, threshold_figure
+from segviz.confidence_overlay import confidently_wrong_map, ramp_lut, uncertainty_map
+from segviz.overlay import class_indices
+
+SAMPLE = ROOT / "sample_data"
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    ds = open_dataset(SAMPLE, model="baseline")
+    return ds, evaluate_confidence(ds)
+
+
+def test_reliability_figure_draws_the_calibration(baseline):
+    _, result = baseline
+    cal = result.calibration()
+    fig = reliability_figure(cal, title="baseline <b>")
+    filled = cal.count > 0
+    acc, gap, _, pixels = fig.data
+    assert np.allclose(acc.y, cal.accuracy[filled]) and np.allclose(
+        acc.x, ((np.arange(15) + 0.5) / 15)[filled]
+    )
+    assert np.allclose(np.asarray(gap.base) + np.asarray(gap.y), cal.confidence[filled])
+    assert pixels.y.tolist() == cal.count[filled].tolist()
+    assert f"ECE {100 * cal.ece:.2f}" in fig.layout.title.text and "&lt;b&gt;" in fig.layout.title.text
+
+
+def test_risk_coverage_figure_and_threshold_figure(baseline):
+    _, result = baseline
+    rc, rci = result.risk_coverage(), result.risk_coverage(over="images")
+    fig = risk_coverage_figure([rc, rci], names=["pixels", "images"])
+    assert np.allclose(fig.data[0].y, rc.risk) and np.allclose(fig.data[1].x, rci.coverage)
+    assert f"AURC {100 * rc.aurc:.2f}" in fig.data[0].name and fig.data[2].name.startswith("oracle")
+    explorer = result.threshold_explorer()
+    names = list(result.evaluation.table.names)
+    fig = threshold_figure(explorer, threshold=0.8, class_names=names, classes=[names.index("pole")])
+    curve = explorer.curve()
+    assert np.allclose(fig.data[1].y, curve["mean_iou"], equal_nan=True)
+    assert np.allclose(fig.data[2].y, curve["kept_share"])
+    assert fig.data[3].name == "IoU pole"
+    assert fig.layout.shapes[0].x0 == 0.8
+
+
+def test_overlays_on_a_sample_image(baseline):
+    ds, result = baseline
+    pair = ds.pairs[3]
+    table = result.evaluation.table
+    gt = class_indices(np.asarray(Image.open(pair.gt_path)), table, kind="gt")
+    pred = class_indices(np.asarray(Image.open(pair.pred_path)), table, kind="pred")
+    v = np.asarray(Image.open(SAMPLE / "conf" / "baseline" / f"{pair.name}.png"))
+    conf = v / 255
+    out = confidently_wrong_map(gt, pred, conf, table.num_classes, threshold=0.9)
+    magenta = (out == [255, 0, 255]).all(axis=2)
+    brute = (gt < table.num_classes) & (gt != pred) & (v >= 230)  # v/255 ≥ 0.9 ⟺ v ≥ 229.5
+    assert magenta.sum() == brute.sum() > 0 and (magenta == brute).all()
+    heat = uncertainty_map(1 - conf)
+    assert (heat == ramp_lut()[255 - v]).all()  # 1 − v/255 quantised back to 255 − v exactly
+    photo = np.asarray(Image.open(pair.image_path).convert("RGB"))
+    blended = uncertainty_map(1 - conf, photo=photo, alpha=0.5)
+    colour = ramp_lut()[255 - v].astype(int)
+    expected = (colour * 128 + photo.astype(int) * 127 + 127) // 255  # round half up of /255
+    assert np.abs(blended.astype(int) - expected).max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: uncertainty_map(np.array([[1.5]])), r"uncertainty must be in \[0, 1\] \(got 1\.5 … 1\.5\)"),
+        (lambda: uncertainty_map(np.zeros(3)), r"uncertainty must be a 2-D array \(got shape \(3,\)\)"),
+        (
+            lambda: confidently_wrong_map(
+                np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((1, 3)), 2, threshold=0.5
+            ),
+            r"gt, pred and confidence must have one shape",
+        ),
+        (
+            lambda: confidently_wrong_map(
+                np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((1, 2)), 2, threshold=2
+            ),
+            r"threshold must be in \[0, 1\] \(got 2\)",
+        ),
+    ],
+    ids=["range", "ndim", "shape", "threshold"],
+)
+def test_overlay_arguments_are_checked(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
