@@ -133,6 +133,8 @@ def test_overview_click_cell_opens_image_list_and_image(browser, sample_server):
     assert buttons.count() >= 1
     heading.scroll_into_view_if_needed()
     page.screenshot(path=ARTIFACTS / "cell_images_sample.png", full_page=True)
+    # the fragment writes the URL after drawing the list: wait for it rather than race it
+    page.wait_for_function("() => location.search.includes('cell=')", timeout=30_000)
     assert "cell=" in page.url
     name = buttons.first.inner_text().split(" · ")[0]
     buttons.first.click()
