@@ -1,0 +1,696 @@
+"""Error anatomy: what kind of error — boundary, extent or whole segment — and which objects are missed.
+
+Definitions (Bernhard et al., "What's Outside the Intersection? Fine-Grained Error Analysis for
+Semantic Segmentation Beyond IoU", WACV 2024; counts identical to their evaluator ``mxbh/beyond-iou``
+at its defaults). Per image and class c, one-vs-rest, ignored ground-truth pixels left out of every
+count:
+
+* TP, FP, FN as usual. **Boundary errors**: FP (FN) pixels within distance w of both a TP and a TN
+  pixel, grown by w inside FP (FN); each 8-connected piece is kept only if it touches the 1-pixel
+  outer contour of both TP and TN. Distance = exact Euclidean disk (``round(√(dx²+dy²)) <= w``).
+  w = round(width · image diagonal) for a fraction ``width`` in (0, 1) (default 0.01), or a fixed
+  number of pixels.
+* **Extent errors**: the remaining FP (FN) pixels of a predicted (ground-truth) 8-connected segment
+  that holds a TP pixel. **Segment errors**: those of a segment with no TP pixel (a whole object
+  invented or missed).
+* **Boundary IoU** (Cheng et al. 2021) and **Trimap IoU** per class with d = max(1, round(0.02 ·
+  diagonal)) and the 3×3 kernel iterated d times.
+* **Objects**: ground-truth objects are the 8-connected segments of a class; *found* if they hold a
+  TP pixel, else *missed*; *invented* = predicted segments with no TP pixel (and at least one
+  evaluated pixel). Recall by object size in bins split at ``size_thresholds`` pixels.
+
+Reference behaviour kept on purpose (``reference_quirks=True``, the default; see README):
+
+* ignored ground-truth pixels predicted as c belong to the FP region (and those predicted as
+  something else to the TN region) when the regions are grown and tested — only the counts leave
+  them out; Boundary/Trimap IoU treat ignored ground truth as "not c" (a border along a void band
+  is a border);
+* the image edge is not a border: erosion never eats from the image edge (OpenCV's default border);
+* the reference skips the contour test for the class whose position among the image's classes
+  (present in ground truth or prediction, by id) equals the ignore id — an index mix-up that only
+  shows when the ignore id is small (ADE20K's 0: the first class of every image). With
+  ``reference_quirks=False`` every class gets the test.
+
+Dataset counts are sums over images; with U = TP + FP + FN,
+IoU + E_boundary/U + E_extent/U + E_segment/U = 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from segviz import anatomy_kernel as _k
+from segviz.classes import ClassTable
+from segviz.dataset import Pair, Problem
+from segviz.errors import SegvizError
+from segviz.metrics import _divide, _mean_defined
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from segviz.evaluate import Evaluation
+    from segviz.store import ResultsStore
+
+#: The seven pixel codes, in the order of the per-image table.
+CODES = ("tp", "fp_boundary", "fp_extent", "fp_segment", "fn_boundary", "fn_extent", "fn_segment")
+BASE_FIELDS = (
+    *CODES,
+    "boundary_iou_intersection",
+    "boundary_iou_union",
+    "trimap_iou_intersection",
+    "trimap_iou_union",
+    "gt_objects",
+    "found_objects",
+    "invented_objects",
+)
+SIZE_BINS = ("small", "medium", "large")
+#: Default object-size limits in pixels: small < 32², medium < 96², large otherwise (COCO's areas).
+DEFAULT_SIZE_THRESHOLDS = (32 * 32, 96 * 96)
+DEFAULT_WIDTH = 0.01
+DEFAULT_IOU_D = 0.02
+#: Error types a user can pick (kind of error × side).
+ErrorType = Literal[
+    "fp_boundary",
+    "fp_extent",
+    "fp_segment",
+    "fn_boundary",
+    "fn_extent",
+    "fn_segment",
+    "boundary",
+    "extent",
+    "segment",
+]
+KIND_CODES = {"boundary": 1, "extent": 2, "segment": 3}
+
+Progress = Callable[[int, int], None]
+
+
+def fields(num_bins: int = 3) -> tuple[str, ...]:
+    """Column names of the per-image table after ``image`` and ``class``."""
+    out = list(BASE_FIELDS)
+    names = SIZE_BINS if num_bins == 3 else tuple(f"bin{i}" for i in range(num_bins))
+    for b in names:
+        out += [f"{b}_gt_objects", f"{b}_found_objects", f"{b}_gt_pixels", f"{b}_tp_pixels"]
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------- widths
+def parse_width(text: str) -> float | int:
+    """A ``--boundary-width`` value: a fraction of the diagonal in (0, 1) or a whole number of pixels.
+
+    Example:
+        >>> parse_width("0.01"), parse_width("3")
+        (0.01, 3)
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(
+            f"boundary width {text!r}: expected a fraction of the diagonal in (0, 1) or pixels"
+        ) from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"boundary width {text}: must be positive (a fraction in (0, 1) or pixels >= 1)")
+    if value < 1:
+        return value
+    if value != int(value):
+        raise ValueError(f"boundary width {text}: a width of 1 pixel or more must be a whole number")
+    return int(value)
+
+
+def width_pixels(width: float | int, shape: tuple[int, int]) -> int:
+    """Boundary width in pixels for an image of ``shape``: round(width · diagonal) for a fraction,
+    else ``width`` itself (the reference's rule; Python's round, half to even).
+
+    Example:
+        >>> width_pixels(0.01, (360, 480)), width_pixels(4, (360, 480))
+        (6, 4)
+    """
+    if 0 < width < 1:
+        return int(round(width * math.hypot(shape[0], shape[1])))
+    if width != int(width) or width < 1:
+        raise ValueError(f"boundary width {width}: expected a fraction in (0, 1) or whole pixels >= 1")
+    if width > max(shape):
+        raise ValueError(f"boundary width {width} px is larger than the image ({shape[1]}x{shape[0]})")
+    return int(width)
+
+
+def iou_d_pixels(d: float, shape: tuple[int, int]) -> int:
+    """Boundary/Trimap IoU width: max(1, round(d · diagonal))."""
+    return max(int(round(d * math.hypot(shape[0], shape[1]))), 1)
+
+
+# ---------------------------------------------------------------------- one image
+@dataclass(frozen=True)
+class ImageAnatomy:
+    """One image's anatomy.
+
+    Attributes:
+        counts: int64 (K, F) per class, columns :func:`fields`.
+        fp_kind: uint8 (H, W): for a pixel predicted as a class it does not belong to, 1 boundary,
+            2 extent, 3 segment error of its *predicted* class (0 elsewhere).
+        fn_kind: uint8 (H, W): the same for the pixel's *true* class.
+    """
+
+    counts: np.ndarray
+    fp_kind: np.ndarray
+    fn_kind: np.ndarray
+
+
+def analyse_indices(
+    gt: np.ndarray,
+    pred: np.ndarray,
+    num_classes: int,
+    *,
+    width: float | int = DEFAULT_WIDTH,
+    iou_d: float = DEFAULT_IOU_D,
+    size_thresholds: Sequence[float] = DEFAULT_SIZE_THRESHOLDS,
+    skip_contour: np.ndarray | None = None,
+) -> ImageAnatomy:
+    """Anatomy of one image given class indices.
+
+    gt: (H, W) ints, 0..K-1 classes, K = ignored. pred: (H, W) ints, 0..K-1 classes, anything else
+    = not a class. ``skip_contour``: bool (K,) classes whose boundary pieces skip the contour test
+    (see :func:`reference_skip`).
+
+    Example (one 4×6 image, class 1 predicted one column too wide on the right):
+        >>> g = np.zeros((4, 6), int); g[:, 2:4] = 1
+        >>> p = np.zeros((4, 6), int); p[:, 2:5] = 1
+        >>> a = analyse_indices(g, p, 2, width=1)
+        >>> dict(zip(CODES, a.counts[1, :7].tolist()))["fp_boundary"], int(a.counts[1, 0])
+        (4, 8)
+    """
+    g = np.ascontiguousarray(gt, dtype=np.int32)
+    p = np.ascontiguousarray(pred, dtype=np.int32)
+    if g.shape != p.shape or g.ndim != 2:
+        raise ValueError(f"ground truth {g.shape} and prediction {p.shape} must be equally shaped 2-D arrays")
+    k = int(num_classes)
+    thresholds = np.asarray(sorted(size_thresholds), dtype=np.float64)
+    out = np.zeros((k, len(fields(len(thresholds) + 1))), dtype=np.int64)
+    fp_kind = np.zeros(g.shape, np.uint8)
+    fn_kind = np.zeros(g.shape, np.uint8)
+    skip = np.zeros(k, np.bool_) if skip_contour is None else np.asarray(skip_contour, np.bool_)
+    if g.size:
+        w = width_pixels(width, g.shape)
+        d = iou_d_pixels(iou_d, g.shape)
+        kernel = _k.compiled() or _k.anatomy_image
+        kernel(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind)
+    return ImageAnatomy(out, fp_kind, fn_kind)
+
+
+def reference_skip(gt: np.ndarray, pred: np.ndarray, table: ClassTable) -> np.ndarray:
+    """The classes whose boundary pieces the reference never contour-tests in this image.
+
+    The reference compares each class's *position* among the image's classes (those in ground truth
+    or prediction, in id order) with the ignore id and skips the test on a match.
+    """
+    k = table.num_classes
+    present = np.zeros(k, bool)
+    for arr in (gt, pred):
+        hist = np.bincount(np.clip(arr.ravel(), 0, k).astype(np.int64), minlength=k + 1)[:k]
+        present |= hist > 0
+    active = np.flatnonzero(present)
+    active = active[np.argsort(table.ids[active], kind="stable")]
+    skip = np.zeros(k, bool)
+    for pos, c in enumerate(active):
+        if pos in table.ignore_ids:
+            skip[c] = True
+    return skip
+
+
+def read_indices(pair: Pair, table: ClassTable) -> tuple[np.ndarray, np.ndarray]:
+    """A pair's ground truth and prediction as class indices (gt: K = ignored, K+1 = unknown;
+    pred: K = not a class), through the same reader and lookup tables as the evaluation."""
+    from segviz.evaluate import read_pair
+
+    gt, pred = read_pair(pair, table)
+    size = int(max(gt.values.max(initial=0), pred.values.max(initial=0))) + 1
+    gi = table.gt_lut(size, encoding=pair.gt_encoding)[gt.values]
+    pi = table.pred_lut(size, encoding=pair.pred_encoding)[pred.values]
+    return gi, pi
+
+
+def analyse_pair(
+    pair: Pair,
+    table: ClassTable,
+    *,
+    width: float | int = DEFAULT_WIDTH,
+    iou_d: float = DEFAULT_IOU_D,
+    size_thresholds: Sequence[float] = DEFAULT_SIZE_THRESHOLDS,
+    reference_quirks: bool = True,
+) -> ImageAnatomy:
+    """Read one pair and compute its anatomy (raises :class:`SegvizError` naming the file)."""
+    gi, pi = read_indices(pair, table)
+    k = table.num_classes
+    if (gi == k + 1).any():
+        raise SegvizError(
+            f"{pair.gt_path}: ground-truth values not in the class table ({table.describe_ids()})"
+        )
+    skip = reference_skip(gi, pi, table) if reference_quirks else None
+    try:
+        return analyse_indices(
+            gi, pi, k, width=width, iou_d=iou_d, size_thresholds=size_thresholds, skip_contour=skip
+        )
+    except ValueError as exc:
+        raise SegvizError(f"{pair.gt_path}: {exc}") from None
+
+
+# ---------------------------------------------------------------------- a dataset
+@dataclass
+class Anatomy:
+    """Error anatomy of an evaluated dataset.
+
+    Attributes:
+        table: the class table (K classes).
+        names: image names (the evaluation's order).
+        rows: int64 (M, 2 + F) per-image table: image index, class index, then :attr:`columns`;
+            only (image, class) cells with a non-zero count are kept.
+        width: boundary width as given (fraction of the diagonal, or pixels).
+        iou_d: Boundary/Trimap IoU width as a fraction of the diagonal.
+        size_thresholds: object-size limits in pixels.
+        reference_quirks: whether the reference's questionable behaviour was kept (module docs).
+        skipped: images that could not be analysed, with the reason.
+    """
+
+    table: ClassTable
+    names: list[str]
+    rows: np.ndarray
+    width: float | int = DEFAULT_WIDTH
+    iou_d: float = DEFAULT_IOU_D
+    size_thresholds: tuple[float, ...] = DEFAULT_SIZE_THRESHOLDS
+    reference_quirks: bool = True
+    skipped: list[Problem] = field(default_factory=list)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return fields(len(self.size_thresholds) + 1)
+
+    def column(self, name: str) -> int:
+        return 2 + self.columns.index(name)
+
+    # ------------------------------------------------------------------ per class
+    def totals(self) -> np.ndarray:
+        """int64 (K, F): the per-image counts summed per class."""
+        k, f = self.table.num_classes, len(self.columns)
+        out = np.zeros((k, f), np.int64)
+        np.add.at(out, self.rows[:, 1], self.rows[:, 2:])
+        return out
+
+    def class_frame(self) -> pd.DataFrame:
+        """Per-class table: id, name, the summed counts, then union (TP+FP+FN), iou and the error
+        shares ``boundary_error`` = E_boundary/U, ``extent_error``, ``segment_error`` (these four sum
+        to 1), the paper's renormalised rates (E_b/(TP+E_b), E_e/(TP+E_b+E_e), E_s/U),
+        ``boundary_iou``, ``trimap_iou``, ``object_recall`` and per size bin ``<bin>_recall``
+        (found/ground-truth objects). NaN = undefined."""
+        import pandas as pd
+
+        t = self.totals()
+        col = {n: t[:, i] for i, n in enumerate(self.columns)}
+        eb = col["fp_boundary"] + col["fn_boundary"]
+        ee = col["fp_extent"] + col["fn_extent"]
+        es = col["fp_segment"] + col["fn_segment"]
+        tp = col["tp"]
+        union = tp + eb + ee + es
+        frame = pd.DataFrame({"id": self.table.ids, "name": list(self.table.names), **col})
+        frame["union"] = union
+        frame["iou"] = _divide(tp, union)
+        frame["boundary_error"] = _divide(eb, union)
+        frame["extent_error"] = _divide(ee, union)
+        frame["segment_error"] = _divide(es, union)
+        frame["boundary_error_renormalised"] = _divide(eb, tp + eb)
+        frame["extent_error_renormalised"] = _divide(ee, tp + eb + ee)
+        frame["segment_error_renormalised"] = _divide(es, union)
+        frame["boundary_iou"] = _divide(col["boundary_iou_intersection"], col["boundary_iou_union"])
+        frame["trimap_iou"] = _divide(col["trimap_iou_intersection"], col["trimap_iou_union"])
+        frame["object_recall"] = _divide(col["found_objects"], col["gt_objects"])
+        bins = (
+            SIZE_BINS
+            if len(self.size_thresholds) == 2
+            else [f"bin{i}" for i in range(len(self.size_thresholds) + 1)]
+        )
+        for b in bins:
+            frame[f"{b}_recall"] = _divide(col[f"{b}_found_objects"], col[f"{b}_gt_objects"])
+        return frame
+
+    def summary(self) -> dict[str, float | None]:
+        """Means over the classes whose value is defined (None when no class has one)."""
+        frame = self.class_frame()
+        out: dict[str, float | None] = {}
+        for key, column in (
+            ("mean_boundary_error", "boundary_error"),
+            ("mean_extent_error", "extent_error"),
+            ("mean_segment_error", "segment_error"),
+            ("mean_boundary_error_renormalised", "boundary_error_renormalised"),
+            ("mean_extent_error_renormalised", "extent_error_renormalised"),
+            ("mean_segment_error_renormalised", "segment_error_renormalised"),
+            ("mean_boundary_iou", "boundary_iou"),
+            ("mean_trimap_iou", "trimap_iou"),
+        ):
+            mean, _ = _mean_defined(frame[column].to_numpy(dtype=float))
+            out[key] = _clean(mean)
+        return out
+
+    def error_split(self) -> dict[str, float | None]:
+        """Dataset-level split of all error pixels (summed over classes): shares of boundary,
+        extent and segment errors in Σ(FP + FN), and Σ TP / Σ U."""
+        t = self.totals()
+        c = {n: int(t[:, i].sum()) for i, n in enumerate(self.columns)}
+        eb = c["fp_boundary"] + c["fn_boundary"]
+        ee = c["fp_extent"] + c["fn_extent"]
+        es = c["fp_segment"] + c["fn_segment"]
+        errors = eb + ee + es
+        return {
+            "boundary": _clean(_divide(eb, errors)),
+            "extent": _clean(_divide(ee, errors)),
+            "segment": _clean(_divide(es, errors)),
+            "tp_of_union": _clean(_divide(c["tp"], c["tp"] + errors)),
+            "error_pixels": errors,
+        }
+
+    def settings(self) -> dict:
+        return {
+            "boundary_width": self.width,
+            "boundary_iou_d": self.iou_d,
+            "size_thresholds": list(self.size_thresholds),
+            "reference_quirks": self.reference_quirks,
+        }
+
+    def to_dict(self) -> dict:
+        """``error_anatomy`` block of the JSON report (top level)."""
+        s = self.summary()
+        return {
+            "boundary_width": self.width,
+            "boundary_iou_d": self.iou_d,
+            "mean_boundary_error": s["mean_boundary_error"],
+            "mean_extent_error": s["mean_extent_error"],
+            "mean_segment_error": s["mean_segment_error"],
+            "mean_boundary_iou": s["mean_boundary_iou"],
+            "mean_trimap_iou": s["mean_trimap_iou"],
+            "size_thresholds": list(self.size_thresholds),
+            "reference_quirks": self.reference_quirks,
+        }
+
+    def class_dicts(self) -> list[dict]:
+        """Per class (table order): ``errors``, ``boundary_iou``, ``trimap_iou``, ``objects``."""
+        frame = self.class_frame()
+        out = []
+        for row in frame.to_dict("records"):
+            out.append(
+                {
+                    "errors": {c: int(row[c]) for c in CODES},
+                    "boundary_iou": _clean(row["boundary_iou"]),
+                    "trimap_iou": _clean(row["trimap_iou"]),
+                    "objects": {
+                        "gt": int(row["gt_objects"]),
+                        "found": int(row["found_objects"]),
+                        "missed": int(row["gt_objects"] - row["found_objects"]),
+                        "invented": int(row["invented_objects"]),
+                    },
+                }
+            )
+        return out
+
+    # ------------------------------------------------------------------ per image
+    def image_frame(self) -> pd.DataFrame:
+        """The per-image table as a DataFrame: image, name, class, class_name, then the counts."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.rows[:, 2:], columns=list(self.columns))
+        frame.insert(0, "image", self.rows[:, 0])
+        frame.insert(1, "name", [self.names[i] for i in self.rows[:, 0]])
+        frame.insert(2, "class", self.rows[:, 1])
+        frame.insert(3, "class_name", [self.table.names[i] for i in self.rows[:, 1]])
+        return frame
+
+    def images_for_error(self, class_index: int, error: ErrorType) -> pd.DataFrame:
+        """Images ranked by their pixels of one class and error type (most first): columns image,
+        name, pixels, share (of that image's union TP+FP+FN of the class). ``error`` is one of the six
+        codes (``fn_segment`` = missed-segment pixels) or a kind (``segment`` = fp + fn)."""
+        import pandas as pd
+
+        names = _error_columns(error)
+        rows = self.rows[self.rows[:, 1] == int(class_index)]
+        pixels = sum(rows[:, self.column(n)] for n in names) if len(rows) else np.zeros(0, np.int64)
+        union = sum(rows[:, self.column(n)] for n in CODES) if len(rows) else np.zeros(0, np.int64)
+        keep = pixels > 0
+        rows, pixels, union = rows[keep], pixels[keep], union[keep]
+        order = np.lexsort((rows[:, 0], -pixels))
+        return pd.DataFrame(
+            {
+                "image": rows[order, 0],
+                "name": [self.names[i] for i in rows[order, 0]],
+                "pixels": pixels[order],
+                "share": _divide(pixels[order], union[order]),
+            }
+        )
+
+
+def _error_columns(error: str) -> tuple[str, ...]:
+    if error in KIND_CODES:
+        return (f"fp_{error}", f"fn_{error}")
+    if error in CODES[1:]:
+        return (error,)
+    raise ValueError(f"error type {error!r}: expected one of {', '.join((*CODES[1:], *KIND_CODES))}")
+
+
+def error_mask(
+    image: ImageAnatomy, gt: np.ndarray, pred: np.ndarray, class_index: int, error: ErrorType
+) -> np.ndarray:
+    """bool (H, W): the pixels of one class and error type in one image (for highlighting).
+
+    ``gt`` / ``pred``: the image's class indices (:func:`read_indices`)."""
+    out = np.zeros(gt.shape, bool)
+    for name in _error_columns(error):
+        side, kind = name.split("_")
+        kinds = image.fp_kind if side == "fp" else image.fn_kind
+        owner = pred if side == "fp" else gt
+        out |= (kinds == KIND_CODES[kind]) & (owner == class_index)
+    return out
+
+
+def error_type_map(
+    image: ImageAnatomy, gt: np.ndarray, pred: np.ndarray, class_index: int | None = None
+) -> np.ndarray:
+    """int8 (H, W) per-pixel error type for the image view: 0 correct (or another class's pixel
+    when ``class_index`` is given), 1/2/3 FP boundary/extent/segment, 4/5/6 FN boundary/extent/segment.
+    Without ``class_index`` a wrong pixel shows its FN type (its true
+    class) when it has one, else its FP type.
+
+    Example:
+        >>> g = np.zeros((4, 6), int); g[:, 2:4] = 1
+        >>> p = np.zeros((4, 6), int); p[:, 2:5] = 1
+        >>> a = analyse_indices(g, p, 2, width=1)
+        >>> error_type_map(a, g, p, 1)[0].tolist()
+        [0, 0, 0, 0, 1, 0]
+    """
+    out = np.zeros(gt.shape, np.int8)
+    if class_index is None:
+        out[image.fp_kind > 0] = image.fp_kind[image.fp_kind > 0]
+        fn = image.fn_kind > 0
+        out[fn] = image.fn_kind[fn] + 3
+    else:
+        fp = (image.fp_kind > 0) & (pred == class_index)
+        out[fp] = image.fp_kind[fp]
+        fn = (image.fn_kind > 0) & (gt == class_index)
+        out[fn] = image.fn_kind[fn] + 3
+    return out
+
+
+ERROR_TYPE_LABELS = (
+    "correct",
+    "FP boundary",
+    "FP extent",
+    "FP segment",
+    "FN boundary",
+    "FN extent",
+    "FN segment",
+)
+
+
+def analyse(
+    evaluation: Evaluation,
+    *,
+    width: float | int = DEFAULT_WIDTH,
+    iou_d: float = DEFAULT_IOU_D,
+    size_thresholds: Sequence[float] = DEFAULT_SIZE_THRESHOLDS,
+    reference_quirks: bool = True,
+    workers: int = 2,
+    store: ResultsStore | None = None,
+    progress: Progress | None = None,
+) -> Anatomy:
+    """Error anatomy of every image of an evaluation (the same pairs and class table).
+
+    Images are read again (the evaluation keeps counts, not pixels) in ``workers`` threads; the
+    kernel releases the GIL. With ``store``, per-image results are kept beside the evaluation's
+    counts (keyed on the files and the settings) and a second run reads no mask.
+    """
+    check_width(width, [])
+    thresholds = tuple(sorted(float(t) for t in size_thresholds))
+    table = evaluation.table
+    settings = dict(width=width, iou_d=iou_d, size_thresholds=thresholds, reference_quirks=reference_quirks)
+    pairs = list(evaluation.pairs)
+    cached = load_cached(store, pairs, table, settings) if store is not None else {}
+    todo = [i for i, p in enumerate(pairs) if i not in cached]
+    _k.compiled()  # compile (or load the compiled kernel) once, before the threads start
+
+    def one(i: int) -> np.ndarray | Problem:
+        pair = pairs[i]
+        try:
+            a = analyse_pair(
+                pair,
+                table,
+                width=width,
+                iou_d=iou_d,
+                size_thresholds=thresholds,
+                reference_quirks=reference_quirks,
+            )
+        except SegvizError as exc:
+            return Problem(pair.name, str(exc))
+        except Exception as exc:  # a bad file never stops the dataset
+            return Problem(pair.name, f"{pair.gt_path} / {pair.pred_path}: {type(exc).__name__}: {exc}")
+        return a.counts
+
+    results: dict[int, np.ndarray] = dict(cached)
+    skipped: list[Problem] = []
+    done = len(cached)
+    if progress is not None and done:
+        progress(done, len(pairs))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for i, r in zip(todo, pool.map(one, todo), strict=True):
+            if isinstance(r, Problem):
+                skipped.append(r)
+            else:
+                results[i] = r
+            done += 1
+            if progress is not None:
+                progress(done, len(pairs))
+    if store is not None and todo:
+        save_cached(store, pairs, table, settings, results)
+    nf = len(fields(len(thresholds) + 1))
+    blocks = []
+    for i in sorted(results):
+        counts = results[i]
+        nz = np.flatnonzero(counts.any(axis=1))
+        block = np.empty((len(nz), 2 + nf), np.int64)
+        block[:, 0] = i
+        block[:, 1] = nz
+        block[:, 2:] = counts[nz]
+        blocks.append(block)
+    rows = np.concatenate(blocks) if blocks else np.zeros((0, 2 + nf), np.int64)
+    return Anatomy(
+        table=table,
+        names=list(evaluation.names),
+        rows=rows,
+        width=width,
+        iou_d=iou_d,
+        size_thresholds=thresholds,
+        reference_quirks=reference_quirks,
+        skipped=skipped,
+    )
+
+
+def check_width(width: float | int, shapes: Sequence[tuple[int, int]]) -> None:
+    """Raise ValueError naming ``width`` when it is 0, negative, neither a fraction in (0, 1) nor
+    whole pixels, or more pixels than an image has (``shapes``: (H, W) of the images)."""
+    if (
+        isinstance(width, bool)
+        or not isinstance(width, (int, float))
+        or not math.isfinite(width)
+        or width <= 0
+    ):
+        raise ValueError(f"boundary width {width!r}: must be positive (a fraction in (0, 1) or pixels >= 1)")
+    if width >= 1 and width != int(width):
+        raise ValueError(f"boundary width {width}: a width of 1 pixel or more must be a whole number")
+    for shape in shapes:
+        if width >= 1 and width > max(shape):
+            raise ValueError(f"boundary width {width} px is larger than the image ({shape[1]}x{shape[0]})")
+
+
+# ---------------------------------------------------------------------- the results store
+CACHE_VERSION = 1
+
+
+def _cache_file(store: ResultsStore, pairs: Sequence[Pair], table: ClassTable, settings: dict) -> Path:
+    key = json.dumps(
+        {
+            "v": CACHE_VERSION,
+            "ids": table.ids.tolist(),
+            "ignore": list(table.ignore_ids),
+            "source": sorted((table.source_ids or {}).items()),
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
+        },
+        sort_keys=True,
+    )
+    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    return store.folder_for(pairs).with_name(store.folder_for(pairs).name + f".anatomy-{digest}.npz")
+
+
+def load_cached(
+    store: ResultsStore, pairs: Sequence[Pair], table: ClassTable, settings: dict
+) -> dict[int, np.ndarray]:
+    """Stored per-image counts {pair position: (K, F) counts} of the pairs whose files are unchanged
+    (the same :func:`segviz.store.pair_key` as the evaluation's counts); {} when nothing is stored
+    or the file cannot be trusted."""
+    from segviz.store import pair_key
+
+    path = _cache_file(store, pairs, table, settings)
+    if not path.exists():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = json.loads(str(data["keys"]))
+            counts = data["counts"]
+        if counts.ndim != 3 or counts.shape[0] != len(keys) or counts.shape[1] != table.num_classes:
+            raise ValueError(f"shape {counts.shape}")
+        if (counts < 0).any():
+            raise ValueError("negative counts")
+    except Exception:
+        path.unlink(missing_ok=True)
+        return {}
+    stored = {tuple(k): i for i, k in enumerate(keys)}
+    out = {}
+    for i, pair in enumerate(pairs):
+        j = stored.get(tuple(json.loads(json.dumps(pair_key(pair)))))
+        if j is not None:
+            out[i] = counts[j].astype(np.int64)
+    return out
+
+
+def save_cached(
+    store: ResultsStore,
+    pairs: Sequence[Pair],
+    table: ClassTable,
+    settings: dict,
+    results: dict[int, np.ndarray],
+) -> None:
+    """Write the per-image counts atomically (a file of its own beside the store's entry)."""
+    from segviz.store import pair_key
+
+    path = _cache_file(store, pairs, table, settings)
+    order = sorted(results)
+    keys = [list(pair_key(pairs[i])) for i in order]
+    counts = np.stack([results[i] for i in order]) if order else np.zeros((0, table.num_classes, 0), np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-anatomy-", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez(tmp, keys=np.array(json.dumps(keys)), counts=counts)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _clean(value) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else value

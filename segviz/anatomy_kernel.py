@@ -1,0 +1,372 @@
+"""The per-image error-anatomy kernel (plain Python loops, compiled by numba when it is there).
+
+Everything works per class on the class's bounding box (of its ground-truth and predicted pixels)
+grown by a margin, so small classes cost little. The exact ("Euclidean") disk dilation of radius w
+is done without a kernel: a column scan gives each pixel's vertical distance to the nearest source
+pixel (capped at w + 1) and a query pixel is within the disk of a source iff some column offset
+dx in [-w, w] has dx² + v² <= w² + w (the reference's disk is round(√(dx²+dy²)) <= w, i.e.
+dx² + dy² <= w² + w for integers). Square windows (the 3×3 kernel iterated d times) are box counts
+from integral images. Connected pieces are 8-connected, found by a stack-based flood fill.
+
+State of a pixel for class c (``S``): 0 TN (neither ground truth nor prediction is c; ignored
+ground truth counts as "not c", as in the reference), 1 TP, 2 FP (prediction c, ground truth not c,
+ignored ground truth included: the reference's masks include it), 3 FN. Counts leave ignored pixels
+out. Do not call these functions directly: use :mod:`segviz.anatomy`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Columns of the per-class output row (see segviz.anatomy.FIELDS).
+TP, FP_B, FP_E, FP_S, FN_B, FN_E, FN_S = 0, 1, 2, 3, 4, 5, 6
+BI_I, BI_U, TRI_I, TRI_U = 7, 8, 9, 10
+GT_OBJ, FOUND, INVENTED = 11, 12, 13
+NUM_BASE = 14  # then, per size bin: gt objects, found objects, gt pixels, tp pixels
+
+
+def _vdist(a, val, cap, out):
+    """out[y, x] = vertical distance to the nearest a == val in column x, capped at ``cap``."""
+    h, wd = a.shape
+    for x in range(wd):
+        last = -(1 << 30)
+        for y in range(h):
+            if a[y, x] == val:
+                last = y
+            dd = y - last
+            out[y, x] = dd if dd < cap else cap
+        last = 1 << 30
+        for y in range(h - 1, -1, -1):
+            if a[y, x] == val:
+                last = y
+            dd = last - y
+            if dd < out[y, x]:
+                out[y, x] = dd
+
+
+def _near(v, y, x, w, lim):
+    """Whether a source lies in the exact disk of radius w around (y, x), from the column distances."""
+    wd = v.shape[1]
+    lo = x - w if x - w > 0 else 0
+    hi = x + w if x + w < wd - 1 else wd - 1
+    for xx in range(lo, hi + 1):
+        dx = xx - x
+        dv = v[y, xx]
+        if dx * dx + dv * dv <= lim:
+            return True
+    return False
+
+
+def _flood(m, lab, n, y0, x0, stack):
+    """Label the 8-connected piece of equal non-zero ``m`` values holding (y0, x0) with ``n``;
+    its pixels are left in ``stack[:count]`` (flat indices); returns count."""
+    h, wd = m.shape
+    v = m[y0, x0]
+    lab[y0, x0] = n
+    stack[0] = y0 * wd + x0
+    top = 1
+    i = 0
+    while i < top:
+        q = stack[i]
+        i += 1
+        y = q // wd
+        x = q - y * wd
+        for dy in range(-1, 2):
+            yy = y + dy
+            if yy < 0 or yy >= h:
+                continue
+            for dx in range(-1, 2):
+                xx = x + dx
+                if xx < 0 or xx >= wd:
+                    continue
+                if m[yy, xx] == v and lab[yy, xx] == 0:
+                    lab[yy, xx] = n
+                    stack[top] = yy * wd + xx
+                    top += 1
+    return top
+
+
+def _integral(s, which):
+    """Integral image (h+1, w+1) of the pixels of ``s`` in the set ``which`` (1: {1, 3}, 2: {1, 2})."""
+    h, wd = s.shape
+    out = np.zeros((h + 1, wd + 1), np.int32)
+    for y in range(h):
+        run = 0
+        for x in range(wd):
+            v = s[y, x]
+            if v == 1 or (which == 1 and v == 3) or (which == 2 and v == 2):
+                run += 1
+            out[y + 1, x + 1] = out[y, x + 1] + run
+    return out
+
+
+def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
+    """Fill ``out`` (k, NUM_BASE + 4·bins) int64 and the per-pixel kinds of one image.
+
+    g: int32 (H, W) ground-truth class index, k = ignored. p: int32 (H, W) predicted class index,
+    anything >= k = not a class. w: boundary width (pixels, exact disk). d: Boundary/Trimap IoU
+    width (3×3 kernel iterated). skip: bool (k,) classes whose boundary pieces skip the contour test
+    (the reference's quirk). thresholds: float64 ascending object-size limits. fp_kind / fn_kind:
+    uint8 (H, W) written with 1 boundary, 2 extent, 3 segment for the pixel's predicted / true class.
+    """
+    hh, ww = g.shape
+    nb = thresholds.shape[0] + 1
+    ymin = np.full(k, hh, np.int64)
+    ymax = np.full(k, -1, np.int64)
+    xmin = np.full(k, ww, np.int64)
+    xmax = np.full(k, -1, np.int64)
+    for y in range(hh):
+        for x in range(ww):
+            a = g[y, x]
+            b = p[y, x]
+            if a < k:
+                if y < ymin[a]:
+                    ymin[a] = y
+                if y > ymax[a]:
+                    ymax[a] = y
+                if x < xmin[a]:
+                    xmin[a] = x
+                if x > xmax[a]:
+                    xmax[a] = x
+            if b < k and b != a:
+                if y < ymin[b]:
+                    ymin[b] = y
+                if y > ymax[b]:
+                    ymax[b] = y
+                if x < xmin[b]:
+                    xmin[b] = x
+                if x > xmax[b]:
+                    xmax[b] = x
+    lim = w * w + w
+    cap = w + 1
+    margin = (w if w > d else d) + 2
+    for c in range(k):
+        if ymax[c] < 0:
+            continue
+        r0 = max(0, ymin[c] - margin)
+        r1 = min(hh, ymax[c] + margin + 1)
+        c0 = max(0, xmin[c] - margin)
+        c1 = min(ww, xmax[c] + margin + 1)
+        h = r1 - r0
+        wd = c1 - c0
+        s = np.zeros((h, wd), np.uint8)
+        ign = np.zeros((h, wd), np.uint8)
+        n_err = 0
+        for y in range(h):
+            for x in range(wd):
+                a = g[r0 + y, c0 + x]
+                b = p[r0 + y, c0 + x]
+                if a == k:
+                    ign[y, x] = 1
+                if b == c:
+                    if a == c:
+                        s[y, x] = 1
+                    else:
+                        s[y, x] = 2
+                        n_err += 1
+                elif a == c:
+                    s[y, x] = 3
+                    n_err += 1
+        # ---- boundary errors: FP/FN within w of both TP and TN, grown by w, touching both contours
+        bnd = np.zeros((h, wd), np.uint8)  # 1 = FP boundary, 2 = FN boundary
+        if n_err > 0 and w > 0:
+            vtp = np.empty((h, wd), np.int32)
+            vtn = np.empty((h, wd), np.int32)
+            _vdist(s, 1, cap, vtp)
+            _vdist(s, 0, cap, vtn)
+            naive = np.zeros((h, wd), np.uint8)
+            n_naive = 0
+            for y in range(h):
+                for x in range(wd):
+                    v = s[y, x]
+                    if v >= 2 and _near(vtp, y, x, w, lim) and _near(vtn, y, x, w, lim):
+                        naive[y, x] = v - 1
+                        n_naive += 1
+            if n_naive > 0:
+                vfp = np.empty((h, wd), np.int32)
+                vfn = np.empty((h, wd), np.int32)
+                _vdist(naive, 1, cap, vfp)
+                _vdist(naive, 2, cap, vfn)
+                cand = np.zeros((h, wd), np.uint8)
+                for y in range(h):
+                    for x in range(wd):
+                        v = s[y, x]
+                        if v == 2 and _near(vfp, y, x, w, lim):
+                            cand[y, x] = 1
+                        elif v == 3 and _near(vfn, y, x, w, lim):
+                            cand[y, x] = 2
+                lab = np.zeros((h, wd), np.int32)
+                stack = np.empty(h * wd, np.int64)
+                n = 0
+                for y in range(h):
+                    for x in range(wd):
+                        if cand[y, x] == 0 or lab[y, x] != 0:
+                            continue
+                        n += 1
+                        count = _flood(cand, lab, n, y, x, stack)
+                        touch_tp = False
+                        touch_tn = False
+                        for i in range(count):
+                            q = stack[i]
+                            qy = q // wd
+                            qx = q - qy * wd
+                            for dy in range(-1, 2):
+                                yy = qy + dy
+                                if yy < 0 or yy >= h:
+                                    continue
+                                for dx in range(-1, 2):
+                                    xx = qx + dx
+                                    if xx < 0 or xx >= wd:
+                                        continue
+                                    t = s[yy, xx]
+                                    if t == 1:
+                                        touch_tp = True
+                                    elif t == 0:
+                                        touch_tn = True
+                            if touch_tp and touch_tn:
+                                break
+                        if (touch_tp and touch_tn) or skip[c]:
+                            v = cand[y, x]
+                            for i in range(count):
+                                q = stack[i]
+                                bnd[q // wd, q % wd] = v
+        # ---- extent / segment errors and objects: 8-connected predicted and true segments
+        row = out[c]
+        stack = np.empty(h * wd, np.int64)
+        mp = np.zeros((h, wd), np.uint8)
+        mg = np.zeros((h, wd), np.uint8)
+        for y in range(h):
+            for x in range(wd):
+                v = s[y, x]
+                if v == 1 or v == 2:
+                    mp[y, x] = 1
+                if v == 1 or v == 3:
+                    mg[y, x] = 1
+        lab = np.zeros((h, wd), np.int32)
+        n = 0
+        for y in range(h):
+            for x in range(wd):
+                if mp[y, x] == 0 or lab[y, x] != 0:
+                    continue
+                n += 1
+                count = _flood(mp, lab, n, y, x, stack)
+                has_tp = False
+                for i in range(count):
+                    q = stack[i]
+                    if s[q // wd, q % wd] == 1:
+                        has_tp = True
+                        break
+                invented = False
+                for i in range(count):
+                    q = stack[i]
+                    qy = q // wd
+                    qx = q - qy * wd
+                    if s[qy, qx] != 2 or ign[qy, qx] == 1:
+                        continue
+                    if bnd[qy, qx] == 1:
+                        row[FP_B] += 1
+                        fp_kind[r0 + qy, c0 + qx] = 1
+                    elif has_tp:
+                        row[FP_E] += 1
+                        fp_kind[r0 + qy, c0 + qx] = 2
+                    else:
+                        row[FP_S] += 1
+                        fp_kind[r0 + qy, c0 + qx] = 3
+                        invented = True
+                if invented:
+                    row[INVENTED] += 1
+        lab[:, :] = 0
+        n = 0
+        for y in range(h):
+            for x in range(wd):
+                if mg[y, x] == 0 or lab[y, x] != 0:
+                    continue
+                n += 1
+                count = _flood(mg, lab, n, y, x, stack)
+                tp = 0
+                for i in range(count):
+                    q = stack[i]
+                    qy = q // wd
+                    qx = q - qy * wd
+                    if s[qy, qx] == 1:
+                        tp += 1
+                for i in range(count):
+                    q = stack[i]
+                    qy = q // wd
+                    qx = q - qy * wd
+                    if s[qy, qx] != 3:
+                        continue
+                    if bnd[qy, qx] == 2:
+                        row[FN_B] += 1
+                        fn_kind[r0 + qy, c0 + qx] = 1
+                    elif tp > 0:
+                        row[FN_E] += 1
+                        fn_kind[r0 + qy, c0 + qx] = 2
+                    else:
+                        row[FN_S] += 1
+                        fn_kind[r0 + qy, c0 + qx] = 3
+                row[TP] += tp
+                row[GT_OBJ] += 1
+                if tp > 0:
+                    row[FOUND] += 1
+                b = 0
+                while b < nb - 1 and count >= thresholds[b]:
+                    b += 1
+                row[NUM_BASE + 4 * b] += 1
+                row[NUM_BASE + 4 * b + 2] += count
+                row[NUM_BASE + 4 * b + 3] += tp
+                if tp > 0:
+                    row[NUM_BASE + 4 * b + 1] += 1
+        # ---- Boundary IoU and Trimap IoU (square window of half-size d; outside the image is
+        # neither "in" nor "out": cv2's erosion border)
+        ig = _integral(s, 1)
+        ip = _integral(s, 2)
+        for y in range(h):
+            gy = r0 + y
+            ya = y - d if y - d > 0 else 0
+            yb = y + d if y + d < h - 1 else h - 1
+            rows = min(gy + d, hh - 1) - max(gy - d, 0) + 1
+            for x in range(wd):
+                v = s[y, x]
+                if v == 0 or ign[y, x] == 1:
+                    continue
+                gx = c0 + x
+                xa = x - d if x - d > 0 else 0
+                xb = x + d if x + d < wd - 1 else wd - 1
+                area = rows * (min(gx + d, ww - 1) - max(gx - d, 0) + 1)
+                cg = ig[yb + 1, xb + 1] - ig[ya, xb + 1] - ig[yb + 1, xa] + ig[ya, xa]
+                cp = ip[yb + 1, xb + 1] - ip[ya, xb + 1] - ip[yb + 1, xa] + ip[ya, xa]
+                is_g = v == 1 or v == 3
+                is_p = v == 1 or v == 2
+                gint = is_g and cg < area
+                pint = is_p and cp < area
+                gd = cg > 0 and cg < area
+                if gint and pint:
+                    row[BI_I] += 1
+                if gint or pint:
+                    row[BI_U] += 1
+                if gint and is_p:
+                    row[TRI_I] += 1
+                if gint or (gd and is_p):
+                    row[TRI_U] += 1
+
+
+_compiled = None
+
+
+def compiled():
+    """The numba-compiled kernel (compiled once per process, cached on disk), or None without numba."""
+    global _compiled
+    if _compiled is None:
+        from segviz import kernels
+
+        if not kernels.numba_available():
+            return None
+        import numba
+
+        jit = numba.njit(nogil=True, cache=True)
+        g = globals()
+        for name in ("_vdist", "_near", "_flood", "_integral"):
+            g[name] = jit(g[name])
+        _compiled = jit(anatomy_image)
+    return _compiled
