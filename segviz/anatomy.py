@@ -137,7 +137,7 @@ def width_pixels(width: float | int, shape: tuple[int, int]) -> int:
         (6, 4)
     """
     if 0 < width < 1:
-        return int(round(width * math.hypot(shape[0], shape[1])))
+        return round(width * math.sqrt(shape[0] ** 2 + shape[1] ** 2))
     if width != int(width) or width < 1:
         raise ValueError(f"boundary width {width}: expected a fraction in (0, 1) or whole pixels >= 1")
     if width > max(shape):
@@ -147,7 +147,7 @@ def width_pixels(width: float | int, shape: tuple[int, int]) -> int:
 
 def iou_d_pixels(d: float, shape: tuple[int, int]) -> int:
     """Boundary/Trimap IoU width: max(1, round(d · diagonal))."""
-    return max(int(round(d * math.hypot(shape[0], shape[1]))), 1)
+    return max(round(d * math.sqrt(shape[0] ** 2 + shape[1] ** 2)), 1)
 
 
 # ---------------------------------------------------------------------- one image
