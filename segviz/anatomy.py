@@ -116,16 +116,22 @@ def parse_width(text: str) -> float | int:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(
+        raise BoundaryWidthError(
             f"boundary width {text!r}: expected a fraction of the diagonal in (0, 1) or pixels"
         ) from None
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"boundary width {text}: must be positive (a fraction in (0, 1) or pixels >= 1)")
+        raise BoundaryWidthError(
+            f"boundary width {text}: must be positive (a fraction in (0, 1) or pixels >= 1)"
+        )
     if value < 1:
         return value
     if value != int(value):
-        raise ValueError(f"boundary width {text}: a width of 1 pixel or more must be a whole number")
+        raise BoundaryWidthError(f"boundary width {text}: a width of 1 pixel or more must be a whole number")
     return int(value)
+
+
+class BoundaryWidthError(SegvizError, ValueError):
+    """A boundary width that cannot be used (0, negative, not whole pixels, larger than an image)."""
 
 
 def width_pixels(width: float | int, shape: tuple[int, int]) -> int:
@@ -138,10 +144,7 @@ def width_pixels(width: float | int, shape: tuple[int, int]) -> int:
     """
     if 0 < width < 1:
         return round(width * math.sqrt(shape[0] ** 2 + shape[1] ** 2))
-    if width != int(width) or width < 1:
-        raise ValueError(f"boundary width {width}: expected a fraction in (0, 1) or whole pixels >= 1")
-    if width > max(shape):
-        raise ValueError(f"boundary width {width} px is larger than the image ({shape[1]}x{shape[0]})")
+    check_width(width, [shape])
     return int(width)
 
 
@@ -261,8 +264,8 @@ def analyse_pair(
         return analyse_indices(
             gi, pi, k, width=width, iou_d=iou_d, size_thresholds=size_thresholds, skip_contour=skip
         )
-    except ValueError as exc:
-        raise SegvizError(f"{pair.gt_path}: {exc}") from None
+    except BoundaryWidthError as exc:
+        raise BoundaryWidthError(f"{exc} ({pair.gt_path})") from None
 
 
 # ---------------------------------------------------------------------- a dataset
@@ -554,6 +557,8 @@ def analyse(
                 size_thresholds=thresholds,
                 reference_quirks=reference_quirks,
             )
+        except BoundaryWidthError:
+            raise
         except SegvizError as exc:
             return Problem(pair.name, str(exc))
         except Exception as exc:  # a bad file never stops the dataset
@@ -600,7 +605,7 @@ def analyse(
 
 
 def check_width(width: float | int, shapes: Sequence[tuple[int, int]]) -> None:
-    """Raise ValueError naming ``width`` when it is 0, negative, neither a fraction in (0, 1) nor
+    """Raise :class:`BoundaryWidthError` naming ``width`` when it is 0, negative, neither a fraction in (0, 1) nor
     whole pixels, or more pixels than an image has (``shapes``: (H, W) of the images)."""
     if (
         isinstance(width, bool)
@@ -608,12 +613,16 @@ def check_width(width: float | int, shapes: Sequence[tuple[int, int]]) -> None:
         or not math.isfinite(width)
         or width <= 0
     ):
-        raise ValueError(f"boundary width {width!r}: must be positive (a fraction in (0, 1) or pixels >= 1)")
+        raise BoundaryWidthError(
+            f"boundary width {width!r}: must be positive (a fraction in (0, 1) or pixels >= 1)"
+        )
     if width >= 1 and width != int(width):
-        raise ValueError(f"boundary width {width}: a width of 1 pixel or more must be a whole number")
+        raise BoundaryWidthError(f"boundary width {width}: a width of 1 pixel or more must be a whole number")
     for shape in shapes:
         if width >= 1 and width > max(shape):
-            raise ValueError(f"boundary width {width} px is larger than the image ({shape[1]}x{shape[0]})")
+            raise BoundaryWidthError(
+                f"boundary width {width} px is larger than the image ({shape[1]}x{shape[0]})"
+            )
 
 
 # ---------------------------------------------------------------------- the results store

@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", metavar="PATH", help="write the full results as JSON")
     ev.add_argument("--csv", metavar="PATH", help="write the per-class table as CSV")
     ev.add_argument("--quiet", action="store_true", help="print nothing on stdout")
+    _anatomy_args(ev)
 
     cmp = sub.add_parser(
         "compare",
@@ -152,14 +153,90 @@ def load(args: argparse.Namespace, *, model: str | None, pred: str | None = None
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    width = _anatomy_width(args)
     result = load(args, model=args.model, pred=args.pred)
+    anatomy = _run_anatomy(args, result, width) if args.errors else None
     if args.json:
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1, allow_nan=False) + "\n")
+        data = result.to_dict() if anatomy is None else _with_anatomy(result.to_dict(), anatomy)
+        Path(args.json).write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
     if args.csv:
         result.class_frame().to_csv(args.csv, index=False, float_format="%.6f")
     if not args.quiet:
         print(format_report(result))
-    return EXIT_SKIPPED if result.skipped else EXIT_OK
+        if anatomy is not None:
+            print()
+            print(format_anatomy(anatomy))
+    skipped = result.skipped or (anatomy is not None and anatomy.skipped)
+    return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+# ---------------------------------------------------------------------- error anatomy (--errors)
+def _anatomy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--errors",
+        action="store_true",
+        help="error anatomy: boundary / extent / segment errors, Boundary and Trimap IoU, objects",
+    )
+    p.add_argument(
+        "--boundary-width",
+        metavar="W",
+        default="0.01",
+        help="boundary width for --errors: a fraction of the image diagonal in (0, 1) or whole pixels "
+        "(default 0.01)",
+    )
+
+
+def _anatomy_width(args: argparse.Namespace) -> float | int:
+    from segviz.anatomy import BoundaryWidthError, parse_width
+
+    try:
+        return parse_width(args.boundary_width)
+    except BoundaryWidthError as exc:
+        raise UsageError(f"--boundary-width: {exc}") from None
+
+
+def _run_anatomy(args: argparse.Namespace, result: Evaluation, width: float | int):
+    from segviz.anatomy import BoundaryWidthError, analyse
+
+    store = None if args.no_store else ResultsStore(args.store)
+    try:
+        anatomy = analyse(result, width=width, workers=args.workers, store=store)
+    except BoundaryWidthError as exc:
+        raise UsageError(f"--boundary-width: {exc}") from None
+    for p in anatomy.skipped:
+        _say(f"skipped {p.name} (error anatomy): {p.reason}")
+    return anatomy
+
+
+def _with_anatomy(data: dict, anatomy) -> dict:
+    for entry, extra in zip(data["classes"], anatomy.class_dicts(), strict=True):
+        entry.update(extra)
+    data["error_anatomy"] = anatomy.to_dict()
+    return data
+
+
+def format_anatomy(anatomy) -> str:
+    """Per-class error anatomy: IoU and the error shares of the union, Boundary/Trimap IoU, objects."""
+    frame = anatomy.class_frame()
+    width = max([len("class"), *(len(n) for n in frame["name"])])
+    lines = [
+        f"error anatomy (boundary width {anatomy.width}{' px' if anatomy.width >= 1 else ' of the diagonal'}; "
+        "percent of each class's union TP+FP+FN)",
+        f"{'class':<{width}}  {'IoU':>6}  {'bound':>6}  {'extent':>6}  {'segm':>6}  {'BIoU':>6}  {'TIoU':>6}"
+        f"  {'objects':>7}  {'missed':>6}  {'invent':>6}",
+    ]
+    for row in frame.itertuples(index=False):
+        lines.append(
+            f"{row.name:<{width}}  {_pct(row.iou)}  {_pct(row.boundary_error)}  {_pct(row.extent_error)}  "
+            f"{_pct(row.segment_error)}  {_pct(row.boundary_iou)}  {_pct(row.trimap_iou)}  "
+            f"{int(row.gt_objects):>7,}  {int(row.gt_objects - row.found_objects):>6,}  {int(row.invented_objects):>6,}"
+        )
+    s = anatomy.summary()
+    lines.append(
+        f"{'mean':<{width}}  {'':>6}  {_pct(s['mean_boundary_error'])}  {_pct(s['mean_extent_error'])}  "
+        f"{_pct(s['mean_segment_error'])}  {_pct(s['mean_boundary_iou'])}  {_pct(s['mean_trimap_iou'])}"
+    )
+    return "\n".join(lines)
 
 
 def _compare(args: argparse.Namespace) -> int:
