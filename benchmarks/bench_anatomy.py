@@ -96,7 +96,9 @@ def reference_runner(path: str | None, k):
 
     def run(g, p):
         shape = g.shape
-        return brute_force(g, p, k, anatomy.width_pixels(0.01, shape), anatomy.iou_d_pixels(0.02, shape), np.zeros(k, bool))
+        return brute_force(
+            g, p, k, anatomy.width_pixels(0.01, shape), anatomy.iou_d_pixels(0.02, shape), np.zeros(k, bool)
+        )
 
     return run, "stand-in: brute-force numpy implementation of the same definitions (tests/test_anatomy.py)"
 
@@ -145,7 +147,11 @@ def main() -> None:
     rows = []
     for name, (frames, k), n_ref in (
         ("CamVid 480×360, 11 classes (camvid-val / tinyfcn)", camvid_frames(args.camvid), args.camvid_ref),
-        ("Cityscapes 2048×1024, 19 classes (synthetic)", cityscapes_frames(args.cityscapes), args.cityscapes_ref),
+        (
+            "Cityscapes 2048×1024, 19 classes (synthetic)",
+            cityscapes_frames(args.cityscapes),
+            args.cityscapes_ref,
+        ),
     ):
         run, label = reference_runner(args.reference, k)
         ms1, fps = time_segviz(frames, k, args.workers)
@@ -155,7 +161,10 @@ def main() -> None:
         )
         rows.append((name, ms1, fps, ref_s, same, label))
     print()
-    print("| images | segviz, 1 thread | segviz, %d threads | reference | speed-up (1 thread) | speed-up (throughput) | identical counts |" % args.workers)
+    print(
+        "| images | segviz, 1 thread | segviz, %d threads | reference | speed-up (1 thread) | speed-up (throughput) | identical counts |"
+        % args.workers
+    )
     print("|---|---|---|---|---|---|---|")
     for name, ms1, fps, ref_s, same, _ in rows:
         print(

@@ -26,20 +26,22 @@ NUM_BASE = 14  # then, per size bin: gt objects, found objects, gt pixels, tp pi
 
 
 def _vdist(a, val, cap, out):
-    """out[y, x] = vertical distance to the nearest a == val in column x, capped at ``cap``."""
+    """out[y, x] = vertical distance to the nearest a == val in column x, capped at ``cap``
+    (row by row, in memory order)."""
     h, wd = a.shape
-    for x in range(wd):
-        last = -(1 << 30)
-        for y in range(h):
+    last = np.full(wd, -(1 << 30), np.int64)
+    for y in range(h):
+        for x in range(wd):
             if a[y, x] == val:
-                last = y
-            dd = y - last
+                last[x] = y
+            dd = y - last[x]
             out[y, x] = dd if dd < cap else cap
-        last = 1 << 30
-        for y in range(h - 1, -1, -1):
+    last[:] = 1 << 30
+    for y in range(h - 1, -1, -1):
+        for x in range(wd):
             if a[y, x] == val:
-                last = y
-            dd = last - y
+                last[x] = y
+            dd = last[x] - y
             if dd < out[y, x]:
                 out[y, x] = dd
 
@@ -86,16 +88,14 @@ def _flood(m, lab, n, y0, x0, stack):
     return top
 
 
-def _integral(s, which):
-    """Integral image (h+1, w+1) of the pixels of ``s`` in the set ``which`` (1: {1, 3}, 2: {1, 2})."""
-    h, wd = s.shape
+def _integral(m):
+    """Integral image (h+1, w+1) int32 of a 0/1 uint8 mask."""
+    h, wd = m.shape
     out = np.zeros((h + 1, wd + 1), np.int32)
     for y in range(h):
         run = 0
         for x in range(wd):
-            v = s[y, x]
-            if v == 1 or (which == 1 and v == 3) or (which == 2 and v == 2):
-                run += 1
+            run += m[y, x]
             out[y + 1, x + 1] = out[y, x + 1] + run
     return out
 
@@ -319,8 +319,8 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
                     row[NUM_BASE + 4 * b + 1] += 1
         # ---- Boundary IoU and Trimap IoU (square window of half-size d; outside the image is
         # neither "in" nor "out": cv2's erosion border)
-        ig = _integral(s, 1)
-        ip = _integral(s, 2)
+        ig = _integral(mg)
+        ip = _integral(mp)
         for y in range(h):
             gy = r0 + y
             ya = y - d if y - d > 0 else 0
