@@ -162,8 +162,8 @@ def main() -> None:
         rows.append((name, ms1, fps, ref_s, same, label))
     print()
     print(
-        "| images | segviz, 1 thread | segviz, %d threads | reference | speed-up (1 thread) | speed-up (throughput) | identical counts |"
-        % args.workers
+        f"| images | segviz, 1 thread | segviz, {args.workers} threads | reference | speed-up (1 thread) "
+        "| speed-up (throughput) | identical counts |"
     )
     print("|---|---|---|---|---|---|---|")
     for name, ms1, fps, ref_s, same, _ in rows:
