@@ -293,6 +293,7 @@ class Anatomy:
     size_thresholds: tuple[float, ...] = DEFAULT_SIZE_THRESHOLDS
     reference_quirks: bool = True
     skipped: list[Problem] = field(default_factory=list)
+    instances: Instances | None = None  # Cityscapes instance ids, when the dataset has them
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -401,6 +402,7 @@ class Anatomy:
             "mean_trimap_iou": s["mean_trimap_iou"],
             "size_thresholds": list(self.size_thresholds),
             "reference_quirks": self.reference_quirks,
+            **({"mean_iiou": self.instances.mean_iiou()} if self.instances is not None else {}),
         }
 
     def class_dicts(self) -> list[dict]:
@@ -421,6 +423,14 @@ class Anatomy:
                     },
                 }
             )
+        if self.instances is not None:
+            for entry, row in zip(out, self.instances.class_frame().to_dict("records"), strict=True):
+                entry["iiou"] = _clean(row["iiou"])
+                entry["instances"] = {
+                    "gt": int(row["instances"]),
+                    "found": int(row["found_instances"]),
+                    "missed": int(row["missed_instances"]),
+                }
         return out
 
     # ------------------------------------------------------------------ per image
@@ -703,3 +713,163 @@ def save_cached(
 def _clean(value) -> float | None:
     value = float(value)
     return None if math.isnan(value) else value
+
+
+# ---------------------------------------------------------------------- instances (Cityscapes)
+#: Cityscapes' average instance size per class in pixels, from cityscapesscripts
+#: ``evaluation/evalPixelLevelSemanticLabeling.py`` (``args.avgClassSize``), at 2048×1024.
+CITYSCAPES_AVG_CLASS_SIZE = {
+    "bicycle": 4672.3249222261,
+    "caravan": 36771.8241758242,
+    "motorcycle": 6298.7200839748,
+    "rider": 3930.4788056518,
+    "bus": 35732.1511111111,
+    "train": 67583.7075812274,
+    "car": 12794.0202738185,
+    "person": 3462.4756337644,
+    "truck": 27855.1264367816,
+    "trailer": 16926.9763313609,
+}
+INSTANCE_FIELDS = ("instances", "found_instances", "tp_weighted", "fn_weighted")
+
+
+def instance_path(pair: Pair, gt_folder: str | Path, instance_folder: str | Path) -> Path:
+    """Where a pair's instance-id mask is: the ground truth's path below ``gt_folder``, moved below
+    ``instance_folder``, with ``labelIds`` / ``labelTrainIds`` / ``trainIds`` in the file name
+    replaced by ``instanceIds`` (Cityscapes' naming).
+
+    Example:
+        >>> p = Pair("a", "/d/gt/x_gtFine_labelIds.png", "/d/pred/x.png")
+        >>> instance_path(p, "/d/gt", "/d/gt_instanceIds").as_posix()
+        '/d/gt_instanceIds/x_gtFine_instanceIds.png'
+    """
+    import re
+
+    rel = Path(os.path.relpath(os.fspath(pair.gt_path), os.fspath(gt_folder)))
+    name = re.sub(r"(labelTrainIds|labelIds|trainIds)(?=\.[^.]+$)", "instanceIds", rel.name)
+    return Path(instance_folder) / rel.parent / name
+
+
+@dataclass
+class Instances:
+    """Per-class instance statistics (Cityscapes ``gt_instanceIds``: id > 1000 = labelId·1000 + k).
+
+    Attributes:
+        table: the class table (K classes).
+        counts: float64 (K, 4 + 2·bins): instances, found instances (≥ 1 pixel predicted as the
+            class), Σ tp·w, Σ fn·w with w = avgClassSize / instance size, then per size bin the
+            instances and the found ones.
+        fp: int64 (K,) false-positive pixels of each class (ignored ground truth left out).
+        avg_class_size: the class sizes used (by class name); classes not in it have no iIoU.
+        size_thresholds: instance-size limits in pixels.
+        skipped: images without a readable instance mask, with the reason.
+    """
+
+    table: ClassTable
+    counts: np.ndarray
+    fp: np.ndarray
+    avg_class_size: dict[str, float]
+    size_thresholds: tuple[float, ...] = DEFAULT_SIZE_THRESHOLDS
+    skipped: list[Problem] = field(default_factory=list)
+
+    def class_frame(self) -> pd.DataFrame:
+        """id, name, instances, found_instances, missed_instances, instance_recall, ``<bin>_instance_recall``,
+        and ``iiou`` = Σtp·w / (Σtp·w + FP + Σfn·w) (cityscapesscripts' instance-weighted IoU)."""
+        import pandas as pd
+
+        c = self.counts
+        has_size = np.array([n in self.avg_class_size for n in self.table.names])
+        frame = pd.DataFrame(
+            {
+                "id": self.table.ids,
+                "name": list(self.table.names),
+                "instances": c[:, 0].astype(np.int64),
+                "found_instances": c[:, 1].astype(np.int64),
+                "missed_instances": (c[:, 0] - c[:, 1]).astype(np.int64),
+            }
+        )
+        frame["instance_recall"] = _divide(c[:, 1], c[:, 0])
+        for b, name in enumerate(
+            SIZE_BINS if len(self.size_thresholds) == 2 else range(len(self.size_thresholds) + 1)
+        ):
+            frame[f"{name}_instance_recall"] = _divide(c[:, 5 + 2 * b], c[:, 4 + 2 * b])
+        iiou = _divide(c[:, 2], c[:, 2] + self.fp + c[:, 3])
+        frame["iiou"] = np.where(has_size, iiou, np.nan)
+        return frame
+
+    def mean_iiou(self) -> float | None:
+        mean, _ = _mean_defined(self.class_frame()["iiou"].to_numpy(dtype=float))
+        return _clean(mean)
+
+
+def analyse_instances(
+    evaluation: Evaluation,
+    instance_folder: str | Path,
+    *,
+    gt_folder: str | Path | None = None,
+    avg_class_size: dict[str, float] | None = None,
+    size_thresholds: Sequence[float] = DEFAULT_SIZE_THRESHOLDS,
+    workers: int = 2,
+) -> Instances:
+    """Instance statistics and iIoU from the instance-id masks in ``instance_folder`` (see
+    :func:`instance_path`; ``gt_folder`` defaults to the folder holding all ground-truth files).
+    Instance ids > 1000 are labelId·1000 + k; their labelId maps to a class through the table
+    (Cityscapes labelIds → train ids), ignored classes are left out."""
+    from segviz.dataset import common_folder
+    from segviz.masks import read_mask
+
+    table = evaluation.table
+    k = table.num_classes
+    sizes = avg_class_size if avg_class_size is not None else CITYSCAPES_AVG_CLASS_SIZE
+    weight_of = np.array([sizes.get(n, np.nan) for n in table.names], dtype=np.float64)
+    thresholds = tuple(sorted(float(t) for t in size_thresholds))
+    nb = len(thresholds) + 1
+    folder = gt_folder if gt_folder is not None else common_folder([p.gt_path for p in evaluation.pairs])
+    encoding = "label_ids" if table.source_ids is not None else "ids"
+
+    def one(pair: Pair) -> np.ndarray | Problem:
+        path = instance_path(pair, folder, instance_folder)
+        try:
+            inst = read_mask(path).values.astype(np.int64)
+            _, pi = read_indices(pair, table)
+        except SegvizError as exc:
+            return Problem(pair.name, str(exc))
+        if inst.shape != pi.shape:
+            return Problem(
+                pair.name, f"{path}: size {inst.shape[1]}x{inst.shape[0]} differs from the prediction"
+            )
+        out = np.zeros((k, 4 + 2 * nb), np.float64)
+        ids, inverse = np.unique(inst.ravel(), return_inverse=True)
+        keep = ids > 1000
+        if not keep.any():
+            return out
+        label = ids // 1000
+        lut = table.gt_lut(int(label.max()) + 1, encoding=encoding)
+        cls = np.where(keep, lut[label], k)
+        pixel_cls = cls[inverse]
+        size = np.bincount(inverse, minlength=len(ids))
+        tp = np.bincount(inverse, weights=(pi.ravel() == pixel_cls), minlength=len(ids))
+        for j in np.flatnonzero(keep & (cls < k)):
+            c = int(cls[j])
+            w = weight_of[c] / size[j]
+            out[c, 0] += 1
+            out[c, 1] += tp[j] > 0
+            out[c, 2] += tp[j] * w
+            out[c, 3] += (size[j] - tp[j]) * w
+            b = int(np.searchsorted(thresholds, size[j], side="right"))
+            out[c, 4 + 2 * b] += 1
+            out[c, 5 + 2 * b] += tp[j] > 0
+        return out
+
+    total = np.zeros((k, 4 + 2 * nb), np.float64)
+    skipped: list[Problem] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for r in pool.map(one, evaluation.pairs):
+            if isinstance(r, Problem):
+                skipped.append(r)
+            else:
+                total += r
+    from segviz.metrics import counts as matrix_counts
+
+    tp_px, _, pred_px = matrix_counts(evaluation.confusion)
+    return Instances(table, total, (pred_px - tp_px).astype(np.int64), dict(sizes), thresholds, skipped)

@@ -203,6 +203,13 @@ def _run_anatomy(args: argparse.Namespace, result: Evaluation, width: float | in
         anatomy = analyse(result, width=width, workers=args.workers, store=store)
     except BoundaryWidthError as exc:
         raise UsageError(f"--boundary-width: {exc}") from None
+    instance_folder = Path(args.dataset) / "gt_instanceIds" if args.dataset else None
+    if instance_folder is not None and instance_folder.is_dir():
+        from segviz.anatomy import analyse_instances
+
+        anatomy.instances = analyse_instances(result, instance_folder, workers=args.workers)
+        for p in anatomy.instances.skipped:
+            _say(f"warning: {p.name}: no instance ids ({p.reason})")
     for p in anatomy.skipped:
         _say(f"skipped {p.name} (error anatomy): {p.reason}")
     return anatomy
@@ -236,6 +243,12 @@ def format_anatomy(anatomy) -> str:
         f"{'mean':<{width}}  {'':>6}  {_pct(s['mean_boundary_error'])}  {_pct(s['mean_extent_error'])}  "
         f"{_pct(s['mean_segment_error'])}  {_pct(s['mean_boundary_iou'])}  {_pct(s['mean_trimap_iou'])}"
     )
+    if anatomy.instances is not None:
+        inst = anatomy.instances.class_frame().query("instances > 0")
+        shown = ", ".join(f"{r.name} {_pct(r.iiou).strip()}" for r in inst.itertuples(index=False))
+        lines.append(
+            f"iIoU (instance-weighted): {shown or 'no instances'}; mean {_pct(anatomy.instances.mean_iiou()).strip()}"
+        )
     return "\n".join(lines)
 
 

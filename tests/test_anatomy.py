@@ -407,3 +407,50 @@ def test_cli_errors_json_and_exit_codes(tmp_path, capsys):
     # without --errors the JSON is unchanged
     cli.main(["evaluate", str(root), "--json", str(out), "--no-store", "--quiet"])
     assert "error_anatomy" not in json.loads(out.read_text())
+
+
+# ---------------------------------------------------------------------- Cityscapes instances and iIoU
+@pytest.mark.shared_data
+def test_cityscapes_iiou_matches_the_cityscapes_formula(shared_data, tmp_path):
+    """A prediction that loses one person instance and paints some road as car; iIoU checked against
+    the cityscapesscripts formula written out over raw labelIds."""
+    from PIL import Image
+
+    src = shared_data / "cityscapes-frame"
+    name = "frankfurt_000000_000294_gtFine_labelIds.png"
+    gt = np.asarray(Image.open(src / "gt" / name)).astype(np.int64)
+    inst = np.asarray(Image.open(src / "gt_instanceIds" / name.replace("labelIds", "instanceIds"))).astype(
+        np.int64
+    )
+    pred = gt.copy()
+    lost = int(np.unique(inst[inst // 1000 == 24])[0])
+    pred[inst == lost] = 7  # one person predicted as road
+    road = np.argwhere(gt == 7)[:40]
+    pred[road[:, 0], road[:, 1]] = 26  # 40 road pixels predicted as car
+    save_mask(tmp_path / "gt" / name, gt)
+    save_mask(tmp_path / "pred" / name, pred)
+    (tmp_path / "classes.csv").write_text((src / "classes.csv").read_text())
+    ev = evaluate(open_dataset(tmp_path), store=None)
+    ins = anatomy.analyse_instances(ev, src / "gt_instanceIds", gt_folder=tmp_path / "gt")
+    assert not ins.skipped
+    frame = ins.class_frame().set_index("name")
+
+    ignored = {
+        int(r.split(",")[0]) for r in (src / "classes.csv").read_text().splitlines()[1:] if r.endswith(",1")
+    }
+    valid = ~np.isin(gt, list(ignored))
+    for label_id, cname in ((24, "person"), (26, "car")):
+        tpw = fnw = 0.0
+        ids = [i for i in np.unique(inst) if i > 1000 and i // 1000 == label_id]
+        for i in ids:
+            mask = inst == i
+            size = mask.sum()
+            tp = (pred[mask] == label_id).sum()
+            w = anatomy.CITYSCAPES_AVG_CLASS_SIZE[cname] / size
+            tpw, fnw = tpw + tp * w, fnw + (size - tp) * w
+        fp = ((pred == label_id) & (gt != label_id) & valid).sum()
+        assert frame.loc[cname, "iiou"] == pytest.approx(tpw / (tpw + fp + fnw), rel=1e-12)
+        assert frame.loc[cname, "instances"] == len(ids)
+    assert frame.loc["person", "missed_instances"] == 1 and frame.loc["car", "missed_instances"] == 0
+    assert np.isnan(frame.loc["road", "iiou"])  # no instance classes: undefined, never 0
+    assert frame.loc["car", "iiou"] < 1.0
