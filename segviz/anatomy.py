@@ -405,6 +405,46 @@ class Anatomy:
             **({"mean_iiou": self.instances.mean_iiou()} if self.instances is not None else {}),
         }
 
+    def headlines(self) -> list[str]:
+        """Plain sentences for a report, one per headline (shares are means over classes, as in the
+        paper: the part of the union outside the intersection, split by kind)."""
+        s = self.summary()
+        frame = self.class_frame()
+        eb, ee, es = s["mean_boundary_error"], s["mean_extent_error"], s["mean_segment_error"]
+        width = f"{self.width * 100:g} % of the image diagonal" if self.width < 1 else f"{int(self.width)} px"
+        out = []
+        if eb is None or ee is None or es is None:
+            return [f"No class has ground truth or predictions: nothing to split (boundary width {width})."]
+        missing = eb + ee + es
+        if missing <= 0:
+            out.append("Every evaluated pixel is correct: there are no errors to split.")
+        else:
+            out.append(
+                f"{_percent(es / missing)} of what mIoU misses is whole objects missed or invented; "
+                f"borders are {_percent(eb / missing)} and object extents {_percent(ee / missing)} "
+                f"(boundary width {width})."
+            )
+        worst = frame[frame["union"] > 0].sort_values("segment_error", ascending=False, kind="stable")
+        if len(worst) and worst["segment_error"].iloc[0] > 0:
+            top = worst.iloc[0]
+            out.append(
+                f"Whole-segment errors weigh most on {top['name']}: {_percent(top['segment_error'])} of its union."
+            )
+        gt_obj, found = int(frame["gt_objects"].sum()), int(frame["found_objects"].sum())
+        if gt_obj:
+            out.append(
+                f"{gt_obj - found:,} of {gt_obj:,} ground-truth objects (8-connected segments) were missed "
+                f"entirely, and {int(frame['invented_objects'].sum()):,} predicted objects were invented."
+            )
+        if s["mean_boundary_iou"] is not None:
+            out.append(
+                f"Mean Boundary IoU is {_percent(s['mean_boundary_iou'])} and mean Trimap IoU "
+                f"{_percent(s['mean_trimap_iou'])} (d = {self.iou_d * 100:g} % of the diagonal)."
+            )
+        if self.instances is not None and self.instances.mean_iiou() is not None:
+            out.append(f"Instance-weighted iIoU (Cityscapes) is {_percent(self.instances.mean_iiou())}.")
+        return out
+
     def class_dicts(self) -> list[dict]:
         """Per class (table order): ``errors``, ``boundary_iou``, ``trimap_iou``, ``objects``."""
         frame = self.class_frame()
@@ -708,6 +748,10 @@ def save_cached(
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.0f} %"
 
 
 def _clean(value) -> float | None:

@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     rep.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     rep.add_argument("--worst", type=int, default=6, help="how many worst images to show (default 6)")
+    _anatomy_args(rep)
     return parser
 
 
@@ -275,7 +276,9 @@ def _compare(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from segviz.report import build_report, write_pdf
 
+    width = _anatomy_width(args)
     result = load(args, model=args.model, pred=args.pred)
+    anatomy = _run_anatomy(args, result, width) if args.errors else None
     dataset = Path(args.dataset or args.gt).resolve().name
     model = args.model or (Path(args.pred).name if args.pred else None)
     html = build_report(
@@ -286,6 +289,7 @@ def _report(args: argparse.Namespace) -> int:
         resamples=args.resamples,
         seed=args.seed,
         worst=args.worst,
+        anatomy=anatomy,
     )
     Path(args.out).write_text(html, encoding="utf-8")
     if args.pdf:

@@ -183,6 +183,7 @@ def build_report(
     resamples: int = 1000,
     seed: int = 0,
     worst: int = 6,
+    anatomy=None,
 ) -> str:
     """One self-contained HTML document (str) reporting ``evaluation``; it loads nothing from outside.
 
@@ -192,6 +193,8 @@ def build_report(
         title, dataset, model: shown in the header (escaped); ``model=None`` shows "—".
         resamples, seed: of the percentile bootstrap over images behind every 95 % interval.
         worst: how many images with the lowest mIoU to show (0 for none).
+        anatomy: an optional :class:`segviz.anatomy.Anatomy` of the same evaluation: adds the
+            error-anatomy section (headline sentences and the stacked per-class bars).
 
     About 5.8 MB for the bundled sample data, 4.8 MB of it plotly.js; builds in ≈0.25 s there (the
     bootstrap and reading the ``worst`` images' files dominate). Print it with :func:`write_pdf`.
@@ -206,6 +209,7 @@ def build_report(
             _summary_html(evaluation, boot),
             _classes_html(evaluation, boot),
             _confusion_html(evaluation),
+            _anatomy_html(anatomy) if anatomy is not None else "",
             _worst_html(evaluation, worst) if worst > 0 else "",
             _conventions_html(evaluation),
             _definitions_html(evaluation),
@@ -220,6 +224,18 @@ def build_report(
         css=_CSS,
         plotlyjs=get_plotlyjs(),
         body=body,
+    )
+
+
+def _anatomy_html(anatomy) -> str:
+    """The error-anatomy section: one plain sentence per headline, the split and the per-class bars."""
+    from segviz.anatomy_figures import anatomy_class_figure, anatomy_split_figure
+
+    sentences = "".join(f"<p>{_e(s)}</p>" for s in anatomy.headlines())
+    return (
+        '<section id="anatomy"><h2>Error anatomy</h2>'
+        f"{sentences}{_figure_html(anatomy_split_figure(anatomy), 'anatomy-split')}"
+        f"{_figure_html(anatomy_class_figure(anatomy), 'anatomy-classes')}</section>"
     )
 
 

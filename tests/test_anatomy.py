@@ -454,3 +454,41 @@ def test_cityscapes_iiou_matches_the_cityscapes_formula(shared_data, tmp_path):
     assert frame.loc["person", "missed_instances"] == 1 and frame.loc["car", "missed_instances"] == 0
     assert np.isnan(frame.loc["road", "iiou"])  # no instance classes: undefined, never 0
     assert frame.loc["car", "iiou"] < 1.0
+
+
+# ---------------------------------------------------------------------- figures, headlines, report
+def test_stacked_bars_are_100_percent_of_the_union_and_clickable(tmp_path):
+    from segviz.anatomy_figures import anatomy_class_figure, anatomy_split_figure, error_type_overlay
+
+    ev = evaluate(open_dataset(_dataset(tmp_path)), store=None)
+    a = analyse(ev, width=1)
+    fig = anatomy_class_figure(a)
+    totals = np.sum([np.asarray(bar.x, float) for bar in fig.data], axis=0)
+    np.testing.assert_allclose(totals, 100.0)
+    car = list(fig.data[0].y).index("car")
+    assert fig.data[3].customdata[car][:2] == [1, "segment"]
+    assert fig.data[3].customdata[car][2] == int(a.images_for_error(1, "segment")["pixels"].sum())
+    split = anatomy_split_figure(a)
+    np.testing.assert_allclose(np.sum([np.asarray(b.x, float) for b in split.data], axis=0), 100.0)
+    pair = ev.pairs[ev.names.index("c")]
+    gi, pi = anatomy.read_indices(pair, ev.table)
+    rgba = error_type_overlay(anatomy.analyse_pair(pair, ev.table, width=1), gi, pi, 1, show=(6,))
+    assert (rgba[..., 3] > 0).sum() == 20  # only the missed-segment pixels are drawn
+
+
+def test_headlines_and_the_report_section(tmp_path):
+    from segviz.report import build_report
+
+    ev = evaluate(open_dataset(_dataset(tmp_path)), store=None)
+    a = analyse(ev, width=1)
+    s = a.summary()
+    lines = a.headlines()
+    share = s["mean_segment_error"] / (
+        s["mean_boundary_error"] + s["mean_extent_error"] + s["mean_segment_error"]
+    )
+    assert lines[0].startswith(f"{100 * share:.0f} % of what mIoU misses is whole objects missed or invented")
+    assert "boundary width 1 px" in lines[0]
+    assert "3 of 10 ground-truth objects" in " ".join(lines)  # 7 cars and 3 backgrounds
+    html = build_report(ev, title="t", dataset="d", model="m", resamples=20, worst=0, anatomy=a)
+    assert 'id="anatomy"' in html and lines[0].replace("'", "&#x27;") in html
+    assert 'id="anatomy"' not in build_report(ev, title="t", dataset="d", model="m", resamples=20, worst=0)
