@@ -19,7 +19,7 @@ count:
   TP pixel, else *missed*; *invented* = predicted segments with no TP pixel (and at least one
   evaluated pixel). Recall by object size in bins split at ``size_thresholds`` pixels.
 
-Reference behaviour kept on purpose (``reference_quirks=True``, the default; see README):
+Reference behaviour kept on purpose (see README; only the last one has an option, ``reference_quirks``):
 
 * ignored ground-truth pixels predicted as c belong to the FP region (and those predicted as
   something else to the TN region) when the regions are grown and tested — only the counts leave
