@@ -16,6 +16,8 @@ out. Do not call these functions directly: use :mod:`segviz.anatomy`.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 # Columns of the per-class output row (see segviz.anatomy.FIELDS).
@@ -352,21 +354,24 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
 
 
 _compiled = None
+_lock = threading.Lock()
 
 
 def compiled():
-    """The numba-compiled kernel (compiled once per process, cached on disk), or None without numba."""
+    """The numba-compiled kernel (compiled once per process, cached on disk), or None without numba
+    (``SEGVIZ_NO_NUMBA=1`` or numba not installed: the plain-Python kernel gives the same numbers)."""
     global _compiled
-    if _compiled is None:
-        from segviz import kernels
+    with _lock:
+        if _compiled is None:
+            from segviz import kernels
 
-        if not kernels.numba_available():
-            return None
-        import numba
+            if not kernels.numba_available():
+                return None
+            import numba
 
-        jit = numba.njit(nogil=True, cache=True)
-        g = globals()
-        for name in ("_vdist", "_near", "_flood", "_integral"):
-            g[name] = jit(g[name])
-        _compiled = jit(anatomy_image)
-    return _compiled
+            jit = numba.njit(nogil=True, cache=True)
+            g = globals()
+            for name in ("_vdist", "_near", "_flood", "_integral"):
+                g[name] = jit(g[name])
+            _compiled = jit(anatomy_image)
+        return _compiled
