@@ -90,16 +90,16 @@ def _flood(m, lab, n, y0, x0, stack):
     return top
 
 
-def _integral(m):
-    """Integral image (h+1, w+1) int32 of a 0/1 uint8 mask."""
+def _integral(m, out):
+    """Fill ``out`` (h+1, w+1) int32 with the integral image of a 0/1 uint8 mask."""
     h, wd = m.shape
-    out = np.zeros((h + 1, wd + 1), np.int32)
+    out[0, :] = 0
     for y in range(h):
+        out[y + 1, 0] = 0
         run = 0
         for x in range(wd):
             run += m[y, x]
             out[y + 1, x + 1] = out[y, x + 1] + run
-    return out
 
 
 def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
@@ -139,6 +139,22 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
                     xmin[b] = x
                 if x > xmax[b]:
                     xmax[b] = x
+    # scratch buffers, allocated once per image and viewed per class (fresh memory per class cost
+    # more than the work on large classes)
+    npx = hh * ww
+    b_s = np.empty(npx, np.uint8)
+    b_ign = np.empty(npx, np.uint8)
+    b_bnd = np.empty(npx, np.uint8)
+    b_naive = np.empty(npx, np.uint8)
+    b_cand = np.empty(npx, np.uint8)
+    b_mp = np.empty(npx, np.uint8)
+    b_mg = np.empty(npx, np.uint8)
+    b_v1 = np.empty(npx, np.int32)
+    b_v2 = np.empty(npx, np.int32)
+    b_lab = np.empty(npx, np.int32)
+    b_stack = np.empty(npx, np.int64)
+    b_ig = np.empty((hh + 1) * (ww + 1), np.int32)
+    b_ip = np.empty((hh + 1) * (ww + 1), np.int32)
     lim = w * w + w
     cap = w + 1
     margin = (w if w > d else d) + 2
@@ -151,8 +167,11 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
         c1 = min(ww, xmax[c] + margin + 1)
         h = r1 - r0
         wd = c1 - c0
-        s = np.zeros((h, wd), np.uint8)
-        ign = np.zeros((h, wd), np.uint8)
+        n2 = h * wd
+        s = b_s[:n2].reshape((h, wd))
+        ign = b_ign[:n2].reshape((h, wd))
+        s[:, :] = 0
+        ign[:, :] = 0
         n_err = 0
         for y in range(h):
             for x in range(wd):
@@ -170,13 +189,17 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
                     s[y, x] = 3
                     n_err += 1
         # ---- boundary errors: FP/FN within w of both TP and TN, grown by w, touching both contours
-        bnd = np.zeros((h, wd), np.uint8)  # 1 = FP boundary, 2 = FN boundary
+        bnd = b_bnd[:n2].reshape((h, wd))  # 1 = FP boundary, 2 = FN boundary
+        bnd[:, :] = 0
+        stack = b_stack[:n2]
+        lab = b_lab[:n2].reshape((h, wd))
         if n_err > 0 and w > 0:
-            vtp = np.empty((h, wd), np.int32)
-            vtn = np.empty((h, wd), np.int32)
+            vtp = b_v1[:n2].reshape((h, wd))
+            vtn = b_v2[:n2].reshape((h, wd))
             _vdist(s, 1, cap, vtp)
             _vdist(s, 0, cap, vtn)
-            naive = np.zeros((h, wd), np.uint8)
+            naive = b_naive[:n2].reshape((h, wd))
+            naive[:, :] = 0
             n_naive = 0
             for y in range(h):
                 for x in range(wd):
@@ -185,11 +208,12 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
                         naive[y, x] = v - 1
                         n_naive += 1
             if n_naive > 0:
-                vfp = np.empty((h, wd), np.int32)
-                vfn = np.empty((h, wd), np.int32)
+                vfp = b_v1[:n2].reshape((h, wd))
+                vfn = b_v2[:n2].reshape((h, wd))
                 _vdist(naive, 1, cap, vfp)
                 _vdist(naive, 2, cap, vfn)
-                cand = np.zeros((h, wd), np.uint8)
+                cand = b_cand[:n2].reshape((h, wd))
+                cand[:, :] = 0
                 for y in range(h):
                     for x in range(wd):
                         v = s[y, x]
@@ -197,8 +221,7 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
                             cand[y, x] = 1
                         elif v == 3 and _near(vfn, y, x, w, lim):
                             cand[y, x] = 2
-                lab = np.zeros((h, wd), np.int32)
-                stack = np.empty(h * wd, np.int64)
+                lab[:, :] = 0
                 n = 0
                 for y in range(h):
                     for x in range(wd):
@@ -234,9 +257,10 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
                                 bnd[q // wd, q % wd] = v
         # ---- extent / segment errors and objects: 8-connected predicted and true segments
         row = out[c]
-        stack = np.empty(h * wd, np.int64)
-        mp = np.zeros((h, wd), np.uint8)
-        mg = np.zeros((h, wd), np.uint8)
+        mp = b_mp[:n2].reshape((h, wd))
+        mg = b_mg[:n2].reshape((h, wd))
+        mp[:, :] = 0
+        mg[:, :] = 0
         for y in range(h):
             for x in range(wd):
                 v = s[y, x]
@@ -244,7 +268,7 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
                     mp[y, x] = 1
                 if v == 1 or v == 3:
                     mg[y, x] = 1
-        lab = np.zeros((h, wd), np.int32)
+        lab[:, :] = 0
         n = 0
         for y in range(h):
             for x in range(wd):
@@ -321,8 +345,10 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
                     row[NUM_BASE + 4 * b + 1] += 1
         # ---- Boundary IoU and Trimap IoU (square window of half-size d; outside the image is
         # neither "in" nor "out": cv2's erosion border)
-        ig = _integral(mg)
-        ip = _integral(mp)
+        ig = b_ig[: (h + 1) * (wd + 1)].reshape((h + 1, wd + 1))
+        ip = b_ip[: (h + 1) * (wd + 1)].reshape((h + 1, wd + 1))
+        _integral(mg, ig)
+        _integral(mp, ip)
         for y in range(h):
             gy = r0 + y
             ya = y - d if y - d > 0 else 0
