@@ -485,6 +485,12 @@ class Anatomy:
         frame.insert(3, "class_name", [self.table.names[i] for i in self.rows[:, 1]])
         return frame
 
+    def image_codes(self) -> np.ndarray:
+        """Dense int64 (N, K, 7) per-image counts of the seven codes (zeros where a cell has no row)."""
+        out = np.zeros((len(self.names), self.table.num_classes, len(CODES)), np.int64)
+        out[self.rows[:, 0], self.rows[:, 1]] = self.rows[:, 2 : 2 + len(CODES)]
+        return out
+
     def images_for_error(self, class_index: int, error: ErrorType) -> pd.DataFrame:
         """Images ranked by their pixels of one class and error type (most first): columns image,
         name, pixels, share (of that image's union TP+FP+FN of the class). ``error`` is one of the six
@@ -506,6 +512,72 @@ class Anatomy:
                 "share": _divide(pixels[order], union[order]),
             }
         )
+
+
+KINDS = ("boundary", "extent", "segment")
+
+
+def _shares(codes: np.ndarray) -> np.ndarray:
+    """(..., K, 7) code counts → (..., K, 3) boundary / extent / segment shares of the union."""
+    union = codes.sum(axis=-1)
+    errors = np.stack([codes[..., 1 + i] + codes[..., 4 + i] for i in range(3)], axis=-1)
+    return _divide(errors, union[..., None])
+
+
+def compare_anatomy(
+    a: Anatomy, b: Anatomy, *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
+    """Change b − a of each error share (E/U per class, and its mean over classes), with
+    paired-bootstrap intervals over the images both have (matched by name, resampled with the same
+    indices, :func:`segviz.stats.resample_weights`; percentile intervals as in :mod:`segviz.stats`).
+
+    Columns: class (a class name, or "mean"), kind (boundary / extent / segment), a, b, delta, low,
+    high, significant (the interval excludes 0). NaN = undefined.
+    """
+    import pandas as pd
+
+    from segviz.stats import percentile_interval, resample_weights
+
+    if list(a.table.ids) != list(b.table.ids):
+        raise ValueError("compare_anatomy: the two anatomies use different class tables")
+    where_b = {n: i for i, n in enumerate(b.names)}
+    shared = [(i, where_b[n]) for i, n in enumerate(a.names) if n in where_b]
+    if not shared:
+        raise ValueError("compare_anatomy: the two anatomies share no image name")
+    ia = np.array([i for i, _ in shared])
+    ib = np.array([j for _, j in shared])
+    codes_a, codes_b = a.image_codes()[ia], b.image_codes()[ib]
+    n, k = codes_a.shape[:2]
+    weights = resample_weights(n, resamples=resamples, seed=seed).astype(np.float64)
+
+    def full_and_replicates(codes):
+        full = _shares(codes.sum(axis=0).astype(np.float64))  # (K, 3)
+        rep = _shares((weights @ codes.reshape(n, -1).astype(np.float64)).reshape(-1, k, 7))  # (B, K, 3)
+        full_mean, _ = _mean_defined(full.T)
+        rep_mean, _ = _mean_defined(np.swapaxes(rep, 1, 2))
+        return np.vstack([full, full_mean[None]]), np.concatenate([rep, rep_mean[:, None]], axis=1)
+
+    fa, ra = full_and_replicates(codes_a)
+    fb, rb = full_and_replicates(codes_b)
+    low, high = percentile_interval(rb - ra, confidence)
+    names = [*a.table.names, "mean"]
+    records = []
+    for c, name in enumerate(names):
+        for j, kind in enumerate(KINDS):
+            lo, hi = low[c, j], high[c, j]
+            records.append(
+                dict(
+                    class_=name,
+                    kind=kind,
+                    a=fa[c, j],
+                    b=fb[c, j],
+                    delta=fb[c, j] - fa[c, j],
+                    low=lo,
+                    high=hi,
+                    significant=bool((lo > 0) | (hi < 0)),
+                )
+            )
+    return pd.DataFrame(records).rename(columns={"class_": "class"})
 
 
 def _error_columns(error: str) -> tuple[str, ...]:

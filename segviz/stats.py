@@ -312,6 +312,11 @@ def _percentile_interval(samples: np.ndarray, confidence: float) -> tuple[np.nda
     return low.reshape(samples.shape[1:]), high.reshape(samples.shape[1:])
 
 
+def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile step of every interval here, for other modules' resamples (segviz.anatomy)."""
+    return _percentile_interval(samples, confidence)
+
+
 def _class_frame(evaluation: Evaluation, **columns: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"id": evaluation.table.ids, "name": list(evaluation.table.names), **columns})
 

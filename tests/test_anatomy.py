@@ -492,3 +492,22 @@ def test_headlines_and_the_report_section(tmp_path):
     html = build_report(ev, title="t", dataset="d", model="m", resamples=20, worst=0, anatomy=a)
     assert 'id="anatomy"' in html and lines[0].replace("'", "&#x27;") in html
     assert 'id="anatomy"' not in build_report(ev, title="t", dataset="d", model="m", resamples=20, worst=0)
+
+
+def test_paired_comparison_per_error_type(tmp_path):
+    root = _dataset(tmp_path)
+    ev = evaluate(open_dataset(root), store=None)
+    a = analyse(ev, width=1)
+    same = anatomy.compare_anatomy(a, a, resamples=50)
+    assert (same["delta"].fillna(0) == 0).all() and not same["significant"].any()
+    # b: the same images predicted perfectly -> every error share drops to 0
+    for name in ("a", "b", "c"):
+        (root / "pred" / f"{name}.png").write_bytes((root / "gt" / f"{name}.png").read_bytes())
+    b = analyse(evaluate(open_dataset(root), store=None), width=1)
+    diff = anatomy.compare_anatomy(a, b, resamples=200).set_index(["class", "kind"])
+    car = a.class_frame().loc[1]
+    assert diff.loc[("car", "segment"), "a"] == pytest.approx(car["segment_error"])
+    assert diff.loc[("car", "segment"), "b"] == 0.0
+    assert diff.loc[("car", "segment"), "delta"] == pytest.approx(-car["segment_error"])
+    # 3 images: a resample of only the image both predict perfectly gives 0, so high may touch 0
+    assert diff.loc[("car", "segment"), "low"] < 0 <= -diff.loc[("car", "segment"), "high"]
