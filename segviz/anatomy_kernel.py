@@ -170,24 +170,29 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
         n2 = h * wd
         s = b_s[:n2].reshape((h, wd))
         ign = b_ign[:n2].reshape((h, wd))
-        s[:, :] = 0
-        ign[:, :] = 0
+        mp = b_mp[:n2].reshape((h, wd))  # predicted c (TP or FP)
+        mg = b_mg[:n2].reshape((h, wd))  # true c (TP or FN)
         n_err = 0
         for y in range(h):
             for x in range(wd):
                 a = g[r0 + y, c0 + x]
                 b = p[r0 + y, c0 + x]
-                if a == k:
-                    ign[y, x] = 1
-                if b == c:
-                    if a == c:
+                ign[y, x] = a == k
+                is_p = b == c
+                is_g = a == c
+                mp[y, x] = is_p
+                mg[y, x] = is_g
+                if is_p:
+                    if is_g:
                         s[y, x] = 1
                     else:
                         s[y, x] = 2
                         n_err += 1
-                elif a == c:
+                elif is_g:
                     s[y, x] = 3
                     n_err += 1
+                else:
+                    s[y, x] = 0
         # ---- boundary errors: FP/FN within w of both TP and TN, grown by w, touching both contours
         bnd = b_bnd[:n2].reshape((h, wd))  # 1 = FP boundary, 2 = FN boundary
         bnd[:, :] = 0
@@ -257,17 +262,6 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
                                 bnd[q // wd, q % wd] = v
         # ---- extent / segment errors and objects: 8-connected predicted and true segments
         row = out[c]
-        mp = b_mp[:n2].reshape((h, wd))
-        mg = b_mg[:n2].reshape((h, wd))
-        mp[:, :] = 0
-        mg[:, :] = 0
-        for y in range(h):
-            for x in range(wd):
-                v = s[y, x]
-                if v == 1 or v == 2:
-                    mp[y, x] = 1
-                if v == 1 or v == 3:
-                    mg[y, x] = 1
         lab[:, :] = 0
         n = 0
         for y in range(h):
