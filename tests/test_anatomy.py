@@ -511,3 +511,17 @@ def test_paired_comparison_per_error_type(tmp_path):
     assert diff.loc[("car", "segment"), "delta"] == pytest.approx(-car["segment_error"])
     # 3 images: a resample of only the image both predict perfectly gives 0, so high may touch 0
     assert diff.loc[("car", "segment"), "low"] < 0 <= -diff.loc[("car", "segment"), "high"]
+
+
+def test_a_pair_of_different_sizes_is_skipped_with_the_evaluation_message(tmp_path, capsys):
+    root = _dataset(tmp_path)
+    save_mask(root / "pred" / "b.png", np.zeros((10, 12), np.uint8))
+    out = tmp_path / "r.json"
+    code = cli.main(
+        ["evaluate", str(root), "--errors", "--boundary-width", "1", "--json", str(out), "--no-store"]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "skipped b:" in err and "size 12x10 differs from the ground truth" in err
+    data = json.loads(out.read_text())
+    assert data["num_images"] == 2 and data["classes"][1]["objects"]["gt"] == 5  # a and c only
