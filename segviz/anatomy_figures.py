@@ -104,7 +104,7 @@ def anatomy_class_figure(
         xaxis=dict(title="% of the class's union (TP + FP + FN)", range=[0, 100], gridcolor="#e5e5e5"),
         yaxis=dict(autorange="reversed", automargin=True, type="category"),
         plot_bgcolor="white",
-        legend=dict(orientation="h", y=-0.12 if len(names) > 8 else -0.3),
+        legend=dict(orientation="h", y=-0.12 if len(names) > 8 else -0.3, traceorder="normal"),
     )
     return fig
 
@@ -144,7 +144,7 @@ def anatomy_split_figure(anatomy: Anatomy, *, title: str | None = None) -> go.Fi
         xaxis=dict(title="%", range=[0, 100]),
         yaxis=dict(autorange="reversed", automargin=True),
         plot_bgcolor="white",
-        legend=dict(orientation="h", y=-0.35),
+        legend=dict(orientation="h", y=-0.35, traceorder="normal"),
     )
     return fig
 
