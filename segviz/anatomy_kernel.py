@@ -90,6 +90,61 @@ def _flood(m, lab, n, y0, x0, stack):
     return top
 
 
+def _find(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _label_runs(m, ry, rx0, rx1, row_start, parent, comp):
+    """8-connected pieces of a 0/1 mask as runs: fills the runs (row, first, last column) and
+    ``comp`` (piece of each run, numbered in order of first appearance); returns (runs, pieces)."""
+    h, wd = m.shape
+    n = 0
+    for y in range(h):
+        row_start[y] = n
+        x = 0
+        while x < wd:
+            if m[y, x] != 0:
+                x0 = x
+                while x < wd and m[y, x] != 0:
+                    x += 1
+                ry[n] = y
+                rx0[n] = x0
+                rx1[n] = x - 1
+                n += 1
+            else:
+                x += 1
+    row_start[h] = n
+    for i in range(n):
+        parent[i] = i
+    for y in range(1, h):
+        j = row_start[y - 1]
+        above_end = row_start[y]
+        for i in range(row_start[y], row_start[y + 1]):
+            while j < above_end and rx1[j] < rx0[i] - 1:
+                j += 1
+            q = j
+            while q < above_end and rx0[q] <= rx1[i] + 1:  # touching, diagonals included
+                a = _find(parent, i)
+                b = _find(parent, q)
+                if a < b:
+                    parent[b] = a
+                elif b < a:
+                    parent[a] = b
+                q += 1
+    pieces = 0
+    for i in range(n):
+        r = _find(parent, i)
+        if r == i:
+            comp[i] = pieces
+            pieces += 1
+        else:
+            comp[i] = comp[r]  # the root is the piece's first run, already numbered
+    return n, pieces
+
+
 def _integral(m, out):
     """Fill ``out`` (h+1, w+1) int32 with the integral image of a 0/1 uint8 mask."""
     h, wd = m.shape
@@ -153,6 +208,15 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
     b_v2 = np.empty(npx, np.int32)
     b_lab = np.empty(npx, np.int32)
     b_stack = np.empty(npx, np.int64)
+    ry = np.empty(npx, np.int32)  # runs: row, first and last column
+    rx0 = np.empty(npx, np.int32)
+    rx1 = np.empty(npx, np.int32)
+    row_start = np.empty(hh + 1, np.int64)
+    parent = np.empty(npx, np.int32)
+    comp = np.empty(npx, np.int32)
+    cnt = np.empty(npx, np.int64)
+    size = np.empty(npx, np.int64)
+    flag = np.empty(npx, np.int64)
     b_ig = np.empty((hh + 1) * (ww + 1), np.int32)
     b_ip = np.empty((hh + 1) * (ww + 1), np.int32)
     lim = w * w + w
@@ -260,83 +324,75 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
                             for i in range(count):
                                 q = stack[i]
                                 bnd[q // wd, q % wd] = v
-        # ---- extent / segment errors and objects: 8-connected predicted and true segments
+        # ---- extent / segment errors and objects: 8-connected predicted and true segments,
+        # labelled as runs (union-find over the runs of consecutive rows)
         row = out[c]
-        lab[:, :] = 0
-        n = 0
-        for y in range(h):
-            for x in range(wd):
-                if mp[y, x] == 0 or lab[y, x] != 0:
+        n_runs, n_comp = _label_runs(mp, ry, rx0, rx1, row_start, parent, comp)
+        cnt[:n_comp] = 0  # TP pixels of each predicted segment
+        flag[:n_comp] = 0  # 1 = holds an evaluated segment-error pixel (an invented object)
+        for i in range(n_runs):
+            y = ry[i]
+            for x in range(rx0[i], rx1[i] + 1):
+                if s[y, x] == 1:
+                    cnt[comp[i]] += 1
+        for i in range(n_runs):
+            y = ry[i]
+            j = comp[i]
+            for x in range(rx0[i], rx1[i] + 1):
+                if s[y, x] != 2 or ign[y, x] == 1:
                     continue
-                n += 1
-                count = _flood(mp, lab, n, y, x, stack)
-                has_tp = False
-                for i in range(count):
-                    q = stack[i]
-                    if s[q // wd, q % wd] == 1:
-                        has_tp = True
-                        break
-                invented = False
-                for i in range(count):
-                    q = stack[i]
-                    qy = q // wd
-                    qx = q - qy * wd
-                    if s[qy, qx] != 2 or ign[qy, qx] == 1:
-                        continue
-                    if bnd[qy, qx] == 1:
-                        row[FP_B] += 1
-                        fp_kind[r0 + qy, c0 + qx] = 1
-                    elif has_tp:
-                        row[FP_E] += 1
-                        fp_kind[r0 + qy, c0 + qx] = 2
-                    else:
-                        row[FP_S] += 1
-                        fp_kind[r0 + qy, c0 + qx] = 3
-                        invented = True
-                if invented:
-                    row[INVENTED] += 1
-        lab[:, :] = 0
-        n = 0
-        for y in range(h):
-            for x in range(wd):
-                if mg[y, x] == 0 or lab[y, x] != 0:
+                if bnd[y, x] == 1:
+                    row[FP_B] += 1
+                    fp_kind[r0 + y, c0 + x] = 1
+                elif cnt[j] > 0:
+                    row[FP_E] += 1
+                    fp_kind[r0 + y, c0 + x] = 2
+                else:
+                    row[FP_S] += 1
+                    fp_kind[r0 + y, c0 + x] = 3
+                    flag[j] = 1
+        for j in range(n_comp):
+            row[INVENTED] += flag[j]
+        n_runs, n_comp = _label_runs(mg, ry, rx0, rx1, row_start, parent, comp)
+        cnt[:n_comp] = 0  # TP pixels of each true segment
+        size[:n_comp] = 0
+        for i in range(n_runs):
+            y = ry[i]
+            j = comp[i]
+            size[j] += rx1[i] - rx0[i] + 1
+            for x in range(rx0[i], rx1[i] + 1):
+                if s[y, x] == 1:
+                    cnt[j] += 1
+        for i in range(n_runs):
+            y = ry[i]
+            j = comp[i]
+            for x in range(rx0[i], rx1[i] + 1):
+                if s[y, x] != 3:
                     continue
-                n += 1
-                count = _flood(mg, lab, n, y, x, stack)
-                tp = 0
-                for i in range(count):
-                    q = stack[i]
-                    qy = q // wd
-                    qx = q - qy * wd
-                    if s[qy, qx] == 1:
-                        tp += 1
-                for i in range(count):
-                    q = stack[i]
-                    qy = q // wd
-                    qx = q - qy * wd
-                    if s[qy, qx] != 3:
-                        continue
-                    if bnd[qy, qx] == 2:
-                        row[FN_B] += 1
-                        fn_kind[r0 + qy, c0 + qx] = 1
-                    elif tp > 0:
-                        row[FN_E] += 1
-                        fn_kind[r0 + qy, c0 + qx] = 2
-                    else:
-                        row[FN_S] += 1
-                        fn_kind[r0 + qy, c0 + qx] = 3
-                row[TP] += tp
-                row[GT_OBJ] += 1
-                if tp > 0:
-                    row[FOUND] += 1
-                b = 0
-                while b < nb - 1 and count >= thresholds[b]:
-                    b += 1
-                row[NUM_BASE + 4 * b] += 1
-                row[NUM_BASE + 4 * b + 2] += count
-                row[NUM_BASE + 4 * b + 3] += tp
-                if tp > 0:
-                    row[NUM_BASE + 4 * b + 1] += 1
+                if bnd[y, x] == 2:
+                    row[FN_B] += 1
+                    fn_kind[r0 + y, c0 + x] = 1
+                elif cnt[j] > 0:
+                    row[FN_E] += 1
+                    fn_kind[r0 + y, c0 + x] = 2
+                else:
+                    row[FN_S] += 1
+                    fn_kind[r0 + y, c0 + x] = 3
+        for j in range(n_comp):
+            tp = cnt[j]
+            count = size[j]
+            row[TP] += tp
+            row[GT_OBJ] += 1
+            if tp > 0:
+                row[FOUND] += 1
+            b = 0
+            while b < nb - 1 and count >= thresholds[b]:
+                b += 1
+            row[NUM_BASE + 4 * b] += 1
+            row[NUM_BASE + 4 * b + 2] += count
+            row[NUM_BASE + 4 * b + 3] += tp
+            if tp > 0:
+                row[NUM_BASE + 4 * b + 1] += 1
         # ---- Boundary IoU and Trimap IoU (square window of half-size d; outside the image is
         # neither "in" nor "out": cv2's erosion border)
         ig = b_ig[: (h + 1) * (wd + 1)].reshape((h + 1, wd + 1))
@@ -391,7 +447,7 @@ def compiled():
 
             jit = numba.njit(nogil=True, cache=True)
             g = globals()
-            for name in ("_vdist", "_near", "_flood", "_integral"):
+            for name in ("_vdist", "_near", "_flood", "_find", "_label_runs", "_integral"):
                 g[name] = jit(g[name])
             _compiled = jit(anatomy_image)
         return _compiled
