@@ -27,25 +27,38 @@ GT_OBJ, FOUND, INVENTED = 11, 12, 13
 NUM_BASE = 14  # then, per size bin: gt objects, found objects, gt pixels, tp pixels
 
 
-def _vdist(a, val, cap, out):
-    """out[y, x] = vertical distance to the nearest a == val in column x, capped at ``cap``
-    (row by row, in memory order)."""
+def _vdist(a, v1, v2, cap, out1, out2):
+    """out1[y, x] / out2[y, x] = vertical distance to the nearest a == v1 / a == v2 in column x,
+    capped at ``cap`` (both in one pass, row by row in memory order)."""
     h, wd = a.shape
-    last = np.full(wd, -(1 << 30), np.int64)
+    last1 = np.full(wd, -(1 << 30), np.int64)
+    last2 = np.full(wd, -(1 << 30), np.int64)
     for y in range(h):
         for x in range(wd):
-            if a[y, x] == val:
-                last[x] = y
-            dd = y - last[x]
-            out[y, x] = dd if dd < cap else cap
-    last[:] = 1 << 30
+            v = a[y, x]
+            if v == v1:
+                last1[x] = y
+            elif v == v2:
+                last2[x] = y
+            d1 = y - last1[x]
+            d2 = y - last2[x]
+            out1[y, x] = d1 if d1 < cap else cap
+            out2[y, x] = d2 if d2 < cap else cap
+    last1[:] = 1 << 30
+    last2[:] = 1 << 30
     for y in range(h - 1, -1, -1):
         for x in range(wd):
-            if a[y, x] == val:
-                last[x] = y
-            dd = last[x] - y
-            if dd < out[y, x]:
-                out[y, x] = dd
+            v = a[y, x]
+            if v == v1:
+                last1[x] = y
+            elif v == v2:
+                last2[x] = y
+            d1 = last1[x] - y
+            d2 = last2[x] - y
+            if d1 < out1[y, x]:
+                out1[y, x] = d1
+            if d2 < out2[y, x]:
+                out2[y, x] = d2
 
 
 def _near(v, y, x, w, lim):
@@ -265,8 +278,7 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
         if n_err > 0 and w > 0:
             vtp = b_v1[:n2].reshape((h, wd))
             vtn = b_v2[:n2].reshape((h, wd))
-            _vdist(s, 1, cap, vtp)
-            _vdist(s, 0, cap, vtn)
+            _vdist(s, 1, 0, cap, vtp, vtn)
             naive = b_naive[:n2].reshape((h, wd))
             naive[:, :] = 0
             n_naive = 0
@@ -279,8 +291,7 @@ def anatomy_image(g, p, k, w, d, skip, thresholds, out, fp_kind, fn_kind):
             if n_naive > 0:
                 vfp = b_v1[:n2].reshape((h, wd))
                 vfn = b_v2[:n2].reshape((h, wd))
-                _vdist(naive, 1, cap, vfp)
-                _vdist(naive, 2, cap, vfn)
+                _vdist(naive, 1, 2, cap, vfp, vfn)
                 cand = b_cand[:n2].reshape((h, wd))
                 cand[:, :] = 0
                 for y in range(h):
