@@ -199,6 +199,12 @@ def _anatomy_width(args: argparse.Namespace) -> float | int:
 def _run_anatomy(args: argparse.Namespace, result: Evaluation, width: float | int):
     from segviz.anatomy import BoundaryWidthError, analyse
 
+    from segviz.anatomy_kernel import compiled
+
+    if compiled() is None:
+        _say(
+            "warning: numba is not installed (or SEGVIZ_NO_NUMBA is set): --errors runs in plain Python, slowly"
+        )
     store = None if args.no_store else ResultsStore(args.store)
     try:
         anatomy = analyse(result, width=width, workers=args.workers, store=store)
