@@ -198,7 +198,6 @@ def _anatomy_width(args: argparse.Namespace) -> float | int:
 
 def _run_anatomy(args: argparse.Namespace, result: Evaluation, width: float | int):
     from segviz.anatomy import BoundaryWidthError, analyse
-
     from segviz.anatomy_kernel import compiled
 
     if compiled() is None:
