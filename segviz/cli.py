@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true", help="print nothing on stdout")
     _by_args(ev)
     cli_confidence.add_evaluate_flags(ev)
+    _anatomy_args(ev)
 
     cmp = sub.add_parser(
         "compare",
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     _app_parser(sub)
     cli_confidence.add_report_flags(rep)
     cli_confidence.add_commands(sub)
+    _anatomy_args(rep)
     return parser
 
 
@@ -258,22 +260,123 @@ def load(
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    if args.confidence:
-        return cli_confidence.evaluate_with_confidence(args)
-    result = load(args, model=args.model, pred=args.pred)
+    width = _anatomy_width(args)
+    confidence = cli_confidence.load_confidence(args)[0] if args.confidence else None
+    result = confidence.evaluation if confidence else load(args, model=args.model, pred=args.pred)
+    anatomy = _run_anatomy(args, result, width) if args.errors else None
     by = _slices_by(args, result) if args.by else []
     if args.json:
-        out = result.to_dict() | ({"slices": [m.to_dict() for ms, _ in by for m in ms]} if args.by else {})
-        _write(args.json, "--json", json.dumps(out, indent=1, allow_nan=False) + "\n")
+        data = result.to_dict() if anatomy is None else _with_anatomy(result.to_dict(), anatomy)
+        if args.by:
+            data["slices"] = [m.to_dict() for ms, _ in by for m in ms]
+        if confidence is not None:
+            data = cli_confidence.with_confidence(data, confidence)
+        _write(args.json, "--json", json.dumps(data, indent=1, allow_nan=False) + "\n")
     if args.csv:
         _write(
             args.csv, "--csv", csv_safe_frame(result.class_frame()).to_csv(index=False, float_format="%.6f")
         )
     if not args.quiet:
         print(format_report(result))
+        if anatomy is not None:
+            print()
+            print(format_anatomy(anatomy))
         for ms, binning in by:
             print("\n" + format_slices(ms, binning=binning))
-    return EXIT_SKIPPED if result.skipped else EXIT_OK
+        if confidence is not None:
+            print()
+            print(cli_confidence.format_confidence(confidence))
+    skipped = result.skipped or (anatomy is not None and anatomy.skipped)
+    if confidence is not None and not confidence.has_confidence.all():
+        skipped = True  # an image without its confidence map
+    return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+# ---------------------------------------------------------------------- error anatomy (--errors)
+def _anatomy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--errors",
+        action="store_true",
+        help="error anatomy: boundary / extent / segment errors, Boundary and Trimap IoU, objects",
+    )
+    p.add_argument(
+        "--boundary-width",
+        metavar="W",
+        default="0.01",
+        help="boundary width for --errors: a fraction of the image diagonal in (0, 1) or whole pixels "
+        "(default 0.01)",
+    )
+
+
+def _anatomy_width(args: argparse.Namespace) -> float | int:
+    from segviz.anatomy import BoundaryWidthError, parse_width
+
+    try:
+        return parse_width(args.boundary_width)
+    except BoundaryWidthError as exc:
+        raise UsageError(f"--boundary-width: {exc}") from None
+
+
+def _run_anatomy(args: argparse.Namespace, result: Evaluation, width: float | int):
+    from segviz.anatomy import BoundaryWidthError, analyse
+    from segviz.anatomy_kernel import compiled
+
+    if compiled() is None:
+        _say(
+            "warning: numba is not installed (or SEGVIZ_NO_NUMBA is set): --errors runs in plain Python, slowly"
+        )
+    store = None if args.no_store else ResultsStore(args.store)
+    try:
+        anatomy = analyse(result, width=width, workers=args.workers, store=store)
+    except BoundaryWidthError as exc:
+        raise UsageError(f"--boundary-width: {exc}") from None
+    instance_folder = Path(args.dataset) / "gt_instanceIds" if args.dataset else None
+    if instance_folder is not None and instance_folder.is_dir():
+        from segviz.anatomy import analyse_instances
+
+        anatomy.instances = analyse_instances(result, instance_folder, workers=args.workers)
+        for p in anatomy.instances.skipped:
+            _say(f"warning: {p.name}: no instance ids ({p.reason})")
+    for p in anatomy.skipped:
+        _say(f"skipped {p.name} (error anatomy): {p.reason}")
+    return anatomy
+
+
+def _with_anatomy(data: dict, anatomy) -> dict:
+    for entry, extra in zip(data["classes"], anatomy.class_dicts(), strict=True):
+        entry.update(extra)
+    data["error_anatomy"] = anatomy.to_dict()
+    return data
+
+
+def format_anatomy(anatomy) -> str:
+    """Per-class error anatomy: IoU and the error shares of the union, Boundary/Trimap IoU, objects."""
+    frame = anatomy.class_frame()
+    width = max([len("class"), *(len(n) for n in frame["name"])])
+    lines = [
+        f"error anatomy (boundary width {anatomy.width}{' px' if anatomy.width >= 1 else ' of the diagonal'}; "
+        "percent of each class's union TP+FP+FN)",
+        f"{'class':<{width}}  {'IoU':>6}  {'bound':>6}  {'extent':>6}  {'segm':>6}  {'BIoU':>6}  {'TIoU':>6}"
+        f"  {'objects':>7}  {'missed':>6}  {'invent':>6}",
+    ]
+    for row in frame.itertuples(index=False):
+        lines.append(
+            f"{row.name:<{width}}  {_pct(row.iou)}  {_pct(row.boundary_error)}  {_pct(row.extent_error)}  "
+            f"{_pct(row.segment_error)}  {_pct(row.boundary_iou)}  {_pct(row.trimap_iou)}  "
+            f"{int(row.gt_objects):>7,}  {int(row.gt_objects - row.found_objects):>6,}  {int(row.invented_objects):>6,}"
+        )
+    s = anatomy.summary()
+    lines.append(
+        f"{'mean':<{width}}  {'':>6}  {_pct(s['mean_boundary_error'])}  {_pct(s['mean_extent_error'])}  "
+        f"{_pct(s['mean_segment_error'])}  {_pct(s['mean_boundary_iou'])}  {_pct(s['mean_trimap_iou'])}"
+    )
+    if anatomy.instances is not None:
+        inst = anatomy.instances.class_frame().query("instances > 0")
+        shown = ", ".join(f"{r.name} {_pct(r.iiou).strip()}" for r in inst.itertuples(index=False))
+        lines.append(
+            f"iIoU (instance-weighted): {shown or 'no instances'}; mean {_pct(anatomy.instances.mean_iiou()).strip()}"
+        )
+    return "\n".join(map(terminal_text, lines))
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -299,8 +402,10 @@ def _compare(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from segviz.report import build_report, write_pdf
 
+    width = _anatomy_width(args)
     confidence = cli_confidence.load_confidence(args)[0] if args.confidence else None
     result = confidence.evaluation if confidence else load(args, model=args.model, pred=args.pred)
+    anatomy = _run_anatomy(args, result, width) if args.errors else None
     dataset = Path(args.dataset or args.gt).resolve().name
     model = args.model or (Path(args.pred).name if args.pred else None)
     weakest = _slicer(args, result, pixels=True).worst() if args.slices else None
@@ -314,6 +419,7 @@ def _report(args: argparse.Namespace) -> int:
         seed=args.seed,
         worst=args.worst,
         confidence=confidence,
+        anatomy=anatomy,
     )
     _write(args.out, "--out", html)
     if args.pdf:
@@ -467,7 +573,7 @@ def format_two(column: str, frame, name_a: str, name_b: str, metric: str) -> str
             f"{_interval(r.low, r.high)}{'  *' if r.significant else ''}{note}"
         )
     lines.append("(percent and points; * = the interval excludes 0)")
-    return "\n".join(lines)
+    return "\n".join(map(terminal_text, lines))
 
 
 def _plain(value):
@@ -498,7 +604,7 @@ def format_slices(slices: list, *, binning: str = "") -> str:
             f"{_pct(s['mean_iou'].estimate)}  {ci:>16}  {_signed(d.estimate)}  {_interval(d.low, d.high)}{note}"
         )
     lines.append("(percent and points; n/a = undefined, e.g. no other image to compare with)")
-    return "\n".join(lines)
+    return "\n".join(map(terminal_text, lines))
 
 
 def format_worst(worst) -> str:
@@ -524,7 +630,7 @@ def format_worst(worst) -> str:
         worst.method(),
         "(percent; drop in points; score = drop × share; * = significant; n/t = not tested)",
     ]
-    return "\n".join(lines)
+    return "\n".join(map(terminal_text, lines))
 
 
 def _p(value: float) -> str:

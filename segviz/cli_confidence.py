@@ -150,26 +150,16 @@ def load_confidence(
 
 
 # ---------------------------------------------------------------------- evaluate --confidence
-def evaluate_with_confidence(args: argparse.Namespace) -> int:
-    result, _ = load_confidence(args)
-    evaluation = result.evaluation
-    if args.json:
-        data = evaluation.to_dict()
-        data.update(result.to_dict())
-        per_image = result.image_frame()
-        for entry, row in zip(data["images"], per_image.itertuples(index=False), strict=True):
-            entry["mean_confidence"] = _clean(row.mean_confidence)
-            entry["ece"] = _clean(row.ece)
-        data["confidence_warnings"] = [{"name": p.name, "message": p.reason} for p in result.warnings]
-        Path(args.json).write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
-    if args.csv:
-        evaluation.class_frame().to_csv(args.csv, index=False, float_format="%.6f")
-    if not args.quiet:
-        print(cli.format_report(evaluation))
-        print()
-        print(format_confidence(result))
-    missing = not result.has_confidence.all()
-    return cli.EXIT_SKIPPED if evaluation.skipped or missing else cli.EXIT_OK
+def with_confidence(data: dict, result: ConfidenceResult) -> dict:
+    """The evaluation's JSON ``data`` with the calibration and risk–coverage keys and, per image, its
+    mean confidence and ECE (``segviz evaluate --confidence --json``)."""
+    data.update(result.to_dict())
+    per_image = result.image_frame()
+    for entry, row in zip(data["images"], per_image.itertuples(index=False), strict=True):
+        entry["mean_confidence"] = _clean(row.mean_confidence)
+        entry["ece"] = _clean(row.ece)
+    data["confidence_warnings"] = [{"name": p.name, "message": p.reason} for p in result.warnings]
+    return data
 
 
 def format_confidence(result: ConfidenceResult) -> str:

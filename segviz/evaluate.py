@@ -21,7 +21,7 @@ from segviz import kernels, metrics
 from segviz.classes import ClassTable
 from segviz.dataset import Dataset, Pair, Problem
 from segviz.errors import ClassTableError, SegvizError
-from segviz.masks import UNKNOWN_COLOUR, image_size, joint_counts, read_mask
+from segviz.masks import UNKNOWN_COLOUR, MaskData, image_size, joint_counts, read_mask
 from segviz.store import ResultsStore, pair_key
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built: the command line starts faster
@@ -43,6 +43,19 @@ class PairCounts:
     colour_coded: bool = False
 
 
+def read_pair(pair: Pair, table: ClassTable | None = None) -> tuple[MaskData, MaskData]:
+    """Read one pair's ground truth and prediction; raises :class:`SegvizError` when they differ
+    in size (the message every pixel-level step reports)."""
+    gt = read_mask(pair.gt_path, table)
+    pred = read_mask(pair.pred_path, table)
+    if gt.values.shape != pred.values.shape:
+        raise SegvizError(
+            f"{pair.pred_path}: size {_wh(pred.values.shape)} differs from the ground truth "
+            f"{pair.gt_path} ({_wh(gt.values.shape)})"
+        )
+    return gt, pred
+
+
 def count_pair(pair: Pair, table: ClassTable | None = None) -> PairCounts:
     """Read one pair and count its (gt, pred) raw value pairs; raises :class:`SegvizError`."""
     return count_pair_arrays(pair, table)[0]
@@ -53,13 +66,7 @@ def count_pair_arrays(
 ) -> tuple[PairCounts, np.ndarray, np.ndarray]:
     """:func:`count_pair`, also returning the decoded raw (H, W) values of the ground truth and the
     prediction, for work that needs the pixels in the same read (e.g. :mod:`segviz.confidence`)."""
-    gt = read_mask(pair.gt_path, table)
-    pred = read_mask(pair.pred_path, table)
-    if gt.values.shape != pred.values.shape:
-        raise SegvizError(
-            f"{pair.pred_path}: size {_wh(pred.values.shape)} differs from the ground truth "
-            f"{pair.gt_path} ({_wh(gt.values.shape)})"
-        )
+    gt, pred = read_pair(pair, table)
     if gt.unknown_colours:
         raise SegvizError(f"{pair.gt_path}: {_colour_list(gt.unknown_colours)} not in the class table")
     notes = []

@@ -194,6 +194,7 @@ def build_report(
     comparison: Comparison | None = None,
     weakest=None,
     confidence: ConfidenceResult | None = None,
+    anatomy=None,
 ) -> str:
     """One self-contained HTML document (str) reporting ``evaluation``; it loads nothing from outside.
 
@@ -210,6 +211,8 @@ def build_report(
         weakest: worst slices (:class:`segviz.slices.WorstSlices`) for "Where the model is weakest".
         confidence: the model's confidence (:func:`segviz.confidence.evaluate_confidence`): adds a
             calibration section (a plain sentence and the reliability diagram).
+        anatomy: an optional :class:`segviz.anatomy.Anatomy` of the same evaluation: adds the
+            error-anatomy section (headline sentences and the stacked per-class bars).
 
     About 5.8 MB for the bundled sample data, 4.8 MB of it plotly.js; builds in ≈0.25 s there (the
     bootstrap and reading the ``worst`` images' files dominate). Print it with :func:`write_pdf`.
@@ -226,6 +229,7 @@ def build_report(
             _classes_html(evaluation, boot),
             _confusion_html(evaluation),
             _calibration_html(confidence),
+            _anatomy_html(anatomy) if anatomy is not None else "",
             _worst_html(evaluation, worst) if worst > 0 else "",
             _gains_losses_html(comparison) if comparison is not None else "",
             _conventions_html(evaluation),
@@ -241,6 +245,18 @@ def build_report(
         css=_CSS,
         plotlyjs=get_plotlyjs(),
         body=body,
+    )
+
+
+def _anatomy_html(anatomy) -> str:
+    """The error-anatomy section: one plain sentence per headline, the split and the per-class bars."""
+    from segviz.anatomy_figures import anatomy_class_figure, anatomy_split_figure
+
+    sentences = "".join(f"<p>{_e(s)}</p>" for s in anatomy.headlines())
+    return (
+        '<section id="anatomy"><h2>Error anatomy</h2>'
+        f"{sentences}{_figure_html(anatomy_split_figure(anatomy), 'anatomy-split')}"
+        f"{_figure_html(anatomy_class_figure(anatomy), 'anatomy-classes')}</section>"
     )
 
 
