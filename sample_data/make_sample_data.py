@@ -1955,11 +1955,49 @@ def warp(rng, label: np.ndarray, amplitude: float) -> np.ndarray:
 # --------------------------------------------------------------------------- confidence
 
 #: How sure a model is of each class far from any boundary (thin and rare things less so).
-CLASS_CONFIDENCE = (0.985, 0.9, 0.96, 0.78, 0.78, 0.76, 0.8, 0.82, 0.94, 0.86, 0.985, 0.86, 0.76,
-                    0.95, 0.78, 0.82, 0.76, 0.72, 0.72)
+CLASS_CONFIDENCE = (
+    0.985,
+    0.9,
+    0.96,
+    0.78,
+    0.78,
+    0.76,
+    0.8,
+    0.82,
+    0.94,
+    0.86,
+    0.985,
+    0.86,
+    0.76,
+    0.95,
+    0.78,
+    0.82,
+    0.76,
+    0.72,
+    0.72,
+)
 #: The class a model hesitates towards when it is right (second most probable class).
-CONFUSABLE = (SIDEWALK, ROAD, WALL, BUILDING, WALL, TRAFFIC_SIGN, POLE, POLE, TERRAIN, VEGETATION,
-              BUILDING, RIDER, PERSON, TRUCK, BUS, TRUCK, BUS, BICYCLE, MOTORCYCLE)
+CONFUSABLE = (
+    SIDEWALK,
+    ROAD,
+    WALL,
+    BUILDING,
+    WALL,
+    TRAFFIC_SIGN,
+    POLE,
+    POLE,
+    TERRAIN,
+    VEGETATION,
+    BUILDING,
+    RIDER,
+    PERSON,
+    TRUCK,
+    BUS,
+    TRUCK,
+    BUS,
+    BICYCLE,
+    MOTORCYCLE,
+)
 #: Which model also gets full probabilities (prob/MODEL/NAME.npz) instead of a confidence PNG.
 PROBABILITY_MODEL = "candidate"
 
@@ -2004,7 +2042,9 @@ def probabilities(pred: np.ndarray, full: np.ndarray, top: np.ndarray) -> np.nda
     rest = 255 - q_top
     second = np.rint(0.8 * rest).astype(np.int32)
     alt = np.where(pred != full, full, np.asarray(CONFUSABLE)[pred])
-    third = np.where((alt != ROAD) & (pred != ROAD), ROAD, np.where((alt != SKY) & (pred != SKY), SKY, BUILDING))
+    third = np.where(
+        (alt != ROAD) & (pred != ROAD), ROAD, np.where((alt != SKY) & (pred != SKY), SKY, BUILDING)
+    )
     out = np.zeros((len(CLASSES), *pred.shape), np.uint8)
     rows, cols = np.indices(pred.shape)
     out[third, rows, cols] = rest - second

@@ -642,7 +642,7 @@ ERROR_TYPE_LABELS = (
 )
 
 
-def analyse(
+def analyse(  # noqa: C901 -- store lookup, threads, instances: the steps of one pass
     evaluation: Evaluation,
     *,
     width: float | int = DEFAULT_WIDTH,

@@ -6,7 +6,6 @@ Kept apart from :mod:`segviz.cli` (which only hooks them in) so the commands sta
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 

@@ -1215,7 +1215,7 @@ def _meta_logits(prob_dir: Path, warnings: list[Problem]) -> bool:
         return False
 
 
-def evaluate_confidence(
+def evaluate_confidence(  # noqa: C901 -- one branch per confidence source (8/16-bit maps, probabilities, logits) and cache
     dataset: Dataset,
     *,
     workers: int = 2,

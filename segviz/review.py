@@ -285,7 +285,7 @@ def _mask_name(image: str) -> str:
     return f"masks/{image}.png"
 
 
-def find_label_errors(
+def find_label_errors(  # noqa: C901 -- two confident-learning rules, each with its thresholds and regions
     result: ConfidenceResult,
     dataset: Dataset,
     *,
@@ -494,7 +494,7 @@ def unlabelled_files(
     return chosen, files
 
 
-def rank_next(
+def rank_next(  # noqa: C901 -- two rankings (uncertainty, fitted model) and the unlabelled sources
     result: ConfidenceResult,
     dataset: Dataset,
     *,
