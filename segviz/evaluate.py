@@ -259,14 +259,13 @@ class Evaluation:
         each computed from that image's own confusion matrix."""
         import pandas as pd
 
-        tp, gt, pred = self.image_counts()
-        iou = metrics._divide(tp, gt + pred - tp)
-        miou, _ = metrics._mean_defined(iou)
+        per_image = metrics.from_counts(*self.image_counts())
+        iou = per_image["iou"]
         frame = pd.DataFrame(
             {
                 "name": self.names,
-                "pixel_accuracy": metrics._divide(tp.sum(axis=1), gt.sum(axis=1)),
-                "mean_iou": miou,
+                "pixel_accuracy": per_image["pixel_accuracy"],
+                "mean_iou": per_image["mean_iou"],
                 "ignored_pixels": self.ignored_per_image,
                 "invalid_pred_pixels": np.bincount(
                     self.image_rows[:, 0],

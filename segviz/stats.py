@@ -148,7 +148,7 @@ def iou_from_counts(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndar
         >>> iou_from_counts(np.array([3, 0]), np.array([4, 0]), np.array([3, 0])).tolist()
         [0.75, nan]
     """
-    return metrics._divide(tp, gt + pred - tp)
+    return metrics.iou(tp, gt, pred)
 
 
 def summary_from_counts(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
@@ -164,16 +164,8 @@ def summary_from_counts(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> dic
         >>> round(float(s["pixel_accuracy"]), 4), round(float(s["mean_iou"]), 4)
         (0.8333, 0.7083)
     """
-    tp, gt, pred = (np.asarray(x, dtype=np.float64) for x in (tp, gt, pred))
-    iou = iou_from_counts(tp, gt, pred)
-    total_gt = gt.sum(axis=-1)
-    return {
-        "pixel_accuracy": metrics._divide(tp.sum(axis=-1), total_gt),
-        "mean_iou": metrics._mean_defined(iou)[0],
-        "mean_pixel_accuracy": metrics._mean_defined(metrics._divide(tp, gt))[0],
-        "frequency_weighted_iou": metrics._divide((gt * np.nan_to_num(iou)).sum(axis=-1), total_gt),
-        "mean_dice": metrics._mean_defined(metrics._divide(2 * tp, gt + pred))[0],
-    }
+    every = metrics.from_counts(tp, gt, pred)
+    return {key: every[key] for key in SUMMARY_KEYS}
 
 
 # ---------------------------------------------------------------------- bootstrap
