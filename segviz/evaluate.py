@@ -19,6 +19,7 @@ import numpy as np
 
 from segviz import kernels, metrics
 from segviz.classes import ClassTable
+from segviz.counts import PairCounts  # (defined there, importable from here as before)
 from segviz.dataset import Dataset, Pair, Problem
 from segviz.errors import ClassTableError, SegvizError
 from segviz.masks import UNKNOWN_COLOUR, image_size, joint_counts, read_mask
@@ -28,19 +29,6 @@ if TYPE_CHECKING:  # pandas is imported where a frame is built: the command line
     import pandas as pd
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class PairCounts:
-    """Sparse joint histogram of one pair's raw values, plus what was noticed while reading."""
-
-    pair: Pair
-    gt_values: np.ndarray
-    pred_values: np.ndarray
-    counts: np.ndarray
-    shape: tuple[int, int]
-    warnings: tuple[str, ...] = ()
-    colour_coded: bool = False
 
 
 def count_pair(pair: Pair, table: ClassTable | None = None) -> PairCounts:

@@ -196,6 +196,6 @@ def summary_metrics(cm: np.ndarray) -> dict[str, np.ndarray | float | int]:
 
 
 # The former private names, kept while branches written against them are merged: nothing outside
-# this module may use them (tests/test_one_home.py).
+# this module may use them (tests/test_architecture.py).
 _divide = divide
 _mean_defined = mean_defined

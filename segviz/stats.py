@@ -226,7 +226,7 @@ def paired_bootstrap(
     """
     _check_options(resamples=resamples, confidence=confidence)
     _check_same_classes(a, b)
-    in_a, in_b, only_a, only_b = _match_images(a, b)
+    in_a, in_b, only_a, only_b = match_images(a, b)
     if not len(in_a):
         raise SegvizError(
             f"a and b share no image name (a has {a.num_images} images, b {b.num_images}); "
@@ -327,8 +327,18 @@ def _class_frame(evaluation: Evaluation, **columns: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"id": evaluation.table.ids, "name": list(evaluation.table.names), **columns})
 
 
-def _match_images(a: Evaluation, b: Evaluation) -> tuple[np.ndarray, np.ndarray, tuple, tuple]:
-    """Indices into a and b of the shared names (in a's order), and the names only one side has."""
+def match_images(a: Evaluation, b: Evaluation) -> tuple[np.ndarray, np.ndarray, tuple, tuple]:
+    """Indices into a and b of the shared names (in a's order), and the names only one side has.
+
+    Returns ``(in_a, in_b, only_a, only_b)``: int64 (M,) indices of the M shared images in a and in
+    b, and tuples of the names only a / only b has.
+
+    Example:
+        >>> ev = _example_evaluation()                       # images "a", "b"
+        >>> in_a, in_b, only_a, only_b = match_images(ev, ev.subset([1]))
+        >>> in_a.tolist(), in_b.tolist(), only_a, only_b
+        ([1], [0], ('a',), ())
+    """
     where_b = {name: i for i, name in enumerate(b.names)}
     shared = [(i, where_b[name]) for i, name in enumerate(a.names) if name in where_b]
     in_a = np.array([i for i, _ in shared], dtype=np.int64)
@@ -337,6 +347,9 @@ def _match_images(a: Evaluation, b: Evaluation) -> tuple[np.ndarray, np.ndarray,
     only_a = tuple(n for n in a.names if n not in where_b)
     only_b = tuple(n for n in b.names if n not in names_a)
     return in_a, in_b, only_a, only_b
+
+
+_match_images = match_images  # the former private name, for branches merged later
 
 
 # ---------------------------------------------------------------------- checks
