@@ -133,18 +133,21 @@ def test_perfect_prediction_scores_one(diag):
 
 # ---------------------------------------------------------------------- from_counts
 def test_from_counts_hand_computed():
-    # class 0: TP 3, GT 4, PRED 3; class 1: TP 2, GT 2, PRED 3; class 2 predicted once, absent from GT;
-    # class 3 absent from both.
-    m = from_counts(np.array([3, 2, 0, 0]), np.array([4, 2, 0, 0]), np.array([3, 3, 1, 0]))
-    np.testing.assert_array_equal(m["iou"], [3 / 4, 2 / 3, 0.0, np.nan])
-    np.testing.assert_array_equal(m["accuracy"], [3 / 4, 1.0, np.nan, np.nan])
+    # cm = [[3, 1, 0], [0, 2, 1], [0, 0, 0], [0, 0, 0]] over classes 0..3 (columns 0..2 shown, the
+    # rest 0): class 0: TP 3, GT 4, PRED 3; class 1: TP 2, GT 3, PRED 3; class 2 predicted once but
+    # absent from the ground truth; class 3 absent from both.
+    m = from_counts(np.array([3, 2, 0, 0]), np.array([4, 3, 0, 0]), np.array([3, 3, 1, 0]))
+    np.testing.assert_array_equal(m["iou"], [3 / 4, 2 / 4, 0.0, np.nan])
+    np.testing.assert_array_equal(m["accuracy"], [3 / 4, 2 / 3, np.nan, np.nan])
     np.testing.assert_array_equal(m["precision"], [1.0, 2 / 3, 0.0, np.nan])
-    np.testing.assert_array_equal(m["dice"], [6 / 7, 4 / 5, 0.0, np.nan])
-    assert float(m["pixel_accuracy"]) == pytest.approx(5 / 6)
-    assert float(m["mean_iou"]) == pytest.approx((3 / 4 + 2 / 3 + 0) / 3) and int(m["mean_iou_classes"]) == 3
-    assert float(m["mean_pixel_accuracy"]) == pytest.approx((3 / 4 + 1) / 2)
+    np.testing.assert_array_equal(m["dice"], [6 / 7, 4 / 6, 0.0, np.nan])
+    assert float(m["pixel_accuracy"]) == pytest.approx(5 / 7)
+    assert float(m["mean_iou"]) == pytest.approx((3 / 4 + 2 / 4 + 0) / 3) and int(m["mean_iou_classes"]) == 3
+    assert float(m["mean_pixel_accuracy"]) == pytest.approx((3 / 4 + 2 / 3) / 2)
+    assert float(m["mean_dice"]) == pytest.approx((6 / 7 + 4 / 6 + 0) / 3)
     assert int(m["mean_pixel_accuracy_classes"]) == 2 and int(m["mean_dice_classes"]) == 3
-    assert float(m["frequency_weighted_iou"]) == pytest.approx((4 * 3 / 4 + 2 * 2 / 3) / 6)
+    assert float(m["frequency_weighted_iou"]) == pytest.approx((4 * 3 / 4 + 3 * 2 / 4) / 7)
+    assert class_metrics(np.array([[3, 1, 0, 0, 0], [0, 2, 1, 0, 0], [0] * 5, [0] * 5]))["iou"][1] == 2 / 4
 
 
 def test_from_counts_is_vectorised_over_leading_axes():
