@@ -1,9 +1,9 @@
-"""One pair's counts: the sparse joint histogram of its raw mask values, the unit that is counted
-(:func:`segviz.evaluate.count_pairs`), stored (:mod:`segviz.store`) and folded into confusion
-matrices (:func:`segviz.evaluate.fold`).
+"""What counting produces: one pair's sparse joint histogram of raw mask values (:class:`PairCounts`),
+the unit that is counted (:func:`segviz.evaluate.count`), stored (:mod:`segviz.store`) and folded
+into confusion matrices (:func:`segviz.evaluate.fold`); and a dataset's counts (:class:`Counted`).
 
-A plain data class with no behaviour, in a module of its own so that the store and the evaluation
-can both use it without importing each other.
+Plain data classes with no behaviour, in a module of their own so that the store and the evaluation
+can both use them without importing each other.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from segviz.dataset import Pair
+from segviz.dataset import Pair, Problem
 
 
 @dataclass(frozen=True)
@@ -42,3 +42,24 @@ class PairCounts:
     shape: tuple[int, int]
     warnings: tuple[str, ...] = ()
     colour_coded: bool = False
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Step 1 of an evaluation (:func:`segviz.evaluate.count`): every pair of a dataset counted.
+
+    It depends on the mask files only (and, for RGB masks, on the table's colours), never on the
+    class table's ids or ignore ids: cache it on the files' identity, and fold it again through
+    another table in milliseconds (:func:`segviz.evaluate.fold`).
+
+    Attributes:
+        counts: the pairs read, in the dataset's order.
+        unreadable: the pairs that could not be read, with the reason (skipped by ``fold``).
+
+    Example:
+        >>> Counted((), (Problem("a", "gt/a.png: not a PNG"),)).unreadable[0].name
+        'a'
+    """
+
+    counts: tuple[PairCounts, ...]
+    unreadable: tuple[Problem, ...] = ()
