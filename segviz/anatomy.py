@@ -54,7 +54,7 @@ from segviz import anatomy_kernel as _k
 from segviz.classes import ClassTable
 from segviz.dataset import Pair, Problem
 from segviz.errors import SegvizError
-from segviz.metrics import _divide, _mean_defined
+from segviz.metrics import divide, iou, mean_defined
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -327,23 +327,25 @@ class Anatomy:
         union = tp + eb + ee + es
         frame = pd.DataFrame({"id": self.table.ids, "name": list(self.table.names), **col})
         frame["union"] = union
-        frame["iou"] = _divide(tp, union)
-        frame["boundary_error"] = _divide(eb, union)
-        frame["extent_error"] = _divide(ee, union)
-        frame["segment_error"] = _divide(es, union)
-        frame["boundary_error_renormalised"] = _divide(eb, tp + eb)
-        frame["extent_error_renormalised"] = _divide(ee, tp + eb + ee)
-        frame["segment_error_renormalised"] = _divide(es, union)
-        frame["boundary_iou"] = _divide(col["boundary_iou_intersection"], col["boundary_iou_union"])
-        frame["trimap_iou"] = _divide(col["trimap_iou_intersection"], col["trimap_iou_union"])
-        frame["object_recall"] = _divide(col["found_objects"], col["gt_objects"])
+        fp = col["fp_boundary"] + col["fp_extent"] + col["fp_segment"]
+        fn = col["fn_boundary"] + col["fn_extent"] + col["fn_segment"]
+        frame["iou"] = iou(tp, tp + fn, tp + fp)  # the one IoU formula: union = TP + FP + FN
+        frame["boundary_error"] = divide(eb, union)
+        frame["extent_error"] = divide(ee, union)
+        frame["segment_error"] = divide(es, union)
+        frame["boundary_error_renormalised"] = divide(eb, tp + eb)
+        frame["extent_error_renormalised"] = divide(ee, tp + eb + ee)
+        frame["segment_error_renormalised"] = divide(es, union)
+        frame["boundary_iou"] = divide(col["boundary_iou_intersection"], col["boundary_iou_union"])
+        frame["trimap_iou"] = divide(col["trimap_iou_intersection"], col["trimap_iou_union"])
+        frame["object_recall"] = divide(col["found_objects"], col["gt_objects"])
         bins = (
             SIZE_BINS
             if len(self.size_thresholds) == 2
             else [f"bin{i}" for i in range(len(self.size_thresholds) + 1)]
         )
         for b in bins:
-            frame[f"{b}_recall"] = _divide(col[f"{b}_found_objects"], col[f"{b}_gt_objects"])
+            frame[f"{b}_recall"] = divide(col[f"{b}_found_objects"], col[f"{b}_gt_objects"])
         return frame
 
     def summary(self) -> dict[str, float | None]:
@@ -360,7 +362,7 @@ class Anatomy:
             ("mean_boundary_iou", "boundary_iou"),
             ("mean_trimap_iou", "trimap_iou"),
         ):
-            mean, _ = _mean_defined(frame[column].to_numpy(dtype=float))
+            mean, _ = mean_defined(frame[column].to_numpy(dtype=float))
             out[key] = _clean(mean)
         return out
 
@@ -374,10 +376,10 @@ class Anatomy:
         es = c["fp_segment"] + c["fn_segment"]
         errors = eb + ee + es
         return {
-            "boundary": _clean(_divide(eb, errors)),
-            "extent": _clean(_divide(ee, errors)),
-            "segment": _clean(_divide(es, errors)),
-            "tp_of_union": _clean(_divide(c["tp"], c["tp"] + errors)),
+            "boundary": _clean(divide(eb, errors)),
+            "extent": _clean(divide(ee, errors)),
+            "segment": _clean(divide(es, errors)),
+            "tp_of_union": _clean(divide(c["tp"], c["tp"] + errors)),
             "error_pixels": errors,
         }
 
@@ -509,7 +511,7 @@ class Anatomy:
                 "image": rows[order, 0],
                 "name": [self.names[i] for i in rows[order, 0]],
                 "pixels": pixels[order],
-                "share": _divide(pixels[order], union[order]),
+                "share": divide(pixels[order], union[order]),
             }
         )
 
@@ -521,7 +523,7 @@ def _shares(codes: np.ndarray) -> np.ndarray:
     """(..., K, 7) code counts → (..., K, 3) boundary / extent / segment shares of the union."""
     union = codes.sum(axis=-1)
     errors = np.stack([codes[..., 1 + i] + codes[..., 4 + i] for i in range(3)], axis=-1)
-    return _divide(errors, union[..., None])
+    return divide(errors, union[..., None])
 
 
 def compare_anatomy(
@@ -553,8 +555,8 @@ def compare_anatomy(
     def full_and_replicates(codes):
         full = _shares(codes.sum(axis=0).astype(np.float64))  # (K, 3)
         rep = _shares((weights @ codes.reshape(n, -1).astype(np.float64)).reshape(-1, k, 7))  # (B, K, 3)
-        full_mean, _ = _mean_defined(full.T)
-        rep_mean, _ = _mean_defined(np.swapaxes(rep, 1, 2))
+        full_mean, _ = mean_defined(full.T)
+        rep_mean, _ = mean_defined(np.swapaxes(rep, 1, 2))
         return np.vstack([full, full_mean[None]]), np.concatenate([rep, rep_mean[:, None]], axis=1)
 
     fa, ra = full_and_replicates(codes_a)
@@ -904,17 +906,17 @@ class Instances:
                 "missed_instances": (c[:, 0] - c[:, 1]).astype(np.int64),
             }
         )
-        frame["instance_recall"] = _divide(c[:, 1], c[:, 0])
+        frame["instance_recall"] = divide(c[:, 1], c[:, 0])
         for b, name in enumerate(
             SIZE_BINS if len(self.size_thresholds) == 2 else range(len(self.size_thresholds) + 1)
         ):
-            frame[f"{name}_instance_recall"] = _divide(c[:, 5 + 2 * b], c[:, 4 + 2 * b])
-        iiou = _divide(c[:, 2], c[:, 2] + self.fp + c[:, 3])
+            frame[f"{name}_instance_recall"] = divide(c[:, 5 + 2 * b], c[:, 4 + 2 * b])
+        iiou = divide(c[:, 2], c[:, 2] + self.fp + c[:, 3])
         frame["iiou"] = np.where(has_size, iiou, np.nan)
         return frame
 
     def mean_iiou(self) -> float | None:
-        mean, _ = _mean_defined(self.class_frame()["iiou"].to_numpy(dtype=float))
+        mean, _ = mean_defined(self.class_frame()["iiou"].to_numpy(dtype=float))
         return _clean(mean)
 
 

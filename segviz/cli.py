@@ -14,15 +14,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from segviz import __version__, cli_confidence, presets
-from segviz.classes import describe_table_choice, parse_ignore_ids
-from segviz.dataset import Problem, open_dataset
+from segviz.classes import parse_ignore_ids
+from segviz.cli_common import (
+    EXIT_OK,
+    EXIT_SKIPPED,
+    EXIT_USAGE,
+    UsageError,
+    load,
+)
+from segviz.cli_common import dataset_args as _dataset_args
+from segviz.cli_common import say as _say
+from segviz.cli_common import write as _write
+from segviz.dataset import Problem
 from segviz.errors import SegvizError
-from segviz.evaluate import Evaluation, evaluate
+from segviz.evaluate import Evaluation
 from segviz.problems import problem_lines
 from segviz.safety import (
     check_distinct_outputs,
@@ -32,12 +41,6 @@ from segviz.safety import (
     terminal_text,
 )
 from segviz.store import ResultsStore, default_store_dir
-
-EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad arguments or input that stops the command (exit status 2)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,29 +118,6 @@ def _app_parser(sub) -> None:
     app.add_argument("dataset", nargs="?", help="dataset folder, or a folder of datasets")
     app.add_argument("--port", type=int, help="server port (default: streamlit's, 8501)")
     app.add_argument("--headless", action="store_true", help="do not open a browser")
-
-
-def _dataset_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", nargs="?", help="dataset folder, or its fsspec URL (s3://bucket/val, ...)")
-    p.add_argument("--images", help="folder of photos (optional)")
-    p.add_argument("--gt", help="folder of ground-truth masks")
-    p.add_argument("--classes", help="class table: a CSV file or a preset (voc, cityscapes, ade20k, camvid)")
-    p.add_argument(
-        "--ignore", help="comma-separated ids to ignore, replacing the table's ignore ids (e.g. 255 or 0,255)"
-    )
-    p.add_argument("--workers", type=int, default=2, help="reading threads (default 2)")
-    p.add_argument(
-        "--store", metavar="DIR", help="results store folder (default $SEGVIZ_STORE or ~/.cache/segviz)"
-    )
-    p.add_argument("--no-store", action="store_true", help="neither read nor write the results store")
-    p.add_argument(
-        "--verify",
-        action="store_true",
-        help="check every stored result against its masks' content hashes (reads every mask file once)",
-    )
-    p.add_argument(
-        "--dask", metavar="ADDRESS", help="run the per-image work on this Dask scheduler (tcp://host:8786)"
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -220,43 +200,6 @@ def _dataset_locations(args: argparse.Namespace) -> list[str | None]:
     if classes is not None and (classes.lower() in presets.PRESETS or not Path(classes).is_file()):
         classes = None
     return [args.dataset, args.gt, getattr(args, "pred", None), args.images, classes]
-
-
-def load(
-    args: argparse.Namespace, *, model: str | None, pred: str | None = None, evaluator=None
-) -> Evaluation:
-    """Open and evaluate the dataset the arguments describe; report problems on stderr.
-    ``evaluator``: called instead of :func:`segviz.evaluate.evaluate` (same arguments)."""
-    try:
-        ignore = list(parse_ignore_ids(args.ignore)) if args.ignore is not None else None
-        dataset = open_dataset(
-            args.dataset,
-            model=model,
-            images=args.images,
-            gt=args.gt,
-            pred=pred,
-            classes=args.classes,
-            ignore_ids=ignore,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    store = None if args.no_store else ResultsStore(args.store, verify=args.verify)
-    result = (evaluator or evaluate)(
-        dataset, workers=args.workers, generated_ignore=ignore or (), store=store, dask_address=args.dask
-    )
-    for line in store.stats.warnings if store is not None else ():  # a damaged or unwritable store
-        _say(f"warning: {line}")
-    label = f"[{model}] " if model and args.command == "compare" else ""
-    if dataset.table is None:
-        _say(f"note: {label}{describe_table_choice(result.table).text}")
-    for w in result.table.warnings:
-        _say(f"warning: {w}")
-    # one line per kind of problem (400 photos of the wrong size: one line); all of them in --json
-    for line in problem_lines(result.warnings):
-        _say(f"warning: {label}{line}")
-    for line in problem_lines(result.skipped, with_names=True):
-        _say(f"skipped {label}{line}")
-    return result
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -727,19 +670,6 @@ def _side_by_side(left: list[str], right: list[str]) -> list[str]:
         f"{left[i] if i < len(left) else '':<{lw}}    {right[i] if i < len(right) else ''}".rstrip()
         for i in range(max(len(left), len(right)))
     ]
-
-
-def _say(message: str) -> None:
-    """One line on stderr; names from the data cannot break it (control characters escaped)."""
-    print(f"segviz: {terminal_text(message)}", file=sys.stderr)
-
-
-def _write(path: str, option: str, text: str) -> None:
-    """Write an output checked by :func:`check_arguments`; a failure now (disk full) is exit 2."""
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{option} {path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _pct(value: float | None) -> str:

@@ -9,9 +9,9 @@ import argparse
 import math
 from pathlib import Path
 
-from segviz import cli
+from segviz import cli_common
 from segviz.confidence import DEFAULT_BINS, ConfidenceResult, evaluate_confidence
-from segviz.safety import check_not_in_dataset, csv_safe_frame
+from segviz.safety import check_not_in_dataset, csv_safe_frame, terminal_text
 
 COMMANDS = ("label-errors", "next")
 
@@ -59,7 +59,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "images.csv, regions.csv, label_errors.json and masks/NAME.png. Each is a hypothesis for a person "
         "to check, not a correction.",
     )
-    cli._dataset_args(le)
+    cli_common.dataset_args(le)
     le.add_argument("--model", help="model name when pred/ holds several models")
     le.add_argument("--pred", help="folder of predicted masks")
     le.add_argument(
@@ -82,7 +82,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description="Rank the images that have a prediction and a confidence map but no ground truth by "
         "expected error, and write the list as CSV.",
     )
-    cli._dataset_args(nx)
+    cli_common.dataset_args(nx)
     nx.add_argument("--model", help="model name when pred/ holds several models")
     nx.add_argument("--pred", help="folder of predicted masks")
     nx.add_argument("--out", metavar="PATH", required=True, help="the CSV file to write")
@@ -112,12 +112,12 @@ def handlers() -> dict:
 def load_confidence(
     args: argparse.Namespace, *, unlabelled_ok: bool = False
 ) -> tuple[ConfidenceResult, object]:
-    """Evaluate the dataset with its confidence (problems reported on stderr, as ``cli.load``).
+    """Evaluate the dataset with its confidence (problems reported on stderr, as ``cli_common.load``).
     ``unlabelled_ok``: predictions without ground truth are the input (``next``), not skipped samples."""
     if getattr(args, "dask", None):
-        raise cli.UsageError("--dask cannot be combined with confidence (it runs in local threads)")
+        raise cli_common.UsageError("--dask cannot be combined with confidence (it runs in local threads)")
     if args.bins < 1:
-        raise cli.UsageError(f"--bins must be a positive integer (got {args.bins})")
+        raise cli_common.UsageError(f"--bins must be a positive integer (got {args.bins})")
     held: dict = {}
 
     def evaluator(dataset, *, workers, generated_ignore, store, dask_address=None):
@@ -141,10 +141,10 @@ def load_confidence(
         held["result"], held["dataset"] = result, dataset
         return result.evaluation
 
-    cli.load(args, model=args.model, pred=args.pred, evaluator=evaluator)
+    cli_common.load(args, model=args.model, pred=args.pred, evaluator=evaluator)
     result = held["result"]
     for p in result.warnings:
-        cli._say(f"warning: {p.reason}")
+        cli_common.say(f"warning: {p.reason}")
     return result, held["dataset"]
 
 
@@ -190,20 +190,22 @@ def _label_errors(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if args.min_pixels < 1:
-        raise cli.UsageError(f"--min-pixels must be at least 1 (got {args.min_pixels})")
+        raise cli_common.UsageError(f"--min-pixels must be at least 1 (got {args.min_pixels})")
     _refuse_dataset_root(args, out)
     result, dataset = load_confidence(_with_output(args, out))
     if args.rule == "probabilities" and not result.has_probabilities:
-        raise cli.UsageError("--rule probabilities needs full probabilities (prob/MODEL/) for every image")
+        raise cli_common.UsageError(
+            "--rule probabilities needs full probabilities (prob/MODEL/) for every image"
+        )
     queue = find_label_errors(
         result, dataset, rule=args.rule, min_pixels=args.min_pixels, workers=args.workers
     )
     for p in queue.warnings:
-        cli._say(f"warning: {p.reason}")
+        cli_common.say(f"warning: {p.reason}")
     try:
         queue.write(out)
     except OSError as exc:
-        raise cli.UsageError(f"{out}: cannot write the queue ({exc.strerror or exc})") from None
+        raise cli_common.UsageError(f"{out}: cannot write the queue ({exc.strerror or exc})") from None
     flagged = sum(i["flagged_pixels"] for i in queue.images)
     print(
         f"{len(queue.regions):,} regions ({flagged:,} pixels) in "
@@ -214,12 +216,16 @@ def _label_errors(args: argparse.Namespace) -> int:
     for r in queue.regions[: max(0, args.top)]:
         labelled = ", ".join(f"{n} {c:,}" for n, c in list(r.labelled_as.items())[:3])
         print(
-            cli.terminal_text(
+            terminal_text(
                 f"  {r.image} #{r.region}: {r.pixels:,} px labelled {labelled}; the model says {r.model_says} "
                 f"(mean confidence {r.mean_confidence:.2f})"
             )
         )
-    return cli.EXIT_SKIPPED if result.evaluation.skipped or not result.has_confidence.all() else cli.EXIT_OK
+    return (
+        cli_common.EXIT_SKIPPED
+        if result.evaluation.skipped or not result.has_confidence.all()
+        else cli_common.EXIT_OK
+    )
 
 
 def _refuse_dataset_root(args: argparse.Namespace, out: Path) -> None:
@@ -227,11 +233,11 @@ def _refuse_dataset_root(args: argparse.Namespace, out: Path) -> None:
     for folder in (args.dataset, args.conf, args.prob):
         local = folder is not None and "://" not in str(folder)
         if local and out.resolve().is_relative_to(Path(folder).resolve()):
-            raise cli.UsageError(f"{out}: refusing to write inside the dataset folder {folder}")
+            raise cli_common.UsageError(f"{out}: refusing to write inside the dataset folder {folder}")
 
 
 def _with_output(args: argparse.Namespace, out: Path) -> argparse.Namespace:
-    """``cli.load`` refuses outputs inside the dataset: hand it a file path inside ``out``."""
+    """``cli_common.load`` refuses outputs inside the dataset: hand it a file path inside ``out``."""
     copy = argparse.Namespace(**vars(args))
     copy.out = str(out / "label_errors.json") if args.command == "label-errors" else args.out
     return copy
@@ -247,21 +253,21 @@ def _next(args: argparse.Namespace) -> int:
         check_not_in_dataset(args.out, _folders_of(args.unlabelled), option="--out")
     ranked = rank_next(result, dataset, by=args.by, unlabelled=args.unlabelled, model=args.model)
     for p in ranked.warnings:
-        cli._say(f"warning: {p.reason}")
+        cli_common.say(f"warning: {p.reason}")
     try:
         csv_safe_frame(ranked.frame).to_csv(args.out, index=False, float_format="%.6f")
     except OSError as exc:
-        raise cli.UsageError(f"{args.out}: cannot write the list ({exc.strerror or exc})") from None
+        raise cli_common.UsageError(f"{args.out}: cannot write the list ({exc.strerror or exc})") from None
     print(ranked.summary() + f"; written to {args.out}")
     for row in ranked.frame.head(max(0, args.top)).itertuples(index=False):
         print(
-            cli.terminal_text(
+            terminal_text(
                 f"  {row.rank:>3}. {row.image}  expected error {_pct(row.expected_error).strip()} %"
             )
         )
     if ranked.frame.empty:
-        cli._say("note: no image has a prediction and a confidence map without ground truth")
-    return cli.EXIT_SKIPPED if ranked.warnings else cli.EXIT_OK
+        cli_common.say("note: no image has a prediction and a confidence map without ground truth")
+    return cli_common.EXIT_SKIPPED if ranked.warnings else cli_common.EXIT_OK
 
 
 def _folders_of(root: str):

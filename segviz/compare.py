@@ -15,7 +15,7 @@ import pandas as pd
 
 from segviz import metrics
 from segviz.evaluate import Evaluation
-from segviz.stats import PairedResult, _match_images, paired_bootstrap
+from segviz.stats import PairedResult, match_images, paired_bootstrap
 
 #: What a list of changes says when it is empty.
 NO_GAINS = "no image improved"
@@ -216,7 +216,7 @@ def compare(
         >>> c.summary_frame()["delta"].tolist()
         [0.0, 0.0, 0.0, 0.0, 0.0]
     """
-    in_a, in_b, _, _ = _match_images(a, b)
+    in_a, in_b, _, _ = match_images(a, b)
     paired = paired_bootstrap(a, b, resamples=resamples, seed=seed)
     return Comparison(a.subset(in_a), b.subset(in_b), name_a, name_b, paired)
 

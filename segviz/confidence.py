@@ -622,12 +622,12 @@ class Calibration:
     @property
     def accuracy(self) -> np.ndarray:
         """acc_b per bin, NaN for an empty bin."""
-        return metrics._divide(self.correct, self.count)
+        return metrics.divide(self.correct, self.count)
 
     @property
     def confidence(self) -> np.ndarray:
         """conf_b (mean confidence) per bin, NaN for an empty bin."""
-        return metrics._divide(self.confidence_sum, self.count)
+        return metrics.divide(self.confidence_sum, self.count)
 
     def gaps(self) -> np.ndarray:
         """|acc_b − conf_b| per bin (NaN for empty bins)."""
@@ -1048,13 +1048,13 @@ class ConfidenceResult:
         csum = np.bincount(key, weights=self.row_conf, minlength=n * b).reshape(n, b)
         right = right.reshape(n, b)
         pixels = count.sum(axis=1)
-        ece = metrics._divide(np.abs(right - csum).sum(axis=1), pixels)
+        ece = metrics.divide(np.abs(right - csum).sum(axis=1), pixels)
         return pd.DataFrame(
             {
                 "name": self.evaluation.names,
                 "has_confidence": self.has_confidence,
-                "mean_confidence": metrics._divide(csum.sum(axis=1), pixels),
-                "accuracy": metrics._divide(right.sum(axis=1), pixels),
+                "mean_confidence": metrics.divide(csum.sum(axis=1), pixels),
+                "accuracy": metrics.divide(right.sum(axis=1), pixels),
                 "ece": ece,
                 "mean_entropy": [s.entropy_mean if s is not None else math.nan for s in self.images],
                 "mean_margin": [s.margin_mean if s is not None else math.nan for s in self.images],
@@ -1110,7 +1110,7 @@ class ConfidenceResult:
         mine = self.row_correct & (self.row_gt < self.k)
         n = np.bincount(self.row_gt[mine], weights=self.row_count[mine], minlength=self.k)
         s = np.bincount(self.row_gt[mine], weights=self.row_conf[mine], minlength=self.k)
-        return metrics._divide(s, n)
+        return metrics.divide(s, n)
 
     def self_confidence_thresholds(self) -> np.ndarray | None:
         """Per class k, t_k = mean p_k over the pixels labelled k (confident learning's per-class
@@ -1119,7 +1119,7 @@ class ConfidenceResult:
             return None
         s = sum(im.self_conf for im in self.images if im is not None)
         n = np.bincount(self.row_gt, weights=self.row_count, minlength=self.k)
-        return metrics._divide(s, n)
+        return metrics.divide(s, n)
 
     # ------------------------------------------------------------------ export
     def to_dict(self) -> dict:

@@ -85,8 +85,8 @@ def dataset_union_mean(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tupl
         >>> dataset_union_mean(np.array([[3, 0]]), np.array([[4, 0]]), np.array([[3, 1]]))
         (0.375, 2)
     """
-    iou = _iou(tp.sum(axis=0), gt.sum(axis=0), pred.sum(axis=0))
-    return _mean_over(iou, ~np.isnan(iou))
+    every = metrics.from_counts(tp.sum(axis=0), gt.sum(axis=0), pred.sum(axis=0))
+    return float(every["mean_iou"]), int(every["mean_iou_classes"])
 
 
 def dataset_gt_mean(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[float, int]:
@@ -97,7 +97,7 @@ def dataset_gt_mean(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[f
         (0.75, 1)
     """
     tp, gt, pred = tp.sum(axis=0), gt.sum(axis=0), pred.sum(axis=0)
-    iou = _iou(tp, gt, pred)
+    iou = metrics.iou(tp, gt, pred)
     return _mean_over(iou, gt > 0)
 
 
@@ -109,7 +109,7 @@ def pooled_image_class_mean(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) ->
         >>> pooled_image_class_mean(tp, gt, pred)                  # (1 + 0 + 0.5) / 3
         (0.5, 2)
     """
-    iou = _iou(tp, gt, pred)
+    iou = metrics.iou(tp, gt, pred)
     defined = ~np.isnan(iou)
     value, _ = _mean_over(iou.ravel(), defined.ravel())
     return value, int(defined.any(axis=0).sum())
@@ -123,15 +123,9 @@ def image_mean_of_means(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tup
         >>> image_mean_of_means(tp, gt, pred)                      # ((1 + 0) / 2 + 0.5) / 2
         (0.5, 2)
     """
-    iou = _iou(tp, gt, pred)
-    per_image, _ = metrics._mean_defined(iou)
-    value, _ = _mean_over(per_image, ~np.isnan(per_image))
-    return value, int((~np.isnan(iou)).any(axis=0).sum())
-
-
-def _iou(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """TP / (GT + PRED − TP), NaN where the union is empty (as segviz.metrics)."""
-    return metrics._divide(tp, gt + pred - tp)
+    per_image = metrics.from_counts(tp, gt, pred)  # the mean_iou column of Evaluation.image_frame
+    value, _ = _mean_over(per_image["mean_iou"], ~np.isnan(per_image["mean_iou"]))
+    return value, int((~np.isnan(per_image["iou"])).any(axis=0).sum())
 
 
 def _mean_over(values: np.ndarray, counted: np.ndarray) -> tuple[float, int]:

@@ -1,10 +1,24 @@
 """Evaluating a dataset: read each pair once, keep sparse counts, fold them through the class table.
 
-Step 1 (:func:`count_pairs`, the slow part: decoding PNGs) reads every pair in parallel threads and
-keeps its sparse joint histogram of raw values. Step 2 (:func:`fold`, milliseconds) maps raw values to
-class indices with the class table's lookup tables and builds the dataset confusion matrix and the
-per-image matrices, held sparse as (image, gt, pred, count) rows. Changing the class table or the
-ignore ids only repeats step 2.
+:func:`evaluate` is three public steps, which a caller that caches (the dashboard) calls itself:
+
+1. :func:`count` (the slow part: decoding PNGs) reads every pair in parallel threads, or takes it
+   from the results store, and keeps its sparse joint histogram of raw values
+   (:class:`~segviz.counts.Counted`; :func:`count_pairs` is the same for a list of pairs);
+2. :func:`choose_table`: the dataset's class table, or one generated from the values found;
+3. :func:`fold` (milliseconds) maps raw values to class indices with the class table's lookup tables
+   and builds the dataset confusion matrix and the per-image matrices, held sparse as
+   (image, gt, pred, count) rows.
+
+Changing the class table or the ignore ids only repeats steps 2 and 3.
+
+Example:
+    >>> from pathlib import Path
+    >>> from segviz.dataset import Dataset
+    >>> empty = Dataset(Path("gt"), Path("pred"), None, None, None, [])
+    >>> counted = count(empty)
+    >>> fold(counted, choose_table(empty, counted)).num_images
+    0
 """
 
 from __future__ import annotations
@@ -19,6 +33,7 @@ import numpy as np
 
 from segviz import kernels, metrics
 from segviz.classes import ClassTable
+from segviz.counts import Counted, PairCounts  # (defined there, importable from here as before)
 from segviz.dataset import Dataset, Pair, Problem
 from segviz.errors import ClassTableError, SegvizError
 from segviz.masks import UNKNOWN_COLOUR, MaskData, image_size, joint_counts, read_mask
@@ -28,19 +43,6 @@ if TYPE_CHECKING:  # pandas is imported where a frame is built: the command line
     import pandas as pd
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class PairCounts:
-    """Sparse joint histogram of one pair's raw values, plus what was noticed while reading."""
-
-    pair: Pair
-    gt_values: np.ndarray
-    pred_values: np.ndarray
-    counts: np.ndarray
-    shape: tuple[int, int]
-    warnings: tuple[str, ...] = ()
-    colour_coded: bool = False
 
 
 def read_pair(pair: Pair, table: ClassTable | None = None) -> tuple[MaskData, MaskData]:
@@ -275,14 +277,13 @@ class Evaluation:
         each computed from that image's own confusion matrix."""
         import pandas as pd
 
-        tp, gt, pred = self.image_counts()
-        iou = metrics._divide(tp, gt + pred - tp)
-        miou, _ = metrics._mean_defined(iou)
+        per_image = metrics.from_counts(*self.image_counts())
+        iou = per_image["iou"]
         frame = pd.DataFrame(
             {
                 "name": self.names,
-                "pixel_accuracy": metrics._divide(tp.sum(axis=1), gt.sum(axis=1)),
-                "mean_iou": miou,
+                "pixel_accuracy": per_image["pixel_accuracy"],
+                "mean_iou": per_image["mean_iou"],
                 "ignored_pixels": self.ignored_per_image,
                 "invalid_pred_pixels": np.bincount(
                     self.image_rows[:, 0],
@@ -379,7 +380,7 @@ class Evaluation:
 
 
 def fold(
-    counted: Sequence[PairCounts],
+    counted: Counted | Sequence[PairCounts],
     table: ClassTable,
     *,
     skipped: Iterable[Problem] = (),
@@ -387,9 +388,14 @@ def fold(
 ) -> Evaluation:
     """Turn raw joint histograms into class-indexed confusion matrices through ``table``.
 
-    A pair whose ground truth holds values outside the table is skipped (named, with the values);
-    a predicted value that is not a class id counts as an invalid prediction of its GT class.
+    ``counted``: :func:`count`'s result (its unreadable pairs are added to ``skipped``), or the
+    counts of :func:`count_pairs`. ``skipped`` and ``warnings`` (e.g. the dataset's) come first in
+    the evaluation's lists. A pair whose ground truth holds values outside the table is skipped
+    (named, with the values); a predicted value that is not a class id counts as an invalid
+    prediction of its GT class.
     """
+    if isinstance(counted, Counted):
+        skipped, counted = [*skipped, *counted.unreadable], counted.counts
     skipped, warnings = list(skipped), list(warnings)
     counted = list(counted)
     k = table.num_classes
@@ -458,13 +464,36 @@ def evaluate(
     store: ResultsStore | None = None,
     dask_address: str | None = None,
 ) -> Evaluation:
-    """Evaluate every pair of ``dataset``.
+    """Evaluate every pair of ``dataset``: :func:`count`, :func:`choose_table`, :func:`fold`.
 
     With no class table, one is generated from the ids found in the masks (named ``class_<id>``),
     with ``generated_ignore`` as its ignore ids. ``store`` and ``dask_address``: see
     :func:`count_pairs`.
     """
-    counted, bad = count_pairs(
+    counted = count(dataset, workers=workers, progress=progress, store=store, dask_address=dask_address)
+    table = choose_table(dataset, counted, generated_ignore=generated_ignore)
+    return fold(counted, table, skipped=dataset.skipped, warnings=dataset.warnings)
+
+
+def count(
+    dataset: Dataset,
+    *,
+    workers: int = 2,
+    progress: Progress | None = None,
+    store: ResultsStore | None = None,
+    dask_address: str | None = None,
+) -> Counted:
+    """Step 1: count every pair of ``dataset`` (:func:`count_pairs` over its pairs and class table).
+
+    The result depends on the mask files only (and on the table's colours for RGB masks): a caller
+    may cache it on the files' identity and fold it through any class table.
+
+    Args:
+        dataset: the pairs to read; its class table decodes RGB masks (None: grey id masks).
+        workers: reading threads. progress: called with (done, total). store: the results store
+            (unchanged pairs are not read again). dask_address: count on that Dask cluster instead.
+    """
+    ok, bad = count_pairs(
         dataset.pairs,
         dataset.table,
         workers=workers,
@@ -472,8 +501,15 @@ def evaluate(
         store=store,
         dask_address=dask_address,
     )
-    table = dataset.table or generated_table(counted, ignore_ids=generated_ignore)
-    return fold(counted, table, skipped=[*dataset.skipped, *bad], warnings=dataset.warnings)
+    return Counted(tuple(ok), tuple(bad))
+
+
+def choose_table(dataset: Dataset, counted: Counted, *, generated_ignore: Iterable[int] = ()) -> ClassTable:
+    """Step 2: ``dataset``'s class table, or, when it has none, one generated from every value found
+    in the counted masks (:func:`generated_table`, with ``generated_ignore`` as its ignore ids)."""
+    if dataset.table is not None:
+        return dataset.table
+    return generated_table(counted.counts, ignore_ids=generated_ignore)
 
 
 #: Most classes a table generated from the masks may have (a 2048×2049 matrix is 34 MB); more

@@ -123,7 +123,7 @@ def _with_pooled_row(shown: pd.DataFrame, pooled: pd.DataFrame, at: int, metric:
     summed ``gt_pixels``; other columns NaN."""
     if pooled.empty:
         return shown
-    mean, _ = metrics._mean_defined(pooled[metric].to_numpy(dtype=float))
+    mean, _ = metrics.mean_defined(pooled[metric].to_numpy(dtype=float))
     row = {c: np.nan for c in shown.columns} | {
         "id": OTHER_INDEX,
         "name": f"(other {len(pooled):,} classes, mean)",

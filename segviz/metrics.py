@@ -13,6 +13,12 @@ id, the ignore value included). Ignored ground-truth pixels are not in it at all
 A ratio whose denominator is 0 is undefined (NaN here, ``null`` in JSON), never 0. The means (MPA,
 mIoU, mean Dice) average the defined values only; FWIoU weights IoU_c by GT_c / ΣGT. All functions
 also accept stacks of matrices (..., K, K+1) and return arrays with the same leading shape.
+
+Every formula above is written once, in :func:`from_counts` (per-class counts (..., K) in, every
+metric out); :func:`class_metrics`, :func:`summary_metrics`, the bootstrap (:mod:`segviz.stats`), the
+other tools' conventions (:mod:`segviz.conventions`) and the per-image table
+(:meth:`segviz.evaluate.Evaluation.image_frame`) all call it (or :func:`iou`, :func:`divide`,
+:func:`mean_defined`, its building blocks) rather than writing a ratio again.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ SUMMARY_METRICS = (
     "frequency_weighted_iou",
     "mean_dice",
 )
+#: How many classes each mean of :data:`SUMMARY_METRICS` covers (int).
+SUMMARY_COUNTS = ("mean_pixel_accuracy_classes", "mean_iou_classes", "mean_dice_classes")
 
 DEFINITIONS = {
     "pixel_accuracy": "PA = Σ TP / Σ valid ground-truth pixels",
@@ -41,13 +49,104 @@ DEFINITIONS = {
 }
 
 
-def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den with NaN where den == 0."""
+def divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` as float64, NaN where ``den == 0`` (an undefined ratio, never 0); shapes broadcast.
+
+    Example:
+        >>> divide(np.array([1, 0]), np.array([4, 0])).tolist()
+        [0.25, nan]
+    """
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
     out = np.full(np.broadcast(num, den).shape, np.nan)
     np.divide(num, den, out=out, where=den != 0)
     return out
+
+
+def mean_defined(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over the last axis of the defined (non-NaN) values, and how many there were.
+
+    ``values`` (..., K) float; returns the mean (...) float64 (NaN when no value is defined) and the
+    count (...) int64.
+
+    Example:
+        >>> mean, n = mean_defined(np.array([0.5, np.nan, 1.0]))
+        >>> float(mean), int(n)
+        (0.75, 2)
+    """
+    defined = ~np.isnan(values)
+    n = defined.sum(axis=-1)
+    total = np.where(defined, values, 0.0).sum(axis=-1)
+    return divide(total, n), n
+
+
+def iou(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Per-class IoU = TP / (GT + PRED − TP), NaN where the union is empty; the inputs' shape.
+
+    Example:
+        >>> iou(np.array([3, 0, 0]), np.array([4, 0, 0]), np.array([3, 1, 0])).tolist()
+        [0.75, 0.0, nan]
+    """
+    tp, gt, pred = _float_counts(tp, gt, pred)
+    return divide(tp, gt + pred - tp)
+
+
+def from_counts(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
+    """Every metric from per-class counts: the one home of each formula in segviz.
+
+    Args:
+        tp, gt, pred: per-class TP, GT and PRED pixel counts (:func:`counts`), integer or float, one
+            shape (..., K): K classes on the last axis, any leading axes (a dataset (K,), images
+            (N, K), bootstrap resamples (B, K)).
+
+    Returns:
+        float64 (..., K): ``iou``, ``accuracy`` (recall), ``precision``, ``dice`` (:data:`CLASS_METRICS`);
+        float64 (...): ``pixel_accuracy``, ``mean_pixel_accuracy``, ``mean_iou``,
+        ``frequency_weighted_iou``, ``mean_dice`` (:data:`SUMMARY_METRICS`); int64 (...):
+        ``mean_pixel_accuracy_classes``, ``mean_iou_classes``, ``mean_dice_classes`` (how many classes
+        each mean covers). A ratio with a zero denominator is NaN (undefined); the means average the
+        defined values only (NaN when none is); FWIoU weights each defined IoU by GT_c / ΣGT.
+
+    Example:
+        >>> m = from_counts(np.array([3, 2, 0]), np.array([4, 2, 0]), np.array([3, 3, 0]))
+        >>> m["iou"].round(3).tolist(), round(float(m["mean_iou"]), 4), int(m["mean_iou_classes"])
+        ([0.75, 0.667, nan], 0.7083, 2)
+        >>> from_counts(np.zeros((5, 3)), np.zeros((5, 3)), np.zeros((5, 3)))["mean_iou"].shape
+        (5,)
+    """
+    tp, gt, pred = _float_counts(tp, gt, pred)
+    per_class = {
+        "iou": iou(tp, gt, pred),
+        "accuracy": divide(tp, gt),
+        "precision": divide(tp, pred),
+        "dice": divide(2 * tp, gt + pred),
+    }
+    total_gt = gt.sum(axis=-1)
+    mpa, n_acc = mean_defined(per_class["accuracy"])
+    miou, n_iou = mean_defined(per_class["iou"])
+    mdice, n_dice = mean_defined(per_class["dice"])
+    return {
+        **per_class,
+        "pixel_accuracy": divide(tp.sum(axis=-1), total_gt),
+        "mean_pixel_accuracy": mpa,
+        "mean_iou": miou,
+        "frequency_weighted_iou": divide((gt * np.nan_to_num(per_class["iou"])).sum(axis=-1), total_gt),
+        "mean_dice": mdice,
+        "mean_pixel_accuracy_classes": n_acc,
+        "mean_iou_classes": n_iou,
+        "mean_dice_classes": n_dice,
+    }
+
+
+def _float_counts(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The three count arrays as float64 (exact below 2**53), checked to share one shape (..., K)."""
+    arrays = tuple(np.asarray(x, dtype=np.float64) for x in (tp, gt, pred))
+    shapes = [a.shape for a in arrays]
+    if len(set(shapes)) != 1 or arrays[0].ndim == 0:
+        raise ValueError(
+            f"tp, gt and pred must share one shape (..., K) with K classes last (got {', '.join(map(str, shapes))})"
+        )
+    return arrays
 
 
 def counts(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,6 +160,8 @@ def counts(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def class_metrics(cm: np.ndarray) -> dict[str, np.ndarray]:
     """Per-class IoU, accuracy, precision and Dice (float, NaN = undefined) and pixel counts.
 
+    The values are :func:`from_counts`'s for ``counts(cm)``.
+
     Example:
         >>> cm = np.array([[3, 1, 0], [0, 2, 0]])     # 2 classes, no invalid predictions
         >>> m = class_metrics(cm)
@@ -68,50 +169,33 @@ def class_metrics(cm: np.ndarray) -> dict[str, np.ndarray]:
         ([0.75, 0.667], [0.75, 1.0], [1.0, 0.667])
     """
     tp, gt, pred = counts(cm)
-    union = gt + pred - tp
+    every = from_counts(tp, gt, pred)
     return {
-        "iou": _divide(tp, union),
-        "accuracy": _divide(tp, gt),
-        "precision": _divide(tp, pred),
-        "dice": _divide(2 * tp, gt + pred),
+        **{name: every[name] for name in CLASS_METRICS},
         "gt_pixels": gt,
         "pred_pixels": pred,
         "tp_pixels": tp,
     }
 
 
-def _mean_defined(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    defined = ~np.isnan(values)
-    n = defined.sum(axis=-1)
-    total = np.where(defined, values, 0.0).sum(axis=-1)
-    return _divide(total, n), n
-
-
 def summary_metrics(cm: np.ndarray) -> dict[str, np.ndarray | float | int]:
     """PA, MPA, mIoU, FWIoU and mean Dice, with how many classes each mean covers.
+
+    The values are :func:`from_counts`'s for ``counts(cm)``; Python floats and ints for one matrix.
 
     Example:
         >>> s = summary_metrics(np.array([[3, 1, 0], [0, 2, 0]]))
         >>> round(s["pixel_accuracy"], 4), round(s["mean_iou"], 4), s["mean_iou_classes"]
         (0.8333, 0.7083, 2)
     """
-    per = class_metrics(cm)
-    tp, gt = per["tp_pixels"], per["gt_pixels"]
-    total_gt = gt.sum(axis=-1)
-    mpa, n_acc = _mean_defined(per["accuracy"])
-    miou, n_iou = _mean_defined(per["iou"])
-    mdice, n_dice = _mean_defined(per["dice"])
-    fw = _divide((gt * np.nan_to_num(per["iou"])).sum(axis=-1), total_gt)
-    out = {
-        "pixel_accuracy": _divide(tp.sum(axis=-1), total_gt),
-        "mean_pixel_accuracy": mpa,
-        "mean_iou": miou,
-        "frequency_weighted_iou": fw,
-        "mean_dice": mdice,
-        "mean_pixel_accuracy_classes": n_acc,
-        "mean_iou_classes": n_iou,
-        "mean_dice_classes": n_dice,
-    }
-    if np.ndim(total_gt) == 0:
+    every = from_counts(*counts(cm))
+    out = {name: every[name] for name in (*SUMMARY_METRICS, *SUMMARY_COUNTS)}
+    if np.ndim(out["pixel_accuracy"]) == 0:
         return {k: (float(v) if v.dtype.kind == "f" else int(v)) for k, v in out.items()}
     return out
+
+
+# The former private names, kept while branches written against them are merged: nothing outside
+# this module may use them (tests/test_architecture.py).
+_divide = divide
+_mean_defined = mean_defined

@@ -149,7 +149,7 @@ def iou_from_counts(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndar
         >>> iou_from_counts(np.array([3, 0]), np.array([4, 0]), np.array([3, 0])).tolist()
         [0.75, nan]
     """
-    return metrics._divide(tp, gt + pred - tp)
+    return metrics.iou(tp, gt, pred)
 
 
 def summary_from_counts(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
@@ -165,16 +165,8 @@ def summary_from_counts(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> dic
         >>> round(float(s["pixel_accuracy"]), 4), round(float(s["mean_iou"]), 4)
         (0.8333, 0.7083)
     """
-    tp, gt, pred = (np.asarray(x, dtype=np.float64) for x in (tp, gt, pred))
-    iou = iou_from_counts(tp, gt, pred)
-    total_gt = gt.sum(axis=-1)
-    return {
-        "pixel_accuracy": metrics._divide(tp.sum(axis=-1), total_gt),
-        "mean_iou": metrics._mean_defined(iou)[0],
-        "mean_pixel_accuracy": metrics._mean_defined(metrics._divide(tp, gt))[0],
-        "frequency_weighted_iou": metrics._divide((gt * np.nan_to_num(iou)).sum(axis=-1), total_gt),
-        "mean_dice": metrics._mean_defined(metrics._divide(2 * tp, gt + pred))[0],
-    }
+    every = metrics.from_counts(tp, gt, pred)
+    return {key: every[key] for key in SUMMARY_KEYS}
 
 
 # ---------------------------------------------------------------------- bootstrap
@@ -235,7 +227,7 @@ def paired_bootstrap(
     """
     _check_options(resamples=resamples, confidence=confidence)
     _check_same_classes(a, b)
-    in_a, in_b, only_a, only_b = _match_images(a, b)
+    in_a, in_b, only_a, only_b = match_images(a, b)
     if not len(in_a):
         raise SegvizError(
             f"a and b share no image name (a has {a.num_images} images, b {b.num_images}); "
@@ -385,8 +377,18 @@ def _class_frame(evaluation: Evaluation, **columns: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"id": evaluation.table.ids, "name": list(evaluation.table.names), **columns})
 
 
-def _match_images(a: Evaluation, b: Evaluation) -> tuple[np.ndarray, np.ndarray, tuple, tuple]:
-    """Indices into a and b of the shared names (in a's order), and the names only one side has."""
+def match_images(a: Evaluation, b: Evaluation) -> tuple[np.ndarray, np.ndarray, tuple, tuple]:
+    """Indices into a and b of the shared names (in a's order), and the names only one side has.
+
+    Returns ``(in_a, in_b, only_a, only_b)``: int64 (M,) indices of the M shared images in a and in
+    b, and tuples of the names only a / only b has.
+
+    Example:
+        >>> ev = _example_evaluation()                       # images "a", "b"
+        >>> in_a, in_b, only_a, only_b = match_images(ev, ev.subset([1]))
+        >>> in_a.tolist(), in_b.tolist(), only_a, only_b
+        ([1], [0], ('a',), ())
+    """
     where_b = {name: i for i, name in enumerate(b.names)}
     shared = [(i, where_b[name]) for i, name in enumerate(a.names) if name in where_b]
     in_a = np.array([i for i, _ in shared], dtype=np.int64)
@@ -395,6 +397,9 @@ def _match_images(a: Evaluation, b: Evaluation) -> tuple[np.ndarray, np.ndarray,
     only_a = tuple(n for n in a.names if n not in where_b)
     only_b = tuple(n for n in b.names if n not in names_a)
     return in_a, in_b, only_a, only_b
+
+
+_match_images = match_images  # the former private name, for branches merged later
 
 
 # ---------------------------------------------------------------------- checks

@@ -1,7 +1,7 @@
 """The results store: per-image sparse counts kept between runs, outside the dataset.
 
 Reading masks is the slow part of an evaluation, so each pair's sparse joint histogram of raw values
-(:class:`segviz.evaluate.PairCounts`) is stored once and reused while its files are unchanged. The
+(:class:`segviz.counts.PairCounts`) is stored once and reused while its files are unchanged. The
 counts do not depend on the class table (except for RGB colour-coded masks, whose entries also
 carry the table's colour key), so changing ignore ids or the table never re-reads a mask.
 
@@ -50,6 +50,7 @@ import numpy as np
 
 from segviz import remote
 from segviz.classes import MAX_ID, ClassTable
+from segviz.counts import PairCounts
 from segviz.dataset import Location, Pair, common_folder
 
 try:  # POSIX; elsewhere saves are still atomic, only not serialised
@@ -549,8 +550,6 @@ def _check_values(s: _Stored) -> None:  # noqa: C901 -- one range check per stor
 
 def _entries(stored: _Stored | None, wanted: dict, ckey: str, digests: dict) -> dict:
     """PairCounts of the stored entries that ``wanted`` asks for; fills ``digests`` for them."""
-    from segviz.evaluate import PairCounts
-
     if stored is None:
         return {}
     im = stored.images

@@ -12,7 +12,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn.metrics import confusion_matrix as sk_confusion
 from sklearn.metrics import jaccard_score
 
-from segviz.metrics import class_metrics, summary_metrics
+from segviz.metrics import class_metrics, counts, from_counts, summary_metrics
 
 
 def test_hand_computed_two_classes():
@@ -129,3 +129,61 @@ def test_perfect_prediction_scores_one(diag):
     s = summary_metrics(cm)
     for name in ("pixel_accuracy", "mean_pixel_accuracy", "mean_iou", "frequency_weighted_iou", "mean_dice"):
         assert s[name] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------- from_counts
+def test_from_counts_hand_computed():
+    # cm = [[3, 1, 0], [0, 2, 1], [0, 0, 0], [0, 0, 0]] over classes 0..3 (columns 0..2 shown, the
+    # rest 0): class 0: TP 3, GT 4, PRED 3; class 1: TP 2, GT 3, PRED 3; class 2 predicted once but
+    # absent from the ground truth; class 3 absent from both.
+    m = from_counts(np.array([3, 2, 0, 0]), np.array([4, 3, 0, 0]), np.array([3, 3, 1, 0]))
+    np.testing.assert_array_equal(m["iou"], [3 / 4, 2 / 4, 0.0, np.nan])
+    np.testing.assert_array_equal(m["accuracy"], [3 / 4, 2 / 3, np.nan, np.nan])
+    np.testing.assert_array_equal(m["precision"], [1.0, 2 / 3, 0.0, np.nan])
+    np.testing.assert_array_equal(m["dice"], [6 / 7, 4 / 6, 0.0, np.nan])
+    assert float(m["pixel_accuracy"]) == pytest.approx(5 / 7)
+    assert float(m["mean_iou"]) == pytest.approx((3 / 4 + 2 / 4 + 0) / 3) and int(m["mean_iou_classes"]) == 3
+    assert float(m["mean_pixel_accuracy"]) == pytest.approx((3 / 4 + 2 / 3) / 2)
+    assert float(m["mean_dice"]) == pytest.approx((6 / 7 + 4 / 6 + 0) / 3)
+    assert int(m["mean_pixel_accuracy_classes"]) == 2 and int(m["mean_dice_classes"]) == 3
+    assert float(m["frequency_weighted_iou"]) == pytest.approx((4 * 3 / 4 + 3 * 2 / 4) / 7)
+    assert class_metrics(np.array([[3, 1, 0, 0, 0], [0, 2, 1, 0, 0], [0] * 5, [0] * 5]))["iou"][1] == 2 / 4
+
+
+def test_from_counts_is_vectorised_over_leading_axes():
+    rng = np.random.default_rng(1)
+    cm = rng.integers(0, 20, size=(3, 4, 5, 6))  # (R, N, K, K+1)
+    cm[0, 1, 2] = 0  # a class absent from one image's ground truth
+    stacked = from_counts(*counts(cm))
+    assert stacked["iou"].shape == (3, 4, 5) and stacked["mean_iou"].shape == (3, 4)
+    assert stacked["mean_iou_classes"].dtype.kind == "i"
+    for r in range(3):
+        for n in range(4):
+            single = from_counts(*counts(cm[r, n]))
+            for key, value in single.items():
+                np.testing.assert_array_equal(stacked[key][r, n], value, err_msg=key)
+
+
+def test_from_counts_all_empty_is_undefined_not_zero():
+    m = from_counts(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)))
+    assert np.isnan(m["iou"]).all() and np.isnan(m["mean_iou"]).all() and np.isnan(m["pixel_accuracy"]).all()
+    assert np.isnan(m["frequency_weighted_iou"]).all() and m["mean_iou_classes"].tolist() == [0, 0]
+
+
+def test_from_counts_rejects_mismatched_shapes():
+    with pytest.raises(
+        ValueError, match=r"tp, gt and pred must share one shape \(\.\.\., K\).*\(2,\), \(3,\), \(2,\)"
+    ):
+        from_counts(np.zeros(2), np.zeros(3), np.zeros(2))
+    with pytest.raises(ValueError, match=r"K classes last \(got \(\), \(\), \(\)\)"):
+        from_counts(1, 1, 1)
+
+
+def test_from_counts_agrees_with_scikit_learn_on_precision_and_dice():
+    from sklearn.metrics import f1_score, precision_score
+
+    rng = np.random.default_rng(2)
+    gt, pred = rng.integers(0, 4, 500), rng.integers(0, 4, 500)
+    m = from_counts(*counts(sk_confusion(gt, pred, labels=range(4))))
+    np.testing.assert_allclose(m["precision"], precision_score(gt, pred, labels=range(4), average=None))
+    np.testing.assert_allclose(m["dice"], f1_score(gt, pred, labels=range(4), average=None))
