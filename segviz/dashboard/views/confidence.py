@@ -94,45 +94,26 @@ def calibration_section(conf: ConfidenceResult, with_conf: int, warnings: list[s
     st.markdown(cal.sentence())
     _problems(warnings)
     rc = conf.risk_coverage()
-    tiles = [
-        (
-            "ECE",
-            _points(cal.ece),
-            f"Expected calibration error Σ_b n_b |acc_b − conf_b| / Σ n_b = {_exact(cal.ece)}",
-        ),
-        (
-            "ACE",
-            _points(cal.ace),
-            f"Average calibration error: mean |acc_b − conf_b| over the non-empty bins = {_exact(cal.ace)}",
-        ),
-        (
-            "MCE",
-            _points(cal.mce),
-            "Maximum calibration error: the largest |acc_b − conf_b| of a non-empty bin",
-        ),
-    ]
     cw = conf.classwise_ece()
+    measures = [
+        ("ECE", cal.ece, "Expected calibration error: Σ_b n_b |acc_b − conf_b| / Σ n_b"),
+        ("ACE", cal.ace, "Average calibration error: mean |acc_b − conf_b| over the non-empty bins"),
+        ("MCE", cal.mce, "Maximum calibration error: the largest |acc_b − conf_b| of a non-empty bin"),
+    ]
     if cw is not None:
-        tiles.append(
-            (
-                "Class-wise ECE",
-                _points(cw["mean"]),
-                "One-vs-rest ECE of p_c against 'labelled c', mean over classes",
-            )
+        measures.append(
+            ("Class-wise ECE", cw["mean"], "One-vs-rest ECE of p_c against 'labelled c', mean over classes")
         )
-    else:
-        tiles.append(("Mean confidence", fmt(cal.confidence_overall), "Mean top-1 confidence of the pixels"))
+    measures += [
+        ("AURC", rc.aurc, "Area under the pixel risk–coverage curve (most confident first)"),
+        ("E-AURC", rc.e_aurc, "AURC minus that of the oracle that keeps every correct pixel first"),
+    ]
+    tiles = [(label, _points(v), f"{text} = {_exact(v)}") for label, v, text in measures]
+    if cw is None:  # the fourth tile of the first row
+        tiles.insert(
+            3, ("Mean confidence", fmt(cal.confidence_overall), "Mean top-1 confidence of the pixels")
+        )
     tiles += [
-        (
-            "AURC",
-            _points(rc.aurc),
-            f"Area under the pixel risk–coverage curve (most confident first) = {_exact(rc.aurc)}",
-        ),
-        (
-            "E-AURC",
-            _points(rc.e_aurc),
-            "AURC minus the AURC of the oracle that keeps every correct pixel first",
-        ),
         (
             "AUROC",
             fmt(rc.auroc),
