@@ -139,13 +139,16 @@ def calibration_section(conf: ConfidenceResult, with_conf: int, warnings: list[s
         )
         if conf.has_probabilities:
             view["class-wise ECE pts"] = frame["classwise_ece"] * 100
-        st.dataframe(
-            view,
-            hide_index=True,
-            width="stretch",
-            height=440,
-            column_config={c: st.column_config.NumberColumn(format="%.2f") for c in view.columns[2:]},
-        )
+        short = {
+            "confidence %": ("conf. %", "mean top-1 confidence of the pixels predicted as this class"),
+            "accuracy %": ("acc. %", "share of those pixels that are right"),
+            "ECE pts": ("ECE", "top-label ECE of the pixels predicted as this class (percentage points)"),
+            "class-wise ECE pts": ("1-vs-rest ECE", "one-vs-rest ECE of p_c against 'labelled c' (points)"),
+        }
+        config = {"pixels": st.column_config.NumberColumn("px", format="localized")}
+        for column, (label, help_text) in short.items():
+            config[column] = st.column_config.NumberColumn(label, format="%.2f", help=help_text)
+        st.dataframe(view, hide_index=True, width="stretch", height=440, column_config=config)
 
 
 def risk_section(conf: ConfidenceResult, *, present: bool) -> None:
@@ -237,7 +240,10 @@ def threshold_section(explorer: ThresholdExplorer, names: list[str]) -> None:
             width="stretch",
             height=440,
             key="cf:classtable",
-            column_config={c: st.column_config.NumberColumn(format="%.2f") for c in view.columns[1:]},
+            column_config={
+                c: st.column_config.NumberColumn(format="%.3f" if c == "best t" else "%.2f")
+                for c in view.columns[1:]
+            },
         )
 
 
@@ -286,8 +292,8 @@ def label_error_section(conf: ConfidenceResult, key: tuple, dataset: Dataset, *,
         lambda: find_label_errors(conf, dataset, rule=rule, min_pixels=min_pixels),
         button="cf:le_run",
         label="Find likely label errors",
-        note=f"Reads the {int(conf.has_confidence.sum())} images with confidence once more to find the regions "
-        "(about 25 ms an image).",
+        note=f"Reads the {int(conf.has_confidence.sum())} images with confidence once more to find the "
+        "regions; the result is kept for every session.",
     )
     if queue is None:
         return
