@@ -122,7 +122,7 @@ def calibration_section(conf: ConfidenceResult, with_conf: int, warnings: list[s
         ("Accuracy", fmt(cal.accuracy_overall), "Pixel accuracy of the pixels with a confidence"),
     ]
     metric_tiles(tiles)
-    left, right = st.columns([3, 2])
+    left, right = st.columns([1, 1])
     with left:
         st.plotly_chart(reliability_figure(cal), width="stretch", key="cf:reliability", config=CHART_CONFIG)
     with right:
@@ -306,20 +306,30 @@ def label_error_section(conf: ConfidenceResult, key: tuple, dataset: Dataset, *,
         "Click a row to open the image."
     )
     _problems([p.reason for p in queue.warnings])
-    left, right = st.columns([2, 3])
+    left, right = st.columns([1, 1])
     with left:
         _queue_table(
             images[["rank", "image", "regions", "flagged_pixels", "flagged_share", "score"]].assign(
                 flagged_share=images["flagged_share"] * 100
             ),
             "cf:le_images",
-            {"flagged_share": st.column_config.NumberColumn("flagged %", format="%.2f")},
+            {
+                "flagged_pixels": st.column_config.NumberColumn("flagged px", format="localized"),
+                "flagged_share": st.column_config.NumberColumn("flagged %", format="%.2f"),
+                "score": st.column_config.NumberColumn(
+                    format="%.1f", help="Σ confidence of the flagged pixels"
+                ),
+            },
         )
     with right:
         _queue_table(
             regions[["rank", "image", "region", "pixels", "labelled_as", "model_says", "mean_confidence"]],
             "cf:le_regions",
-            {"mean_confidence": st.column_config.NumberColumn(format="%.3f")},
+            {
+                "labelled_as": st.column_config.TextColumn("labelled as"),
+                "model_says": st.column_config.TextColumn("model says"),
+                "mean_confidence": st.column_config.NumberColumn("mean conf.", format="%.3f"),
+            },
         )
     if not present:
         _queue_downloads(queue, key)
@@ -531,7 +541,7 @@ def image_overlays(result: Evaluation, index: int, images: dict) -> None:
     except SegvizError as exc:
         st.warning(f"Confidence overlay unavailable: {exc}")
         return
-    st.markdown("**Confidence**")
+    st.markdown("**Confidence** — where the model is unsure, and where it is wrong but sure")
     c1, c2 = st.columns([2, 3])
     kinds = ["1 − confidence", "entropy"] if small_entropy is not None else ["1 − confidence"]
     kind = c1.segmented_control("Uncertainty", kinds, default=kinds[0], key="cf:im_kind") or kinds[0]
