@@ -213,7 +213,7 @@ def threshold_section(explorer: ThresholdExplorer, names: list[str]) -> None:
             ("mIoU", fmt(s["mean_iou"]), f"{fmt(s0['mean_iou'])} on every pixel"),
         ]
     )
-    left, right = st.columns([3, 2])
+    left, right = st.columns([1, 1])
     with left:
         fig = threshold_figure(
             explorer,
@@ -241,8 +241,12 @@ def threshold_section(explorer: ThresholdExplorer, names: list[str]) -> None:
             height=440,
             key="cf:classtable",
             column_config={
-                c: st.column_config.NumberColumn(format="%.3f" if c == "best t" else "%.2f")
-                for c in view.columns[1:]
+                "IoU all %": st.column_config.NumberColumn("IoU %", format="%.2f", help="on every pixel"),
+                "IoU ≥ t %": st.column_config.NumberColumn("≥ t", format="%.2f", help="IoU % at t"),
+                "best t": st.column_config.NumberColumn(format="%.3f", help="the t with the highest IoU"),
+                "IoU at best t %": st.column_config.NumberColumn(
+                    "at best t", format="%.2f", help="IoU % at best t"
+                ),
             },
         )
 
