@@ -262,7 +262,11 @@ def _on_demand(key: tuple, compute, *, button: str, label: str, note: str):
     if not c1.button(label, key=button, width="stretch"):
         return None
     with st.spinner(label + "…"):
-        return cache.cached(key, compute)
+        try:
+            return cache.cached(key, compute)
+        except SegvizError as exc:
+            st.error(str(exc))
+            return None
 
 
 def _open_selected(widget_key: str, names: list[str]) -> None:
