@@ -83,3 +83,17 @@ def test_label_error_row_opens_the_image(browser, server):
     page.wait_for_timeout(500)
     page.screenshot(path=ARTIFACTS / "confidence_image_overlays_1600x1000.png")
     context.close()
+
+
+def test_confidence_view_on_camvid(browser, shared_data):
+    """Real data: camvid-val / tinyfcn (ECE 0.81 points, the shared reference 0.0081307)."""
+    real = Server(shared_data, "camvid-val")
+    try:
+        context, page = _open(browser, real.url + "/?view=Confidence&model=tinyfcn", 1600, 1000)
+        assert page.locator("[data-testid='stMetricValue']", has_text="0.81 pts").count() == 1
+        assert _no_cut_metric_values(page) == []
+        _screens(page, "confidence_camvid_1600x1000")
+        context.close()
+    finally:
+        log = real.stop()
+    assert "Traceback" not in log, log
