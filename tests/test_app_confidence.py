@@ -252,3 +252,12 @@ def test_second_open_reads_no_confidence_map(monkeypatch):
     at = run_app(monkeypatch, query={"view": "Confidence", "model": "baseline"})
     assert not at.exception
     assert reads == [] and tiles(at)["ECE"][0].endswith("pts")
+
+
+def test_per_image_calibration_table(monkeypatch):
+    conf = evaluate_confidence(open_dataset(SAMPLE, model="candidate"))
+    expected = conf.image_frame().sort_values("ece", ascending=False, kind="stable")
+    at = run_app(monkeypatch, query={"view": "Confidence", "model": "candidate"})
+    table = next(d.value for d in at.dataframe if "mean_margin" in d.value.columns)
+    assert table["name"].tolist() == expected["name"].tolist()
+    np.testing.assert_allclose(table["ece"].to_numpy(float), expected["ece"].to_numpy() * 100)

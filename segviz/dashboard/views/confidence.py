@@ -57,6 +57,7 @@ def render(ctx: Context) -> None:
         _problems(warnings)
         return
     calibration_section(conf, with_conf, warnings)
+    per_image_table(conf)
     risk_section(conf, present=ctx.state.present)
     st.subheader("Threshold explorer")
     names = [name(n) for n in conf.evaluation.table.names]
@@ -149,6 +150,35 @@ def calibration_section(conf: ConfidenceResult, with_conf: int, warnings: list[s
         for column, (label, help_text) in short.items():
             config[column] = st.column_config.NumberColumn(label, format="%.2f", help=help_text)
         st.dataframe(view, hide_index=True, width="stretch", height=440, column_config=config)
+
+
+def per_image_table(conf: ConfidenceResult) -> None:
+    """Per image: ECE, mean confidence, accuracy (and entropy / margin with probabilities), worst
+    ECE first; a click on a row opens the image."""
+    frame = conf.image_frame()
+    frame = frame[frame["has_confidence"]].sort_values("ece", ascending=False, kind="stable")
+    columns = ["name", "ece", "mean_confidence", "accuracy"]
+    if conf.has_probabilities:
+        columns += ["mean_entropy", "mean_margin"]
+    view = frame[columns].assign(**{c: frame[c] * 100 for c in columns[1:4]})
+    with st.expander(f"Calibration per image ({len(view)} images, worst ECE first; click a row to open it)"):
+        st.dataframe(
+            view.assign(name=[name(n) for n in view["name"]]),
+            hide_index=True,
+            width="stretch",
+            height=300,
+            key="cf:images",
+            on_select=functools.partial(_open_selected, "cf:images", view["name"].tolist()),
+            selection_mode="single-row",
+            column_config={
+                "name": st.column_config.TextColumn("image"),
+                "ece": st.column_config.NumberColumn("ECE pts", format="%.2f"),
+                "mean_confidence": st.column_config.NumberColumn("mean conf. %", format="%.2f"),
+                "accuracy": st.column_config.NumberColumn("accuracy %", format="%.2f"),
+                "mean_entropy": st.column_config.NumberColumn("mean entropy", format="%.3f"),
+                "mean_margin": st.column_config.NumberColumn("mean margin", format="%.3f"),
+            },
+        )
 
 
 def risk_section(conf: ConfidenceResult, *, present: bool) -> None:
