@@ -313,3 +313,58 @@ def thumbnail(pair, table: ClassTable, cell: tuple[int, int], width: int) -> byt
         return to_jpeg(resize_rgb(rgb, fit_width(w, h, width)), quality=85)
 
     return cached(("thumb", keys, table_token(table), tuple(cell), width), build, pool=pictures_cache())
+
+
+# ---------------------------------------------------------------- confidence (issue 14)
+def has_confidence(root: Path, model: str | None) -> bool:
+    """Whether ``model`` has confidence maps or probabilities beside its predictions: a non-empty
+    ``conf/MODEL/`` or ``prob/MODEL/`` (``conf/``, ``prob/`` for a dataset without model folders)."""
+    for part in ("conf", "prob"):
+        folder = root / part / model if model else root / part
+        try:
+            if folder.is_dir() and any(folder.iterdir()):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def open_dataset_cached(root: Path, model: str | None, table: ClassTable | None) -> Dataset:
+    """The dataset listing that :func:`open_model` uses (the same cache entry)."""
+    key = ("dataset", str(root), model, table_token(table), folder_signature(root))
+    return cached(key, lambda: _open(root, model, table))[0]
+
+
+def confidence_signature(dataset: Dataset) -> str:
+    """A digest of every confidence / probability file's (path, size, mtime) and the logits flag:
+    a map added, removed or rewritten changes it."""
+    from segviz.confidence import find_confidence
+
+    found = find_confidence(dataset)
+    files = sorted(file_key(Path(p)) for p in found.files.values())
+    return _digest((files, found.logits, [p.reason for p in found.warnings]))
+
+
+def open_confidence(dataset: Dataset, eval_key: tuple, generated_ignore: tuple[int, ...] = ()):
+    """``(ConfidenceResult, key)`` of the evaluated dataset, computed once per (evaluation, files).
+
+    :func:`segviz.confidence.evaluate_confidence` keeps its per-image rows under the results store
+    (``STORE/confidence/``), so after a restart a second open reads no map either."""
+    from segviz.confidence import evaluate_confidence
+
+    key = ("confidence", eval_key, confidence_signature(dataset))
+
+    def compute():
+        bar = st.progress(0.0, text=f"Reading the confidence of {len(dataset.pairs)} images…")
+
+        def progress(done: int, total: int) -> None:
+            if done == total or done % 5 == 0:
+                bar.progress(done / total, text=f"Confidence: {done} / {total} images")
+
+        result = evaluate_confidence(
+            dataset, store=ResultsStore(), progress=progress, generated_ignore=generated_ignore
+        )
+        bar.empty()
+        return result, vars(result)  # vars(): the row arrays (set in __post_init__) count in the budget
+
+    return cached(key, compute)[0], key

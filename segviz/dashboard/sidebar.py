@@ -12,7 +12,7 @@ from segviz import ClassTable, SegvizError, list_models
 from segviz.archive import extract_dataset_zip
 from segviz.presets import PRESETS
 
-from . import state, uploads
+from . import cache, state, uploads
 
 DATASET_TABLE = "dataset's classes.csv"
 GENERATED_TABLE = "generated from the masks"
@@ -131,6 +131,22 @@ def _class_table(root: Path) -> tuple[ClassTable | None, str, str]:
     return table, choice, text
 
 
+def _views(root: Path, models: list[str]) -> list[str]:
+    """The views this dataset and model offer (Compare: two models; Confidence: confidence maps);
+    a view asked for (by a link) that is not offered is replaced by the first, with a notice."""
+    needs = {"Compare": "two models or more"}
+    if not cache.has_confidence(root, st.session_state.get("model")):
+        needs["Confidence"] = "confidence maps or probabilities for this model (conf/MODEL/ or prob/MODEL/)"
+    views = [v for v in state.VIEWS if v not in needs or (v == "Compare" and len(models) >= 2)]
+    view = st.session_state.get("view")
+    if view not in views:
+        state.notice(
+            f"The {view} view needs {needs.get(view, 'two models or more')}; showing the {views[0]}."
+        )
+        state.set_view(views[0])
+    return views
+
+
 def render(data_root: Path, default_dataset: str) -> Selection | None:
     """Draw the sidebar; None (with an error shown) when no dataset can be opened."""
     sb = st.sidebar
@@ -172,12 +188,7 @@ def render(data_root: Path, default_dataset: str) -> Selection | None:
     if table is not None and tuple(ignore) != table.ignore_ids:
         table = table.with_ignore(ignore)
     generated_ignore = tuple(ignore) if table is None else ()
-    views = state.VIEWS if len(models) >= 2 else state.VIEWS[:2]
-    if st.session_state.get("view") not in views:
-        state.notice(
-            f"The {st.session_state.get('view')} view needs two models or more; showing the {views[0]}."
-        )
-        state.set_view(views[0])
+    views = _views(root, models)
     sb.radio("View", views, key="view", horizontal=True)
     sb.divider()
     sb.toggle("Presentation mode", key="present", help="Hide the controls and enlarge the figures")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
-VIEWS = ("Overview", "Images", "Compare")
+VIEWS = ("Overview", "Images", "Compare", "Confidence")
 KEYS = ("dataset", "model", "view", "cell", "image", "present", "cvd")
 NOTICES = "_notices"
 

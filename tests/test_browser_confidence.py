@@ -1,0 +1,99 @@
+"""The Confidence view in headless Chromium: what it looks like at two window sizes (screenshots in
+artifacts/, to look at), the threshold slider, and a click on a likely-label-error row opening the
+image view (AppTest cannot select a table row)."""
+
+from __future__ import annotations
+
+import pytest
+from test_browser import ARTIFACTS, Server
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server(ROOT, "sample_data")
+    yield s
+    log = s.stop()
+    assert "Traceback" not in log, log
+
+
+def _open(browser, url: str, width: int, height: int):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    page.goto(url)
+    page.locator("h3", has_text="Threshold explorer").wait_for()
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3")
+    page.wait_for_timeout(1500)
+    return context, page
+
+
+def _no_cut_metric_values(page) -> list[str]:
+    """Tile values whose text is wider than their box (ellipsis)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stMetricValue"] > div')]
+            .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
+    )
+
+
+def _screens(page, stem: str) -> None:
+    """Screenshots of the whole view, one viewport at a time (Streamlit scrolls its main block, not
+    the page, so a full-page screenshot shows the first screen only)."""
+    total = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    step = page.viewport_size["height"] - 80
+    for i, top in enumerate(range(0, total, step)):
+        page.evaluate(f"() => document.querySelector('[data-testid=\"stMain\"]').scrollTo(0, {top})")
+        page.wait_for_timeout(400)
+        page.screenshot(path=ARTIFACTS / f"{stem}_{i + 1}.png")
+
+
+@pytest.mark.parametrize("width, height", [(1600, 1000), (1280, 800)])
+def test_confidence_view_screenshots(browser, server, width, height):
+    context, page = _open(browser, server.url + "/?view=Confidence&model=candidate", width, height)
+    assert page.locator("text=Can the confidence be trusted?").count() == 1
+    assert _no_cut_metric_values(page) == []
+    _screens(page, f"confidence_{width}x{height}")
+    context.close()
+
+
+def test_label_error_row_opens_the_image(browser, server):
+    context, page = _open(browser, server.url + "/?view=Confidence&model=baseline", 1600, 1000)
+    page.get_by_role("button", name="Find likely label errors").click()
+    page.get_by_text("Click a row to open the image").wait_for()
+    page.wait_for_timeout(1500)
+    grid = page.locator("[data-testid='stDataFrame']").filter(has_text="flagged").first
+    grid.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    page.screenshot(path=ARTIFACTS / "confidence_label_errors_1600x1000.png")
+    first = page.evaluate("() => [...document.querySelectorAll('[data-testid=\"stDataFrame\"]')].length")
+    assert first >= 3
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 14, box["y"] + 35 * 1.5)  # selection cell of the first row
+    page.get_by_text("Error map", exact=False).first.wait_for()
+    page.wait_for_function("() => location.search.includes('view=Images')")
+    page.get_by_text("Confidently wrong", exact=False).first.wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].filter(i => i.complete && i.naturalWidth > 0).length >= 6"
+    )
+    page.locator("text=px wrong with confidence").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.screenshot(path=ARTIFACTS / "confidence_image_overlays_1600x1000.png")
+    context.close()
+
+
+def test_confidence_view_on_camvid(browser, shared_data):
+    """Real data: camvid-val / tinyfcn (ECE 0.81 points, the shared reference 0.0081307)."""
+    real = Server(shared_data, "camvid-val")
+    try:
+        context, page = _open(browser, real.url + "/?view=Confidence&model=tinyfcn", 1600, 1000)
+        assert page.locator("[data-testid='stMetricValue']", has_text="0.81 pts").count() == 1
+        assert _no_cut_metric_values(page) == []
+        _screens(page, "confidence_camvid_1600x1000")
+        context.close()
+    finally:
+        log = real.stop()
+    assert "Traceback" not in log, log
