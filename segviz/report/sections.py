@@ -19,7 +19,17 @@ from segviz.evaluate import Evaluation
 from segviz.figures import MAX_BARS, class_bar_figure, confusion_figure, default_top_n
 from segviz.problems import FIRST, group_problems
 from segviz.report.fingerprint import dataset_fingerprint, without_dataset_folder
-from segviz.report.markup import esc, figure_html, fill, format_percent, num, pct_range, signed, swatch
+from segviz.report.markup import (
+    esc,
+    esc_name,
+    figure_html,
+    fill,
+    format_percent,
+    num,
+    pct_range,
+    signed,
+    swatch,
+)
 
 #: Per-class table rows shown before the rest are folded away (a <details> element).
 TABLE_ROWS = 150
@@ -133,30 +143,65 @@ _CLASS_HEAD = (
 
 
 def classes_html(evaluation: Evaluation, boot: stats.BootstrapResult | None) -> str:
-    """Per-class IoU: the bar chart with intervals, and the table of every class's metrics."""
+    """Per-class IoU: the bar chart with intervals, and the table of the classes that appear.
+
+    Classes in neither the ground truth nor the prediction (no pixel anywhere, IoU undefined) get
+    no bar and no row: one line names them, their list folded away (:func:`_absent_html`).
+    """
     frame = evaluation.class_frame()  # segviz.figures escapes class names itself
+    present = ~absent_classes(frame)
+    shown = frame[present]
     intervals = boot.classes[["id", "low", "high"]] if boot is not None else None
-    fig = class_bar_figure(frame, evaluation.table, metric="iou", sort="value", intervals=intervals)
+    fig = class_bar_figure(shown, evaluation.table, metric="iou", sort="value", intervals=intervals)
     fig.update_layout(margin=dict(l=10, r=50, t=10, b=40))
     low = boot.classes["low"].to_numpy() if boot is not None else np.full(len(frame), np.nan)
     high = boot.classes["high"].to_numpy() if boot is not None else np.full(len(frame), np.nan)
     colours = evaluation.table.colors
-    order = frame.sort_values("iou", ascending=False, na_position="last", kind="stable").index
+    order = shown.sort_values("iou", ascending=False, na_position="last", kind="stable").index
     rows = [_class_row(frame.loc[i], colours[i], low[i], high[i]) for i in order]
-    table = _class_table(rows[:TABLE_ROWS])
+    table = _class_table(rows[:TABLE_ROWS]) if rows else ""
     if len(rows) > TABLE_ROWS:  # the rest folded away (and left out of the PDF)
         table += (
             f'<details class="more"><summary>The other {len(rows) - TABLE_ROWS:,} classes</summary>'
             f"{_class_table(rows[TABLE_ROWS:])}</details>"
         )
-    drawn = len(frame) if len(frame) <= MAX_BARS else MAX_BARS - 1
+    table += _absent_html(frame[~present], colours)
+    drawn = len(shown) if len(shown) <= MAX_BARS else MAX_BARS - 1
     bars_note = (
         ""
-        if drawn == len(frame)
+        if drawn == len(shown)
         else f" The chart draws the {drawn} best and worst classes; the grey bar pools the other "
-        f"{len(frame) - drawn:,} (their mean IoU). The table lists every class."
+        f"{len(shown) - drawn:,} (their mean IoU). The table lists every class that appears."
     )
     return fill("classes.html", bars_note=bars_note, figure=figure_html(fig, "classes"), table=table)
+
+
+def absent_classes(frame: pd.DataFrame) -> np.ndarray:
+    """Which classes of a per-class frame have no pixel in the ground truth nor in the prediction
+    (so every metric of theirs is undefined): a boolean array, one per row.
+
+    Example:
+        >>> f = pd.DataFrame({"gt_pixels": [0, 0, 3], "pred_pixels": [0, 2, 0]})
+        >>> absent_classes(f).tolist()
+        [True, False, False]
+    """
+    return ((frame["gt_pixels"].to_numpy() == 0) & (frame["pred_pixels"].to_numpy() == 0)).astype(bool)
+
+
+def _absent_html(absent: pd.DataFrame, colours) -> str:
+    """One line for the classes that never appear, their names in a folded list (open in print)."""
+    if absent.empty:
+        return ""
+    n = len(absent)
+    names = " ".join(
+        f'<span class="chip">{swatch(colours[i])}{esc_name(absent.loc[i, "name"])}</span>'
+        for i in absent.index
+    )
+    return (
+        f'<details class="absent"><summary>{n:,} class{"es" if n != 1 else ""} never appear{"s" if n == 1 else ""} '
+        "in the ground truth or the prediction (no IoU; left out of every mean)</summary>"
+        f'<p class="small">{names}</p></details>'
+    )
 
 
 def _class_table(rows: list[str]) -> str:
@@ -166,38 +211,83 @@ def _class_table(rows: list[str]) -> str:
 def _class_row(r: pd.Series, colour, low: float, high: float) -> str:
     ci = pct_range(low, high) if math.isfinite(low) else "n/a"
     return (
-        f"<tr><td class='name'>{swatch(colour)}{esc(r['name'])}</td><td>{num(r['iou'])}</td>"
-        f"<td class='muted'>{ci}</td><td>{num(r['accuracy'])}</td><td>{num(r['precision'])}</td>"
+        f"<tr><td class='name'>{swatch(colour)}{esc_name(r['name'])}</td><td>{num(r['iou'])}</td>"
+        f"<td class='muted ci'>{ci}</td><td>{num(r['accuracy'])}</td><td>{num(r['precision'])}</td>"
         f"<td>{num(r['dice'])}</td><td>{int(r['gt_pixels']):,}</td><td>{int(r['pred_pixels']):,}</td></tr>"
     )
 
 
 # ---------------------------------------------------------------------- confusion
 def confusion_html(evaluation: Evaluation) -> str:
-    """The row-normalised confusion matrix (top-N classes plus "(other)" when there are many)."""
-    names = list(evaluation.table.names)  # segviz.figures escapes them
-    k = len(names)
+    """The row-normalised confusion matrix: every class up to 30, else the 25 most confused plus
+    one "(other)" row and column (:func:`segviz.figures.default_top_n`); classes that never appear
+    are left out, and long names are shortened on the axes (:func:`short_names`)."""
+    table = evaluation.table
+    k = table.num_classes
+    absent = np.flatnonzero(absent_classes(evaluation.class_frame()))
     invalid = evaluation.invalid_pred_pixels > 0
-    top_n = default_top_n(k)
+    top_n = default_top_n(k - len(absent))
+    labels = short_names(table.names)
     fig = confusion_figure(
         evaluation.confusion,
-        names,
+        labels,  # segviz.figures escapes them
         normalize="row",
         diagonal="dim",
         show_invalid=invalid,
+        hidden=absent,
         top_n=top_n,
         other=True,
     )
-    n = min(k, top_n) + int(top_n < k) + int(invalid)
-    height = int(min(1100, max(520, 200 + 32 * n)))  # square cells: the height sets their size
+    shown = k - len(absent)
+    n = min(shown, top_n) + int(top_n < shown) + int(invalid)
+    # square cells: the height sets their size; at most about the printed page's width, so the
+    # matrix fills the page's width instead of floating in a tall, narrow box
+    height = int(min(_MATRIX_HEIGHT, max(520, 200 + 32 * n)))
     fig.update_layout(height=height)
+    return fill(
+        "confusion.html",
+        note=_confusion_note(k, shown, top_n, invalid, cut=labels != list(map(str, table.names))),
+        max_width=height + 60,
+        figure=figure_html(fig, "confusion"),
+    )
+
+
+def _confusion_note(k: int, shown: int, top_n: int, invalid: bool, *, cut: bool) -> str:
     note = " The last column, (invalid), counts predicted values that are not a class id." if invalid else ""
-    if top_n < k:
+    if top_n < shown:
         note += (
             f" Shown: the {top_n} classes with the most confused pixels (errors in their row and column); "
-            f"the other {k - top_n:,} are pooled into the (other) row and column."
+            f"the other {shown - top_n:,} that appear are pooled into the (other) row and column."
         )
-    return fill("confusion.html", note=note, max_width=height + 60, figure=figure_html(fig, "confusion"))
+    if shown < k:
+        note += f" Left out: the {k - shown:,} classes that never appear (see the per-class table)."
+    if cut:
+        note += f" Long class names are cut to their first {SHORT_NAME} characters (after the first ';')."
+    return note
+
+
+#: Tallest confusion matrix drawn (CSS px): about the width of the printed page (segviz.report.pdf).
+_MATRIX_HEIGHT = 760
+#: Longest class name on the confusion matrix's axes (longer ones are cut, see :func:`short_names`).
+SHORT_NAME = 24
+
+
+def short_names(names, width: int = SHORT_NAME) -> list[str]:
+    """Class names for a crowded axis: the first of ADE20K-style synonyms (``"a;b;c"`` → ``"a"``),
+    cut to ``width`` characters with "…"; a name whose short form is not unique stays whole (two
+    classes must never share a row).
+
+    Example:
+        >>> short_names(["wall", "computer;computing machine", "a" * 30, "bed", "bed;cot"], width=10)
+        ['wall', 'computer', 'aaaaaaaaa…', 'bed', 'bed;cot']
+    """
+    short = [n.split(";")[0].strip() or n for n in map(str, names)]
+    short = [s if len(s) <= width else s[: width - 1] + "…" for s in short]
+    seen: dict[str, int] = {}
+    for s in short:
+        seen[s] = seen.get(s, 0) + 1
+    out = [s if seen[s] == 1 else str(n) for s, n in zip(short, names, strict=True)]
+    return out if len(set(out)) == len(out) else [str(n) for n in names]
 
 
 # ---------------------------------------------------------------------- weakest slices
