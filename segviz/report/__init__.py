@@ -33,6 +33,7 @@ from segviz.report.worst import LEGEND_CLASSES, PICTURE_WIDTH, worst_html
 __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
+    "DATA_FILES",
     "LEGEND_CLASSES",
     "PICTURE_WIDTH",
     "PRINT_WIDTH",
