@@ -25,7 +25,7 @@ from conftest import ROOT
 from segviz.dataset import open_dataset
 from segviz.evaluate import evaluate
 from segviz.report import CHROMIUM, DATA_FILES, PRINT_WIDTH, build_report, write_pdf
-from segviz.report.sections import short_names
+from segviz.report.sections import ABSENT_PRINTED, short_names
 
 #: Stated bounds for the ADE20K report (measured: 5.58 MB, 763 KB without plotly.js, 9 pages).
 ADE_HTML_BYTES = 6_000_000
@@ -151,6 +151,31 @@ def test_html_grows_with_the_class_table_only_by_the_absent_names(tmp_path):
         assert len(_rows(_section(page, "classes"))) == 10
         assert f"{k - 10} classes never appear" in page
     assert 0 < sizes[150] - sizes[12] <= (150 - 12) * BYTES_PER_ABSENT_CLASS
+
+
+@pytest.mark.browser
+def test_printed_list_of_absent_classes_is_open_unless_long(browser, tmp_path):
+    """The names of the classes that never appear print open (the PDF has no clicks), but not
+    thousands of them: above ABSENT_PRINTED the PDF says where the list is."""
+    heights = {}
+    for k in (150, 10 + ABSENT_PRINTED + 1):
+        ev = evaluate(open_dataset(_ten_classes_of(tmp_path / f"k{k}", k)))
+        page_html = build_report(ev, title="t", dataset="d", model=None, resamples=20, worst=0)
+        assert ("(listed in the HTML report)" in page_html) == (k - 10 > ABSENT_PRINTED)
+        context = browser.new_context(viewport={"width": PRINT_WIDTH, "height": 1100}, offline=True)
+        try:
+            page = context.new_page()
+            for media in ("screen", "print"):
+                page.emulate_media(media=media)
+                page.set_content(page_html, wait_until="load")
+                heights[k, media] = page.evaluate(
+                    "() => document.querySelector('details.absent').getBoundingClientRect().height"
+                )
+        finally:
+            context.close()
+    line = heights[150, "screen"]  # folded: the one line
+    assert 0 < line < 50 and heights[150, "print"] > 3 * line  # open in print: 140 names
+    assert 0 < heights[10 + ABSENT_PRINTED + 1, "print"] < 50
 
 
 def test_short_names_stay_unique():

@@ -33,6 +33,8 @@ from segviz.report.markup import (
 
 #: Per-class table rows shown before the rest are folded away (a <details> element).
 TABLE_ROWS = 150
+#: Most names of classes that never appear printed in the PDF (the HTML lists them all).
+ABSENT_PRINTED = 300
 
 _SUMMARY_LABELS = {
     "mean_iou": "mIoU",
@@ -189,7 +191,8 @@ def absent_classes(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _absent_html(absent: pd.DataFrame, colours) -> str:
-    """One line for the classes that never appear, their names in a folded list (open in print)."""
+    """One line for the classes that never appear, their names in a folded list, printed open
+    up to :data:`ABSENT_PRINTED` names (more would fill pages of the PDF with names)."""
     if absent.empty:
         return ""
     n = len(absent)
@@ -197,10 +200,12 @@ def _absent_html(absent: pd.DataFrame, colours) -> str:
         f'<span class="chip">{swatch(colours[i])}{esc_name(absent.loc[i, "name"])}</span>'
         for i in absent.index
     )
+    many = n > ABSENT_PRINTED
+    where = '<span class="print-only"> (listed in the HTML report)</span>' if many else ""
     return (
-        f'<details class="absent"><summary>{n:,} class{"es" if n != 1 else ""} never appear{"s" if n == 1 else ""} '
-        "in the ground truth or the prediction (no IoU; left out of every mean)</summary>"
-        f'<p class="small">{names}</p></details>'
+        f'<details class="absent{" many" if many else ""}"><summary>{n:,} class{"es" if n != 1 else ""} '
+        f"never appear{'s' if n == 1 else ''} in the ground truth or the prediction (no IoU; left out "
+        f'of every mean){where}</summary><p class="small">{names}</p></details>'
     )
 
 
