@@ -94,8 +94,9 @@ def build_report(
             image improved" / "no image got worse").
         weakest: worst slices (:class:`segviz.slices.WorstSlices`) for "Where the model is weakest".
 
-    About 5.8 MB for the bundled sample data, 4.8 MB of it plotly.js; builds in ≈0.25 s there (the
-    bootstrap and reading the ``worst`` images' files dominate). Print it with :func:`write_pdf`.
+    About 5.8 MB for the bundled sample data and 5.6 MB for ADE20K (150 classes), 4.8 MB of it
+    plotly.js; builds in ≈0.3–1 s (the bootstrap and reading the ``worst`` images' files dominate;
+    ``benchmarks/bench_report.py``). Print it with :func:`write_pdf`.
     """
     if isinstance(worst, bool) or not isinstance(worst, int) or worst < 0:
         raise ValueError(f"worst must be a non-negative integer (got {worst!r})")
