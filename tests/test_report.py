@@ -458,12 +458,14 @@ def test_undefined_values_read_n_a_never_none_or_nan(tmp_path: Path):
     root = tmp_path / "ds"
     root.mkdir()
     (root / "classes.csv").write_text(TINY_CLASSES)
-    save_mask(root / "gt" / "a.png", np.array([[0, 0, 255, 255]]))  # class 1 and 2: no GT
-    save_mask(root / "pred" / "a.png", np.array([[0, 0, 0, 0]]))  # and no prediction: IoU undefined
+    save_mask(root / "gt" / "a.png", np.array([[0, 0, 0, 255]]))  # class 1 and 2: no GT
+    save_mask(root / "pred" / "a.png", np.array([[0, 0, 1, 0]]))  # car predicted once: accuracy undefined
     save_mask(root / "gt" / "b.png", np.full((1, 4), 255))  # every pixel ignored: no mIoU
     save_mask(root / "pred" / "b.png", np.zeros((1, 4)))
     ev = evaluate(open_dataset(root))
-    assert ev.class_frame()["iou"].isna().sum() == 2 and ev.image_frame()["mean_iou"].isna().sum() == 1
+    frame = ev.class_frame()  # person: no GT, no prediction: IoU undefined; car: accuracy undefined
+    assert frame["iou"].isna().tolist() == [False, False, True] and frame["accuracy"].isna().sum() == 2
+    assert ev.image_frame()["mean_iou"].isna().sum() == 1
     text = _visible_text(build_report(ev, title="t", dataset="d", model=None, resamples=20, worst=2))
     which = _section(text, "which-miou")  # prose about other tools, which do print NaN
     shown = text.replace(which, "")
@@ -472,4 +474,7 @@ def test_undefined_values_read_n_a_never_none_or_nan(tmp_path: Path):
     )
     assert "No sample was skipped" in shown  # (it read "None: every sample ...")
     rows = _section(text, "classes")
-    assert rows.count("<td>n/a</td>") >= 2 * 4  # IoU, accuracy, precision, Dice of both absent classes
+    assert rows.count("<td>n/a</td>") == 1  # car's accuracy
+    # issue 16: a class in neither the ground truth nor the prediction gets one line, not a row of n/a
+    assert "1 class never appears in the ground truth or the prediction" in rows
+    assert re.search(r"never appears.*person", rows) and not re.search(r"person\S*</td>", rows)
