@@ -14,10 +14,15 @@ import streamlit as st
 from segviz import SegvizError
 from segviz.dashboard import sidebar, state
 from segviz.dashboard.context import Context
-from segviz.dashboard.views import compare, images, overview
+from segviz.dashboard.views import anatomy, compare, images, overview
 from segviz.dashboard.widgets import PRESENTATION_CSS, name, problems
 
-PAGES = {"Overview": overview.render, "Images": images.render, "Compare": compare.render}
+PAGES = {
+    "Overview": overview.render,
+    "Images": images.render,
+    "Compare": compare.render,
+    "Errors": anatomy.render,
+}
 
 
 def data_root(default: Path) -> Path:

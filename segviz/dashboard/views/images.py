@@ -16,6 +16,7 @@ from segviz.overlay import error_map, fit_width, overlay, resize_labels, to_jpeg
 from .. import cache, state
 from ..context import Context
 from ..widgets import CHART_CONFIG, VIEW_WIDTH, class_legend, fmt, name, resize_rgb, safe_filename
+from .anatomy import image_errors_ui
 from .overview import cell_name
 
 HOVER_STEP = 8  # one hover cell per 8 px of the 960-px display image (about 4 screen px in its column)
@@ -68,6 +69,7 @@ def image_page(result: Evaluation, key: tuple) -> None:
         error_panel(result, live.cell, images)
     with e2:
         hover_grid(result, images)
+    image_errors_ui(result, live.errors, images)  # error types in colour when the Errors view set a filter
     state.sync_url()
 
 
