@@ -139,12 +139,12 @@ def anatomy_split_figure(anatomy: Anatomy, *, title: str | None = None) -> go.Fi
         barmode="stack",
         title=title,
         font=FONT,
-        height=200,
-        margin=dict(l=10, r=20, t=40 if title else 10, b=30),
-        xaxis=dict(title="%", range=[0, 100]),
+        height=230,
+        margin=dict(l=10, r=20, t=(40 if title else 10) + 40, b=40),
+        xaxis=dict(title="% of the union (TP + FP + FN)", range=[0, 100]),
         yaxis=dict(autorange="reversed", automargin=True),
         plot_bgcolor="white",
-        legend=dict(orientation="h", y=-0.35, traceorder="normal"),
+        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", traceorder="normal"),
     )
     return fig
 

@@ -186,19 +186,11 @@ def objects_ui(anat: Anatomy) -> None:
     frame = anat.class_frame()
     gt, found = int(frame["gt_objects"].sum()), int(frame["found_objects"].sum())
     invented = int(frame["invented_objects"].sum())
+    st.markdown(f"**Objects** ({gt:,} in the ground truth: 8-connected segments of a class)")
     c = st.columns(3)
-    c[0].metric(
-        "Objects found",
-        f"{found:,}",
-        help=f"of {gt:,} ground-truth objects (8-connected segments)",
-        border=True,
-    )
-    c[1].metric(
-        "Objects missed", f"{gt - found:,}", help="ground-truth objects with no correct pixel", border=True
-    )
-    c[2].metric(
-        "Objects invented", f"{invented:,}", help="predicted objects with no correct pixel", border=True
-    )
+    c[0].metric("Found", f"{found:,}", help="ground-truth objects with a correct pixel", border=True)
+    c[1].metric("Missed", f"{gt - found:,}", help="ground-truth objects with no correct pixel", border=True)
+    c[2].metric("Invented", f"{invented:,}", help="predicted objects with no correct pixel", border=True)
     s = anat.summary()
     c = st.columns(2)
     c[0].metric("Mean Boundary IoU", fmt(s["mean_boundary_iou"]), help=_iou_help(anat), border=True)
@@ -337,21 +329,24 @@ def image_errors_ui(result: Evaluation, errors: str | None, images: dict) -> Non
     st.markdown(
         f"**Error types** — filter: {filter_name(result.table, errors)} · boundary width {_width_text(width)}"
     )
-    c1, c2, c3 = st.columns([4, 1.6, 1.2], vertical_alignment="bottom")
     names = list(TYPE_CODES)
-    shown = c1.pills("Types shown", names, selection_mode="multi", default=names, key="an:types")
-    only = c2.checkbox(f"Only {name(result.table.names[index])}", value=True, key="an:only")
-    c3.button("Clear filter", key="an:clear", on_click=state.set_errors, args=(None,))
+    shown = st.pills("Types shown", names, selection_mode="multi", default=names, key="an:types")
     _type_legend()
     gt, pred, _ = cache.load_pair(pair, result.table)
-    codes = error_type_map(image, gt, pred, index if only else None)
-    rgba = error_type_overlay(
-        image, gt, pred, index if only else None, show=tuple(TYPE_CODES[n] for n in shown)
-    )
+    c1, c2 = st.columns([3, 1])
+    only = c2.checkbox(f"Only {name(result.table.names[index])}", value=True, key="an:only")
+    cls = index if only else None
+    rgba = error_type_overlay(image, gt, pred, cls, show=tuple(TYPE_CODES[n] for n in (shown or [])))
     small = resize_labels(rgba, images["gt"].shape[::-1])
-    st.image(to_jpeg(blend_overlay(images["photo"], small)), width="stretch")
-    counts = {n: int((codes == c).sum()) for n, c in TYPE_CODES.items()}
-    st.caption(" · ".join(f"{n}: {v:,} px" for n, v in counts.items()))
+    c1.image(to_jpeg(blend_overlay(images["photo"], small)), width="stretch")
+    codes = error_type_map(image, gt, pred, cls)
+    c2.dataframe(
+        pd.DataFrame({"type": names, "pixels": [int((codes == TYPE_CODES[n]).sum()) for n in names]}),
+        hide_index=True,
+        width="stretch",
+        key="an:type_counts",
+    )
+    c2.button("Clear filter", key="an:clear", on_click=state.set_errors, args=(None,), width="stretch")
 
 
 def _type_legend() -> None:

@@ -63,13 +63,13 @@ def image_page(result: Evaluation, key: tuple) -> None:
     with right:
         image_metrics_ui(result, index)
     images = _display_arrays(result, index)
+    image_errors_ui(result, live.errors, images)  # error types in colour when the Errors view set a filter
     image_panels(result, index, live.cell, images)
     e1, e2 = st.columns([3, 2])
     with e1:
         error_panel(result, live.cell, images)
     with e2:
         hover_grid(result, images)
-    image_errors_ui(result, live.errors, images)  # error types in colour when the Errors view set a filter
     state.sync_url()
 
 
