@@ -5,9 +5,9 @@ in colour. Screenshots at 1600×1000 and 1280×800 go to artifacts/ (look at the
 from __future__ import annotations
 
 import pytest
+from test_browser import ARTIFACTS, Server
 
 from conftest import ROOT
-from test_browser import ARTIFACTS, Server
 
 pytestmark = pytest.mark.browser
 
@@ -77,7 +77,9 @@ def test_click_segment_lists_images_and_opens_error_types(browser, server, size)
         "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].filter(i => i.complete && i.naturalWidth > 0).length >= 4"
     )
     # the list is the library's ranking
-    ranked = analyse(evaluate(open_dataset(ROOT / "sample_data", model="baseline"))).images_for_error(11, "segment")
+    ranked = analyse(evaluate(open_dataset(ROOT / "sample_data", model="baseline"))).images_for_error(
+        11, "segment"
+    )
     first = buttons.first.inner_text().split(" · ")[0]
     assert first == ranked["name"].iloc[0]
     heading.scroll_into_view_if_needed()
@@ -85,7 +87,9 @@ def test_click_segment_lists_images_and_opens_error_types(browser, server, size)
     buttons.first.click()
     page.get_by_text("Error types", exact=False).first.wait_for()
     page.locator("text=FN segment (missed)").first.wait_for()
-    page.wait_for_function(f"() => location.search.includes('image={first}') && location.search.includes('view=Images')")
+    page.wait_for_function(
+        f"() => location.search.includes('image={first}') && location.search.includes('view=Images')"
+    )
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].filter(i => i.complete && i.naturalWidth > 0).length >= 5"
     )
