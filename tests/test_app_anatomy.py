@@ -246,3 +246,22 @@ def test_compare_shows_the_change_per_error_type(monkeypatch):
     text = f"{100 * row['delta']:+.2f} [{100 * row['low']:+.2f}, {100 * row['high']:+.2f}]"
     assert shown["segment Δ pts"].iloc[0].startswith(text)
     assert shown["segment Δ pts"].iloc[0].endswith("★") == bool(row["significant"])
+
+
+def test_thumbnail_highlights_exactly_the_filtered_pixels():
+    """At full size the highlighted pixels are the error mask; downscaled, every masked pixel still
+    shows (a one-pixel boundary error never vanishes from a thumbnail)."""
+    from segviz.anatomy_figures import HIGHLIGHT, highlight_picture
+
+    ev, anat = library(ROOT / "sample_data", "baseline")
+    top = anat.images_for_error(PERSON, "fp_boundary").iloc[0]
+    pair = ev.pairs[int(top["image"])]
+    gt, pred = read_indices(pair, ev.table)
+    mask = error_mask(analyse_pair(pair, ev.table), gt, pred, PERSON, "fp_boundary")
+    h, w = mask.shape
+    full = highlight_picture(None, mask, (w, h))
+    assert ((full == HIGHLIGHT).all(axis=2) == mask).all()
+    small = highlight_picture(None, mask, (w // 4, h // 4))
+    lit = (small == HIGHLIGHT).all(axis=2)
+    ys, xs = np.nonzero(mask)
+    assert lit[np.minimum(ys // 4, h // 4 - 1), np.minimum(xs // 4, w // 4 - 1)].all()
