@@ -99,12 +99,12 @@ def anatomy_class_figure(
         barmode="stack",
         title=title,
         font=FONT,
-        height=max(height, 220),
-        margin=dict(l=10, r=20, t=40 if title else 10, b=40),
+        height=max(height + 30, 250),
+        margin=dict(l=10, r=20, t=(40 if title else 10) + 30, b=40),
         xaxis=dict(title="% of the class's union (TP + FP + FN)", range=[0, 100], gridcolor="#e5e5e5"),
         yaxis=dict(autorange="reversed", automargin=True, type="category"),
         plot_bgcolor="white",
-        legend=dict(orientation="h", y=-0.12 if len(names) > 8 else -0.3, traceorder="normal"),
+        legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", traceorder="normal"),
     )
     return fig
 

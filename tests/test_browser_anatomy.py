@@ -71,7 +71,7 @@ def test_click_segment_lists_images_and_opens_error_types(browser, server, size)
     heading = page.locator("h3", has_text="person · segment errors")
     heading.wait_for()
     page.wait_for_function("() => location.search.includes('errors=11')")
-    buttons = page.locator("button", has_text="% of its union)")
+    buttons = page.locator("button", has_text=" px (")
     buttons.first.wait_for()
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].filter(i => i.complete && i.naturalWidth > 0).length >= 4"

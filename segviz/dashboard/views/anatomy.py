@@ -28,7 +28,7 @@ from segviz.overlay import resize_labels, to_jpeg
 
 from .. import cache, state
 from ..context import RESAMPLES, Context
-from ..widgets import CHART_CONFIG, THUMB_WIDTH, fmt, name
+from ..widgets import CHART_CONFIG, THUMB_WIDTH, fmt, metric_tiles, name
 
 #: What a filter's error type is called on screen.
 ERROR_LABELS = {
@@ -165,7 +165,7 @@ def errors_section(result: Evaluation, key: tuple, anat: Anatomy, *, present: bo
     with right:
         st.subheader("Whole dataset")
         st.plotly_chart(anatomy_split_figure(anat), width="stretch", key="an:split", config=CHART_CONFIG)
-        objects_ui(anat)
+        objects_ui(anat, present=present)
     if not present:
         filtered_images_ui(result, key, anat, state.current().errors)
     state.sync_url()
@@ -182,19 +182,26 @@ def _on_bar_select() -> None:
         state.set_errors(None)
 
 
-def objects_ui(anat: Anatomy) -> None:
+def objects_ui(anat: Anatomy, *, present: bool = False) -> None:
     frame = anat.class_frame()
     gt, found = int(frame["gt_objects"].sum()), int(frame["found_objects"].sum())
     invented = int(frame["invented_objects"].sum())
-    st.markdown(f"**Objects** ({gt:,} in the ground truth: 8-connected segments of a class)")
-    c = st.columns(3)
-    c[0].metric("Found", f"{found:,}", help="ground-truth objects with a correct pixel", border=True)
-    c[1].metric("Missed", f"{gt - found:,}", help="ground-truth objects with no correct pixel", border=True)
-    c[2].metric("Invented", f"{invented:,}", help="predicted objects with no correct pixel", border=True)
     s = anat.summary()
-    c = st.columns(2)
-    c[0].metric("Mean Boundary IoU", fmt(s["mean_boundary_iou"]), help=_iou_help(anat), border=True)
-    c[1].metric("Mean Trimap IoU", fmt(s["mean_trimap_iou"]), help=_iou_help(anat), border=True)
+    st.markdown(f"**Objects** ({gt:,} in the ground truth: 8-connected segments of a class)")
+    objects = [
+        ("Found", f"{found:,}", "ground-truth objects with a correct pixel"),
+        ("Missed", f"{gt - found:,}", "ground-truth objects with no correct pixel"),
+        ("Invented", f"{invented:,}", "predicted objects with no correct pixel"),
+    ]
+    scores = [
+        ("Mean Boundary IoU", fmt(s["mean_boundary_iou"]), _iou_help(anat)),
+        ("Mean Trimap IoU", fmt(s["mean_trimap_iou"]), _iou_help(anat)),
+    ]
+    if present:  # large type: two tiles a row, so the numbers are not cut
+        metric_tiles(objects + scores, per_row=2)
+    else:
+        metric_tiles(objects, per_row=3)
+        metric_tiles(scores, per_row=2)
 
 
 def _iou_help(anat: Anatomy) -> str:
@@ -272,8 +279,8 @@ def filtered_images_ui(result: Evaluation, key: tuple, anat: Anatomy, errors: st
         st.write("No pixels of this type.")
         return
     st.caption(
-        f"{len(ranked)} images, {int(ranked['pixels'].sum()):,} pixels; highlighted in yellow, most first. "
-        f"Boundary width {_width_text(anat.width)}."
+        f"{len(ranked)} images, {int(ranked['pixels'].sum()):,} pixels, most first, highlighted in yellow; "
+        f"(%) = their share of the class's union in that image. Boundary width {_width_text(anat.width)}."
     )
     cols = st.columns(4)
     for i, row in enumerate(ranked.head(12).itertuples(index=False)):
@@ -283,7 +290,7 @@ def filtered_images_ui(result: Evaluation, key: tuple, anat: Anatomy, errors: st
                 cache.error_thumbnail(pair, result.table, anat.width, index, kind, THUMB_WIDTH),
                 width="stretch",
             )
-            label = f"{name(row.name)} · {int(row.pixels):,} px ({100 * row.share:.1f} % of its union)"
+            label = f"{name(row.name)} · {int(row.pixels):,} px ({100 * row.share:.0f} %)"
             if st.button(
                 label,
                 key=f"an:thumb:{row.name}",
