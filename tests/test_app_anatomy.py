@@ -96,8 +96,8 @@ def assert_shows_library_numbers(at: AppTest, ev, anat) -> None:
     assert metrics["Missed"] == f"{int((cf['gt_objects'] - cf['found_objects']).sum()):,}"
     assert metrics["Invented"] == f"{int(cf['invented_objects'].sum()):,}"
     s = anat.summary()
-    assert metrics["Mean Boundary IoU"] == f"{100 * s['mean_boundary_iou']:.2f} %"
-    assert metrics["Mean Trimap IoU"] == f"{100 * s['mean_trimap_iou']:.2f} %"
+    assert metrics["Boundary IoU"] == f"{100 * s['mean_boundary_iou']:.2f} %"
+    assert metrics["Trimap IoU"] == f"{100 * s['mean_trimap_iou']:.2f} %"
     headlines = anat.headlines()
     assert at.info[0].value == headlines[0]
     assert "whole objects missed or invented" in headlines[0]

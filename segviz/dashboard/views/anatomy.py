@@ -165,7 +165,7 @@ def errors_section(result: Evaluation, key: tuple, anat: Anatomy, *, present: bo
     with right:
         st.subheader("Whole dataset")
         st.plotly_chart(anatomy_split_figure(anat), width="stretch", key="an:split", config=CHART_CONFIG)
-        objects_ui(anat, present=present)
+        objects_ui(anat)
     if not present:
         filtered_images_ui(result, key, anat, state.current().errors)
     state.sync_url()
@@ -182,7 +182,7 @@ def _on_bar_select() -> None:
         state.set_errors(None)
 
 
-def objects_ui(anat: Anatomy, *, present: bool = False) -> None:
+def objects_ui(anat: Anatomy) -> None:
     frame = anat.class_frame()
     gt, found = int(frame["gt_objects"].sum()), int(frame["found_objects"].sum())
     invented = int(frame["invented_objects"].sum())
@@ -194,18 +194,17 @@ def objects_ui(anat: Anatomy, *, present: bool = False) -> None:
         ("Invented", f"{invented:,}", "predicted objects with no correct pixel"),
     ]
     scores = [
-        ("Mean Boundary IoU", fmt(s["mean_boundary_iou"]), _iou_help(anat)),
-        ("Mean Trimap IoU", fmt(s["mean_trimap_iou"]), _iou_help(anat)),
+        ("Boundary IoU", fmt(s["mean_boundary_iou"]), _iou_help(anat)),
+        ("Trimap IoU", fmt(s["mean_trimap_iou"]), _iou_help(anat)),
     ]
-    if present:  # large type: two tiles a row, so the numbers are not cut
-        metric_tiles(objects + scores, per_row=2)
-    else:
-        metric_tiles(objects, per_row=3)
-        metric_tiles(scores, per_row=2)
+    metric_tiles(objects + scores, per_row=2)  # two a row: three were cut at 1280 px and in presentation mode
 
 
 def _iou_help(anat: Anatomy) -> str:
-    return f"IoU within d = {anat.iou_d * 100:g} % of the diagonal of the borders (mean over classes)"
+    return (
+        f"Mean over classes of the IoU within a band of d = {anat.iou_d * 100:g} % of the image diagonal "
+        "around the borders (Cheng et al. 2021; Trimap: around the ground truth's borders only)"
+    )
 
 
 def class_table(anat: Anatomy) -> pd.DataFrame:
