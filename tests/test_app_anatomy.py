@@ -265,3 +265,25 @@ def test_thumbnail_highlights_exactly_the_filtered_pixels():
     lit = (small == HIGHLIGHT).all(axis=2)
     ys, xs = np.nonzero(mask)
     assert lit[np.minimum(ys // 4, h // 4 - 1), np.minimum(xs // 4, w // 4 - 1)].all()
+
+
+def test_a_second_open_reads_no_mask(monkeypatch):
+    """The anatomy's per-image counts are kept in the results store: with the app's caches emptied,
+    opening the view again reads no mask (reading one now fails) and shows the same numbers."""
+    import streamlit as st
+
+    import segviz.anatomy
+
+    first = run_app(monkeypatch, {"view": "Errors", "model": "candidate"})
+    shown = dataframe(first, "an:table")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a mask was read again")
+
+    monkeypatch.setattr(segviz.anatomy, "read_indices", no_reading)
+    again = run_app(monkeypatch, {"view": "Errors", "model": "candidate"})
+    assert not again.exception, again.exception
+    assert not any("could not be analysed" in c.value for c in again.caption)
+    pd.testing.assert_frame_equal(dataframe(again, "an:table"), shown)

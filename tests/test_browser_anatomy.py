@@ -95,5 +95,21 @@ def test_click_segment_lists_images_and_opens_error_types(browser, server, size)
     )
     page.get_by_text("Error types", exact=False).first.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
+    # the picture after "Error types" holds the missed-segment colour (FN segment, (0, 0, 230))
+    blue = page.evaluate(
+        """() => {
+            const head = [...document.querySelectorAll('strong')].find(e => e.textContent === 'Error types');
+            const img = [...document.querySelectorAll("[data-testid='stImage'] img")].find(
+                i => head.compareDocumentPosition(i) & Node.DOCUMENT_POSITION_FOLLOWING);
+            const c = document.createElement('canvas');
+            c.width = img.naturalWidth; c.height = img.naturalHeight;
+            const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+            const d = ctx.getImageData(0, 0, c.width, c.height).data;
+            let n = 0;
+            for (let k = 0; k < d.length; k += 4) if (d[k] < 50 && d[k + 1] < 50 && d[k + 2] > 180) n++;
+            return n;
+        }"""
+    )
+    assert blue > 100, blue
     page.screenshot(path=ARTIFACTS / f"errors_image_view_{tag}.png", full_page=True)
     context.close()
