@@ -287,3 +287,14 @@ def test_a_second_open_reads_no_mask(monkeypatch):
     assert not again.exception, again.exception
     assert not any("could not be analysed" in c.value for c in again.caption)
     pd.testing.assert_frame_equal(dataframe(again, "an:table"), shown)
+
+
+def test_a_width_larger_than_the_images_is_refused_with_its_value(monkeypatch, tiny_dataset):
+    at = run_app(monkeypatch, {"view": "Errors"}, root=tiny_dataset.parent, dataset="tiny")
+    assert not at.exception, at.exception
+    at.segmented_control(key="an:unit").set_value("pixels").run()
+    at.number_input(key="an:px").set_value(4).run()
+    assert not at.exception, at.exception
+    assert any("boundary width 4 px is larger than the image (3x2)" in e.value for e in at.error), notices(at)
+    at.number_input(key="an:px").set_value(1).run()  # a usable width draws the view again
+    assert not at.error and dataframe(at, "an:table")["class"].tolist() == ["road", "car", "person"]
