@@ -45,8 +45,14 @@ ERROR_LABELS = {
 SIDE_LABELS = {"": "both", "fn_": "ground truth not covered (FN)", "fp_": "predicted too much (FP)"}
 SIDE_LABELS_SEGMENT = {"": "both", "fn_": "missed (FN)", "fp_": "invented (FP)"}
 WIDTH = "an:_width"  # the boundary width in force (a plain key: it outlives the widgets, for the image view)
-SORTS = {"iou": "IoU", "segment": "segment errors", "boundary": "boundary errors", "extent": "extent errors"}
-SORTS.update(name="name", table="table")
+SORTS = {
+    "iou": "IoU",
+    "segment": "segment errors",
+    "boundary": "boundary errors",
+    "extent": "extent errors",
+    "name": "name",
+    "table": "table",
+}
 TYPE_CODES = {name: code for code, name in enumerate(ERROR_TYPE_NAMES) if code}
 
 
@@ -94,9 +100,7 @@ def width_ui() -> None:
     c1, c2, c3 = st.columns([2, 1.3, 4], vertical_alignment="bottom")
     unit = c1.segmented_control("Boundary width in", ["% of diagonal", "pixels"], key="an:unit")
     if unit == "pixels":
-        value = c2.number_input(
-            "Width (px)", 1, 500, int(width) if width >= 1 else 5, 1, key="an:px", on_change=_set_width
-        )
+        value = c2.number_input("Width (px)", 1, 500, int(width) if width >= 1 else 5, 1, key="an:px")
         chosen = int(value)
     else:
         value = c2.number_input(
@@ -107,22 +111,13 @@ def width_ui() -> None:
             0.1,
             format="%.1f",
             key="an:pct",
-            on_change=_set_width,
         )
         chosen = round(value / 100, 6)
-    ss[WIDTH] = chosen
+    ss[WIDTH] = chosen  # a plain key: the image view reads it after these widgets are gone
     c3.caption(
         "Boundary errors: wrong pixels within this distance of both a correct and a correctly-rejected "
         "region (Bernhard et al., WACV 2024). Another width recomputes the anatomy."
     )
-
-
-def _set_width() -> None:
-    ss = st.session_state
-    if ss.get("an:unit") == "pixels":
-        ss[WIDTH] = int(ss.get("an:px", 5))
-    else:
-        ss[WIDTH] = round(float(ss.get("an:pct", 1.0)) / 100, 6)
 
 
 def headline_ui(anat: Anatomy) -> None:
