@@ -99,12 +99,12 @@ def anatomy_class_figure(
         barmode="stack",
         title=title,
         font=FONT,
-        height=max(height, 220),
-        margin=dict(l=10, r=20, t=40 if title else 10, b=40),
+        height=max(height + 30, 250),
+        margin=dict(l=10, r=20, t=(40 if title else 10) + 30, b=40),
         xaxis=dict(title="% of the class's union (TP + FP + FN)", range=[0, 100], gridcolor="#e5e5e5"),
         yaxis=dict(autorange="reversed", automargin=True, type="category"),
         plot_bgcolor="white",
-        legend=dict(orientation="h", y=-0.12 if len(names) > 8 else -0.3, traceorder="normal"),
+        legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", traceorder="normal"),
     )
     return fig
 
@@ -139,12 +139,12 @@ def anatomy_split_figure(anatomy: Anatomy, *, title: str | None = None) -> go.Fi
         barmode="stack",
         title=title,
         font=FONT,
-        height=200,
-        margin=dict(l=10, r=20, t=40 if title else 10, b=30),
-        xaxis=dict(title="%", range=[0, 100]),
+        height=230,
+        margin=dict(l=10, r=20, t=(40 if title else 10) + 40, b=40),
+        xaxis=dict(title="% of the union (TP + FP + FN)", range=[0, 100]),
         yaxis=dict(autorange="reversed", automargin=True),
         plot_bgcolor="white",
-        legend=dict(orientation="h", y=-0.35, traceorder="normal"),
+        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", traceorder="normal"),
     )
     return fig
 
@@ -182,3 +182,55 @@ def error_legend() -> list[tuple[str, str]]:
     return [
         (name, "rgb({},{},{})".format(*ERROR_TYPE_COLOURS[i])) for i, name in enumerate(ERROR_TYPE_NAMES) if i
     ]
+
+
+HIGHLIGHT = (255, 220, 0)
+
+
+def highlight_picture(
+    photo: np.ndarray | None,
+    mask: np.ndarray,
+    size: tuple[int, int],
+    *,
+    colour: tuple[int, int, int] = HIGHLIGHT,
+) -> np.ndarray:
+    """uint8 (h, w, 3) thumbnail at ``size`` = (w, h): the photo (grey when None) dimmed to grey,
+    with the pixels of ``mask`` (bool (H, W)) in ``colour``. A display pixel is coloured when it
+    covers at least one masked pixel, so one-pixel boundary errors survive the downscale.
+
+    Example:
+        >>> m = np.zeros((4, 4), bool); m[0, 0] = True
+        >>> pic = highlight_picture(None, m, (2, 2))
+        >>> pic[0, 0].tolist(), pic[1, 1].tolist()
+        ([255, 220, 0], [64, 64, 64])
+    """
+    from PIL import Image
+
+    h, w = mask.shape
+    if photo is None or photo.shape[:2] != (h, w):
+        grey = np.full((size[1], size[0]), 128, np.uint8)
+    else:
+        grey = np.asarray(Image.fromarray(photo).convert("L").resize(size, Image.Resampling.BILINEAR))
+    out = np.repeat((grey // 2)[..., None], 3, axis=2)
+    covered = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.BOX)) > 0
+    out[covered] = colour
+    return out
+
+
+def blend_overlay(photo: np.ndarray | None, rgba: np.ndarray, *, opacity: float = 0.85) -> np.ndarray:
+    """uint8 (H, W, 3): an RGBA overlay (:func:`error_type_overlay`) over the photo dimmed to grey
+    (a neutral grey when ``photo`` is None), each coloured pixel at ``opacity``.
+
+    Example:
+        >>> rgba = np.zeros((1, 2, 4), np.uint8); rgba[0, 1] = (200, 0, 0, 255)
+        >>> blend_overlay(None, rgba, opacity=1.0).tolist()
+        [[[64, 64, 64], [200, 0, 0]]]
+    """
+    h, w = rgba.shape[:2]
+    if photo is None or photo.shape[:2] != (h, w):
+        base = np.full((h, w, 3), 64.0)
+    else:
+        grey = photo.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        base = np.repeat((grey / 2)[..., None], 3, axis=2)
+    a = (rgba[..., 3:4].astype(np.float64) / 255) * opacity
+    return np.clip(np.rint(base * (1 - a) + rgba[..., :3] * a), 0, 255).astype(np.uint8)

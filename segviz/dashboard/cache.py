@@ -368,3 +368,67 @@ def open_confidence(dataset: Dataset, eval_key: tuple, generated_ignore: tuple[i
         return result, vars(result)  # vars(): the row arrays (set in __post_init__) count in the budget
 
     return cached(key, compute)[0], key
+
+
+# ---------------------------------------------------------------- error anatomy (issue 13)
+def anatomy(result: Evaluation, key: tuple, width: float | int):
+    """The error anatomy of an evaluation at one boundary width, once per (evaluation, width). The
+    results store keeps the per-image counts beside the evaluation's, so opening it again (another
+    session, another process) reads no mask; a progress bar shows while images are analysed."""
+    from segviz.anatomy import analyse
+
+    def compute():
+        bar = st.progress(0.0, text=f"Error anatomy of {result.num_images} images…")
+
+        def progress(done: int, total: int) -> None:
+            if done == total or done % 5 == 0:
+                bar.progress(done / max(total, 1), text=f"Error anatomy: {done} / {total} images")
+
+        try:
+            return analyse(result, width=width, store=ResultsStore(), progress=progress)
+        finally:
+            bar.empty()
+
+    return cached(("anatomy", key, width), compute)
+
+
+def images_for_error(anatomy_result, key: tuple, class_index: int, error: str):
+    """Images ranked by one class's pixels of one error type (segviz.anatomy.Anatomy.images_for_error)."""
+    return cached(
+        ("anatomy_images", key, anatomy_result.width, class_index, error),
+        lambda: anatomy_result.images_for_error(class_index, error),
+    )
+
+
+def pair_anatomy(pair, table: ClassTable, width: float | int):
+    """One pair's per-pixel error kinds (segviz.anatomy.analyse_pair), read-only, file-keyed."""
+    from segviz.anatomy import analyse_pair
+
+    def build():
+        a = analyse_pair(pair, table, width=width)
+        _read_only(a.fp_kind), _read_only(a.fn_kind), _read_only(a.counts)
+        return a
+
+    return cached(("pair_anatomy", _pair_keys(pair), table_token(table), width), build, pool=pictures_cache())
+
+
+def error_thumbnail(
+    pair, table: ClassTable, width: float | int, class_index: int, error: str, size: int
+) -> bytes:
+    """The photo dimmed with exactly one class's pixels of one error type highlighted, JPEG ``size`` wide."""
+    from segviz.anatomy import error_mask
+    from segviz.anatomy_figures import highlight_picture
+
+    keys = _pair_keys(pair)
+
+    def build() -> bytes:
+        gt, pred, photo = _load_keys(keys, table)
+        mask = error_mask(pair_anatomy(pair, table, width), gt, pred, class_index, error)
+        h, w = gt.shape
+        return to_jpeg(highlight_picture(photo, mask, fit_width(w, h, size)), quality=85)
+
+    return cached(
+        ("error_thumb", keys, table_token(table), width, class_index, error, size),
+        build,
+        pool=pictures_cache(),
+    )

@@ -14,7 +14,7 @@ import streamlit as st
 from segviz import SegvizError
 from segviz.dashboard import sidebar, state
 from segviz.dashboard.context import Context
-from segviz.dashboard.views import compare, confidence, images, overview
+from segviz.dashboard.views import anatomy, compare, confidence, images, overview
 from segviz.dashboard.widgets import PRESENTATION_CSS, name, problems
 
 PAGES = {
@@ -22,6 +22,7 @@ PAGES = {
     "Images": images.render,
     "Compare": compare.render,
     "Confidence": confidence.render,  # offered by the sidebar only when the model has confidence
+    "Errors": anatomy.render,
 }
 
 

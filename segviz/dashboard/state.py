@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
-VIEWS = ("Overview", "Images", "Compare", "Confidence")
-KEYS = ("dataset", "model", "view", "cell", "image", "present", "cvd")
+VIEWS = ("Overview", "Images", "Compare", "Errors", "Confidence")
+KEYS = ("dataset", "model", "view", "cell", "image", "present", "cvd", "errors")
 NOTICES = "_notices"
 
 
@@ -30,6 +30,7 @@ class ViewState:
     image: str | None = None
     present: bool = False
     cvd: bool = False
+    errors: str | None = None  # error-type filter "class_index:type" (Errors view), see parse_errors
 
 
 MAX_NAME = 255  # longer names (a folder, a model, an image) cannot be real: refused where they enter
@@ -46,6 +47,25 @@ def parse_cell(text: str | None) -> tuple[int, int] | None:
         return a, b
     except ValueError:
         return None
+
+
+def parse_errors(text: str | None) -> str | None:
+    """An error-type filter ``"class_index:type"`` (type: one of segviz.anatomy's error types, e.g.
+    ``fn_segment`` = missed segments) in its canonical form; anything else -> None.
+
+    >>> parse_errors("3:fn_segment"), parse_errors(" 0 : boundary "), parse_errors("3:tp"), parse_errors("x:segment")
+    ('3:fn_segment', '0:boundary', None, None)
+    """
+    from typing import get_args
+
+    from segviz.anatomy import ErrorType
+
+    try:
+        index, kind = (text or "").split(":")
+        index, kind = int(index), kind.strip()
+    except ValueError:
+        return None
+    return f"{index}:{kind}" if index >= 0 and kind in get_args(ErrorType) else None
 
 
 def shown(text: str, limit: int = 60) -> str:
@@ -102,6 +122,12 @@ def init(default_dataset: str) -> None:
     if q.get("cell") is not None and cell is None:
         notice(f"The link's confusion cell {shown(q.get('cell'))} is not two integers (row,column); ignored.")
     ss["cell"] = cell
+    errors = parse_errors(q.get("errors"))
+    if q.get("errors") is not None and errors is None:
+        notice(
+            f"The link's error filter {shown(q.get('errors'))} is not class:type (e.g. 3:fn_segment); ignored."
+        )
+    ss["errors"] = errors
     if q.get("present") not in (None, "0", "1"):
         notice(f"The link's present={shown(q.get('present'))} is neither 0 nor 1; presentation mode is off.")
     ss["present"] = q.get("present") == "1"
@@ -119,6 +145,7 @@ def current() -> ViewState:
         image=ss.get("image"),
         present=bool(ss.get("present")),
         cvd=bool(ss.get("cvd")),
+        errors=ss.get("errors"),
     )
 
 
@@ -146,6 +173,10 @@ def set_image(name: str | None) -> None:
 
 def set_cell(cell: tuple[int, int] | None) -> None:
     st.session_state["cell"] = cell
+
+
+def set_errors(errors: str | None) -> None:
+    st.session_state["errors"] = parse_errors(errors)
 
 
 def open_image(name: str) -> None:
@@ -177,6 +208,12 @@ def validate(state: ViewState, *, num_classes: int, names: list[str] | tuple[str
             f"(rows 0–{num_classes - 1}, columns 0–{num_classes}); no cell selected."
         )
         changes["cell"] = None
+    if state.errors is not None and int(state.errors.split(":")[0]) >= num_classes:
+        notice(
+            f"Error filter {shown(state.errors)}: class {state.errors.split(':')[0]} is not in this "
+            f"{num_classes}-class table; no error filter."
+        )
+        changes["errors"] = None
     if state.image is not None and state.image not in names:
         notice(f"Image {shown(state.image)} is not in this dataset; showing the first image.")
         changes["image"] = None
@@ -197,6 +234,7 @@ def sync_url(state: ViewState | None = None) -> None:
         "cell": ",".join(map(str, state.cell)) if state.cell else None,
         "image": state.image,
         "present": "1" if state.present else None,
+        "errors": state.errors,
     }
     for key, value in wanted.items():
         if value is None:

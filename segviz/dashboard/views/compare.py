@@ -14,6 +14,7 @@ from segviz.overlay import fit_width, overlay, resize_labels, to_jpeg
 from .. import cache
 from ..context import RESAMPLES, Context, for_display
 from ..widgets import CHART_CONFIG, VIEW_WIDTH, disagreement_legend, fmt, name, name_html, resize_rgb
+from .anatomy import compare_section
 
 LABELS = {
     "pixel_accuracy": "Pixel accuracy",
@@ -59,6 +60,7 @@ def render(ctx: Context) -> None:
         st.subheader("Confusion matrix")
         confusion_ui(comp)
     images_ui(comp)
+    compare_section(ctx, name_a, name_b)  # the change per error type (error anatomy)
 
 
 @st.fragment

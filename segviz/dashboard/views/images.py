@@ -16,6 +16,7 @@ from segviz.overlay import error_map, fit_width, overlay, resize_labels, to_jpeg
 from .. import cache, state
 from ..context import Context
 from ..widgets import CHART_CONFIG, VIEW_WIDTH, class_legend, fmt, name, resize_rgb, safe_filename
+from .anatomy import image_errors_ui
 from .confidence import image_overlays
 from .overview import cell_name
 
@@ -63,6 +64,7 @@ def image_page(result: Evaluation, key: tuple) -> None:
     with right:
         image_metrics_ui(result, index)
     images = _display_arrays(result, index)
+    image_errors_ui(result, live.errors, images)  # error types in colour when the Errors view set a filter
     image_panels(result, index, live.cell, images)
     e1, e2 = st.columns([3, 2])
     with e1:
