@@ -7,7 +7,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, unmarked
 from segviz import evaluate, open_dataset
 
 APP = str(ROOT / "app.py")
@@ -107,15 +107,17 @@ def test_selected_cell_lists_images_and_opens_one(monkeypatch):
     at.session_state["cell"] = cell
     at.run()
     assert not at.exception
-    assert any("GT sidewalk → predicted road" in s.value for s in at.subheader)
+    assert any("GT sidewalk → predicted road" in unmarked(s.value) for s in at.subheader)
     first = at.button(key=f"thumb:{ranked['name'].iloc[0]}")
-    assert first.label.startswith(f"{ranked['name'].iloc[0]} · {int(ranked['pixels'].iloc[0]):,} px")
+    assert unmarked(first.label).startswith(
+        f"{ranked['name'].iloc[0]} · {int(ranked['pixels'].iloc[0]):,} px"
+    )
     first.click().run()
     assert not at.exception
     assert at.session_state["view"] == "Images" and at.session_state["image"] == ranked["name"].iloc[0]
     assert at.query_params["cell"] == f"{cell[0]},{cell[1]}"
     assert at.query_params["image"] == ranked["name"].iloc[0]
-    assert any(ranked["name"].iloc[0] == s.value for s in at.subheader)
+    assert any(ranked["name"].iloc[0] == unmarked(s.value) for s in at.subheader)
 
 
 def test_url_reproduces_the_view(monkeypatch):
@@ -124,8 +126,8 @@ def test_url_reproduces_the_view(monkeypatch):
     at = run_app(monkeypatch, query={"model": "baseline", "view": "Images", "image": name, "cell": "1,0"})
     assert not at.exception
     assert at.selectbox(key="model").value == "baseline"
-    assert any(s.value == name for s in at.subheader)
-    assert at.checkbox(key="im:hl").label == "Highlight only GT sidewalk → predicted road"
+    assert any(unmarked(s.value) == name for s in at.subheader)
+    assert unmarked(at.checkbox(key="im:hl").label) == "Highlight only GT sidewalk → predicted road"
 
 
 def test_image_view_navigation(monkeypatch):
@@ -151,12 +153,19 @@ def test_ignore_ids_control_refolds(monkeypatch):
     after = metric_values(at)["Ignored px"]
     assert int(after.replace(",", "")) > int(before.replace(",", ""))
     at.text_input(key=key).input("x").run()
-    assert any("Ignore ids must be comma-separated integers" in e.value for e in at.error)
+    # the library's parser (shared with --ignore), its message as one line
+    errors = [unmarked(e.value) for e in at.error]
+    assert errors == ["Ignore ids: 'x' is not an id; expected comma-separated integers in 0..65534"], errors
+    at.text_input(key=key).input("-1").run()  # once silently ignored the largest raw value
+    assert [unmarked(e.value) for e in at.error] == [
+        "Ignore ids: '-1' is not an id; expected comma-separated integers in 0..65534"
+    ]
+    assert metric_values(at)["Ignored px"] == before  # the table's own ignore ids are kept
 
 
 def test_dataset_outside_the_root_is_refused(monkeypatch):
     at = run_app(monkeypatch, query={"dataset": "../"})
-    assert any("outside the data root" in e.value for e in at.error)
+    assert any("outside the data root" in unmarked(e.value) for e in at.error)
 
 
 def test_broken_dataset_still_shows_what_it_can(monkeypatch, tiny_dataset):
@@ -180,7 +189,7 @@ def test_compare_view_shows_the_library_comparison(monkeypatch):
     shown = {m.label.rstrip(" ★"): m for m in at.metric}
     assert shown["mIoU"].value == f"{100 * b.summary()['mean_iou']:.2f} %"
     assert shown["mIoU"].delta == f"{100 * expected.loc['mean_iou', 'delta']:+.2f} pts"
-    assert any(s.value.startswith("sample_data: candidate vs baseline") for s in at.title)
+    assert any(unmarked(s.value).startswith("sample_data: candidate vs baseline") for s in at.title)
     at.segmented_control(key="cmp:which").set_value("baseline").run()
     assert not at.exception
 
