@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, unmarked
+from conftest import ROOT, SHARED, unmarked
 from segviz import evaluate, open_dataset
 
 APP = str(ROOT / "app.py")
@@ -224,3 +225,70 @@ def test_export_panel_builds_the_report(monkeypatch):
     assert not at.exception
     html = at.session_state["ex:report_html"]
     assert html.startswith("<!DOCTYPE html>") and "sample_data" in html
+
+
+# ---------------------------------------------------------------------- issue 10 item 7, issue 16 items 7-8
+@pytest.fixture
+def camvid_data_root(shared_data, tmp_path):
+    """A data root holding only CamVid's folders (symlinked, not copied) without its classes.csv."""
+    root = tmp_path / "camvid"
+    root.mkdir()
+    for part in ("gt", "pred", "images"):
+        (root / part).symlink_to(shared_data / "camvid-val" / part)
+    return tmp_path
+
+
+def _all_text(at: AppTest) -> list[str]:
+    """Every markdown body, label, caption, notice and table cell of the page."""
+    out = [
+        e.value
+        for kind in ("title", "subheader", "caption", "markdown", "error", "warning")
+        for e in at.get(kind)
+    ]
+    out += [str(e.label) for e in at.get("expander")] + [getattr(e, "help", "") or "" for e in at.selectbox]
+    for frame in at.dataframe:
+        out += [str(v) for v in frame.value.to_numpy().ravel()]
+    return out
+
+
+@pytest.mark.shared_data
+def test_a_folder_without_classes_csv_gets_the_generated_table_like_the_cli(monkeypatch, camvid_data_root):
+    """Regression (issue 10, item 7): the app silently picked the ade20k preset for CamVid without
+    classes.csv (mIoU 50.40 %); it must do what `segviz evaluate` does: generate the table and say so
+    (53.80 %; 60.41 % once 11 "Unlabelled" is ignored). No sample_data under this data root: the
+    first dataset found opens, without an error (issue 16, item 8); its folders are symlinks into
+    SEGVIZ_DATA_ROOTS, which the rule allows (issue 16, item 7)."""
+    monkeypatch.setenv(
+        "SEGVIZ_DATA_ROOTS", str(camvid_data_root.parent / "nowhere") + os.pathsep + str(SHARED)
+    )
+    at = run_app(monkeypatch, root=camvid_data_root, query={"model": "tinyfcn"})
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="dataset").value == "camvid"
+    assert at.selectbox(key="table:" + str(camvid_data_root / "camvid")).value == "generated from the masks"
+    assert metric_values(at)["mIoU"] == "53.80 %"
+    captions = [unmarked(c.value) for c in at.caption]
+    text = "no class table; generated 12 classes from the ids found in the masks (ignore ids: none)"
+    assert any(text in c for c in captions), captions
+    key = next(t.key for t in at.text_input if t.key.startswith("ignore:"))
+    at.text_input(key=key).input("11").run()
+    assert metric_values(at)["mIoU"] == "60.41 %"
+    assert not any(str(camvid_data_root) in t or str(SHARED) in t for t in _all_text(at))
+
+
+@pytest.mark.shared_data
+def test_a_symlinked_folder_outside_the_allowed_roots_is_refused(monkeypatch, camvid_data_root):
+    """Issue 11 item 15 / issue 16 item 7: without SEGVIZ_DATA_ROOTS the links leave the data root:
+    refused with a message naming the rule, and no server path is shown (issue 11, item 16)."""
+    monkeypatch.delenv("SEGVIZ_DATA_ROOTS", raising=False)
+    at = run_app(monkeypatch, root=camvid_data_root, dataset="camvid")
+    assert not at.exception, at.exception
+    errors = [unmarked(e.value) for e in at.error]
+    assert any(
+        e.startswith(
+            "camvid/gt: the gt folder resolves to …/camvid-val/gt, outside the data root <data root>;"
+        )
+        and "segviz reads nothing outside the data root" in e
+        for e in errors
+    ), errors
+    assert not any(str(camvid_data_root) in t or str(SHARED) in t for t in _all_text(at))
