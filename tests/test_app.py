@@ -292,3 +292,63 @@ def test_a_symlinked_folder_outside_the_allowed_roots_is_refused(monkeypatch, ca
         for e in errors
     ), errors
     assert not any(str(camvid_data_root) in t or str(SHARED) in t for t in _all_text(at))
+
+
+# ---------------------------------------------------------------------- issue 10 items 5, 6, 8
+@pytest.mark.shared_data
+def test_compare_gains_and_losses_hold_only_their_sign(monkeypatch, shared_data):
+    """Regression (issue 10, item 6): on CamVid every image improves from pixelgbm to tinyfcn, yet
+    "Largest losses" listed improvements (+8.4 to +10.2). The lists come from
+    Comparison.gains_and_losses: only changes of their sign, never overlapping, "no image got worse"."""
+    at = run_app(monkeypatch, root=shared_data, dataset="camvid-val", query={"view": "Compare"})
+    assert not at.exception, at.exception
+    assert (at.selectbox(key="cmp:a").value, at.selectbox(key="cmp:b").value) == ("pixelgbm", "tinyfcn")
+    tables = {d.proto.id.split("-")[-1]: d.value for d in at.dataframe if "cmp:" in d.proto.id}
+    gains = next(v for k, v in tables.items() if "gains" in k)
+    assert len(gains) == 10 and all(c.startswith("+") for c in gains["change (pts)"])
+    assert not any("losses" in k for k in tables)
+    assert any(i.value == "no image got worse" for i in at.info)
+    at.selectbox(key="cmp:a").select("tinyfcn")
+    at.selectbox(key="cmp:b").select("pixelgbm").run()
+    tables = {d.proto.id: d.value for d in at.dataframe if "cmp:" in d.proto.id}
+    losses = next(v for k, v in tables.items() if "losses" in k)
+    assert len(losses) == 10 and all(c.startswith("-") for c in losses["change (pts)"])
+    assert not any("gains" in k for k in tables) and any(i.value == "no image improved" for i in at.info)
+
+
+@pytest.fixture
+def tiny_with_absent_class(tiny_dataset):
+    """The tiny dataset with a class 'bus' (id 3) that neither mask holds: its scores are undefined."""
+    csv = tiny_dataset / "classes.csv"
+    csv.write_text(csv.read_text().replace("255,void", "3,bus,0,60,100,0\n255,void"))
+    return tiny_dataset
+
+
+def test_undefined_values_read_na_in_every_table_and_bar(monkeypatch, tiny_with_absent_class):
+    """Regression (issue 10, item 8): the per-class table showed "None" for undefined values; every
+    table reads "n/a" and the bars show n/a differently from 0."""
+    at = run_app(monkeypatch, root=tiny_with_absent_class.parent, dataset="tiny")
+    assert not at.exception, at.exception
+    cells = [str(v) for d in at.dataframe for v in d.value.to_numpy().ravel()]
+    assert not {"None", "nan", "NaN", "<NA>"} & set(cells), cells
+    table = next(d.value for d in at.dataframe if "IoU %" in d.value.columns)
+    bus = table[table["class"] == "bus"].iloc[0]
+    assert (bus["IoU %"], bus["accuracy %"], bus["precision %"], bus["Dice %"]) == ("n/a",) * 4
+    bars = next(c for c in _charts(at) if c["data"] and c["data"][0]["type"] == "bar")["data"][0]
+    shown = dict(zip(bars["y"], bars["text"], strict=True))
+    assert shown["\u2068bus\u2069"] == "n/a" and all(t != "n/a" for k, t in shown.items() if "bus" not in k)
+
+
+def test_which_miou_shows_each_conventions_caveats(monkeypatch):
+    """Issue 10, item 5: the caveats of each convention are on screen, not only in a docstring."""
+    from segviz.conventions import conventions_frame
+
+    at = run_app(monkeypatch)
+    (box,) = [e for e in at.expander if e.label.startswith("Which mIoU?")]
+    shown = box.dataframe[0].value
+    expected = conventions_frame(evaluate(open_dataset(ROOT / "sample_data", model="baseline")))
+    assert shown["caveats (where it differs)"].tolist() == expected["caveats"].tolist()
+    assert shown["mIoU"].tolist() == expected["miou_text"].tolist()
+    detectron2 = expected.loc[expected["key"] == "detectron2", "caveats"].item()
+    first = detectron2.split("\n")[0]
+    assert any(first in unmarked(c.value) for c in box.caption)

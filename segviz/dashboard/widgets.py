@@ -98,6 +98,16 @@ def plot_names(names) -> list[str]:
 _ABSOLUTE = re.compile(r"(?<![\w.~<>])/[^/\s:,;'\"()]+(?:/[^/\s:,;'\"()]+)+")
 
 
+def plot_title(text: str, limit: int = MAX_SHOWN) -> str:
+    """A name inside a plotly title or label the dashboard builds itself (the figure functions
+    escape only the names they take as data): cut, HTML-escaped, isolated.
+
+    >>> plot_title("<b>x</b>") == isolate("&lt;b&gt;x&lt;/b&gt;")
+    True
+    """
+    return isolate(html.escape(short(text, limit), quote=False))
+
+
 def server_text(text: str, paths: list[tuple[str, str]] | None = None) -> str:
     """A message for viewers without the server's absolute folders (issue 11, item 16): paths below
     the data root relative to it, an upload's below "<upload>", any other absolute path reduced to
