@@ -78,11 +78,11 @@ def _charts(at: AppTest) -> list[dict]:
 def test_confusion_controls_change_the_figure(monkeypatch):
     at = run_app(monkeypatch)
     heat = next(c for c in _charts(at) if any(t["type"] == "heatmap" for t in c["data"]))
-    ys = [t for t in heat["data"] if t["type"] == "heatmap"][-1]["y"]
+    ys = [unmarked(y) for y in [t for t in heat["data"] if t["type"] == "heatmap"][-1]["y"]]
     assert "road" in ys
     at.multiselect(key="cm:hide").select("road").run()
     heat = next(c for c in _charts(at) if any(t["type"] == "heatmap" for t in c["data"]))
-    ys = [t for t in heat["data"] if t["type"] == "heatmap"][-1]["y"]
+    ys = [unmarked(y) for y in [t for t in heat["data"] if t["type"] == "heatmap"][-1]["y"]]
     assert "road" not in ys and "car" in ys
     at.number_input(key="cm:top").set_value(5).run()
     heat = next(c for c in _charts(at) if any(t["type"] == "heatmap" for t in c["data"]))

@@ -196,7 +196,9 @@ def confusion_ui(result: Evaluation, *, present: bool):
             key="cm:norm",
             format_func=NORMALISE_NAMES.get,
         )
-        c3.multiselect("Hide classes", names, key="cm:hide", placeholder="e.g. a dominant background")
+        c3.multiselect(
+            "Hide classes", names, key="cm:hide", placeholder="e.g. a dominant background", format_func=plain
+        )
         c4.number_input(
             "Top-N classes",
             min_value=2,
@@ -236,7 +238,7 @@ def confusion_figure_now(result: Evaluation, *, present: bool = False):
     top_n = ss.get("cm:top", default_top_n(k))
     return confusion_figure(
         result.confusion,
-        names,
+        plot_names(names),  # cut, isolated and distinct (issue 11, item 18); escaped by the figure
         normalize=opt["cm:norm"] or "row",
         log=bool(opt["cm:log"]),
         hidden=[names.index(h) for h in opt["cm:hide"] if h in names],
