@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -352,3 +353,76 @@ def test_which_miou_shows_each_conventions_caveats(monkeypatch):
     detectron2 = expected.loc[expected["key"] == "detectron2", "caveats"].item()
     first = detectron2.split("\n")[0]
     assert any(first in unmarked(c.value) for c in box.caption)
+
+
+# ---------------------------------------------------------------------- issue 11 item 9: names shown literally
+LINK_NAME = "[Session expired – sign in again](http://evil.example)"
+IMAGE_MD = "![x](http://evil.example/a.png)"
+LATEX = "$\\frac{1}{2}$"
+HTML_NAME = "<img src=http://evil.example/b.png>"
+
+
+@pytest.fixture
+def hostile_names(tiny_dataset):
+    """The tiny dataset with hostile class, image and dataset names (Markdown links and images,
+    LaTeX, HTML, spreadsheet formulas, a forged terminal line)."""
+    import csv
+    import io
+
+    from make_bad_corpus import FORGED_NAME, FORMULA_CLASSES
+
+    formula = next(
+        r["name"] for r in csv.DictReader(io.StringIO(FORMULA_CLASSES)) if r["name"].startswith("=")
+    )
+    rows = [(0, formula), (1, LINK_NAME), (2, IMAGE_MD), (3, LATEX), (4, HTML_NAME), (5, FORGED_NAME)]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "name", "r", "g", "b", "ignore"])
+    w.writerows([(i, n, 10 * i, 20, 30, 0) for i, n in rows] + [(255, "void", 0, 0, 0, 1)])
+    (tiny_dataset / "classes.csv").write_text(buf.getvalue())
+    for part, ext in (("gt", "png"), ("pred", "png"), ("images", "jpg")):
+        (tiny_dataset / part / f"a.{ext}").rename(tiny_dataset / part / f"{LATEX}.{ext}")
+        (tiny_dataset / part / f"b.{ext}").rename(
+            tiny_dataset / part / f"[Session expired](evil.example).{ext}"
+        )
+    folder = tiny_dataset.rename(tiny_dataset.parent / "tiny [x](http:evil.example)")
+    return folder, [n for _, n in rows]
+
+
+UNESCAPED = re.compile(r"(?<!\\)(\[Session|!\[|\$\\frac|<img|\]\()")
+
+
+def test_names_are_shown_literally(monkeypatch, hostile_names):
+    """Regression (issue 11, item 9): a class or image name put a working link in a heading, made
+    browsers fetch an outside image, or rendered LaTeX. Every markdown body holding a name has it
+    escaped (and reads literally once unescaped); plotly text holds no raw HTML."""
+    folder, classes = hostile_names
+    at = run_app(monkeypatch, root=folder.parent, dataset=folder.name)
+    assert not at.exception, at.exception
+    at.session_state["cell"] = (1, 0)  # GT LINK_NAME → predicted formula
+    at.run()
+    assert not at.exception, at.exception
+
+    def bodies():
+        kinds = ("title", "subheader", "caption", "markdown", "error", "warning", "info")
+        return [e.value for k in kinds for e in at.get(k)] + [b.label for b in at.button]
+
+    shown = bodies()
+    assert any(unmarked(t) == folder.name for t in shown)
+    assert any(unmarked(t) == f"GT {LINK_NAME} → predicted {classes[0]}" for t in shown), shown
+    assert any(unmarked(b.label).startswith("[Session expired](evil.example) · ") for b in at.button)
+    leaks = [t for t in shown if UNESCAPED.search(t)]
+    assert not leaks, leaks
+    heat = next(c for c in _charts(at) if any(t["type"] == "heatmap" for t in c["data"]))
+    labels = [y for t in heat["data"] if t["type"] == "heatmap" for y in t["y"]]
+    assert any("&lt;img src=http://evil.example/b.png&gt;" in y for y in labels), labels
+    assert not any(
+        "<img" in y for c in _charts(at) for t in c["data"] for y in (t.get("y") or []) if isinstance(y, str)
+    )
+    at.session_state["image"] = LATEX
+    at.radio(key="view").set_value("Images").run()
+    assert not at.exception, at.exception
+    shown = bodies()
+    assert any(unmarked(s.value) == LATEX for s in at.subheader)
+    leaks = [t for t in shown if UNESCAPED.search(t)]
+    assert not leaks, leaks

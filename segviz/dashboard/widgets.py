@@ -134,8 +134,14 @@ def server_text(text: str, paths: list[tuple[str, str]] | None = None) -> str:
 
 
 def name_html(text: str) -> str:
-    """A user-supplied name inside HTML that the app writes itself."""
-    return html.escape(literal(text))
+    """A user-supplied name inside HTML that the app writes itself: HTML-escaped, and the characters
+    Markdown or LaTeX would act on as numeric entities (the browser shows them as text), isolated.
+
+    >>> name_html("![x](u) <b>")
+    '\u2068&#33;&#91;x&#93;&#40;u&#41; &lt;b&gt;\u2069'
+    """
+    escaped = html.escape(literal(text))
+    return isolate("".join(f"&#{ord(ch)};" if ch in "![]()$*_`\\~|" else ch for ch in escaped))
 
 
 def safe_filename(text: str) -> str:
