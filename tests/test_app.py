@@ -6,6 +6,7 @@ import json
 import os
 import re
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -426,3 +427,99 @@ def test_names_are_shown_literally(monkeypatch, hostile_names):
     assert any(unmarked(s.value) == LATEX for s in at.subheader)
     leaks = [t for t in shown if UNESCAPED.search(t)]
     assert not leaks, leaks
+
+
+# ---------------------------------------------------------------------- issue 10 item 12, store warnings
+def _quarter_size_photos(root, n: int) -> None:
+    """``n`` 8x8 pairs whose photos are stored at a quarter of the masks' size (4x4)."""
+    from PIL import Image
+
+    from conftest import save_mask
+
+    (root / "images").mkdir(parents=True)
+    (root / "classes.csv").write_text("id,name,r,g,b\n0,road,1,1,1\n1,car,2,2,2\n")
+    for i in range(n):
+        mask = np.zeros((8, 8), dtype=np.uint8)
+        mask[: i % 8] = 1
+        save_mask(root / "gt" / f"img_{i:03d}.png", mask)
+        save_mask(root / "pred" / f"img_{i:03d}.png", mask)
+        Image.new("RGB", (4, 4), (90, 90, 90)).save(root / "images" / f"img_{i:03d}.jpg")
+
+
+def test_repeated_problems_are_one_line_with_the_count(monkeypatch, tmp_path):
+    """Regression (issue 10, item 12): 400 photos at a quarter of their masks' size gave 400
+    identical warnings; they are one line with the count and the first names, and the expander
+    still lists every one."""
+    _quarter_size_photos(tmp_path / "small-photos", 400)
+    at = run_app(monkeypatch, root=tmp_path, dataset="small-photos")
+    assert not at.exception, at.exception
+    lines = [unmarked(w.value) for w in at.warning]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(
+        "400 samples (img_000, img_001, img_002 and 397 more): small-photos/images/img_000.jpg"
+    )
+    assert str(tmp_path) not in lines[0]  # relative to the data root (issue 11, item 16)
+    (box,) = [e for e in at.expander if "while loading" in e.label]
+    assert len(box.dataframe[0].value) == 400
+
+
+def test_results_store_warnings_are_shown(monkeypatch, tmp_path):
+    """The results store's warnings (here: it cannot be written, SEGVIZ_STORE is a file) are shown
+    as one line each, and the results are still computed."""
+    (tmp_path / "not-a-folder").write_text("x")
+    monkeypatch.setenv("SEGVIZ_STORE", str(tmp_path / "not-a-folder"))
+    at = run_app(monkeypatch)
+    assert not at.exception, at.exception
+    lines = [unmarked(w.value) for w in at.warning]
+    assert any(line.startswith("results store") for line in lines), lines
+    assert metric_values(at)["Images"] == "24"
+
+
+# ---------------------------------------------------------------------- issue 11 item 17, issue 16 item 7
+def test_the_dataset_listing_is_cached_bounded_and_says_when_it_stopped(monkeypatch, tmp_path, tiny_dataset):
+    """Regression (issue 11, item 17): the sidebar walked the whole data root on every interaction.
+    The listing is computed once (cached for LIST_TTL_S), bounded in depth and folders, and says
+    when it stopped."""
+    from segviz.dashboard import sidebar
+
+    for i in range(30):
+        (tmp_path / f"empty-{i:02d}").mkdir()
+    calls = []
+    real = sidebar.discover_datasets
+    monkeypatch.setattr(sidebar, "discover_datasets", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(sidebar, "LIST_MAX_FOLDERS", 10)
+    at = run_app(monkeypatch, root=tmp_path, dataset="tiny")
+    assert not at.exception, at.exception
+    at.radio(key="view").set_value("Images").run()
+    at.radio(key="view").set_value("Overview").run()
+    assert len(calls) == 1  # three runs, one walk
+    listing = real(tmp_path, max_folders=10)
+    assert listing.stopped == "listing stopped after 10 folders" and len(listing.datasets) == 0
+    assert real(tmp_path).datasets == ("tiny",)
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    (deep / "gt").mkdir()
+    assert "a/b/c" not in real(tmp_path).datasets  # deeper than LIST_DEPTH: opened by link only
+
+
+def test_symlinked_datasets_follow_the_allowed_roots(monkeypatch, tmp_path, tiny_dataset):
+    """Issue 16, item 7: a symlinked dataset under the data root is listed when its target is in an
+    allowed root (the data root or SEGVIZ_DATA_ROOTS), refused with the rule otherwise."""
+    from segviz.dashboard.sidebar import discover_datasets
+
+    data_root = tmp_path / "root"
+    data_root.mkdir()
+    (data_root / "linked").symlink_to(tiny_dataset)
+    listing = discover_datasets(data_root, (data_root,))
+    assert listing.datasets == () and listing.refused[0].startswith(
+        "linked: a symbolic link to a folder outside"
+    )
+    assert discover_datasets(data_root, (data_root, tmp_path)).datasets == ("linked",)
+    monkeypatch.setenv("SEGVIZ_DATA_ROOTS", str(tmp_path))
+    at = run_app(monkeypatch, root=data_root, dataset="linked")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert metric_values(at)["Images"] == "2"
+    monkeypatch.delenv("SEGVIZ_DATA_ROOTS")
+    at = run_app(monkeypatch, root=data_root, dataset="linked")
+    assert any("SEGVIZ_DATA_ROOTS" in unmarked(e.value) for e in at.error), [e.value for e in at.error]
+    assert not any(str(tmp_path) in unmarked(e.value) for e in at.error)

@@ -139,7 +139,7 @@ def _dataset_root(data_root: Path, datasets: tuple[str, ...], default: str, root
                 st.error(name(f"{exc}; opened {state.shown(fallback)} instead."))
             st.session_state["dataset"] = fallback
             return root
-        if current == default and not st.session_state.get("_dataset_from_link"):
+        if current == default and not os.path.lexists(data_root / current):
             st.error(
                 "No dataset under the data root: a dataset is a folder holding gt/ and pred/ "
                 f"(looked {LIST_DEPTH} levels down)."
