@@ -91,7 +91,7 @@ def tiny_dataset(tmp_path: Path) -> Path:
 
 def unmarked(markdown: str) -> str:
     """What a viewer reads from a markdown body written with segviz.dashboard.widgets.name:
-    backslash escapes undone, direction isolates (U+2068 / U+2069) dropped."""
+    backslash escapes undone, direction isolates (U+2068 / U+2069) and word joiners dropped."""
     import re
 
-    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2068", "").replace("\u2069", "")
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2068", "").replace("\u2069", "").replace("\u2060", "")

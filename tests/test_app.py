@@ -365,8 +365,12 @@ HTML_NAME = "<img src=http://evil.example/b.png>"
 
 @pytest.fixture
 def hostile_names(tiny_dataset):
+    return make_hostile_names(tiny_dataset)
+
+
+def make_hostile_names(tiny_dataset):
     """The tiny dataset with hostile class, image and dataset names (Markdown links and images,
-    LaTeX, HTML, spreadsheet formulas, a forged terminal line)."""
+    LaTeX, HTML, spreadsheet formulas, a forged terminal line): (its folder, the class names)."""
     import csv
     import io
 

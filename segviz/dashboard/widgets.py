@@ -37,6 +37,10 @@ def fmt(value: float | None, pct: bool = True) -> str:
 #: Characters Streamlit's markdown gives a meaning (CommonMark punctuation, LaTeX ``$``, HTML).
 _MARKDOWN = frozenset("\\`*_{}[]()#+-.!|<>~$&:;\"'=^%@")
 FSI, PDI = "\u2068", "\u2069"  # first-strong isolate / pop: a name's direction stays inside it
+WJ = "\u2060"  # word joiner (invisible): breaks what GitHub-flavoured Markdown turns into links
+# GFM links bare URLs and e-mail addresses *after* backslash escapes are undone, so escaping is not
+# enough: a word joiner after "http", "www", ... and before "@" keeps them text.
+_AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|www|xmpp)")
 MAX_SHOWN = 40  # longer names are cut in axes, bars and tables (the full name on hover)
 
 
@@ -70,10 +74,11 @@ def name(text: str, limit: int | None = None) -> str:
     markdown (headings, captions, labels, buttons, notices): every markdown, LaTeX and HTML
     character backslash-escaped, control characters escaped, the direction isolated.
 
-    >>> print(name("[x](http://e.example) $1$").strip(FSI + PDI))
+    >>> print(name("[x](http://e.example) $1$").strip(FSI + PDI).replace(WJ, ""))
     \\[x\\]\\(http\\://e\\.example\\) \\$1\\$
     """
     text = short(text, limit) if limit else literal(text)
+    text = _AUTOLINK.sub("\\1" + WJ, text).replace("@", WJ + "@")
     return isolate("".join("\\" + ch if ch in _MARKDOWN else ch for ch in text))
 
 
@@ -95,7 +100,7 @@ def plot_names(names) -> list[str]:
     return out
 
 
-_ABSOLUTE = re.compile(r"(?<![\w.~<>])/[^/\s:,;'\"()]+(?:/[^/\s:,;'\"()]+)+")
+_ABSOLUTE = re.compile(r"(?<![^\s'\"(=])/[^/\s:,;'\"()]+(?:/[^/\s:,;'\"()]+)+")
 
 
 def plot_title(text: str, limit: int = MAX_SHOWN) -> str:
