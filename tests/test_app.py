@@ -527,3 +527,32 @@ def test_symlinked_datasets_follow_the_allowed_roots(monkeypatch, tmp_path, tiny
     at = run_app(monkeypatch, root=data_root, dataset="linked")
     assert any("SEGVIZ_DATA_ROOTS" in unmarked(e.value) for e in at.error), [e.value for e in at.error]
     assert not any(str(tmp_path) in unmarked(e.value) for e in at.error)
+
+
+def test_long_names_are_cut_and_bidirectional_names_isolated(monkeypatch, tiny_dataset):
+    """Regression (issue 11, item 18): a 3,000-character class name squashed the matrix, and a
+    right-to-left override in a model name reversed the numbers next to it in Compare."""
+    import shutil
+
+    long_name = "x" * 3000
+    csv = tiny_dataset / "classes.csv"
+    csv.write_text(csv.read_text().replace("2,person", f"2,{long_name}"))
+    rlo = "\u202eevil"
+    (tiny_dataset / "pred" / "base").mkdir()
+    for f in (tiny_dataset / "pred").glob("*.png"):
+        f.rename(tiny_dataset / "pred" / "base" / f.name)
+    shutil.copytree(tiny_dataset / "pred" / "base", tiny_dataset / "pred" / rlo)
+    at = run_app(monkeypatch, root=tiny_dataset.parent, dataset="tiny")
+    assert not at.exception, at.exception
+    heat = next(c for c in _charts(at) if any(t["type"] == "heatmap" for t in c["data"]))
+    ys = [y for t in heat["data"] if t["type"] == "heatmap" for y in t["y"]]
+    assert "\u2068" + "x" * 39 + "…\u2069" in ys and max(map(len, ys)) <= 42
+    table = next(d.value for d in at.dataframe if "IoU %" in d.value.columns)
+    assert max(map(len, table["class"])) <= 40
+    at.radio(key="view").set_value("Compare").run()
+    assert not at.exception, at.exception
+    bars = next(c for c in _charts(at) if c["data"] and c["data"][0]["type"] == "bar")
+    title = bars["layout"]["xaxis"]["title"]["text"]
+    # the override is shown as an escape (as on the terminal), inside an isolate: it reorders nothing
+    assert "\u202e" not in title and "\u2068\\u202eevil\u2069" in title
+    assert "\u202e" not in at.title[0].value and "\\u202eevil vs base" in unmarked(at.title[0].value)
