@@ -140,7 +140,9 @@ def test_overview_click_cell_opens_image_list_and_image(browser, sample_server):
     assert buttons.count() >= 1
     heading.scroll_into_view_if_needed()
     page.screenshot(path=ARTIFACTS / "cell_images_sample.png", full_page=True)
-    assert "cell=" in page.url
+    page.wait_for_function(
+        "() => window.location.search.includes('cell=')"
+    )  # the URL follows (once the fragment ends)
     name = buttons.first.inner_text().split(" · ")[0].strip("\u2068\u2069")
     buttons.first.click()
     page.get_by_text("Error map", exact=False).first.wait_for()
