@@ -295,3 +295,21 @@ def test_a_control_reruns_its_fragment_only(monkeypatch):
     _fragment_rerun(at, "image_page")
     assert not at.exception and opened == []
     assert at.session_state["image"] != first and at.query_params["image"] == at.session_state["image"]
+
+
+def test_an_uploads_messages_name_no_server_folder(monkeypatch, tiny_dataset):
+    """Regression (issue 11, item 16): the app showed absolute server paths (upload temp folders,
+    the class table's path). An upload's broken classes.csv is named below "<upload>/"."""
+    import tempfile
+
+    (tiny_dataset / "classes.csv").write_text("id,name,r,g,b\n0,road,1,1,1\n0,car,2,2,2\n")
+    data = _zip_with_predictions(tiny_dataset, [[0, 1, 1], [1, 0, 2]])
+    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(ROOT))
+    monkeypatch.setenv("SEGVIZ_DATASET", "sample_data")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.get("file_uploader")[0].set_value(("tiny.zip", data, "application/zip")).run()
+    assert not at.exception, at.exception
+    errors = [unmarked(e.value) for e in at.error]
+    assert any(e.startswith("<upload>/data/tiny/classes.csv") for e in errors), errors
+    texts = errors + [unmarked(c.value) for c in at.caption] + [unmarked(w.value) for w in at.warning]
+    assert not any(tempfile.gettempdir() in t or str(ROOT) in t for t in texts), texts
