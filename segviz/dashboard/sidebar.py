@@ -164,7 +164,7 @@ def upload_ui() -> tuple[Path, Path] | None:
             st.session_state.pop("_upload_marker", None)
         return None
     # keyed on the content (issue 11, item 14): a changed zip with the same name and size is new
-    marker = hashlib.blake2b(upload.getvalue(), digest_size=16).hexdigest()
+    marker = _content_key(upload)
     root = st.session_state.get("_upload_root")
     # a session that reconnects after its folder was released extracts the zip again
     if st.session_state.get("_upload_marker") != marker or root is None or not Path(root).is_dir():
@@ -179,6 +179,17 @@ def upload_ui() -> tuple[Path, Path] | None:
         st.session_state["_upload_base"] = str(base)
         st.session_state["_upload_marker"] = marker
     return Path(root), Path(st.session_state["_upload_base"])
+
+
+def _content_key(upload) -> str:
+    """A hash of the upload's bytes, computed once per uploaded file (not on every rerun)."""
+    file_id = getattr(upload, "file_id", None)
+    known = st.session_state.get("_upload_hash")
+    if file_id is not None and known is not None and known[0] == file_id:
+        return known[1]
+    digest = hashlib.blake2b(upload.getvalue(), digest_size=16).hexdigest()
+    st.session_state["_upload_hash"] = (file_id, digest)
+    return digest
 
 
 def _class_table(root: Path, allowed: tuple[Path, ...]) -> tuple[ClassTable | None, str, str]:
