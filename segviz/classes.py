@@ -119,7 +119,9 @@ class ClassTable:
         return cls.from_rows(presets.PRESETS[key], source_ids=source, origin=f"preset {key}")
 
     @classmethod
-    def from_csv(cls, path: str | Path, *, allowed_root: str | Path | None = None) -> ClassTable:
+    def from_csv(
+        cls, path: str | Path, *, allowed_root: str | Path | Sequence[str | Path] | None = None
+    ) -> ClassTable:
         """Read ``id,name,r,g,b[,ignore]`` or Cityscapes' ``labelId,name,trainId,r,g,b,ignoreInEval``.
 
         With ``allowed_root``, a file whose real path leaves that folder (a symbolic link out of the
@@ -196,7 +198,9 @@ class ClassTable:
         return cls.from_rows(rows, origin=origin)
 
     @classmethod
-    def load(cls, spec: str | Path, *, allowed_root: str | Path | None = None) -> ClassTable:
+    def load(
+        cls, spec: str | Path, *, allowed_root: str | Path | Sequence[str | Path] | None = None
+    ) -> ClassTable:
         """A preset name or a CSV path (refused outside ``allowed_root``, see :meth:`from_csv`)."""
         if isinstance(spec, str) and spec.lower() in presets.PRESETS:
             return cls.from_preset(spec)

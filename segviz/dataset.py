@@ -33,7 +33,7 @@ from segviz import remote
 from segviz.classes import ClassTable, Encoding
 from segviz.errors import ClassTableError, DatasetError
 from segviz.masks import MASK_SUFFIXES
-from segviz.safety import ROOT_RULE, check_inside_root
+from segviz.safety import ROOT_RULE, allowed_roots, check_inside_root, inside_roots, roots_text
 
 #: A local folder or file, or the URL of one (``s3://…``; read through fsspec, see segviz.remote).
 Location = Path | str
@@ -123,12 +123,13 @@ def open_dataset(  # noqa: C901 -- one branch per way a dataset is named (folder
     pred: str | Path | None = None,
     classes: str | Path | ClassTable | None = None,
     ignore_ids: Iterable[int] | None = None,
-    allowed_root: str | Path | None = None,
+    allowed_root: str | Path | Sequence[str | Path] | None = None,
 ) -> Dataset:
     """Resolve a dataset's folders and class table and pair its files.
 
     ``allowed_root``: when given (the app passes its data root, or an upload's folder), every folder
-    and file read must resolve inside it: a folder outside raises :class:`OutsideRootError`, a class
+    and file read must resolve inside it (or inside one of several folders, when a sequence is given:
+    the app's data root and ``SEGVIZ_DATA_ROOTS``): a folder outside raises :class:`OutsideRootError`, a class
     table outside :class:`ClassTableError`, a mask outside skips its sample and a photo outside is
     left out, each with a message naming the file and the rule.
 
@@ -310,7 +311,9 @@ def find_class_table(root: str | Path) -> ClassTable | None:
 
 
 def _resolve_table(
-    classes: str | Path | ClassTable | None, root: Location | None, allowed_root: str | Path | None = None
+    classes: str | Path | ClassTable | None,
+    root: Location | None,
+    allowed_root: str | Path | Sequence[str | Path] | None = None,
 ) -> ClassTable | None:
     if isinstance(classes, ClassTable):
         return classes
@@ -336,7 +339,7 @@ def _index_folder(
     kind: str,
     skipped: list[Problem],
     warnings: list[Problem],
-    allowed_root: str | Path | None = None,
+    allowed_root: str | Path | Sequence[str | Path] | None = None,
 ) -> dict[str, Location]:
     """Map matching key → file for every file of the right kind below ``folder``.
 
@@ -421,7 +424,7 @@ def _wrong_kind_message(path: Location, kind: str) -> str:
 
 
 def _unusable_file(
-    entry: os.DirEntry, rel: str, kind: str, allowed_root: str | Path | None = None
+    entry: os.DirEntry, rel: str, kind: str, allowed_root: str | Path | Sequence[str | Path] | None = None
 ) -> Problem | None:
     """A file that must not be opened: a name that is not valid UTF-8 (it would break every table
     and JSON that shows it), not a regular file (opening a pipe blocks, a link loop fails), or,
@@ -443,11 +446,11 @@ def _unusable_file(
         return Problem(sample_key(rel), f"{path}: {_not_a_file(path)}, {then}")
     if allowed_root is not None and entry.is_symlink():  # walked folders are inside; only links leave
         real = Path(entry.path).resolve()
-        top = Path(allowed_root).resolve()
-        if not real.is_relative_to(top):
+        roots = allowed_roots(allowed_root)
+        if not inside_roots(real, roots):
             return Problem(
                 sample_key(rel),
-                f"{_printable(entry.path)}: symbolic link to {_printable(real)}, outside the data root {top}, "
+                f"{_printable(entry.path)}: symbolic link to {_printable(real)}, outside {roots_text(roots)}, "
                 f"refused ({ROOT_RULE}), {then}",
             )
     return None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -207,9 +207,38 @@ def check_distinct_outputs(outputs: dict[str, str | os.PathLike | None]) -> None
 
 
 # ---------------------------------------------------------------------- reading
-def check_inside_root(path: str | os.PathLike, root: str | os.PathLike, *, what: str = "file") -> Path:
+def allowed_roots(root: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    """The real paths of ``root``: one folder, or several (the app's data root and
+    ``SEGVIZ_DATA_ROOTS``); a path is allowed when it resolves inside any of them.
+
+    Example:
+        >>> [p.name for p in allowed_roots(["/data/a", "/data/b/../c"])]
+        ['a', 'c']
+    """
+    if isinstance(root, str | os.PathLike):
+        return [Path(root).resolve()]
+    return [Path(r).resolve() for r in root]
+
+
+def inside_roots(real: Path, roots: Sequence[Path]) -> bool:
+    """True when the real path ``real`` is one of ``roots`` or below one of them."""
+    return any(real == r or real.is_relative_to(r) for r in roots)
+
+
+def roots_text(roots: Sequence[Path]) -> str:
+    """How a message names the allowed roots: "the data root /d" (or "/d and 2 other allowed roots")."""
+    more = (
+        f" and {len(roots) - 1} other allowed root{'s' if len(roots) > 2 else ''}" if len(roots) > 1 else ""
+    )
+    return f"the data root {roots[0]}{more}"
+
+
+def check_inside_root(
+    path: str | os.PathLike, root: str | os.PathLike | Sequence[str | os.PathLike], *, what: str = "file"
+) -> Path:
     """The real path of ``path`` (links and ``..`` resolved), or :class:`OutsideRootError` when it
-    leaves ``root``. ``what`` names the thing in the message (``"class table"``).
+    leaves ``root`` (one folder, or several: then it must stay inside one of them). ``what`` names
+    the thing in the message (``"class table"``).
 
     Example:
         >>> check_inside_root("/data/root/../etc/passwd", "/data/root", what="class table")
@@ -217,12 +246,12 @@ def check_inside_root(path: str | os.PathLike, root: str | os.PathLike, *, what:
         ...
         segviz.errors.OutsideRootError: /data/root/../etc/passwd: the class table resolves to /data/etc/passwd, outside the data root /data/root; segviz reads nothing outside the data root
     """
-    real_root = Path(root).resolve()
+    roots = allowed_roots(root)
     real = Path(path).resolve()
-    if real != real_root and not real.is_relative_to(real_root):
+    if not inside_roots(real, roots):
         raise OutsideRootError(
             f"{terminal_text(os.fspath(path))}: the {what} resolves to {terminal_text(str(real))}, "
-            f"outside the data root {real_root}; {ROOT_RULE}"
+            f"outside {roots_text(roots)}; {ROOT_RULE}"
         )
     return real
 

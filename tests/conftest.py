@@ -87,3 +87,11 @@ def tiny_dataset(tmp_path: Path) -> Path:
         save_mask(root / "pred" / f"{name}.png", p)
         Image.new("RGB", (3, 2), (90, 90, 90)).save(root / "images" / f"{name}.jpg")
     return root
+
+
+def unmarked(markdown: str) -> str:
+    """What a viewer reads from a markdown body written with segviz.dashboard.widgets.name:
+    backslash escapes undone, direction isolates (U+2068 / U+2069) and word joiners dropped."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2068", "").replace("\u2069", "").replace("\u2060", "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, unmarked
 
 APP = str(ROOT / "app.py")
 
@@ -33,7 +33,7 @@ def open_link(monkeypatch, query: dict[str, str]) -> AppTest:
 
 
 def notices(at: AppTest) -> list[str]:
-    return [e.value for e in at.warning] + [e.value for e in at.error]
+    return [unmarked(e.value) for e in at.warning] + [unmarked(e.value) for e in at.error]
 
 
 CASES = {
@@ -77,7 +77,7 @@ def test_malformed_image_link_lands_on_an_image(monkeypatch):
     assert any("Confusion cell 0,22 is outside" in n for n in shown)
     assert any("Image 'nope' is not in this dataset" in n for n in shown)
     first = at.session_state["image"]
-    assert any(s.value == first for s in at.subheader) and at.query_params["image"] == first
+    assert any(unmarked(s.value) == first for s in at.subheader) and at.query_params["image"] == first
 
 
 def test_everything_malformed_at_once(monkeypatch):
@@ -107,4 +107,4 @@ def metric_labels(at: AppTest) -> set[str]:
 def test_a_valid_link_shows_no_notice(monkeypatch):
     at = open_link(monkeypatch, {"model": "baseline", "view": "Overview", "cell": "1,0"})
     assert not at.exception and notices(at) == []
-    assert any("GT sidewalk → predicted road" in s.value for s in at.subheader)
+    assert any("GT sidewalk → predicted road" in unmarked(s.value) for s in at.subheader)

@@ -7,10 +7,12 @@ list it opens, the image view with its hover, and screenshots (saved to artifact
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -113,11 +115,16 @@ def _click_cell(page, gt_name: str, pred_name: str) -> None:
             const L = g._fullLayout; const box = g.querySelector('.nsewdrag').getBoundingClientRect();
             return [box.left + L.xaxis.d2p(pred), box.top + L.yaxis.d2p(gt)];
         }""",
-        [handle, gt_name, pred_name],
+        [handle, *(f"\u2068{n}\u2069" for n in (gt_name, pred_name))],  # names are isolated
     )
     page.mouse.move(x, y)
     page.wait_for_timeout(200)
     page.mouse.click(x, y)
+
+
+def _heading(gt: str, pred: str) -> re.Pattern:
+    """The cell heading, whose names are wrapped in direction isolates (U+2068 … U+2069)."""
+    return re.compile(f"GT \u2068?{re.escape(gt)}\u2069? → predicted \u2068?{re.escape(pred)}\u2069?")
 
 
 def test_overview_click_cell_opens_image_list_and_image(browser, sample_server):
@@ -126,7 +133,7 @@ def test_overview_click_cell_opens_image_list_and_image(browser, sample_server):
     _wait_overview(page)
     page.screenshot(path=ARTIFACTS / "overview_sample.png", full_page=True)
     _click_cell(page, "sidewalk", "road")
-    heading = page.locator("h3", has_text="GT sidewalk → predicted road")
+    heading = page.locator("h3", has_text=_heading("sidewalk", "road"))
     heading.wait_for()
     buttons = page.locator("button", has_text=" px (")
     buttons.first.wait_for()
@@ -136,7 +143,7 @@ def test_overview_click_cell_opens_image_list_and_image(browser, sample_server):
     # the fragment writes the URL after drawing the list: wait for it rather than race it
     page.wait_for_function("() => location.search.includes('cell=')", timeout=30_000)
     assert "cell=" in page.url
-    name = buttons.first.inner_text().split(" · ")[0]
+    name = buttons.first.inner_text().split(" · ")[0].strip("\u2068\u2069")
     buttons.first.click()
     page.get_by_text("Error map", exact=False).first.wait_for()
     page.wait_for_function("() => document.querySelectorAll('img').length >= 4")
@@ -168,7 +175,7 @@ def test_overview_on_real_data(browser, shared_data):
         _wait_overview(page)
         page.screenshot(path=ARTIFACTS / "overview_camvid.png", full_page=True)
         _click_cell(page, "Pavement", "Road")
-        page.locator("h3", has_text="GT Pavement → predicted Road").wait_for()
+        page.locator("h3", has_text=_heading("Pavement", "Road")).wait_for()
         context.close()
     finally:
         log = server.stop()
@@ -217,3 +224,36 @@ def test_open_an_image_from_the_table(browser, sample_server):
     page.wait_for_function(f"() => window.location.search.includes('image={second}')")  # the URL follows
     page.screenshot(path=ARTIFACTS / "image_from_table_sample.png")
     context.close()
+
+
+def test_hostile_names_make_no_links_images_or_formulas(browser, tiny_dataset):
+    """Issue 11, item 9: class, image and dataset names holding Markdown links and images, LaTeX
+    and HTML render as text: no <a> or <img> pointing at evil.example, no KaTeX, in any view."""
+    from test_app import LATEX, LINK_NAME, make_hostile_names
+
+    folder, _ = make_hostile_names(tiny_dataset)
+    server = Server(folder.parent, folder.name)
+    try:
+        context, page = _page(browser)
+        for query in ("?cell=1,0", f"?view=Images&image={urllib.parse.quote(LATEX)}"):
+            page.goto(server.url + "/" + query)
+            page.locator("h1").first.wait_for()
+            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1")
+            page.wait_for_timeout(1500)
+            bad = page.evaluate(
+                """() => [...document.querySelectorAll('a[href*="evil"]:not([href^="#"]), img[src*="evil"], .katex, iframe')]
+                         .map(e => e.outerHTML)"""
+            )
+            assert bad == [], bad
+            text = page.locator("[data-testid='stMain']").inner_text()
+            assert "Session expired" in text
+        page.goto(server.url + "/?cell=1,0")
+        page.wait_for_function(  # the name, literally (without its invisible isolates and joiners)
+            "n => [...document.querySelectorAll('h3')].some(h => h.textContent.replace(/[\u2060\u2068\u2069]/g, '').includes(n))",
+            arg=LINK_NAME,
+        )
+        page.screenshot(path=ARTIFACTS / "hostile_names.png", full_page=True)
+        context.close()
+    finally:
+        log = server.stop()
+    assert "Traceback" not in log, log

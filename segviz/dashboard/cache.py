@@ -178,12 +178,12 @@ def fingerprint(dataset: Dataset) -> tuple:
     return tuple(out)
 
 
-def _open(root: Path, model: str | None, table: ClassTable | None) -> tuple[Dataset, tuple]:
-    dataset = (
-        open_dataset(root, model=model, classes=table)
-        if table is not None
-        else open_dataset(root, model=model)
-    )
+def _open(
+    root: Path, model: str | None, table: ClassTable | None, allowed: tuple[str, ...] = ()
+) -> tuple[Dataset, tuple]:
+    """Every folder and file is read only where it resolves inside ``allowed`` (the data root and
+    SEGVIZ_DATA_ROOTS, or an upload's folder; issue 11, item 15)."""
+    dataset = open_dataset(root, model=model, classes=table, allowed_root=allowed or None)
     if table is None:
         dataset.table = None
     return dataset, fingerprint(dataset)
@@ -205,10 +205,12 @@ def evaluate_cached(
                 if done == total or done % 5 == 0:
                     bar.progress(done / total, text=f"Evaluated {done} / {total} images")
 
-            counted = count_pairs(dataset.pairs, dataset.table, progress=progress, store=ResultsStore())
+            store = ResultsStore()
+            counted = (*count_pairs(dataset.pairs, dataset.table, progress=progress, store=store),)
+            counted = (*counted, tuple(store.stats.warnings))
             bar.empty()
             pool.put(count_key, counted)
-    ok, bad = counted
+    ok, bad, _ = counted
     table = dataset.table or generated_table(ok, ignore_ids=generated_ignore)
     fold_key = ("fold", count_key, table_token(table), table_choice)
     result = cached(
@@ -217,15 +219,27 @@ def evaluate_cached(
     return result, fold_key
 
 
+def store_warnings(key: tuple) -> tuple[str, ...]:
+    """The results store's warnings (a damaged entry recomputed, a store it could not write) from
+    the count behind the evaluation cached under ``key``."""
+    counted = results_cache().get(key[1]) if len(key) > 1 else None
+    return counted[2] if counted is not None else ()
+
+
 def open_model(
-    root: Path, model: str | None, table: ClassTable | None, table_choice: str, generated_ignore=()
+    root: Path,
+    model: str | None,
+    table: ClassTable | None,
+    table_choice: str,
+    generated_ignore=(),
+    allowed: tuple[str, ...] = (),
 ) -> tuple[Evaluation, tuple]:
     """The evaluation of ``model`` on the dataset at ``root`` and its cache key.
 
     The folder listing is reused while no folder changed; the files' sizes and mtimes are checked on
     every call, so a mask rewritten in place is counted again."""
-    key = ("dataset", str(root), model, table_token(table), folder_signature(root))
-    dataset, _ = cached(key, lambda: _open(root, model, table))
+    key = ("dataset", str(root), model, table_token(table), folder_signature(root), allowed)
+    dataset, _ = cached(key, lambda: _open(root, model, table, allowed))
     return evaluate_cached(dataset, fingerprint(dataset), table_choice, tuple(generated_ignore))
 
 

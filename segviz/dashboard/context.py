@@ -35,5 +35,5 @@ class Context:
     def evaluation(self, model: str | None) -> tuple[Evaluation, tuple]:
         """Another model's evaluation on the same dataset (shared cache), ready for display."""
         s = self.sel
-        result, key = cache.open_model(s.root, model, s.table, s.table_choice, s.generated_ignore)
+        result, key = cache.open_model(s.root, model, s.table, s.table_choice, s.generated_ignore, s.allowed)
         return for_display(result, self.state.cvd), key

@@ -12,10 +12,11 @@ from pathlib import Path
 import streamlit as st
 
 from segviz import SegvizError
-from segviz.dashboard import sidebar, state
+from segviz.classes import describe_table_choice
+from segviz.dashboard import cache, sidebar, state
 from segviz.dashboard.context import Context
 from segviz.dashboard.views import anatomy, compare, confidence, images, overview
-from segviz.dashboard.widgets import PRESENTATION_CSS, name, problems
+from segviz.dashboard.widgets import PRESENTATION_CSS, name, problems, server_text
 
 PAGES = {
     "Overview": overview.render,
@@ -58,15 +59,13 @@ def _run(sel: sidebar.Selection, view: str) -> None:
             return
         result, key = Context(sel, state.current()).evaluation(sel.model)
     except SegvizError as exc:
-        st.error(str(exc))
+        st.error(name(server_text(str(exc))))
         state.sync_url()
         st.stop()
     st.title(name(sel.root.name) + (f" · {name(sel.model)}" if sel.model else ""))
-    st.caption(
-        f"{result.num_images} images · class table: {result.table.origin} · "
-        f"ignore ids: {', '.join(map(str, result.table.ignore_ids)) or 'none'}"
-    )
-    problems(result.skipped, [*result.table.warnings, *(w.reason for w in result.warnings)])
+    # how the class table was chosen, in the command line's words (issue 10, item 7)
+    st.caption(name(f"{result.num_images} images · {server_text(describe_table_choice(result.table).text)}"))
+    problems(result.skipped, result.warnings, [*result.table.warnings, *cache.store_warnings(key)])
     if result.num_images == 0:
         show_notices()
         st.error("No image could be evaluated; see the problems above.")
@@ -79,7 +78,7 @@ def _run(sel: sidebar.Selection, view: str) -> None:
 def show_notices() -> None:
     """The one-line notices about what the link asked for and could not be shown."""
     for text in state.take_notices():
-        st.warning(text, icon=":material/link:")
+        st.warning(name(text), icon=":material/link:")
 
 
 if __name__ == "__main__":  # `streamlit run segviz/dashboard/main.py` (what `segviz app` does)

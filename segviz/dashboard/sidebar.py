@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
 
 from segviz import ClassTable, SegvizError, list_models
 from segviz.archive import extract_dataset_zip
+from segviz.classes import parse_ignore_ids
 from segviz.presets import PRESETS
+from segviz.safety import ROOT_RULE, allowed_roots, inside_roots
 
 from . import cache, state, uploads
+from .widgets import name, server_text
 
 DATASET_TABLE = "dataset's classes.csv"
 GENERATED_TABLE = "generated from the masks"
@@ -28,31 +32,88 @@ class Selection:
     table_choice: str
     models: list[str]
     generated_ignore: tuple[int, ...] = ()
+    allowed: tuple[str, ...] = field(default=())  # every file read must resolve inside one of these
 
 
-def discover_datasets(root: Path, depth: int = 3) -> list[str]:
-    """Folders below ``root`` that hold gt/ (relative paths), without following symlinks out."""
-    found = []
+#: How far the sidebar looks for datasets: folder depth below the data root, folders visited, and
+#: how long a listing is reused (a new folder shows up within that time).
+LIST_DEPTH = 3
+LIST_MAX_FOLDERS = 5000
+LIST_TTL_S = 30
+
+
+def data_roots(data_root: Path) -> tuple[Path, ...]:
+    """The folders datasets may resolve into: the data root, then each of ``SEGVIZ_DATA_ROOTS``
+    (``os.pathsep``-separated)."""
+    extra = [p for p in os.environ.get("SEGVIZ_DATA_ROOTS", "").split(os.pathsep) if p.strip()]
+    return tuple(dict.fromkeys(allowed_roots([data_root, *extra])))
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The datasets found under the data root (relative paths), the symlinked ones refused (with
+    why), and a note when the walk stopped early."""
+
+    datasets: tuple[str, ...]
+    refused: tuple[str, ...] = ()
+    stopped: str | None = None
+
+
+def discover_datasets(
+    root: Path, roots: tuple[Path, ...] = (), *, depth: int = LIST_DEPTH, max_folders: int = LIST_MAX_FOLDERS
+) -> Listing:
+    """Folders below ``root`` that hold gt/, at most ``depth`` levels down and ``max_folders``
+    folders visited. A symbolic link to a folder is listed when its target lies inside one of
+    ``roots`` (the allowed roots) and refused otherwise; links are never walked into."""
+    roots = roots or (root,)
+    found, refused, visited = [], [], 0
     for dirpath, dirnames, _ in os.walk(root, followlinks=False):
         rel = Path(dirpath).relative_to(root)
-        if len(rel.parts) >= depth:
-            dirnames[:] = []
-            continue
-        dirnames[:] = sorted(
-            d for d in dirnames if not d.startswith(".") and d not in ("gt", "pred", "images")
-        )
         if (Path(dirpath) / "gt").is_dir():
             found.append(rel.as_posix())
-    return found
+        if len(rel.parts) + 1 >= depth:
+            dirnames[:] = []
+        names = sorted(d for d in dirnames if not d.startswith(".") and d not in ("gt", "pred", "images"))
+        dirnames[:] = []
+        for d in names:
+            visited += 1
+            if visited > max_folders:
+                return Listing(tuple(found), tuple(refused), f"listing stopped after {max_folders:,} folders")
+            path = Path(dirpath) / d
+            if not path.is_symlink():
+                dirnames.append(d)
+            elif (path / "gt").is_dir():
+                if inside_roots(path.resolve(), roots):
+                    found.append((rel / d).as_posix())
+                else:
+                    refused.append(f"{(rel / d).as_posix()}: {LINK_RULE}")
+    return Listing(tuple(found), tuple(refused))
 
 
-def resolve_in_root(text: str, root: Path) -> Path:
-    """A dataset path from the URL or the sidebar, which must stay inside the data root (symlinks
-    resolved). Messages quote the name, never the server's folders."""
+LINK_RULE = (
+    "a symbolic link to a folder outside the data root and SEGVIZ_DATA_ROOTS, not listed; "
+    f"{ROOT_RULE} (add the folder to SEGVIZ_DATA_ROOTS to allow it)"
+)
+
+
+@st.cache_data(ttl=LIST_TTL_S, max_entries=16, show_spinner=False)
+def cached_listing(root: str, roots: tuple[str, ...]) -> Listing:
+    """The listing, computed at most once per ``LIST_TTL_S`` seconds (not on every interaction)."""
+    return discover_datasets(Path(root), tuple(Path(r) for r in roots))
+
+
+def resolve_in_root(text: str, root: Path, roots: tuple[Path, ...] = ()) -> Path:
+    """A dataset path from the URL or the sidebar: relative, without ``..``, below the data root,
+    and resolving (symlinks followed) inside one of the allowed ``roots``. Messages quote the name,
+    never the server's folders. Returns the path below the data root (links not resolved)."""
+    roots = roots or (root,)
     try:
-        candidate = (root / text).resolve()
-        if not candidate.is_relative_to(root):
+        given = Path(text)
+        if given.is_absolute() or ".." in given.parts:
             raise SegvizError(f"{state.shown(text)}: outside the data root")
+        candidate = root / given
+        if not inside_roots(candidate.resolve(), roots):
+            raise SegvizError(f"{state.shown(text)}: {LINK_RULE.replace(', not listed', '')}")
         if not candidate.is_dir():
             raise SegvizError(f"{state.shown(text)}: no such dataset folder under the data root")
     except (OSError, ValueError):  # a NUL byte, a name too long for the file system, ...
@@ -60,28 +121,36 @@ def resolve_in_root(text: str, root: Path) -> Path:
     return candidate
 
 
-def _dataset_root(data_root: Path, datasets: list[str], default: str) -> Path | None:
-    """The chosen dataset's folder; an unusable one (from a link) is reported in one line and
-    replaced by the default dataset, else the first one found."""
+def _dataset_root(data_root: Path, datasets: tuple[str, ...], default: str, roots) -> Path | None:
+    """The chosen dataset's folder. A default that does not exist opens the first dataset found,
+    quietly; an unusable one from a link is reported in one line and replaced the same way."""
     current = st.session_state["dataset"]
     try:
-        return resolve_in_root(current, data_root)
+        return resolve_in_root(current, data_root, roots)
     except SegvizError as exc:
         for fallback in dict.fromkeys([default, *datasets]):
             if fallback == current:
                 continue
             try:
-                root = resolve_in_root(fallback, data_root)
+                root = resolve_in_root(fallback, data_root, roots)
             except SegvizError:
                 continue
-            st.error(f"{exc}; opened {state.shown(fallback)} instead.")
+            if st.session_state.get("_dataset_from_link") or current != default:
+                st.error(name(f"{exc}; opened {state.shown(fallback)} instead."))
             st.session_state["dataset"] = fallback
             return root
-        st.error(str(exc))
+        if current == default and not os.path.lexists(data_root / current):
+            st.error(
+                "No dataset under the data root: a dataset is a folder holding gt/ and pred/ "
+                f"(looked {LIST_DEPTH} levels down)."
+            )
+        else:
+            st.error(name(str(exc)))
         return None
 
 
-def upload_ui() -> Path | None:
+def upload_ui() -> tuple[Path, Path] | None:
+    """(dataset folder, the upload's own folder: the only place its files may resolve into)."""
     upload = st.sidebar.file_uploader(
         "…or upload a dataset zip",
         type=["zip"],
@@ -94,29 +163,48 @@ def upload_ui() -> Path | None:
             folders.discard(uploads.session_id())  # removed from the box: its folder goes now
             st.session_state.pop("_upload_marker", None)
         return None
-    marker = (upload.name, upload.size)
+    # keyed on the content (issue 11, item 14): a changed zip with the same name and size is new
+    marker = _content_key(upload)
     root = st.session_state.get("_upload_root")
     # a session that reconnects after its folder was released extracts the zip again
     if st.session_state.get("_upload_marker") != marker or root is None or not Path(root).is_dir():
+        base = folders.new(uploads.session_id())
         try:
-            root = extract_dataset_zip(upload, folders.new(uploads.session_id()) / "data")
+            root = extract_dataset_zip(upload, base / "data")
         except SegvizError as exc:
             folders.discard(uploads.session_id())
-            st.sidebar.error(str(exc))
+            st.sidebar.error(name(server_text(str(exc))))
             return None
         st.session_state["_upload_root"] = root
+        st.session_state["_upload_base"] = str(base)
         st.session_state["_upload_marker"] = marker
-    return root
+    return Path(root), Path(st.session_state["_upload_base"])
 
 
-def _class_table(root: Path) -> tuple[ClassTable | None, str, str]:
-    """(table or None for a generated one, choice, ignore-id text) from the class-table widgets."""
+def _content_key(upload) -> str:
+    """A hash of the upload's bytes, computed once per uploaded file (not on every rerun)."""
+    file_id = getattr(upload, "file_id", None)
+    known = st.session_state.get("_upload_hash")
+    if file_id is not None and known is not None and known[0] == file_id:
+        return known[1]
+    digest = hashlib.blake2b(upload.getvalue(), digest_size=16).hexdigest()
+    st.session_state["_upload_hash"] = (file_id, digest)
+    return digest
+
+
+def _class_table(root: Path, allowed: tuple[Path, ...]) -> tuple[ClassTable | None, str, str]:
+    """(table or None for a generated one, choice, ignore-id text) from the class-table widgets.
+
+    The default is the dataset's classes.csv when it has one, else a table generated from the ids
+    in the masks (what ``segviz evaluate`` does); a preset is used only when the user picks it."""
     sb = st.sidebar
     has_csv = (root / "classes.csv").is_file()
-    choices = ([DATASET_TABLE] if has_csv else []) + sorted(PRESETS) + [GENERATED_TABLE]
+    choices = [DATASET_TABLE if has_csv else GENERATED_TABLE, *sorted(PRESETS)]
+    if has_csv:
+        choices.append(GENERATED_TABLE)
     choice = sb.selectbox("Class table", choices, key=f"table:{root}")
     if choice == DATASET_TABLE:
-        table = ClassTable.from_csv(root / "classes.csv")
+        table = ClassTable.from_csv(root / "classes.csv", allowed_root=allowed)
     elif choice == GENERATED_TABLE:
         table = None
     else:
@@ -147,20 +235,47 @@ def _views(root: Path, models: list[str]) -> list[str]:
     return views
 
 
+def _ignore_ids(text: str, table: ClassTable | None) -> tuple[int, ...]:
+    """The typed ignore ids (the library's parser); a bad entry is one error line and the table's
+    own ids are kept."""
+    try:
+        return parse_ignore_ids(text, option="Ignore ids")
+    except SegvizError as exc:
+        st.sidebar.error(name(str(exc)))
+        return tuple(table.ignore_ids) if table is not None else ()
+
+
+def _dataset_box(slot, data_root: Path, listing: Listing) -> None:
+    current = st.session_state["dataset"]
+    options = list(listing.datasets) if current in listing.datasets else [current, *listing.datasets]
+    slot.selectbox(
+        "Dataset",
+        options,
+        key="dataset",
+        help="Folders holding gt/ under the data root "
+        f"(up to {LIST_DEPTH} levels down; the list is refreshed every {LIST_TTL_S} s)",
+    )
+    if listing.stopped:
+        slot.caption(f"{listing.stopped}; open a deeper dataset with a link (?dataset=path/below/the/root)")
+    for line in listing.refused:
+        slot.caption(name(line))
+
+
 def render(data_root: Path, default_dataset: str) -> Selection | None:
     """Draw the sidebar; None (with an error shown) when no dataset can be opened."""
     sb = st.sidebar
     sb.title("segviz")
-    datasets = discover_datasets(data_root)
+    roots = data_roots(data_root)
+    state.set_server_paths(data_root, roots)
+    listing = cached_listing(str(data_root), tuple(map(str, roots)))
     slot = sb.container()  # the dataset box, drawn once the choice is known to be usable
-    root = upload_ui()
-    if root is None:
-        root = _dataset_root(data_root, datasets, default_dataset)
-    current = st.session_state["dataset"]
-    options = datasets if current in datasets else [current, *datasets]
-    slot.selectbox(
-        "Dataset", options, key="dataset", help=f"Folders holding gt/ under the data root {data_root}"
-    )
+    uploaded = upload_ui()
+    if uploaded is not None:
+        root, allowed = uploaded[0], (uploaded[1],)
+        state.set_server_paths(data_root, roots, upload=uploaded[1])
+    else:
+        root, allowed = _dataset_root(data_root, listing.datasets, default_dataset, roots), roots
+    _dataset_box(slot, data_root, listing)
     if root is None:
         return None
     models = list_models(root)
@@ -176,15 +291,11 @@ def render(data_root: Path, default_dataset: str) -> Selection | None:
     else:
         state.set_model(None)
     try:
-        table, choice, text = _class_table(root)
+        table, choice, text = _class_table(root, allowed)
     except SegvizError as exc:
-        st.error(str(exc))
+        st.error(name(server_text(str(exc))))
         return None
-    try:
-        ignore = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        sb.error(f"Ignore ids must be comma-separated integers (got {text!r})")
-        ignore = list(table.ignore_ids) if table is not None else []
+    ignore = _ignore_ids(text, table)
     if table is not None and tuple(ignore) != table.ignore_ids:
         table = table.with_ignore(ignore)
     generated_ignore = tuple(ignore) if table is None else ()
@@ -193,4 +304,12 @@ def render(data_root: Path, default_dataset: str) -> Selection | None:
     sb.divider()
     sb.toggle("Presentation mode", key="present", help="Hide the controls and enlarge the figures")
     sb.toggle("Colour-blind-safe colours", key="cvd", help="Okabe–Ito based palette (display only)")
-    return Selection(root, st.session_state.get("model"), table, f"{choice}:{text}", models, generated_ignore)
+    return Selection(
+        root,
+        st.session_state.get("model"),
+        table,
+        f"{choice}:{','.join(map(str, ignore))}",
+        models,
+        generated_ignore,
+        tuple(map(str, allowed)),
+    )

@@ -104,6 +104,7 @@ def init(default_dataset: str) -> None:
         notice(f"The link's dataset {shown(dataset)} is not a folder name; opening {shown(default_dataset)}.")
         dataset = default_dataset
     ss["dataset"] = dataset
+    ss["_dataset_from_link"] = "dataset" in q
     model = q.get("model")
     if model is not None and not plausible_name(model):
         notice(f"The link's model {shown(model)} is not a model name; showing the first model.")
@@ -147,6 +148,24 @@ def current() -> ViewState:
         cvd=bool(ss.get("cvd")),
         errors=ss.get("errors"),
     )
+
+
+SERVER_PATHS = "_server_paths"
+
+
+def set_server_paths(data_root, roots=(), upload=None) -> None:
+    """The server folders this session's messages may name, and how viewers see them
+    (:func:`segviz.dashboard.widgets.server_text`): the data root's files relative to it, an
+    upload's relative to "upload", the other allowed roots by their position in SEGVIZ_DATA_ROOTS."""
+    paths = [(str(data_root), "")]
+    paths += [(str(r), f"<SEGVIZ_DATA_ROOTS {i}>") for i, r in enumerate(roots) if str(r) != str(data_root)]
+    if upload is not None:
+        paths.insert(0, (str(upload), "<upload>"))
+    st.session_state[SERVER_PATHS] = paths
+
+
+def server_paths() -> list[tuple[str, str]]:
+    return st.session_state.get(SERVER_PATHS, [])
 
 
 def notice(text: str) -> None:

@@ -8,12 +8,23 @@ import pandas as pd
 import streamlit as st
 
 from segviz.compare import Comparison, compare, disagreement_map, disagreement_rgb
+from segviz.display import percent, points
 from segviz.figures import confusion_figure, delta_bar_figure, difference_figure
 from segviz.overlay import fit_width, overlay, resize_labels, to_jpeg
 
 from .. import cache
 from ..context import RESAMPLES, Context, for_display
-from ..widgets import CHART_CONFIG, VIEW_WIDTH, disagreement_legend, fmt, name, name_html, resize_rgb
+from ..widgets import (
+    CHART_CONFIG,
+    VIEW_WIDTH,
+    disagreement_legend,
+    fmt,
+    name,
+    plain,
+    plot_names,
+    plot_title,
+    resize_rgb,
+)
 from .anatomy import compare_section
 
 LABELS = {
@@ -32,8 +43,8 @@ def _pick_models(models: list[str]) -> tuple[str, str]:
     if st.session_state.get("cmp:b") not in models:
         st.session_state["cmp:b"] = models[1] if models[0] == st.session_state["cmp:a"] else models[0]
     return (
-        c1.selectbox("Model A (reference)", models, key="cmp:a"),
-        c2.selectbox("Model B", models, key="cmp:b"),
+        c1.selectbox("Model A (reference)", models, key="cmp:a", format_func=plain),
+        c2.selectbox("Model B", models, key="cmp:b", format_func=plain),
     )
 
 
@@ -71,7 +82,12 @@ def delta_bars(comp: Comparison) -> None:
         or "value"
     )
     st.plotly_chart(
-        delta_bar_figure(comp.class_frame(), name_a=comp.name_a, name_b=comp.name_b, sort=sort),
+        delta_bar_figure(
+            _plot_names(comp.class_frame()),
+            name_a=plot_title(comp.name_a),
+            name_b=plot_title(comp.name_b),
+            sort=sort,
+        ),
         width="stretch",
         key="cmp:bars",
         config=CHART_CONFIG,
@@ -83,10 +99,16 @@ def confusion_ui(comp: Comparison) -> None:
     """Either model's confusion matrix or their difference (a fragment)."""
     name_a, name_b = comp.name_a, comp.name_b
     which = (
-        st.segmented_control("Show", [name_a, name_b, "difference"], default="difference", key="cmp:which")
+        st.segmented_control(
+            "Show",
+            [name_a, name_b, "difference"],
+            default="difference",
+            key="cmp:which",
+            format_func=lambda o: o if o == "difference" else name(o, 30),
+        )
         or "difference"
     )
-    names = list(comp.a.table.names)
+    names = plot_names(comp.a.table.names)
     if which == "difference":
         fig = difference_figure(comp.confusion_difference(), names, top_n=min(len(names), 25))
     else:
@@ -121,30 +143,25 @@ def images_ui(comp: Comparison) -> None:
     """Largest gains and losses; picking a row redraws this section only (a fragment)."""
     st.subheader("Images: largest gains and losses in mIoU")
     frame = comp.image_frame()
-    shown = pd.DataFrame(
-        {
-            "name": frame["name"],
-            f"mIoU {comp.name_a}": frame["miou_a"] * 100,
-            f"mIoU {comp.name_b}": frame["miou_b"] * 100,
-            "change": frame["delta"] * 100,
-        }
-    )
-    fmt_cols = {c: st.column_config.NumberColumn(format="%.1f") for c in shown.columns[1:]}
+    # each list holds only changes of its sign and they never overlap (issue 10, item 6)
+    gl = comp.gains_and_losses(top=10)
     gains_col, losses_col = st.columns(2)
     picked = None
-    for col, title, part, key in (
-        (gains_col, "Largest gains", shown.head(10), "cmp:gains"),
-        (losses_col, "Largest losses", shown.iloc[::-1].head(10), "cmp:losses"),
+    for col, title, part, empty, key in (
+        (gains_col, "Largest gains", gl.gains, gl.gains_empty_text, "cmp:gains"),
+        (losses_col, "Largest losses", gl.losses, gl.losses_empty_text, "cmp:losses"),
     ):
         col.markdown(f"**{title}**")
+        if part.empty:
+            col.info(empty)
+            continue
         event = col.dataframe(
-            part,
+            _gains_table(part, comp),
             hide_index=True,
             width="stretch",
             on_select="rerun",
             selection_mode="single-row",
             key=key,
-            column_config=fmt_cols,
         )
         if event is not None and event.selection.rows:
             picked = part.iloc[event.selection.rows[0]]["name"]
@@ -154,6 +171,23 @@ def images_ui(comp: Comparison) -> None:
     if image not in comp.a.names:
         image = frame["name"].iloc[0]
     _image_ui(comp, frame, image)
+
+
+def _plot_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """A class frame with its names as plotly shows them (cut, isolated, distinct)."""
+    return frame.assign(name=plot_names(frame["name"]))
+
+
+def _gains_table(part: pd.DataFrame, comp: Comparison) -> pd.DataFrame:
+    """Rows of the gains or losses list as shown: names literal and cut, "n/a" for undefined."""
+    return pd.DataFrame(
+        {
+            "name": [plain(n) for n in part["name"]],
+            f"mIoU {plain(comp.name_a, 20)}": [percent(v, 1, unit=False) for v in part["miou_a"]],
+            f"mIoU {plain(comp.name_b, 20)}": [percent(v, 1, unit=False) for v in part["miou_b"]],
+            "change (pts)": [points(v) for v in part["delta"]],
+        }
+    )
 
 
 def _image_ui(comp: Comparison, frame: pd.DataFrame, image: str) -> None:
@@ -176,5 +210,5 @@ def _image_ui(comp: Comparison, frame: pd.DataFrame, image: str) -> None:
     cols[0].image(to_jpeg(disagreement_rgb(codes, photo_s)), width="stretch")
     disagreement_legend(cols[0])
     for col, title, pred in ((cols[1], comp.name_a, a_s), (cols[2], comp.name_b, b_s)):
-        col.markdown(f"**{name_html(title)}**")
+        col.markdown(f"**{name(title)}**")
         col.image(to_jpeg(overlay(photo_s, pred, table, alpha=0.55)), width="stretch")

@@ -13,7 +13,7 @@ from segviz.figures import class_bar_figure
 
 from .. import cache
 from ..context import RESAMPLES, Context
-from ..widgets import safe_filename
+from ..widgets import name, safe_filename, server_text
 
 CSV_FILES = ("classes.csv", "images.csv", "confusion_matrix.csv")  # the keys of segviz.export.tables_csv
 
@@ -56,7 +56,7 @@ def render(ctx: Context, confusion) -> None:
             try:
                 st.session_state["ex:bytes"] = (which, fmt_, figure_bytes(fig, format=fmt_, width=1200))
             except SegvizError as exc:
-                st.error(str(exc))
+                st.error(name(server_text(str(exc))))
         if st.session_state.get("ex:bytes"):
             label, ext, data = st.session_state["ex:bytes"]
             st.download_button(
@@ -85,7 +85,7 @@ def _report_ui(ctx: Context) -> None:
                 write_pdf(build_report_cached(ctx), Path(tmp) / "report.pdf")
                 st.session_state["ex:report_pdf"] = (Path(tmp) / "report.pdf").read_bytes()
             except SegvizError as exc:
-                st.error(str(exc))
+                st.error(name(server_text(str(exc))))
     sel = ctx.sel
     stem = safe_filename(f"{sel.root.name}-{sel.model or 'predictions'}-report")
     if st.session_state.get("ex:report_html"):

@@ -15,7 +15,17 @@ from segviz.overlay import error_map, fit_width, overlay, resize_labels, to_jpeg
 
 from .. import cache, state
 from ..context import Context
-from ..widgets import CHART_CONFIG, VIEW_WIDTH, class_legend, fmt, name, resize_rgb, safe_filename
+from ..widgets import (
+    CHART_CONFIG,
+    VIEW_WIDTH,
+    class_legend,
+    fmt,
+    name,
+    plain,
+    plot_names,
+    resize_rgb,
+    safe_filename,
+)
 from .anatomy import image_errors_ui
 from .confidence import image_overlays
 from .overview import cell_name
@@ -115,9 +125,15 @@ def image_table_ui(result: Evaluation, key: tuple, cell: tuple[int, int] | None)
     names = list(result.table.names)
     c1, c2, c3 = st.columns([2, 2, 2])
     focus = c1.selectbox(
-        "Class column", names, key="im:class", index=cell[0] if cell and cell[0] < len(names) else 0
+        "Class column",
+        names,
+        key="im:class",
+        index=cell[0] if cell and cell[0] < len(names) else 0,
+        format_func=plain,
     )
-    contains = c2.selectbox("Only images containing", ["(any class)", *names], key="im:contains")
+    contains = c2.selectbox(
+        "Only images containing", ["(any class)", *names], key="im:contains", format_func=plain
+    )
     only_cell = False
     if cell is not None:
         gt_name, pred_name = cell_name(result, cell)
@@ -127,7 +143,7 @@ def image_table_ui(result: Evaluation, key: tuple, cell: tuple[int, int] | None)
             "name": frame["name"],
             "PA": frame["pixel_accuracy"] * 100,
             "mIoU": frame["mean_iou"] * 100,
-            f"IoU {focus}": frame[f"iou:{focus}"] * 100,
+            f"IoU {plain(focus)}": frame[f"iou:{focus}"] * 100,
         }
     )
     if contains != "(any class)":
@@ -168,8 +184,8 @@ def image_metrics_ui(result: Evaluation, index: int) -> None:
         st.dataframe(
             pd.DataFrame(
                 {
-                    "GT": [name(names[i]) for i in g[order]],
-                    "predicted": [name(names[j]) for j in p[order]],
+                    "GT": [plain(names[i]) for i in g[order]],
+                    "predicted": [plain(names[j]) for j in p[order]],
                     "pixels": counts[order],
                 }
             ),
@@ -265,8 +281,8 @@ def hover_grid(result: Evaluation, images: dict) -> None:
         overlay(images["photo"], images["pred"], table, alpha=0.55),
         small_gt,
         images["pred"],
-        [*names, "ignored", "not in table"],
-        [*names, INVALID_NAME],
+        [*plot_names(names), "ignored", "not in table"],
+        [*plot_names(names), INVALID_NAME],
         step=HOVER_STEP,
         height=int(min(600, 480 * h / w)),
     )

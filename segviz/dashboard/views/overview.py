@@ -3,10 +3,10 @@ matrix and the images behind a clicked cell."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from segviz.conventions import miou_conventions
+from segviz.conventions import conventions_frame
+from segviz.display import class_table, percent
 from segviz.evaluate import Evaluation
 from segviz.figures import INVALID_NAME, METRIC_LABELS, class_bar_figure, confusion_figure
 from segviz.metrics import DEFINITIONS
@@ -14,7 +14,7 @@ from segviz.stats import BootstrapResult, bootstrap
 
 from .. import cache, state
 from ..context import RESAMPLES, Context
-from ..widgets import CHART_CONFIG, THUMB_WIDTH, fmt, metric_tiles, name
+from ..widgets import CHART_CONFIG, THUMB_WIDTH, fmt, metric_tiles, name, plain, plot_names
 from . import export
 
 METRIC_NAMES = {"iou": "IoU", "accuracy": "Recall", "precision": "Precision", "dice": "Dice"}
@@ -123,8 +123,14 @@ def class_bars_ui(result: Evaluation, boot: BootstrapResult | None, *, present: 
     intervals = (
         boot.classes[["id", "low", "high"]] if boot is not None and show_ci and metric == "iou" else None
     )
+    frame = result.class_frame()
     fig = class_bar_figure(
-        result.class_frame(), result.table, metric=metric, sort=sort, intervals=intervals, max_height=900
+        frame.assign(name=plot_names(frame["name"])),
+        result.table,
+        metric=metric,
+        sort=sort,
+        intervals=intervals,
+        max_height=900,
     )
     if present:
         fig.update_layout(font=dict(size=18))
@@ -132,57 +138,35 @@ def class_bars_ui(result: Evaluation, boot: BootstrapResult | None, *, present: 
 
 
 def class_table_ui(result: Evaluation) -> None:
+    """The per-class table as the library shows it (issue 10, item 8): "n/a" where a value is
+    undefined, never None or nan; names literal and cut (issue 11, items 9 and 18)."""
+    view = class_table(result)
+    view["class"] = [plain(n) for n in result.table.names]
     frame = result.class_frame()
     total_gt = max(int(frame["gt_pixels"].sum()), 1)
-    total_pred = max(int(frame["pred_pixels"].sum()), 1)
-    view = pd.DataFrame(
-        {
-            "class": frame["name"].map(name),
-            "IoU": frame["iou"] * 100,
-            "accuracy": frame["accuracy"] * 100,
-            "precision": frame["precision"] * 100,
-            "Dice": frame["dice"] * 100,
-            "GT share": frame["gt_pixels"] / total_gt * 100,
-            "pred share": frame["pred_pixels"] / total_pred * 100,
-            "GT px": frame["gt_pixels"],
-        }
-    )
-    pct = st.column_config.NumberColumn(format="%.2f")
-    st.dataframe(
-        view,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "IoU": st.column_config.ProgressColumn("IoU", format="%.2f", min_value=0, max_value=100),
-            "accuracy": pct,
-            "precision": pct,
-            "Dice": pct,
-            "GT share": st.column_config.NumberColumn("GT share %", format="%.2f"),
-            "pred share": st.column_config.NumberColumn("pred share %", format="%.2f"),
-            "GT px": st.column_config.NumberColumn(format="localized"),
-        },
-    )
+    view.insert(5, "GT share %", [percent(v / total_gt, unit=False) for v in frame["gt_pixels"]])
+    st.dataframe(view, hide_index=True, width="stretch")
 
 
 def conventions_ui(result: Evaluation, key: tuple) -> None:
+    """Which mIoU: every convention's value ("n/a" when undefined), its rule and its caveats
+    (issue 10, item 5), from :func:`segviz.conventions.conventions_frame`."""
     with st.expander("Which mIoU? What other tools would report for these masks"):
-        rows = cache.cached(("conventions", key), lambda: miou_conventions(result))
+        frame = cache.cached(("conventions", key), lambda: conventions_frame(result))
         st.dataframe(
-            pd.DataFrame(
-                {
-                    "tool": [c.tool for c in rows],
-                    "mIoU": [c.value * 100 for c in rows],
-                    "classes": [c.classes_counted for c in rows],
-                    "rule": [c.rule for c in rows],
-                }
+            frame[["tool", "miou_text", "classes", "rule", "caveats"]].rename(
+                columns={"miou_text": "mIoU", "caveats": "caveats (where it differs)"}
             ),
             hide_index=True,
             width="stretch",
             column_config={
-                "mIoU": st.column_config.NumberColumn(format="%.2f"),
                 "rule": st.column_config.TextColumn(width="large"),
+                "caveats (where it differs)": st.column_config.TextColumn(width="large"),
             },
         )
+        for row in frame.itertuples(index=False):
+            if row.caveats:
+                st.caption(f"**{name(row.tool)}**: " + " ".join(name(c) for c in row.caveats.split("\n")))
         st.caption("segviz's own number is the first row; see the README for each tool's source.")
 
 
@@ -212,7 +196,9 @@ def confusion_ui(result: Evaluation, *, present: bool):
             key="cm:norm",
             format_func=NORMALISE_NAMES.get,
         )
-        c3.multiselect("Hide classes", names, key="cm:hide", placeholder="e.g. a dominant background")
+        c3.multiselect(
+            "Hide classes", names, key="cm:hide", placeholder="e.g. a dominant background", format_func=plain
+        )
         c4.number_input(
             "Top-N classes",
             min_value=2,
@@ -252,7 +238,7 @@ def confusion_figure_now(result: Evaluation, *, present: bool = False):
     top_n = ss.get("cm:top", default_top_n(k))
     return confusion_figure(
         result.confusion,
-        names,
+        plot_names(names),  # cut, isolated and distinct (issue 11, item 18); escaped by the figure
         normalize=opt["cm:norm"] or "row",
         log=bool(opt["cm:log"]),
         hidden=[names.index(h) for h in opt["cm:hide"] if h in names],
