@@ -14,10 +14,15 @@ import streamlit as st
 from segviz import SegvizError
 from segviz.dashboard import sidebar, state
 from segviz.dashboard.context import Context
-from segviz.dashboard.views import compare, images, overview
+from segviz.dashboard.views import compare, images, overview, slices
 from segviz.dashboard.widgets import PRESENTATION_CSS, name, problems
 
-PAGES = {"Overview": overview.render, "Images": images.render, "Compare": compare.render}
+PAGES = {
+    "Overview": overview.render,
+    "Images": images.render,
+    "Compare": compare.render,
+    "Slices": slices.render,
+}
 
 
 def data_root(default: Path) -> Path:
@@ -65,6 +70,7 @@ def _run(sel: sidebar.Selection, view: str) -> None:
         show_notices()
         st.error("No image could be evaluated; see the problems above.")
         return
+    result, key = slices.apply_slice(sel, state.current(), result, key)  # a slice filters every view
     current = state.validate(state.current(), num_classes=result.table.num_classes, names=result.names)
     show_notices()
     PAGES[view](Context(sel, current, result, key))

@@ -172,7 +172,7 @@ def render(data_root: Path, default_dataset: str) -> Selection | None:
     if table is not None and tuple(ignore) != table.ignore_ids:
         table = table.with_ignore(ignore)
     generated_ignore = tuple(ignore) if table is None else ()
-    views = state.VIEWS if len(models) >= 2 else state.VIEWS[:2]
+    views = state.VIEWS if len(models) >= 2 else tuple(v for v in state.VIEWS if v != "Compare")
     if st.session_state.get("view") not in views:
         state.notice(
             f"The {st.session_state.get('view')} view needs two models or more; showing the {views[0]}."
