@@ -22,7 +22,7 @@ from ..sidebar import Selection
 from ..state import ViewState
 from ..widgets import CHART_CONFIG, name
 
-ACTIVE = "● filtering"  # the "filter" column of the row whose slice every view shows
+ACTIVE = "● filtering"  # the note on the row whose slice every view shows
 
 
 # ---------------------------------------------------------------- the filter every view follows
@@ -60,7 +60,7 @@ def apply_slice(
         state.set_slice(None)
         return result, key
     subset, subset_key = cache.slice_subset(result, key, current.slice, idx)
-    banner(conditions, len(idx), result.num_images)
+    banner(conditions, len(idx), result.num_images, here=current.view == "Slices")
     return subset, subset_key
 
 
@@ -69,10 +69,17 @@ def describe(conditions) -> str:
     return " & ".join(f"{name(c)} = {name(v)}" for c, v in conditions)
 
 
-def banner(conditions, images: int, total: int) -> None:
+def banner(conditions, images: int, total: int, *, here: bool = False) -> None:
+    """The active slice, with the button that clears it (``here``: in the Slices view, which
+    analyses every image and marks the slice)."""
+    where = (
+        "marked below among all images; every other view shows these images only"
+        if here
+        else "every view shows these images only"
+    )
     left, right = st.columns([9, 1], vertical_alignment="center")
     left.info(
-        f"**Slice:** {describe(conditions)} ({images} of {total} images): every view shows these images only",
+        f"**Slice:** {describe(conditions)} ({images} of {total} images): {where}",
         icon=":material/filter_alt:",
     )
     right.button(
@@ -146,7 +153,7 @@ def _points(value: float) -> float | None:
 def values_table(frame: pd.DataFrame, active_value: str | None) -> pd.DataFrame:
     """The per-value table as shown: percentages in points, intervals as text, notes."""
     notes = [
-        ACTIVE if v == active_value else ("too few images" if few else "")
+        " · ".join([*([ACTIVE] if v == active_value else []), *(["too few images"] if few else [])])
         for v, few in zip(frame["value"], frame["too_few"], strict=True)
     ]
     return pd.DataFrame(
@@ -199,6 +206,7 @@ def values_ui(result: Evaluation, key: tuple, root: Path, slicer, column: str, a
         on_select=functools.partial(_on_value_row, table_key, column, tuple(frame["value"])),
         selection_mode="single-row",
         key=table_key,
+        column_config={"pixels": st.column_config.NumberColumn(format="localized")},
     )
     st.caption(
         f"{name(column)}: {col.binning} ({col.source}). 95 % Poisson-bootstrap intervals over images "
@@ -227,25 +235,26 @@ def worst_ui(result: Evaluation, key: tuple, root: Path, active) -> None:
     st.subheader("Worst slices")
     worst = cache.worst_slices(result, key, root, compute=False)
     if worst is None:
-        st.caption(
+        slot = st.empty()  # emptied once the search runs, so the button does not linger
+        box = slot.container()
+        box.caption(
             "Every value of every attribute and every pair of values of two attributes, ranked by "
             "mIoU drop × share of images, tested with the bootstrap, Benjamini–Hochberg over all."
         )
-        if not st.button("Find the worst slices", key="sl:find", icon=":material/search:"):
+        if not box.button("Find the worst slices", key="sl:find", icon=":material/search:"):
             return
+        slot.empty()
         with st.spinner("Searching single attributes and pairs…"):
             worst = cache.worst_slices(result, key, root)
     if worst.frame.empty:
         st.info(f"No slice of at least {worst.min_images} images is worse than the whole data.")
         st.caption(worst.method())
         return
-    table = worst_slices_table(worst)
-    table["slice"] = [name(s) for s in table["slice"]]
     wanted = [
         tuple(zip(c, v, strict=True))
         for c, v in zip(worst.frame["columns"], worst.frame["values"], strict=True)
     ]
-    table.insert(0, "filter", [ACTIVE if w == tuple(active) else "" for w in wanted])
+    table = worst_table(worst, [w == tuple(active) for w in wanted])
     table_key = f"sl:worst:{state.current().slice}"
     st.dataframe(
         table,
@@ -255,8 +264,9 @@ def worst_ui(result: Evaluation, key: tuple, root: Path, active) -> None:
         selection_mode="single-row",
         key=table_key,
         column_config={
-            "p": st.column_config.NumberColumn(format="%.1e"),
-            "q (BH)": st.column_config.NumberColumn(format="%.1e"),
+            "q (BH)": st.column_config.NumberColumn(
+                format="%.1e", help="Benjamini–Hochberg adjusted one-sided bootstrap p-value"
+            ),
         },
     )
     significant = int(worst.frame["significant"].sum())
@@ -264,6 +274,20 @@ def worst_ui(result: Evaluation, key: tuple, root: Path, active) -> None:
         f"{worst.method()} {significant} of the {len(worst.frame)} listed are significant at that "
         "false-discovery rate. Click a row to filter every view to that slice."
     )
+
+
+def worst_table(worst, active: list[bool]) -> pd.DataFrame:
+    """The library's ranked table, compact enough for 1280 px: the interval of Δ as one text column,
+    the q-value without the raw p, "●" before the active slice."""
+    table = worst_slices_table(worst).drop(columns=["p"])
+    table["slice"] = [("● " if a else "") + name(s) for s, a in zip(table["slice"], active, strict=True)]
+    low, high = table.pop("Δ to rest, low"), table.pop("Δ to rest, high")
+    table.insert(
+        table.columns.get_loc("score") + 1,
+        "Δ to rest 95 % interval",
+        [_interval(lo / 100, hi / 100, signed=True) for lo, hi in zip(low, high, strict=True)],
+    )
+    return table
 
 
 def _on_worst_row(table_key: str, wanted: tuple) -> None:
