@@ -264,6 +264,9 @@ def worst_ui(result: Evaluation, key: tuple, root: Path, active) -> None:
         selection_mode="single-row",
         key=table_key,
         column_config={
+            "sig.": st.column_config.CheckboxColumn(
+                width=40, help=f"Significant after Benjamini–Hochberg at FDR {worst.fdr:g}"
+            ),
             "q (BH)": st.column_config.NumberColumn(
                 format="%.1e", help="Benjamini–Hochberg adjusted one-sided bootstrap p-value"
             ),
@@ -278,16 +281,25 @@ def worst_ui(result: Evaluation, key: tuple, root: Path, active) -> None:
 
 def worst_table(worst, active: list[bool]) -> pd.DataFrame:
     """The library's ranked table, compact enough for 1280 px: the interval of Δ as one text column,
-    the q-value without the raw p, "●" before the active slice."""
+    the q-value without the raw p, "●" before the active slice, the essential columns first."""
     table = worst_slices_table(worst).drop(columns=["p"])
     table["slice"] = [("● " if a else "") + name(s) for s, a in zip(table["slice"], active, strict=True)]
     low, high = table.pop("Δ to rest, low"), table.pop("Δ to rest, high")
-    table.insert(
-        table.columns.get_loc("score") + 1,
+    table["Δ to rest 95 % interval"] = [
+        _interval(lo / 100, hi / 100, signed=True) for lo, hi in zip(low, high, strict=True)
+    ]
+    table = table.rename(columns={"significant": "sig."})
+    first = [
+        "rank",
+        "sig.",
+        "slice",
+        "images",
+        table.columns[4],
+        "rest %",
         "Δ to rest 95 % interval",
-        [_interval(lo / 100, hi / 100, signed=True) for lo, hi in zip(low, high, strict=True)],
-    )
-    return table
+        "q (BH)",
+    ]
+    return table[[*first, *(c for c in table.columns if c not in first)]]  # what matters fits 1280 px
 
 
 def _on_worst_row(table_key: str, wanted: tuple) -> None:
