@@ -190,3 +190,34 @@ def test_worst_slices_on_a_button_and_two_models(monkeypatch, camvid_root, libra
     delta = [None if math.isnan(v) else round(100 * v, 2) for v in lib["delta"]]
     assert shown["Δ (B − A)"].tolist() == delta
     assert shown["significant"].tolist() == lib["significant"].tolist()
+
+
+def test_the_image_list_and_confusion_follow_the_slice(monkeypatch, camvid_root, library):
+    result, slicer = library
+    at = run_app(monkeypatch, camvid_root, {"model": MODEL, "view": "Images", "slice": "time=dawn"})
+    assert not at.exception, at.exception
+    dawn = [n for n, t in zip(result.names, slicer.attributes["time"], strict=True) if t == "dawn"]
+    assert sorted(at.dataframe[0].value["name"]) == sorted(dawn)  # the per-image table: 30 rows
+    # the confusion cell's image list counts the slice's images only
+    at = run_app(monkeypatch, camvid_root, {"model": MODEL, "slice": "time=dawn", "cell": "4,3"})
+    sub = result.subset([result.names.index(n) for n in dawn])
+    expected = len(sub.images_for_cell(4, 3))
+    assert expected < len(result.images_for_cell(4, 3))
+    pixels = int(sub.images_for_cell(4, 3)["pixels"].sum())
+    assert any(c.value.startswith(f"{expected} images, {pixels:,} pixels") for c in at.caption)
+
+
+def test_unreadable_metadata_is_a_warning_and_the_automatic_attributes_still_slice(
+    monkeypatch, shared_data, tmp_path
+):
+    dataset = tmp_path / "camvid"
+    dataset.mkdir()
+    for part in ("gt", "pred", "images", "classes.csv"):
+        (dataset / part).symlink_to(shared_data / "camvid-val" / part)
+    (dataset / "metadata.csv").write_text("image,time\n0016E5_07959,dawn\n")  # no 'name' column
+    at = run_app(monkeypatch, tmp_path, {"model": MODEL, "view": "Slices"})
+    assert not at.exception, at.exception
+    warnings = at.expander[0].children[0].value["warning"].tolist()
+    assert any("metadata.csv: no 'name' column" in w and "automatic attributes only" in w for w in warnings)
+    assert at.selectbox(key="sl:column").value == "brightness"
+    assert at.dataframe[1].value["images"].sum() == 101
