@@ -221,3 +221,15 @@ def test_unreadable_metadata_is_a_warning_and_the_automatic_attributes_still_sli
     assert any("metadata.csv: no 'name' column" in w and "automatic attributes only" in w for w in warnings)
     assert at.selectbox(key="sl:column").value == "brightness"
     assert at.dataframe[1].value["images"].sum() == 101
+
+
+def test_an_image_outside_the_slice_is_one_notice(monkeypatch, camvid_root, library):
+    result, slicer = library
+    day = next(n for n, t in zip(result.names, slicer.attributes["time"], strict=True) if t == "day")
+    at = run_app(
+        monkeypatch, camvid_root, {"model": MODEL, "view": "Images", "slice": "time=dusk", "image": day}
+    )
+    assert not at.exception, at.exception
+    assert notices(at) == [f"Image '{day}' is not in the slice; showing the slice's first image."]
+    first = at.session_state["image"]
+    assert slicer.attributes["time"][result.names.index(first)] == "dusk"

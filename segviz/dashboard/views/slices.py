@@ -60,6 +60,11 @@ def apply_slice(
         state.set_slice(None)
         return result, key
     subset, subset_key = cache.slice_subset(result, key, current.slice, idx)
+    if current.image is not None and current.image in result.names and current.image not in subset.names:
+        state.notice(
+            f"Image {state.shown(current.image)} is not in the slice; showing the slice's first image."
+        )
+        state.set_image(None)
     banner(conditions, len(idx), result.num_images, here=current.view == "Slices")
     return subset, subset_key
 
