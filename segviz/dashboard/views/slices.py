@@ -14,7 +14,7 @@ import streamlit as st
 
 from segviz import SegvizError
 from segviz.evaluate import Evaluation
-from segviz.slice_figures import slice_bar_figure, worst_slices_table
+from segviz.slice_figures import slice_bar_figure, slice_compare_figure, worst_slices_table
 
 from .. import cache, state
 from ..context import Context
@@ -327,6 +327,9 @@ def compare_ui(ctx: Context, result: Evaluation, key: tuple, column: str) -> Non
         st.warning(str(exc))
         return
     a_label, b_label = name(model), name(other)
+    st.plotly_chart(
+        slice_compare_figure(frame, a=model, b=other, column=column), key="sl:compare", config=CHART_CONFIG
+    )
     st.dataframe(
         pd.DataFrame(
             {
