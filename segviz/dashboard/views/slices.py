@@ -15,6 +15,7 @@ import streamlit as st
 from segviz import SegvizError
 from segviz.evaluate import Evaluation
 from segviz.slice_figures import slice_bar_figure, slice_compare_figure, worst_slices_table
+from segviz.slices import condition_text
 
 from .. import cache, state
 from ..context import Context
@@ -71,7 +72,7 @@ def apply_slice(
 
 def describe(conditions) -> str:
     """``time = dusk & light = low`` (names through widgets.name)."""
-    return " & ".join(f"{name(c)} = {name(v)}" for c, v in conditions)
+    return " & ".join(condition_text(name(c), name(v)) for c, v in conditions)
 
 
 def banner(conditions, images: int, total: int, *, here: bool = False) -> None:
