@@ -79,7 +79,7 @@ def banner(conditions, images: int, total: int, *, here: bool = False) -> None:
     """The active slice, with the button that clears it (``here``: in the Slices view, which
     analyses every image and marks the slice)."""
     where = (
-        "marked below among all images; every other view shows these images only"
+        "marked below; the other views show these images only"
         if here
         else "every view shows these images only"
     )
