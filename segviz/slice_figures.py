@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 
 import numpy as np
@@ -118,3 +119,81 @@ def worst_slices_table(worst: WorstSlices) -> pd.DataFrame:
             "significant": f["significant"],
         }
     )
+
+
+def slice_compare_figure(frame: pd.DataFrame, *, a: str = "A", b: str = "B", column: str = "") -> go.Figure:
+    """Model b − model a per slice value: a horizontal bar per value with its paired interval.
+
+    Args:
+        frame: :func:`segviz.slices.compare_by` (columns value, images, a, b, delta, low, high,
+            significant, too_few).
+        a, b: the models' names (hover and axis title).
+        column: the attribute (axis title).
+
+    Bars whose interval excludes 0 are solid (green: b better, red: b worse), the others grey;
+    values with too few images are faded. Deltas are in points (× 100).
+
+    Example:
+        >>> f = pd.DataFrame({"value": ["day", "dusk"], "images": [30, 4], "a": [0.6, 0.5],
+        ...     "b": [0.65, 0.45], "delta": [0.05, -0.05], "low": [0.02, -0.09], "high": [0.08, 0.01],
+        ...     "significant": [True, False], "too_few": [False, True]})
+        >>> fig = slice_compare_figure(f, a="m1", b="m2")
+        >>> list(fig.data[0].y), [round(float(v), 1) for v in fig.data[0].x], fig.data[0].marker.color
+        (['day', 'dusk'], [5.0, -5.0], ('rgba(44,160,44,1)', 'rgba(127,127,127,0.35)'))
+    """
+    delta = frame["delta"].to_numpy(dtype=float)
+    low = frame["low"].to_numpy(dtype=float)
+    high = frame["high"].to_numpy(dtype=float)
+    colours = []
+    for d, sig, few in zip(delta, frame["significant"], frame["too_few"], strict=True):
+        rgb = ("44,160,44" if d > 0 else "214,39,40") if sig else "127,127,127"
+        colours.append(f"rgba({rgb},{0.35 if few else 1})")
+    esc = functools.partial(html.escape, quote=False)
+    hover = [
+        f"{esc(b)} − {esc(a)}: {100 * d:+.2f} points [{100 * lo:+.2f}, {100 * hi:+.2f}] · {n:,} images"
+        + (" · too few images" if few else "")
+        for d, lo, hi, n, few in zip(delta, low, high, frame["images"], frame["too_few"], strict=True)
+    ]
+    fig = go.Figure(
+        go.Bar(
+            y=[esc(str(v)) for v in frame["value"]],
+            x=np.nan_to_num(delta * 100),
+            orientation="h",
+            marker=dict(color=colours),
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=np.nan_to_num((high - delta) * 100),
+                arrayminus=np.nan_to_num((delta - low) * 100),
+                color="#333",
+                thickness=1.2,
+            ),
+            text=hover,
+            textposition="none",
+            hovertemplate="<b>%{y}</b><br>%{text}<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line_color="#666")
+    fig.update_layout(
+        font=FONT,
+        height=max(160, 60 + 34 * len(frame)),
+        margin=dict(l=10, r=10, t=10, b=40),
+        xaxis=dict(
+            title=f"mIoU {esc(b)} − {esc(a)} (points)",
+            gridcolor="#e5e5e5",
+            zeroline=False,
+            range=_padded_range(100 * np.r_[low, high, 0.0]),
+        ),
+        yaxis=dict(title=esc(column), type="category", autorange="reversed"),
+        plot_bgcolor="white",
+        showlegend=False,
+    )
+    return fig
+
+
+def _padded_range(values: np.ndarray) -> list[float]:
+    """[lo, hi] around the finite ``values`` (0 included by the caller), with 8 % room each side."""
+    finite = values[np.isfinite(values)]
+    lo, hi = float(finite.min()), float(finite.max())
+    pad = 0.08 * (hi - lo) or 1.0
+    return [lo - pad, hi + pad]

@@ -668,7 +668,7 @@ class Slicer:
                 {
                     "rank": i + 1,
                     "slice": " & ".join(
-                        f"{col} = {val}" for col, val in zip(c.columns, c.values, strict=True)
+                        condition_text(col, val) for col, val in zip(c.columns, c.values, strict=True)
                     ),
                     "columns": list(c.columns),
                     "values": list(c.values),
@@ -809,6 +809,16 @@ _LABEL = {
     "frequency_weighted_iou": "FWIoU",
     "mean_dice": "mean Dice",
 }
+
+
+def condition_text(column: str, value: str) -> str:
+    """One condition of a slice as read: ``time = dusk``; a bin labelled ``= 0`` reads ``share:Sky = 0``.
+
+    Example:
+        >>> condition_text("time", "dusk"), condition_text("objects:Car", "= 0")
+        ('time = dusk', 'objects:Car = 0')
+    """
+    return f"{column} {value}" if str(value).startswith("= ") else f"{column} = {value}"
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:

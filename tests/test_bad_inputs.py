@@ -585,7 +585,9 @@ def test_bad_options_exit_2_before_any_work(option_datasets, argv, message, monk
 def test_pdf_without_chromium_is_refused_before_any_work(option_datasets, monkeypatch, capsys):
     dataset, _, scratch = option_datasets
     monkeypatch.setattr("segviz.report.CHROMIUM", str(scratch / "no-chromium"))
-    monkeypatch.setattr("segviz.cli_common.open_dataset", lambda *a, **k: pytest.fail("the dataset was opened"))
+    monkeypatch.setattr(
+        "segviz.cli_common.open_dataset", lambda *a, **k: pytest.fail("the dataset was opened")
+    )
     args = ["report", str(dataset), "--out", str(scratch / "r.html"), "--pdf", str(scratch / "r.pdf")]
     assert main(args) == 2
     err = capsys.readouterr().err

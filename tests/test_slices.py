@@ -17,7 +17,7 @@ from segviz.cli import main
 from segviz.dataset import Pair
 from segviz.evaluate import Evaluation
 from segviz.report import build_report
-from segviz.slice_figures import slice_bar_figure, worst_slices_table
+from segviz.slice_figures import slice_bar_figure, slice_compare_figure, worst_slices_table
 from segviz.slices import (
     MISSING,
     Slicer,
@@ -546,3 +546,18 @@ def test_cli_slices_of_two_models_on_camvid(shared_data, tmp_path, capsys):
         assert row["b"] == pytest.approx(alone) and row["low"] <= row["delta"] <= row["high"]
     assert main(["slices", str(root), "--models", "pixelgbm", "tinyfcn", "--no-store"]) == 2
     assert "--models needs --by COLUMN" in capsys.readouterr().err
+
+
+def test_slice_compare_figure_shows_the_paired_frame():
+    ev_a, attrs, _ = planted(seed=2)
+    ev_b, _, _ = planted(seed=3)
+    frame = compare_by(ev_a, ev_b, attrs, "weather", resamples=100)
+    fig = slice_compare_figure(frame, a="a<1>", b="b", column="weather")
+    bar = fig.data[0]
+    assert list(bar.y) == frame["value"].tolist()
+    np.testing.assert_allclose(bar.x, 100 * frame["delta"])
+    np.testing.assert_allclose(np.asarray(bar.x) - np.asarray(bar.error_x.arrayminus), 100 * frame["low"])
+    np.testing.assert_allclose(np.asarray(bar.x) + np.asarray(bar.error_x.array), 100 * frame["high"])
+    grey = [c.startswith("rgba(127,127,127") for c in bar.marker.color]
+    assert grey == (~frame["significant"]).tolist()
+    assert "a&lt;1&gt;" in fig.layout.xaxis.title.text  # names escaped

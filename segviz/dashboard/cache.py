@@ -446,3 +446,68 @@ def error_thumbnail(
         build,
         pool=pictures_cache(),
     )
+
+
+# ---------------------------------------------------------------- slices (issue 15)
+def metadata_key(root: Path) -> tuple[str, int, int]:
+    """The identity (path, size, mtime) of the dataset's metadata.csv / .parquet, empty without one."""
+    from segviz.slices import find_metadata
+
+    return file_key(find_metadata(root))
+
+
+def slicer(result: Evaluation, key: tuple, root: Path):
+    """(Slicer, warnings) over the dataset's metadata and the automatic attributes, once per
+    evaluation and metadata file. The pixel attributes are read once per dataset (results store);
+    an unreadable metadata file is one warning and the automatic attributes still slice."""
+    from segviz import SegvizError
+    from segviz.slices import open_slices
+
+    def build():
+        bar = st.progress(0.0, text="Reading the image attributes…")
+
+        def progress(done: int, total: int) -> None:
+            bar.progress(done / max(total, 1), text=f"Image attributes: {done} / {total} images")
+
+        options = dict(store=ResultsStore(), progress=progress)
+        try:
+            made = open_slices(result, dataset_root=root, **options)
+        except SegvizError as exc:
+            made = open_slices(result, dataset_root=None, **options)
+            made = (made[0], [f"{exc}; slicing by the automatic attributes only", *made[1]])
+        bar.empty()
+        return made
+
+    return cached(("slicer", key, metadata_key(root)), build)
+
+
+def slice_frame(result: Evaluation, key: tuple, root: Path, column: str):
+    """The per-value table of ``column`` (Slicer.frame), once per evaluation, metadata and column."""
+    return cached(
+        ("slice_frame", key, metadata_key(root), column), lambda: slicer(result, key, root)[0].frame(column)
+    )
+
+
+def worst_slices(result: Evaluation, key: tuple, root: Path, *, compute: bool = True):
+    """The ranked worst slices (None when not computed yet and ``compute`` is False)."""
+    wanted = ("worst", key, metadata_key(root))
+    if not compute:
+        return results_cache().get(wanted)
+    return cached(wanted, lambda: slicer(result, key, root)[0].worst())
+
+
+def slice_subset(result: Evaluation, key: tuple, text: str, indices) -> tuple[Evaluation, tuple]:
+    """The evaluation of a slice's images and its cache key (derived results are cached under it)."""
+    subset_key = ("slice", key, text)  # colour-free, like the evaluation's own key
+    subset = cached((*subset_key, table_token(result.table)), lambda: result.subset(indices))
+    return subset, subset_key
+
+
+def slice_comparison(a: Evaluation, key_a: tuple, b: Evaluation, key_b: tuple, root: Path, column: str):
+    """Model b against model a on each value of ``column``, paired (segviz.slices.compare_by)."""
+    from segviz.slices import compare_by
+
+    return cached(
+        ("slice_compare", key_a, key_b, metadata_key(root), column),
+        lambda: compare_by(a, b, slicer(a, key_a, root)[0].attributes, column),
+    )

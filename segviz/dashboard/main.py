@@ -15,7 +15,7 @@ from segviz import SegvizError
 from segviz.classes import describe_table_choice
 from segviz.dashboard import cache, sidebar, state
 from segviz.dashboard.context import Context
-from segviz.dashboard.views import anatomy, compare, confidence, images, overview
+from segviz.dashboard.views import anatomy, compare, confidence, images, overview, slices
 from segviz.dashboard.widgets import PRESENTATION_CSS, name, problems, server_text
 
 PAGES = {
@@ -24,6 +24,7 @@ PAGES = {
     "Compare": compare.render,
     "Confidence": confidence.render,  # offered by the sidebar only when the model has confidence
     "Errors": anatomy.render,
+    "Slices": slices.render,
 }
 
 
@@ -70,6 +71,7 @@ def _run(sel: sidebar.Selection, view: str) -> None:
         show_notices()
         st.error("No image could be evaluated; see the problems above.")
         return
+    result, key = slices.apply_slice(sel, state.current(), result, key)  # a slice filters every view
     current = state.validate(state.current(), num_classes=result.table.num_classes, names=result.names)
     show_notices()
     PAGES[view](Context(sel, current, result, key))

@@ -11,11 +11,12 @@ dropped with a one-line notice, never a traceback.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from urllib.parse import quote, unquote
 
 import streamlit as st
 
-VIEWS = ("Overview", "Images", "Compare", "Errors", "Confidence")
-KEYS = ("dataset", "model", "view", "cell", "image", "present", "cvd", "errors")
+VIEWS = ("Overview", "Images", "Compare", "Errors", "Confidence", "Slices")
+KEYS = ("dataset", "model", "view", "cell", "image", "present", "cvd", "errors", "slice")
 NOTICES = "_notices"
 
 
@@ -31,6 +32,7 @@ class ViewState:
     present: bool = False
     cvd: bool = False
     errors: str | None = None  # error-type filter "class_index:type" (Errors view), see parse_errors
+    slice: str | None = None  # "column=value" or "a=x&b=y" (see format_slice): a filter for every view
 
 
 MAX_NAME = 255  # longer names (a folder, a model, an image) cannot be real: refused where they enter
@@ -132,6 +134,7 @@ def init(default_dataset: str) -> None:
     if q.get("present") not in (None, "0", "1"):
         notice(f"The link's present={shown(q.get('present'))} is neither 0 nor 1; presentation mode is off.")
     ss["present"] = q.get("present") == "1"
+    ss["slice"] = slice_from_url(q.get("slice"))
     ss["_initialised"] = True
 
 
@@ -147,6 +150,7 @@ def current() -> ViewState:
         present=bool(ss.get("present")),
         cvd=bool(ss.get("cvd")),
         errors=ss.get("errors"),
+        slice=ss.get("slice"),
     )
 
 
@@ -254,6 +258,7 @@ def sync_url(state: ViewState | None = None) -> None:
         "image": state.image,
         "present": "1" if state.present else None,
         "errors": state.errors,
+        "slice": state.slice,
     }
     for key, value in wanted.items():
         if value is None:
@@ -261,3 +266,58 @@ def sync_url(state: ViewState | None = None) -> None:
                 del st.query_params[key]
         elif st.query_params.get(key) != str(value):
             st.query_params[key] = str(value)
+
+
+# ---------------------------------------------------------------- slices (issue 15)
+MAX_SLICE = 1000  # characters of a slice parameter: longer cannot be two real conditions
+SLICE_SAFE = " :[](),.+-_/*'!@;<>~"  # kept readable in the encoded form; "%", "&" and "=" never are
+
+
+def format_slice(conditions) -> str:
+    """A slice's (column, value) conditions as one URL-safe text: each part percent-encoded, so a
+    column or value holding "=", "&" or "%" survives the round trip.
+
+    >>> format_slice([("time", "dusk")]), format_slice([("a=b", "x&y"), ("share:Road", "(0.3, 0.35]")])
+    ('time=dusk', 'a%3Db=x%26y&share:Road=(0.3, 0.35]')
+    """
+    return "&".join(
+        f"{quote(str(c), safe=SLICE_SAFE)}={quote(str(v), safe=SLICE_SAFE)}" for c, v in conditions
+    )
+
+
+def parse_slice(text: str | None) -> tuple[tuple[str, str], ...] | None:
+    """The (column, value) conditions of a slice text (one or two); None when malformed.
+
+    >>> parse_slice("a%3Db=x%26y&share:Road=(0.3, 0.35]")
+    (('a=b', 'x&y'), ('share:Road', '(0.3, 0.35]'))
+    >>> parse_slice("time"), parse_slice("a=1&b=2&c=3"), parse_slice("=x"), parse_slice("t=" + chr(7))
+    (None, None, None, None)
+    """
+    if not text or len(text) > MAX_SLICE or not text.isprintable():
+        return None
+    parts = text.split("&")
+    if len(parts) > 2 or any("=" not in part for part in parts):
+        return None
+    out = []
+    for part in parts:
+        column, _, value = part.partition("=")
+        column, value = unquote(column), unquote(value)
+        if not column or not (column + value).isprintable():
+            return None
+        out.append((column, value))
+    return tuple(out)
+
+
+def slice_from_url(text: str | None) -> str | None:
+    """The URL's slice when well-formed (re-encoded canonically), else None with a notice."""
+    if text is None:
+        return None
+    conditions = parse_slice(text)
+    if conditions is None:
+        notice(f"The link's slice {shown(text)} is not column=value (or a=x&b=y); showing all images.")
+        return None
+    return format_slice(conditions)
+
+
+def set_slice(text: str | None) -> None:
+    st.session_state["slice"] = text
