@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, SHARED
 from segviz import evaluate, open_dataset
 from segviz.slices import compare_by, open_slices
 from segviz.store import ResultsStore
@@ -60,6 +60,8 @@ def library(camvid_root):
 
 def run_app(monkeypatch, root: Path, query: dict[str, str]) -> AppTest:
     monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(root))
+    # the dataset's folders link into the shared data: a second allowed root (the data-root rule)
+    monkeypatch.setenv("SEGVIZ_DATA_ROOTS", str(SHARED.resolve()))
     monkeypatch.setenv("SEGVIZ_DATASET", "camvid")
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in query.items():
