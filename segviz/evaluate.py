@@ -185,6 +185,9 @@ class Evaluation:
     ignored_per_image: np.ndarray
     skipped: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    #: per-image aggregates computed once (see :meth:`image_count_matrix`); image_rows is not
+    #: changed after construction
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ totals
     @property
@@ -243,29 +246,58 @@ class Evaluation:
         out[rows[:, 1], rows[:, 2]] = rows[:, 3]
         return out
 
+    def image_count_matrix(self):
+        """Per-image aggregates, computed once per evaluation: a ``scipy.sparse.csr_matrix`` of shape
+        (N, 3K), int64, columns ``[TP | GT | PRED]`` per class (PRED counts valid predictions only).
+        A subset, a bootstrap or the per-image table reads these instead of re-aggregating the
+        sparse (image, gt, pred, count) rows; about 3 x 12 bytes per class present in an image.
+
+        Example:
+            >>> from segviz.stats import _example_evaluation
+            >>> _example_evaluation().image_count_matrix().toarray().tolist()
+            [[30, 15, 35, 15, 30, 20], [20, 16, 20, 30, 30, 16]]
+        """
+        if "matrix" not in self._cache:
+            import scipy.sparse as sp
+
+            n, k = self.num_images, self.table.num_classes
+            img, g, p, c = self.image_rows.T
+            diag, valid = g == p, p < k
+            rows = np.concatenate([img[diag], img, img[valid]])
+            cols = np.concatenate([g[diag], k + g, 2 * k + p[valid]])
+            vals = np.concatenate([c[diag], c, c[valid]])
+            matrix = sp.csr_matrix((vals, (rows, cols)), shape=(n, 3 * k), dtype=np.int64)
+            matrix.sum_duplicates()  # (csr_matrix sums repeated cells; this also sorts them)
+            self._cache["matrix"] = matrix
+        return self._cache["matrix"]
+
     def image_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(TP, GT, PRED) per image and class, each (N, K), from the sparse rows."""
-        n, k = self.num_images, self.table.num_classes
-        img, g, p, c = self.image_rows.T
-        gt = np.bincount(img * k + g, weights=c, minlength=n * k).reshape(n, k)
-        valid = p < k
-        pred = np.bincount(img[valid] * k + p[valid], weights=c[valid], minlength=n * k).reshape(n, k)
-        diag = g == p
-        tp = np.bincount(img[diag] * k + g[diag], weights=c[diag], minlength=n * k).reshape(n, k)
-        return tp.astype(np.int64), gt.astype(np.int64), pred.astype(np.int64)
+        """(TP, GT, PRED) per image and class, each dense int64 (N, K); for large N prefer the sparse
+        :meth:`image_count_matrix`."""
+        k = self.table.num_classes
+        dense = self.image_count_matrix().toarray()
+        return dense[:, :k], dense[:, k : 2 * k], dense[:, 2 * k :]
 
     def image_frame(self) -> pd.DataFrame:
         """Per-image table: name, pixel_accuracy, mean_iou, then one ``iou:<class>`` column per class,
         each computed from that image's own confusion matrix."""
         import pandas as pd
 
-        tp, gt, pred = self.image_counts()
-        iou = metrics._divide(tp, gt + pred - tp)
+        n, k = self.num_images, self.table.num_classes
+        m = self.image_count_matrix()
+        # per-image sums and IoU from the sparse aggregates: O(entries), no (N, K) Python work
+        img = np.repeat(np.arange(n), np.diff(m.indptr))
+        col, val = m.indices, m.data
+        tp_sum = np.bincount(img[col < k], weights=val[col < k], minlength=n)
+        gt_sum = np.bincount(
+            img[(col >= k) & (col < 2 * k)], weights=val[(col >= k) & (col < 2 * k)], minlength=n
+        )
+        iou = _sparse_iou(m, n, k)
         miou, _ = metrics._mean_defined(iou)
         frame = pd.DataFrame(
             {
                 "name": self.names,
-                "pixel_accuracy": metrics._divide(tp.sum(axis=1), gt.sum(axis=1)),
+                "pixel_accuracy": metrics._divide(tp_sum, gt_sum),
                 "mean_iou": miou,
                 "ignored_pixels": self.ignored_per_image,
                 "invalid_pred_pixels": np.bincount(
@@ -289,13 +321,14 @@ class Evaluation:
         r = self.image_rows
         hit = r[(r[:, 1] == gt_index) & (r[:, 2] == pred_index)]
         hit = hit[np.argsort(-hit[:, 3], kind="stable")]
-        _, gt, _ = self.image_counts()
+        gt = self.image_count_matrix()[hit[:, 0], self.table.num_classes + gt_index].toarray().ravel()
+        names = np.asarray(self.names, dtype=object)
         return pd.DataFrame(
             {
                 "image": hit[:, 0],
-                "name": [self.names[i] for i in hit[:, 0]],
+                "name": names[hit[:, 0]].tolist(),
                 "pixels": hit[:, 3],
-                "share_of_gt": hit[:, 3] / gt[hit[:, 0], gt_index],
+                "share_of_gt": hit[:, 3] / gt,
             }
         )
 
@@ -307,18 +340,21 @@ class Evaluation:
             raise ValueError("subset: indices must be unique")
         remap = np.full(self.num_images, -1, dtype=np.int64)
         remap[idx] = np.arange(len(idx))
-        rows = self.image_rows[remap[self.image_rows[:, 0]] >= 0].copy()
+        rows = self.image_rows[remap[self.image_rows[:, 0]] >= 0]
         rows[:, 0] = remap[rows[:, 0]]
-        return Evaluation(
+        out = Evaluation(
             table=self.table,
-            names=[self.names[i] for i in idx],
-            pairs=[self.pairs[i] for i in idx],
+            names=[self.names[i] for i in idx.tolist()],
+            pairs=[self.pairs[i] for i in idx.tolist()],
             confusion=_dense(rows, self.table.num_classes),
             image_rows=rows,
             ignored_per_image=self.ignored_per_image[idx],
             skipped=list(self.skipped),
             warnings=list(self.warnings),
         )
+        if "matrix" in self._cache:
+            out._cache["matrix"] = self._cache["matrix"][idx]
+        return out
 
     # ------------------------------------------------------------------ export
     def to_dict(self) -> dict:
@@ -417,6 +453,23 @@ def fold(
         skipped=skipped,
         warnings=warnings,
     )
+
+
+def _sparse_iou(m, n: int, k: int) -> np.ndarray:
+    """Per-image, per-class IoU (N, K) float64 (NaN where the union is empty) from the (N, 3K)
+    aggregates, touching only the classes present in each image (the same formula as
+    :func:`segviz.metrics._divide` of TP / (GT + PRED - TP))."""
+    out = np.full((n, k), np.nan)
+    img = np.repeat(np.arange(n), np.diff(m.indptr))
+    col, val = m.indices, m.data.astype(np.float64)
+    part, cls = np.divmod(col, k)
+    key = img * k + cls
+    uniq, inv = np.unique(key, return_inverse=True)
+    tp, gt, pred = (
+        np.bincount(inv[part == j], weights=val[part == j], minlength=len(uniq)) for j in range(3)
+    )
+    out.ravel()[uniq] = metrics._divide(tp, gt + pred - tp)
+    return out
 
 
 def _concat(arrays: list[np.ndarray]) -> np.ndarray:
