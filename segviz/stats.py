@@ -249,11 +249,16 @@ def paired_bootstrap(
 
     k = a.table.num_classes
     ma, mb = a.image_count_matrix(), b.image_count_matrix()
-    both = sp.hstack([_rows(ma, in_a), _rows(mb, in_b)], format="csr")  # (n, 6K): a's, then b's
-    total = np.asarray(both.sum(axis=0))  # (1, 6K)
+    ra, rb = _rows(ma, in_a), _rows(mb, in_b)
+    # (n, 6K): a's [TP | GT | PRED], then b's [TP | PRED], and b's GT when it differs from a's
+    same_gt = (ra[:, k : 2 * k] != rb[:, k : 2 * k]).nnz == 0
+    parts = [ra, rb[:, :k], rb[:, 2 * k :]] + ([] if same_gt else [rb[:, k : 2 * k]])
+    both = sp.hstack(parts, format="csr")
+    order = np.r_[0 : 3 * k, 3 * k : 4 * k, (k if same_gt else 5 * k) + np.arange(k), 4 * k : 5 * k]
+    total = np.asarray(both.sum(axis=0))[:, order]  # (1, 6K)
     est_a, iou_a = _full_data(_split(total[:, : 3 * k], k))
     est_b, iou_b = _full_data(_split(total[:, 3 * k :], k))
-    sums = _resampled_sums(both, len(in_a), resamples=resamples, seed=seed)
+    sums = _resampled_sums(both, len(in_a), resamples=resamples, seed=seed)[:, order]
     counts_a, counts_b = _split(sums[:, : 3 * k], k), _split(sums[:, 3 * k :], k)
     rep_a, iou_rep_a = summary_from_counts(*counts_a), iou_from_counts(*counts_a)
     rep_b, iou_rep_b = summary_from_counts(*counts_b), iou_from_counts(*counts_b)
@@ -299,8 +304,9 @@ CHUNK_WEIGHTS = 1 << 22
 def resample_weight_chunks(
     n: int, *, resamples: int, seed: int, chunk: int | None = None
 ) -> Iterator[np.ndarray]:
-    """The weights of :func:`resample_weights`, ``chunk`` resamples at a time, transposed: int32
-    (n, b) arrays, column j = how often each image is drawn in resample j of the chunk.
+    """The weights of :func:`resample_weights`, ``chunk`` resamples at a time, transposed: float64
+    (n, b) arrays of whole numbers, column j = how often each image is drawn in resample j of the
+    chunk (float64: what the sparse product takes, exact up to 2**53).
 
     Draws come from one ``np.random.default_rng(seed)`` in resample order, so the chunks
     concatenate to exactly ``resample_weights(n, resamples=resamples, seed=seed)`` whatever the
@@ -319,9 +325,10 @@ def resample_weight_chunks(
         b = min(chunk, resamples - lo)
         # (int32 draws are the same numbers as int64 ones for n < 2**31, at half the memory)
         draws = rng.integers(0, n, (b, n), dtype=np.int64 if n >= 1 << 31 else np.int32)
-        flat = draws.astype(np.int64, copy=False) * b
-        flat += np.arange(b)[:, None]
-        yield np.bincount(flat.ravel(), minlength=n * b).reshape(n, b).astype(np.int32)
+        weights = np.empty((n, b))
+        for j in range(b):  # (one bincount per resample stays in cache; one over n x b does not)
+            weights[:, j] = np.bincount(draws[j], minlength=n)
+        yield weights
 
 
 def _resampled_sums(matrix, n: int, *, resamples: int, seed: int) -> np.ndarray:
@@ -329,10 +336,12 @@ def _resampled_sums(matrix, n: int, *, resamples: int, seed: int) -> np.ndarray:
     float64 (resamples, M), exact (integers below 2**53). One sparse product per chunk of
     resamples, cost ~ nonzeros x resamples, memory ~ one chunk of weights."""
     out = np.empty((resamples, matrix.shape[1]))
-    t = matrix.T.tocsr().astype(np.float64)  # (M, n): row c = class column c of every image
+    # (M, n) in CSC: the product walks image by image, adding value x that image's weight row
+    # (b contiguous floats) into the class's output row, which stays in cache
+    t = matrix.astype(np.float64).T
     lo = 0
     for w in resample_weight_chunks(n, resamples=resamples, seed=seed):
-        out[lo : lo + w.shape[1]] = (t @ w.astype(np.float64)).T
+        out[lo : lo + w.shape[1]] = (t @ w).T
         lo += w.shape[1]
     return out
 
