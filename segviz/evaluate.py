@@ -478,10 +478,14 @@ def _concat(arrays: list[np.ndarray]) -> np.ndarray:
 
 def _lookup(values: np.ndarray, img: np.ndarray, encodings: list[str], lut_for) -> np.ndarray:
     """Class indices of raw values, each row through the lookup table of its pair's encoding."""
+    kinds = sorted(set(encodings))
+    if len(kinds) == 1:  # (the usual case: one lookup, no per-row work)
+        return lut_for(kinds[0])[values].astype(np.int64, copy=False)
+    code = {e: i for i, e in enumerate(kinds)}
+    per_row = np.fromiter((code[e] for e in encodings), np.int64, len(encodings))[img]
     out = np.empty(len(values), dtype=np.int64)
-    per_row = np.asarray(encodings, dtype=object)[img] if len(img) else np.zeros(0, dtype=object)
-    for encoding in sorted(set(encodings)):
-        rows = per_row == encoding
+    for i, encoding in enumerate(kinds):
+        rows = per_row == i
         out[rows] = lut_for(encoding)[values[rows]]
     return out
 
@@ -551,6 +555,12 @@ def _merge(image: np.ndarray, gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: 
     """Sum counts that fold onto the same (image, gt, pred) cell; rows (image, gt, pred, count),
     sorted by image, then gt, then pred."""
     key = (image * (k + 1) + gi) * (k + 1) + pi
+    out = np.empty((len(key), 4), dtype=np.int64)
+    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):
+        # already sorted and distinct (the lookup kept the order of each pair's sorted raw values
+        # and mapped no two of them onto one class): nothing to merge
+        out[:, 0], out[:, 1], out[:, 2], out[:, 3] = image, gi, pi, c
+        return out
     uniq, inverse = np.unique(key, return_inverse=True)
     summed = np.rint(np.bincount(inverse, weights=c, minlength=len(uniq))).astype(np.int64)
     out = np.empty((len(uniq), 4), dtype=np.int64)

@@ -175,8 +175,8 @@ class ResultsStore:
         """One folder per (ground-truth folder, prediction folder): the common parents of the files."""
         if not pairs:
             return self.root / "empty"
-        gt_top = common_folder([p.gt_path for p in pairs])
-        pred_top = common_folder([p.pred_path for p in pairs])
+        gt_top = _common_folder([p.gt_path for p in pairs])
+        pred_top = _common_folder([p.pred_path for p in pairs])
         return self.root / hashlib.sha1(f"{gt_top}\0{pred_top}".encode()).hexdigest()[:20]
 
     # ------------------------------------------------------------------ reading
@@ -342,6 +342,22 @@ class ResultsStore:
             os.close(fd)  # releases the lock
 
 
+def _common_folder(paths: list) -> str:
+    """:func:`segviz.dataset.common_folder` without a call per path when every path is a plain
+    absolute one (no ``.``/``..`` parts, no doubled slashes: ``abspath`` would not change it): the
+    common folder of all such paths is that of the lexicographically first and last.
+
+    Example:
+        >>> _common_folder(["/d/gt/b/x.png", "/d/gt/a.png", "/d/gt-2/y.png"])
+        '/d'
+    """
+    names = [os.fspath(p) if not isinstance(p, str) else p for p in paths]
+    plain = all(n.startswith("/") and "/." not in n and "//" not in n for n in names)
+    if not plain or remote.is_url(names[0]):
+        return common_folder(paths)
+    return common_folder([min(names), max(names)])
+
+
 def _one_line(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:297] + "..."
@@ -492,8 +508,12 @@ def _read(folder: Path) -> _Stored | None:
             raise StoreCorrupt(f"{name}: {table.num_rows} rows, {MANIFEST} says {n}")
         if any(col.null_count for col in table.columns):
             raise StoreCorrupt(f"{name}: missing values")
+    columns = {}
+    for name in images.schema.names:  # numbers as arrays, strings as lists: no dict per entry
+        col = images.column(name)
+        columns[name] = col.to_numpy() if name in ("h", "w", "start", "rows", "colour_coded") else col
     stored = _Stored(
-        images.to_pydict(),
+        columns,
         counts.column("gt").to_numpy(),
         counts.column("pred").to_numpy(),
         counts.column("count").to_numpy(),
@@ -541,44 +561,76 @@ def _check_values(s: _Stored) -> None:
         unsorted = ~order & ~first[1:]
         if unsorted.any():
             raise StoreCorrupt(f"count row {int(np.argmax(unsorted)) + 1}: rows repeated or out of order")
-    if any(c and not re.fullmatch(r"[0-9a-f]{16}", c) for c in s.images["colour_key"]):
-        raise StoreCorrupt("malformed colour key")
-    if any(c and not _HEX32.fullmatch(c) for c in s.images["content"]):
-        raise StoreCorrupt("malformed content hash")
+    import pyarrow.compute as pc
+
+    for name, pattern, what in (
+        ("colour_key", "^([0-9a-f]{16})?$", "malformed colour key"),
+        ("content", "^([0-9a-f]{32})?$", "malformed content hash"),
+    ):
+        if pc.all(pc.match_substring_regex(s.images[name], pattern)).as_py() not in (True, None):
+            raise StoreCorrupt(what)
+    for name in ("key", "warnings", "colour_key", "content"):  # checked: now plain lists
+        s.images[name] = s.images[name].to_pylist()
 
 
 def _entries(stored: _Stored | None, wanted: dict, ckey: str, digests: dict) -> dict:
-    """PairCounts of the stored entries that ``wanted`` asks for; fills ``digests`` for them."""
+    """PairCounts of the stored entries that ``wanted`` asks for; fills ``digests`` for them.
+
+    Stored keys are matched as the JSON text the store writes (one dict lookup per entry, no JSON
+    parsing); only entries that match no wanted pair are parsed, to check they are well-formed."""
     from segviz.evaluate import PairCounts
 
     if stored is None:
         return {}
     im = stored.images
-    out = {}
-    for i, raw in enumerate(im["key"]):
-        key = json.loads(raw)
-        if not isinstance(key, list) or len(key) != _KEY_LENGTH:
-            raise StoreCorrupt(f"entry {i}: malformed key")
-        key = tuple(key)
-        if key in out:
+    raw_keys = im["key"]
+    by_text = {json.dumps(key): key for key in wanted}
+    found: dict[tuple, int] = {}
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_keys):
+        if raw in seen:
             raise StoreCorrupt(f"entry {i}: stored twice")
-        pair = wanted.get(key)
-        if pair is None or (im["colour_coded"][i] and im["colour_key"][i] != ckey):
-            out[key] = None  # (kept only to detect duplicates)
+        seen.add(raw)
+        key = by_text.get(raw)
+        if key is None:  # not asked for (or written differently): check it is a key at all
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                raise StoreCorrupt(f"entry {i}: malformed key") from None
+            if not isinstance(parsed, list) or len(parsed) != _KEY_LENGTH:
+                raise StoreCorrupt(f"entry {i}: malformed key")
+            key = tuple(parsed)
+            if key not in wanted:
+                continue
+        if key in found:
+            raise StoreCorrupt(f"entry {i}: stored twice")
+        found[key] = i
+    h, w = im["h"].tolist(), im["w"].tolist()
+    start, rows = im["start"].tolist(), im["rows"].tolist()
+    colour_coded, colour_keys, content, notes = (
+        im["colour_coded"].tolist(),
+        im["colour_key"],
+        im["content"],
+        im["warnings"],
+    )
+    gt, pred, count = stored.gt, stored.pred, stored.count
+    out = {}
+    for key, i in found.items():
+        if colour_coded[i] and colour_keys[i] != ckey:
             continue
-        warnings = json.loads(im["warnings"][i])
-        if not isinstance(warnings, list) or not all(isinstance(x, str) for x in warnings):
-            raise StoreCorrupt(f"entry {i}: malformed warnings")
-        a, b = im["start"][i], im["start"][i] + im["rows"][i]
+        if notes[i] == "[]":
+            warnings = ()
+        else:
+            try:
+                warnings = json.loads(notes[i])
+            except ValueError:
+                raise StoreCorrupt(f"entry {i}: malformed warnings") from None
+            if not isinstance(warnings, list) or not all(isinstance(x, str) for x in warnings):
+                raise StoreCorrupt(f"entry {i}: malformed warnings")
+        a, b = start[i], start[i] + rows[i]
         out[key] = PairCounts(
-            pair,
-            stored.gt[a:b],
-            stored.pred[a:b],
-            stored.count[a:b],
-            (im["h"][i], im["w"][i]),
-            tuple(warnings),
-            im["colour_coded"][i],
+            wanted[key], gt[a:b], pred[a:b], count[a:b], (h[i], w[i]), tuple(warnings), colour_coded[i]
         )
-        if im["content"][i]:
-            digests[key] = im["content"][i]
-    return {k: v for k, v in out.items() if v is not None}
+        if content[i]:
+            digests[key] = content[i]
+    return out
