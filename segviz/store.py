@@ -64,6 +64,11 @@ _MAX_MANIFEST_BYTES = 1 << 16
 _DATA_NAME = re.compile(r"(images|counts)-[0-9a-f]{32}\.parquet")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _KEY_LENGTH = 12  # see pair_key
+#: A save adds a segment (only the new entries) instead of rewriting the store when the store holds
+#: at least this many count rows, fewer than MAX_SEGMENTS segments, and the new rows are at most a
+#: quarter of the stored ones; otherwise it rewrites everything (compaction: stale entries dropped).
+APPEND_MIN_ROWS = 200_000
+MAX_SEGMENTS = 8
 
 
 def default_store_dir() -> Path:
@@ -170,6 +175,8 @@ class ResultsStore:
         self.stats = StoreStats()
         self._digests: dict[tuple, str] = {}  # content_digest of each entry's masks, by pair_key
         self._busy = False  # the last load found the lock held for lock_timeout
+        self._read_state = None  # (folder, manifest, stored rows) of the last load that read a store
+        self._loaded: set[tuple] = set()  # keys of the entries the last load returned
 
     def folder_for(self, pairs: Sequence[Pair]) -> Path:
         """One folder per (ground-truth folder, prediction folder): the common parents of the files."""
@@ -194,9 +201,15 @@ class ResultsStore:
         self._digests = {}
         self._busy = False
         wanted = dict(zip(keys if keys is not None else map(pair_key, pairs), pairs, strict=True))
+        self._read_state = None
         try:
             with self._lock(folder, shared=True):
-                out = _entries(_read(folder), wanted, colour_key(table), self._digests)
+                stored = _read(folder)
+                out = {}
+                for part in stored or ():  # later segments replace earlier entries of the same key
+                    out.update(_entries(part, wanted, colour_key(table), self._digests))
+                if stored:
+                    self._read_state = (folder, stored[0].manifest, sum(len(p.count) for p in stored))
         except StoreBusy as exc:
             self._busy = True  # (the save after it does not wait a second time)
             return self._discard(folder, exc)
@@ -206,6 +219,7 @@ class ResultsStore:
             return self._discard(folder, StoreCorrupt(f"unreadable ({type(exc).__name__}: {exc})"))
         if self.verify:
             out = self._verified(out, wanted)
+        self._loaded = set(out)
         return out
 
     def _discard(self, folder: Path, exc: Exception) -> dict:
@@ -247,6 +261,30 @@ class ResultsStore:
             self.stats.warnings.append(f"results store {folder}: results not saved ({reason})")
 
     def _save(self, folder: Path, counted: list, table: ClassTable | None, keys: dict) -> None:
+        state = self._read_state if self._read_state and self._read_state[0] == folder else None
+        if state is not None and not self.stats.rebuilt:
+            new = [pc for pc in counted if (keys.get(pc.pair) or pair_key(pc.pair)) not in self._loaded]
+            if self._append(folder, new, table, keys, state):
+                return
+        self._write(folder, counted, table, keys, base=None)
+
+    def _append(self, folder: Path, new: list, table, keys: dict, state: tuple) -> bool:
+        """Add ``new`` entries as one more segment when the store is large, the segments few and
+        the manifest still the one read; False when a full rewrite is due (that is compaction)."""
+        _, manifest, stored_rows = state
+        segments = manifest.get("segments", [])
+        new_rows = sum(len(pc.counts) for pc in new)
+        if stored_rows < APPEND_MIN_ROWS:
+            return False
+        if not new:  # (pairs that failed to read, a folder that lost files: nothing to add)
+            return True
+        if len(segments) >= MAX_SEGMENTS or new_rows * 4 > stored_rows:  # (rewrite, dropping the stale)
+            return False
+        return self._write(folder, new, table, keys, base=manifest)
+
+    def _write(self, folder: Path, counted: list, table, keys: dict, *, base: dict | None) -> bool:
+        """Write ``counted`` as the whole store (``base`` None) or as a segment added to the
+        manifest ``base``; False (nothing written) when ``base`` is no longer the current manifest."""
         import pyarrow as pa
 
         ckey = colour_key(table)
@@ -286,22 +324,37 @@ class ResultsStore:
         for role, data in blobs.items():
             digest = hashlib.blake2b(data, digest_size=16).hexdigest()
             files[role] = {"name": f"{role}-{digest}.parquet", "bytes": len(data), "blake2b": digest}
-        manifest = {"format": FORMAT_VERSION, "pairs": len(counted), "rows": start, "files": files}
+        if base is None:
+            manifest = {"format": FORMAT_VERSION, "pairs": len(counted), "rows": start, "files": files}
+        else:
+            segment = {"pairs": len(counted), "rows": start, "files": files}
+            manifest = {k: v for k, v in base.items() if k != "checksum"}
+            manifest["segments"] = [*base.get("segments", []), segment]
         manifest["checksum"] = _manifest_checksum(manifest)
+        if base is not None and len(json.dumps(manifest)) > _MAX_MANIFEST_BYTES:
+            return False
 
         folder.mkdir(parents=True, exist_ok=True)
         with self._lock(folder, shared=False):
+            if base is not None:
+                try:  # another writer since our read: rewrite everything instead
+                    if _read_manifest(folder) != base:
+                        return False
+                except StoreCorrupt:
+                    return False
             for name in os.listdir(folder):  # a folder where a file belongs (damage) goes first
                 if os.path.isdir(folder / name) and not os.path.islink(folder / name):
                     shutil.rmtree(folder / name)
             for role, data in blobs.items():
                 _write_atomic(folder / files[role]["name"], data)
             _write_atomic(folder / MANIFEST, json.dumps(manifest).encode())  # last: the commit point
-            keep = {MANIFEST, LOCK, *(f["name"] for f in files.values())}
+            keep = {MANIFEST, LOCK, *(f["name"] for part in _parts(manifest) for f in part["files"].values())}
             for old in os.listdir(folder):  # earlier data files, an older format, a crashed save's temp
                 if old not in keep:
                     with contextlib.suppress(OSError):
                         os.unlink(folder / old)
+        self._read_state = None
+        return True
 
     # ------------------------------------------------------------------ locking
     @contextlib.contextmanager
@@ -440,12 +493,22 @@ def _read_manifest(folder: Path) -> dict | None:
         raise StoreCorrupt(f"format {meta.get('format')!r}, expected {FORMAT_VERSION}")
     if meta.get("checksum") != _manifest_checksum(meta):
         raise StoreCorrupt(f"{MANIFEST} checksum mismatch")
+    segments = meta.get("segments", [])
+    if not isinstance(segments, list) or not all(isinstance(x, dict) for x in segments):
+        raise StoreCorrupt(f"{MANIFEST}: segments = {segments!r}, expected a list")
+    for where, part in (("", meta), *((f"segments[{i}].", x) for i, x in enumerate(segments))):
+        _check_part(where, part)
+    return meta
+
+
+def _check_part(where: str, part: dict) -> None:
+    """One data-file pair's entry in the manifest: its counts and its two files."""
     for name in ("pairs", "rows"):
-        if not _is_int(meta.get(name)) or meta[name] < 0:
-            raise StoreCorrupt(f"{MANIFEST}: {name} = {meta.get(name)!r}, expected a count")
-    files = meta.get("files")
+        if not _is_int(part.get(name)) or part[name] < 0:
+            raise StoreCorrupt(f"{MANIFEST}: {where}{name} = {part.get(name)!r}, expected a count")
+    files = part.get("files")
     if not isinstance(files, dict) or set(files) != {"images", "counts"}:
-        raise StoreCorrupt(f"{MANIFEST}: files = {files!r}, expected images and counts")
+        raise StoreCorrupt(f"{MANIFEST}: {where}files = {files!r}, expected images and counts")
     for role, f in files.items():
         ok = (
             isinstance(f, dict)
@@ -458,8 +521,12 @@ def _read_manifest(folder: Path) -> dict | None:
             and f["bytes"] >= 0
         )
         if not ok:
-            raise StoreCorrupt(f"{MANIFEST}: files.{role} = {f!r} is malformed")
-    return meta
+            raise StoreCorrupt(f"{MANIFEST}: {where}files.{role} = {f!r} is malformed")
+
+
+def _parts(manifest: dict) -> list[dict]:
+    """The manifest's data-file pairs: the base, then each segment in the order written."""
+    return [manifest, *manifest.get("segments", [])]
 
 
 def _read_file(folder: Path, entry: dict):
@@ -488,19 +555,24 @@ class _Stored:
     gt: np.ndarray
     pred: np.ndarray
     count: np.ndarray
+    manifest: dict  # the whole store's manifest
 
 
-def _read(folder: Path) -> _Stored | None:
-    """The folder's checked contents; None when nothing is stored; StoreCorrupt when it cannot be
-    trusted."""
+def _read(folder: Path) -> list[_Stored] | None:
+    """The folder's checked contents, one :class:`_Stored` per data-file pair (base first, then
+    the segments); None when nothing is stored; StoreCorrupt when it cannot be trusted."""
     meta = _read_manifest(folder)
     if meta is None:
         return None
-    images = _read_file(folder, meta["files"]["images"])
-    counts = _read_file(folder, meta["files"]["counts"])
+    return [_read_part(folder, part, meta) for part in _parts(meta)]
+
+
+def _read_part(folder: Path, part: dict, meta: dict) -> _Stored:
+    images = _read_file(folder, part["files"]["images"])
+    counts = _read_file(folder, part["files"]["counts"])
     for name, table, schema, n in (
-        ("images", images, _IMAGES_SCHEMA(), meta["pairs"]),
-        ("counts", counts, _COUNTS_SCHEMA(), meta["rows"]),
+        ("images", images, _IMAGES_SCHEMA(), part["pairs"]),
+        ("counts", counts, _COUNTS_SCHEMA(), part["rows"]),
     ):
         if not table.schema.remove_metadata().equals(schema):
             raise StoreCorrupt(f"{name}: unexpected columns ({', '.join(table.schema.names)})")
@@ -517,6 +589,7 @@ def _read(folder: Path) -> _Stored | None:
         counts.column("gt").to_numpy(),
         counts.column("pred").to_numpy(),
         counts.column("count").to_numpy(),
+        meta,
     )
     _check_values(stored)
     return stored

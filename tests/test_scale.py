@@ -4,13 +4,15 @@ bootstrap (exactly the dense reference with the same weights; statistically the 
 
 from __future__ import annotations
 
+import json
+import os
 import random
 
 import numpy as np
 import pytest
 from test_stats import beta_population, evaluation_from_rows, simulated
 
-from segviz import metrics
+from segviz import evaluate, metrics, open_dataset
 from segviz.stats import (
     SUMMARY_KEYS,
     bootstrap,
@@ -20,6 +22,7 @@ from segviz.stats import (
     resample_weights,
     summary_from_counts,
 )
+from segviz.store import ResultsStore
 
 TAIL = 50 * (1 - 0.95)
 
@@ -189,3 +192,88 @@ def test_bootstrap_distribution_matches_a_textbook_bootstrap():
     mine = summary_from_counts(*(w @ x.astype(np.float64) for x in dense_counts(ev)))["mean_iou"]
     assert np.std(mine) == pytest.approx(np.std(values), rel=0.05)
     assert iv.high - iv.low == pytest.approx(width, rel=0.1)
+
+
+# ---------------------------------------------------------------------- incremental store updates
+def _segment_dataset(root, n: int = 12):
+    from conftest import save_mask
+
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        gt = rng.integers(0, 5, (12, 16))
+        pred = np.where(rng.random((12, 16)) < 0.7, gt, rng.integers(0, 5, (12, 16)))
+        save_mask(root / "gt" / f"im{i:02d}.png", gt)
+        save_mask(root / "pred" / f"im{i:02d}.png", pred)
+    return root
+
+
+def _change(root, i: int, seed: int) -> None:
+    from conftest import save_mask
+
+    path = root / "pred" / f"im{i:02d}.png"
+    save_mask(path, np.random.default_rng(seed).integers(0, 5, (12, 16)))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000 * seed))
+
+
+def _manifest(store_root):
+    (folder,) = [p for p in store_root.iterdir() if p.is_dir()]
+    return json.loads((folder / "meta.json").read_text()), folder
+
+
+@pytest.fixture
+def appending(monkeypatch):
+    """Segments from the first save on (at scale: from APPEND_MIN_ROWS stored rows)."""
+    monkeypatch.setattr("segviz.store.APPEND_MIN_ROWS", 0)
+
+
+def test_a_changed_prediction_adds_a_segment_with_the_numbers_of_a_full_recompute(tmp_path, appending):
+    root = _segment_dataset(tmp_path / "ds")
+    store = ResultsStore(tmp_path / "store")
+    evaluate(open_dataset(root), store=store)
+    base, _ = _manifest(tmp_path / "store")
+    _change(root, 3, seed=1)
+    result = evaluate(open_dataset(root), store=store)
+    assert (store.stats.hits, store.stats.misses) == (11, 1)
+    meta, folder = _manifest(tmp_path / "store")
+    assert meta["files"] == base["files"] and [s["pairs"] for s in meta["segments"]] == [1]
+    assert len(list(folder.glob("counts-*"))) == 2
+    fresh = evaluate(open_dataset(root))
+    assert result.to_dict() == fresh.to_dict()
+    again = evaluate(open_dataset(root), store=ResultsStore(tmp_path / "store"))
+    assert again.to_dict() == fresh.to_dict()
+    assert again.image_frame().equals(fresh.image_frame())
+
+
+def test_segments_are_compacted_when_they_pile_up(tmp_path, appending):
+    from segviz.store import MAX_SEGMENTS
+
+    root = _segment_dataset(tmp_path / "ds")
+    store = ResultsStore(tmp_path / "store")
+    evaluate(open_dataset(root), store=store)
+    for round_ in range(MAX_SEGMENTS + 1):
+        _change(root, round_ % 12, seed=round_ + 1)
+        result = evaluate(open_dataset(root), store=store)
+        assert store.stats.misses == 1 and not store.stats.warnings
+        meta, folder = _manifest(tmp_path / "store")
+        expected = round_ + 1 if round_ < MAX_SEGMENTS else 0  # the ninth save rewrites everything
+        assert len(meta.get("segments", [])) == expected
+        assert result.to_dict() == evaluate(open_dataset(root)).to_dict()
+    assert meta["pairs"] == 12 and len(list(folder.glob("*.parquet"))) == 2  # stale entries dropped
+
+
+def test_a_damaged_segment_gives_the_fresh_numbers_with_one_warning(tmp_path, appending):
+    root = _segment_dataset(tmp_path / "ds")
+    store = ResultsStore(tmp_path / "store")
+    evaluate(open_dataset(root), store=store)
+    _change(root, 5, seed=2)
+    evaluate(open_dataset(root), store=store)
+    meta, folder = _manifest(tmp_path / "store")
+    path = folder / meta["segments"][0]["files"]["counts"]["name"]
+    path.write_bytes(path.read_bytes()[:-9])
+    store = ResultsStore(tmp_path / "store")
+    result = evaluate(open_dataset(root), store=store)
+    assert len(store.stats.warnings) == 1 and "truncated" in store.stats.warnings[0]
+    assert result.to_dict() == evaluate(open_dataset(root)).to_dict()
+    evaluate(open_dataset(root), store=store)
+    assert (store.stats.hits, store.stats.warnings) == (12, [])
