@@ -283,21 +283,11 @@ class Evaluation:
         each computed from that image's own confusion matrix."""
         import pandas as pd
 
-        n, k = self.num_images, self.table.num_classes
-        m = self.image_count_matrix()
-        # per-image sums and IoU from the sparse aggregates: O(entries), no (N, K) Python work
-        img = np.repeat(np.arange(n), np.diff(m.indptr))
-        col, val = m.indices, m.data
-        tp_sum = np.bincount(img[col < k], weights=val[col < k], minlength=n)
-        gt_sum = np.bincount(
-            img[(col >= k) & (col < 2 * k)], weights=val[(col >= k) & (col < 2 * k)], minlength=n
-        )
-        iou = _sparse_iou(m, n, k)
-        miou, _ = metrics._mean_defined(iou)
+        pa, miou, iou = self._image_metrics()
         frame = pd.DataFrame(
             {
                 "name": self.names,
-                "pixel_accuracy": metrics._divide(tp_sum, gt_sum),
+                "pixel_accuracy": pa,
                 "mean_iou": miou,
                 "ignored_pixels": self.ignored_per_image,
                 "invalid_pred_pixels": np.bincount(
@@ -311,6 +301,19 @@ class Evaluation:
         )
         per_class = pd.DataFrame(iou, columns=[f"iou:{n}" for n in self.table.names])
         return pd.concat([frame, per_class], axis=1)
+
+    def _image_metrics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per image: pixel accuracy (N,), mIoU (N,) and per-class IoU (N, K), float64, NaN =
+        undefined, from the sparse aggregates (O(entries), no Python loop)."""
+        n, k = self.num_images, self.table.num_classes
+        m = self.image_count_matrix()
+        img = np.repeat(np.arange(n), np.diff(m.indptr))
+        col, val = m.indices, m.data
+        tp_sum = np.bincount(img[col < k], weights=val[col < k], minlength=n)
+        in_gt = (col >= k) & (col < 2 * k)
+        gt_sum = np.bincount(img[in_gt], weights=val[in_gt], minlength=n)
+        iou = _sparse_iou(m, n, k)
+        return metrics._divide(tp_sum, gt_sum), metrics._mean_defined(iou)[0], iou
 
     def images_for_cell(self, gt_index: int, pred_index: int) -> pd.DataFrame:
         """Images where ground-truth class ``gt_index`` was predicted as ``pred_index`` (K = invalid),
@@ -361,7 +364,7 @@ class Evaluation:
         """The JSON contract of ``segviz evaluate --json`` (undefined values as None)."""
         s = self.summary()
         classes = self.class_frame()
-        images = self.image_frame()
+        pa, miou, _ = self._image_metrics()  # (not the whole per-image table: two columns of it)
         return {
             "num_images": self.num_images,
             **{m: _clean(s[m]) for m in metrics.SUMMARY_METRICS},
@@ -386,12 +389,8 @@ class Evaluation:
             ],
             "confusion_matrix": self.confusion[:, :-1].tolist(),
             "images": [
-                {
-                    "name": row.name,
-                    "pixel_accuracy": _clean(row.pixel_accuracy),
-                    "mean_iou": _clean(row.mean_iou),
-                }
-                for row in images[["name", "pixel_accuracy", "mean_iou"]].itertuples(index=False)
+                {"name": name, "pixel_accuracy": _clean(a), "mean_iou": _clean(b)}
+                for name, a, b in zip(self.names, pa.tolist(), miou.tolist(), strict=True)
             ],
             "skipped": [{"name": p.name, "reason": p.reason} for p in self.skipped],
             "warnings": [{"name": p.name, "message": p.reason} for p in self.warnings],

@@ -277,3 +277,13 @@ def test_a_damaged_segment_gives_the_fresh_numbers_with_one_warning(tmp_path, ap
     assert result.to_dict() == evaluate(open_dataset(root)).to_dict()
     evaluate(open_dataset(root), store=store)
     assert (store.stats.hits, store.stats.warnings) == (12, [])
+
+
+def test_to_dict_images_are_the_per_image_table_columns():
+    ev = random_evaluation(8)
+    frame = ev.image_frame()
+    got = ev.to_dict()["images"]
+    assert [x["name"] for x in got] == frame["name"].tolist()
+    for key in ("pixel_accuracy", "mean_iou"):
+        expected = [None if np.isnan(v) else v for v in frame[key]]
+        assert [x[key] for x in got] == expected
