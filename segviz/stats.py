@@ -12,7 +12,8 @@ Method (:func:`bootstrap`):
 2. ``resamples`` times (default 1000), draw N images with replacement from a seeded generator
    (``np.random.default_rng(seed).integers(0, N, (B, N))``, default seed 0: the same call gives the
    same interval). Resample b is a weight vector ``W[b, i]`` = how often image i was drawn, and its
-   dataset counts are ``W @ TP``, ``W @ GT``, ``W @ PRED`` (B, K): one matrix product, no pixels.
+   dataset counts are ``W @ TP``, ``W @ GT``, ``W @ PRED`` (B, K), no pixels: computed a chunk of
+   resamples at a time against the sparse per-image aggregates (see "Speed and memory" below).
 3. Every metric of every resample is computed from those counts exactly as :mod:`segviz.metrics`
    does (:func:`summary_from_counts`, :func:`iou_from_counts`): IoU = TP / (GT + PRED − TP), undefined
    (NaN) when the denominator is 0, means over the defined values only, FWIoU weighted by GT share.

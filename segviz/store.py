@@ -11,7 +11,8 @@ Layout: ``STORE_DIR/<key of the gt and pred folders>/`` holds
   shape, warnings, where its rows start, and the content hash of its masks when known);
 * ``counts-<hash>.parquet``: (gt value, pred value, count) rows, each pair's rows contiguous;
 * ``meta.json``: the manifest, written last: format version, entry and row counts, each data file's
-  name, size and BLAKE2b hash, and a hash of the manifest itself;
+  name, size and BLAKE2b hash, and a hash of the manifest itself; optionally ``segments``: more
+  (images, counts) file pairs, each listed and checked the same way;
 * ``.lock``: taken shared to read, exclusively to write (``fcntl.flock``).
 
 Guarantees: a save writes new files under names of their content, then replaces ``meta.json``
@@ -21,7 +22,15 @@ see a complete store. On load the manifest, both hashes, the schemas and every v
 size, row ranges contiguous, no duplicate entry); anything wrong discards the stored entries (one
 warning in :attr:`StoreStats.warnings`) and they are recomputed, never trusted. A store that cannot
 be written (read-only, disk full, lock held too long) gives a warning; results are still returned.
-The manifest lists data files by name, so a layout with several data files per folder can follow.
+
+Incremental saves (issue #17): when the store holds at least :data:`APPEND_MIN_ROWS` count rows, a
+save adds one *segment* holding only the entries that were not stored (one changed prediction: one
+small file pair, whatever the dataset's size) and lists it in the manifest; an entry in a later
+segment replaces an earlier one with the same key (a recount after ``--verify``), and an entry whose
+files changed simply stops matching (its key holds their sizes and times). After
+:data:`MAX_SEGMENTS` segments, or when the new rows exceed a quarter of the stored ones, the save
+rewrites everything as one file pair (compaction; stale entries dropped). A segviz that predates
+segments reads the base files only: the entries of the segments are then recomputed, never wrong.
 
 A mask rewritten with the same size and modification time is served from the store; with
 ``ResultsStore(verify=True)`` (CLI ``--verify``) every mask's content hash is checked against the
