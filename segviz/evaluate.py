@@ -457,17 +457,19 @@ def fold(
 def _sparse_iou(m, n: int, k: int) -> np.ndarray:
     """Per-image, per-class IoU (N, K) float64 (NaN where the union is empty) from the (N, 3K)
     aggregates, touching only the classes present in each image (the same formula as
-    :func:`segviz.metrics._divide` of TP / (GT + PRED - TP))."""
+    :func:`segviz.metrics._divide` of TP / (GT + PRED - TP), the same floats)."""
     out = np.full((n, k), np.nan)
-    img = np.repeat(np.arange(n), np.diff(m.indptr))
-    col, val = m.indices, m.data.astype(np.float64)
-    part, cls = np.divmod(col, k)
-    key = img * k + cls
-    uniq, inv = np.unique(key, return_inverse=True)
-    tp, gt, pred = (
-        np.bincount(inv[part == j], weights=val[part == j], minlength=len(uniq)) for j in range(3)
-    )
-    out.ravel()[uniq] = metrics._divide(tp, gt + pred - tp)
+    tp, gt, pred = m[:, :k], m[:, k : 2 * k], m[:, 2 * k :]
+    union = (gt + pred - tp).tocsr()  # (sparse sums: sorted, one entry per present class)
+    union.sum_duplicates()
+    rows = np.repeat(np.arange(n), np.diff(union.indptr))
+    at = rows * k + union.indices  # flat positions, ascending
+    tp = tp.tocsr()
+    tp.sum_duplicates()
+    tp_at = np.repeat(np.arange(n), np.diff(tp.indptr)) * k + tp.indices  # a subset of ``at``
+    num = np.zeros(len(at))
+    num[np.searchsorted(at, tp_at)] = tp.data
+    out.ravel()[at] = metrics._divide(num, union.data)
     return out
 
 
