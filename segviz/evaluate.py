@@ -474,7 +474,8 @@ def _sparse_iou(m, n: int, k: int) -> np.ndarray:
 
 
 def _concat(arrays: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(arrays).astype(np.int64) if arrays else np.zeros(0, dtype=np.int64)
+    # (copy=False: concatenate made the one copy needed; int64 arrays are not copied again)
+    return np.concatenate(arrays).astype(np.int64, copy=False) if arrays else np.zeros(0, dtype=np.int64)
 
 
 def _lookup(values: np.ndarray, img: np.ndarray, encodings: list[str], lut_for) -> np.ndarray:
