@@ -456,20 +456,22 @@ def fold(
 
 def _sparse_iou(m, n: int, k: int) -> np.ndarray:
     """Per-image, per-class IoU (N, K) float64 (NaN where the union is empty) from the (N, 3K)
-    aggregates, touching only the classes present in each image (the same formula as
-    :func:`segviz.metrics._divide` of TP / (GT + PRED - TP), the same floats)."""
+    aggregates, touching only the classes present in each image: TP, GT and PRED gathered at the
+    present (image, class) cells, then the one IoU expression (the same floats as the dense path)."""
     out = np.full((n, k), np.nan)
-    tp, gt, pred = m[:, :k], m[:, k : 2 * k], m[:, 2 * k :]
-    union = (gt + pred - tp).tocsr()  # (sparse sums: sorted, one entry per present class)
-    union.sum_duplicates()
-    rows = np.repeat(np.arange(n), np.diff(union.indptr))
-    at = rows * k + union.indices  # flat positions, ascending
-    tp = tp.tocsr()
-    tp.sum_duplicates()
-    tp_at = np.repeat(np.arange(n), np.diff(tp.indptr)) * k + tp.indices  # a subset of ``at``
-    num = np.zeros(len(at))
-    num[np.searchsorted(at, tp_at)] = tp.data
-    out.ravel()[at] = metrics._divide(num, union.data)
+    blocks = [m[:, j * k : (j + 1) * k].tocsr() for j in range(3)]  # TP, GT, PRED
+    present = (blocks[1] + blocks[2]).tocsr()  # GT + PRED > 0: the union is not empty
+    present.sum_duplicates()
+
+    def flat(b) -> np.ndarray:  # ascending flat (image, class) positions of a canonical CSR
+        return np.repeat(np.arange(n), np.diff(b.indptr)) * k + b.indices
+
+    at = flat(present)
+    tp, gt, pred = (np.zeros(len(at)) for _ in range(3))
+    for values, b in zip((tp, gt, pred), blocks, strict=True):
+        b.sum_duplicates()
+        values[np.searchsorted(at, flat(b))] = b.data  # (each block's cells are among ``at``)
+    out.ravel()[at] = metrics._divide(tp, gt + pred - tp)  # (= stats.iou_from_counts)
     return out
 
 
