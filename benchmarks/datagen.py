@@ -463,6 +463,68 @@ def ensure_dataset(out: Path, kind: str, n: int, *, jobs: int = 2, log=print) ->
     return root
 
 
+SCALE_VERSION = 1
+SCALE_MODELS = ("model_a", "model_b")
+
+
+def _scale_range(args) -> int:
+    """Distinct pool pairs ``lo..hi`` of a scale dataset: ADE-like scenes shrunk to ``size`` (nearest
+    neighbour), one ground truth and one prediction per model (model_b with its own mistakes)."""
+    root, lo, hi, size = args
+    root = Path(root)
+    for i in range(lo, hi):
+        rng = np.random.default_rng((KIND_SEED["ade"], i))
+        (w, h), shapes = ade_scene(rng)
+        gt = Image.new("L", (w, h), 1)
+        draw(gt, shapes)
+        gt.resize(size, Image.NEAREST).save(root / "pool" / f"gt-{i}.png")
+        for m, model in enumerate(SCALE_MODELS):
+            pred = Image.new("L", (w, h), 1)
+            draw(pred, shapes, pred_rng=np.random.default_rng((KIND_SEED["ade"], i, 1 + m)), swap=ade_swap)
+            pred.resize(size, Image.NEAREST).save(root / "pool" / f"{model}-{i}.png")
+    return hi - lo
+
+
+def ensure_scale_dataset(
+    out: Path, n: int, *, size: tuple[int, int] = (128, 96), distinct: int = 2000, jobs: int = 2, log=print
+) -> Path:
+    """An ADE-like dataset of ``n`` images for the scale benchmark (issue #17), generated once.
+
+    ``distinct`` pairs are drawn (``size`` masks, ids 1..150, 0 = other) into ``pool/``; image ``i``
+    is a hard link to pool pair ``i % distinct`` (``gt/ADE_train_<i>.png``,
+    ``pred/model_a/...``, ``pred/model_b/...``), so 100,000 images take ~2 x 3 x distinct files of
+    disk. segviz never short-circuits on identical content (a pair is keyed by its path, size and
+    modification time, and every file is decoded), so the links cost a cold evaluation what distinct
+    files would; only the per-image numbers repeat with period ``distinct``.
+    """
+    distinct = min(distinct, n)
+    root = out / f"scale-{n}-{size[0]}x{size[1]}"
+    meta = {"version": SCALE_VERSION, "pairs": n, "size": list(size), "distinct": distinct}
+    marker = root / "dataset.json"
+    if marker.is_file():
+        try:
+            if json.loads(marker.read_text()) == meta:
+                return root
+        except ValueError:
+            pass
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "pool").mkdir(parents=True)
+    log(f"generating {n} scale pairs ({distinct} distinct, {size[0]}x{size[1]}) in {root} ...")
+    step = 50
+    chunks = [(str(root), lo, min(distinct, lo + step), size) for lo in range(0, distinct, step)]
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(_scale_range, chunks))
+    folders = {"gt": root / "gt", **{m: root / "pred" / m for m in SCALE_MODELS}}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    for i in range(n):
+        for src, folder in folders.items():
+            os.link(root / "pool" / f"{src}-{i % distinct}.png", folder / f"ADE_train_{i:08d}.png")
+    (root / "classes.csv").write_text(classes_csv("ade"))
+    marker.write_text(json.dumps(meta))
+    return root
+
+
 def pixel_accuracy(root: Path, kind: str, limit: int = 40) -> float:
     """Share of valid ground-truth pixels predicted correctly over the first ``limit`` pairs."""
     ignore = 0 if kind == "ade" else 255

@@ -203,6 +203,9 @@ class Evaluation:
     ignored_per_image: np.ndarray
     skipped: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    #: per-image aggregates computed once (see :meth:`image_count_matrix`); image_rows is not
+    #: changed after construction
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ totals
     @property
@@ -261,29 +264,49 @@ class Evaluation:
         out[rows[:, 1], rows[:, 2]] = rows[:, 3]
         return out
 
+    def image_count_matrix(self):
+        """Per-image aggregates, computed once per evaluation: a ``scipy.sparse.csr_matrix`` of shape
+        (N, 3K), int64, columns ``[TP | GT | PRED]`` per class (PRED counts valid predictions only).
+        A subset, a bootstrap or the per-image table reads these instead of re-aggregating the
+        sparse (image, gt, pred, count) rows; about 3 x 12 bytes per class present in an image.
+
+        Example:
+            >>> from segviz.stats import _example_evaluation
+            >>> _example_evaluation().image_count_matrix().toarray().tolist()
+            [[30, 15, 35, 15, 30, 20], [20, 16, 20, 30, 30, 16]]
+        """
+        if "matrix" not in self._cache:
+            import scipy.sparse as sp
+
+            n, k = self.num_images, self.table.num_classes
+            img, g, p, c = self.image_rows.T
+            diag, valid = g == p, p < k
+            rows = np.concatenate([img[diag], img, img[valid]])
+            cols = np.concatenate([g[diag], k + g, 2 * k + p[valid]])
+            vals = np.concatenate([c[diag], c, c[valid]])
+            matrix = sp.csr_matrix((vals, (rows, cols)), shape=(n, 3 * k), dtype=np.int64)
+            matrix.sum_duplicates()  # (csr_matrix sums repeated cells; this also sorts them)
+            self._cache["matrix"] = matrix
+        return self._cache["matrix"]
+
     def image_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(TP, GT, PRED) per image and class, each (N, K), from the sparse rows."""
-        n, k = self.num_images, self.table.num_classes
-        img, g, p, c = self.image_rows.T
-        gt = np.bincount(img * k + g, weights=c, minlength=n * k).reshape(n, k)
-        valid = p < k
-        pred = np.bincount(img[valid] * k + p[valid], weights=c[valid], minlength=n * k).reshape(n, k)
-        diag = g == p
-        tp = np.bincount(img[diag] * k + g[diag], weights=c[diag], minlength=n * k).reshape(n, k)
-        return tp.astype(np.int64), gt.astype(np.int64), pred.astype(np.int64)
+        """(TP, GT, PRED) per image and class, each dense int64 (N, K); for large N prefer the sparse
+        :meth:`image_count_matrix`."""
+        k = self.table.num_classes
+        dense = self.image_count_matrix().toarray()
+        return dense[:, :k], dense[:, k : 2 * k], dense[:, 2 * k :]
 
     def image_frame(self) -> pd.DataFrame:
         """Per-image table: name, pixel_accuracy, mean_iou, then one ``iou:<class>`` column per class,
         each computed from that image's own confusion matrix."""
         import pandas as pd
 
-        per_image = metrics.from_counts(*self.image_counts())
-        iou = per_image["iou"]
+        pa, miou, iou = self._image_metrics()
         frame = pd.DataFrame(
             {
                 "name": self.names,
-                "pixel_accuracy": per_image["pixel_accuracy"],
-                "mean_iou": per_image["mean_iou"],
+                "pixel_accuracy": pa,
+                "mean_iou": miou,
                 "ignored_pixels": self.ignored_per_image,
                 "invalid_pred_pixels": np.bincount(
                     self.image_rows[:, 0],
@@ -297,6 +320,19 @@ class Evaluation:
         per_class = pd.DataFrame(iou, columns=[f"iou:{n}" for n in self.table.names])
         return pd.concat([frame, per_class], axis=1)
 
+    def _image_metrics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per image: pixel accuracy (N,), mIoU (N,) and per-class IoU (N, K), float64, NaN =
+        undefined, from the sparse aggregates (O(entries), no Python loop)."""
+        n, k = self.num_images, self.table.num_classes
+        m = self.image_count_matrix()
+        img = np.repeat(np.arange(n), np.diff(m.indptr))
+        col, val = m.indices, m.data
+        tp_sum = np.bincount(img[col < k], weights=val[col < k], minlength=n)
+        in_gt = (col >= k) & (col < 2 * k)
+        gt_sum = np.bincount(img[in_gt], weights=val[in_gt], minlength=n)
+        iou = _sparse_iou(m, n, k)
+        return metrics.divide(tp_sum, gt_sum), metrics.mean_defined(iou)[0], iou
+
     def images_for_cell(self, gt_index: int, pred_index: int) -> pd.DataFrame:
         """Images where ground-truth class ``gt_index`` was predicted as ``pred_index`` (K = invalid),
         ranked by pixel count: columns image (index), name, pixels, share_of_gt (of that image's
@@ -306,13 +342,14 @@ class Evaluation:
         r = self.image_rows
         hit = r[(r[:, 1] == gt_index) & (r[:, 2] == pred_index)]
         hit = hit[np.argsort(-hit[:, 3], kind="stable")]
-        _, gt, _ = self.image_counts()
+        gt = self.image_count_matrix()[hit[:, 0], self.table.num_classes + gt_index].toarray().ravel()
+        names = np.asarray(self.names, dtype=object)
         return pd.DataFrame(
             {
                 "image": hit[:, 0],
-                "name": [self.names[i] for i in hit[:, 0]],
+                "name": names[hit[:, 0]].tolist(),
                 "pixels": hit[:, 3],
-                "share_of_gt": hit[:, 3] / gt[hit[:, 0], gt_index],
+                "share_of_gt": hit[:, 3] / gt,
             }
         )
 
@@ -324,25 +361,28 @@ class Evaluation:
             raise ValueError("subset: indices must be unique")
         remap = np.full(self.num_images, -1, dtype=np.int64)
         remap[idx] = np.arange(len(idx))
-        rows = self.image_rows[remap[self.image_rows[:, 0]] >= 0].copy()
+        rows = self.image_rows[remap[self.image_rows[:, 0]] >= 0]
         rows[:, 0] = remap[rows[:, 0]]
-        return Evaluation(
+        out = Evaluation(
             table=self.table,
-            names=[self.names[i] for i in idx],
-            pairs=[self.pairs[i] for i in idx],
+            names=[self.names[i] for i in idx.tolist()],
+            pairs=[self.pairs[i] for i in idx.tolist()],
             confusion=_dense(rows, self.table.num_classes),
             image_rows=rows,
             ignored_per_image=self.ignored_per_image[idx],
             skipped=list(self.skipped),
             warnings=list(self.warnings),
         )
+        if "matrix" in self._cache:
+            out._cache["matrix"] = self._cache["matrix"][idx]
+        return out
 
     # ------------------------------------------------------------------ export
     def to_dict(self) -> dict:
         """The JSON contract of ``segviz evaluate --json`` (undefined values as None)."""
         s = self.summary()
         classes = self.class_frame()
-        images = self.image_frame()
+        pa, miou, _ = self._image_metrics()  # (not the whole per-image table: two columns of it)
         return {
             "num_images": self.num_images,
             **{m: _clean(s[m]) for m in metrics.SUMMARY_METRICS},
@@ -367,12 +407,8 @@ class Evaluation:
             ],
             "confusion_matrix": self.confusion[:, :-1].tolist(),
             "images": [
-                {
-                    "name": row.name,
-                    "pixel_accuracy": _clean(row.pixel_accuracy),
-                    "mean_iou": _clean(row.mean_iou),
-                }
-                for row in images[["name", "pixel_accuracy", "mean_iou"]].itertuples(index=False)
+                {"name": name, "pixel_accuracy": _clean(a), "mean_iou": _clean(b)}
+                for name, a, b in zip(self.names, pa.tolist(), miou.tolist(), strict=True)
             ],
             "skipped": [{"name": p.name, "reason": p.reason} for p in self.skipped],
             "warnings": [{"name": p.name, "message": p.reason} for p in self.warnings],
@@ -440,17 +476,44 @@ def fold(
     )
 
 
+def _sparse_iou(m, n: int, k: int) -> np.ndarray:
+    """Per-image, per-class IoU (N, K) float64 (NaN where the union is empty) from the (N, 3K)
+    aggregates, touching only the classes present in each image: TP, GT and PRED gathered at the
+    present (image, class) cells, then the one IoU expression (the same floats as the dense path)."""
+    out = np.full((n, k), np.nan)
+    blocks = [m[:, j * k : (j + 1) * k].tocsr() for j in range(3)]  # TP, GT, PRED
+    present = (blocks[1] + blocks[2]).tocsr()  # GT + PRED > 0: the union is not empty
+    present.sum_duplicates()
+
+    def flat(b) -> np.ndarray:  # ascending flat (image, class) positions of a canonical CSR
+        return np.repeat(np.arange(n), np.diff(b.indptr)) * k + b.indices
+
+    at = flat(present)
+    tp, gt, pred = (np.zeros(len(at)) for _ in range(3))
+    for values, b in zip((tp, gt, pred), blocks, strict=True):
+        b.sum_duplicates()
+        values[np.searchsorted(at, flat(b))] = b.data  # (each block's cells are among ``at``)
+    out.ravel()[at] = metrics.iou(tp, gt, pred)  # the one IoU formula, on the stored cells only
+    return out
+
+
 def _concat(arrays: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(arrays).astype(np.int64) if arrays else np.zeros(0, dtype=np.int64)
+    # (copy=False: concatenate made the one copy needed; int64 arrays are not copied again)
+    return np.concatenate(arrays).astype(np.int64, copy=False) if arrays else np.zeros(0, dtype=np.int64)
 
 
 def _lookup(values: np.ndarray, img: np.ndarray, encodings: list[str], indices) -> np.ndarray:
     """Class indices of raw values, each row looked up in the table with its pair's encoding
-    (``indices``: :meth:`ClassTable.gt_indices` or :meth:`ClassTable.pred_indices`)."""
+    (``indices``: :meth:`ClassTable.gt_indices` or :meth:`ClassTable.pred_indices`: sparse lookups,
+    never a table indexed by value)."""
+    kinds = sorted(set(encodings))
+    if len(kinds) == 1:  # (the usual case: one lookup, no per-row work)
+        return np.asarray(indices(values, encoding=kinds[0]), dtype=np.int64)
+    code = {e: i for i, e in enumerate(kinds)}
+    per_row = np.fromiter((code[e] for e in encodings), np.int64, len(encodings))[img]
     out = np.empty(len(values), dtype=np.int64)
-    per_row = np.asarray(encodings, dtype=object)[img] if len(img) else np.zeros(0, dtype=object)
-    for encoding in sorted(set(encodings)):
-        rows = per_row == encoding
+    for i, encoding in enumerate(kinds):
+        rows = per_row == i
         out[rows] = indices(values[rows], encoding=encoding)
     return out
 
@@ -550,6 +613,12 @@ def _merge(image: np.ndarray, gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: 
     """Sum counts that fold onto the same (image, gt, pred) cell; rows (image, gt, pred, count),
     sorted by image, then gt, then pred."""
     key = (image * (k + 1) + gi) * (k + 1) + pi
+    out = np.empty((len(key), 4), dtype=np.int64)
+    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):
+        # already sorted and distinct (the lookup kept the order of each pair's sorted raw values
+        # and mapped no two of them onto one class): nothing to merge
+        out[:, 0], out[:, 1], out[:, 2], out[:, 3] = image, gi, pi, c
+        return out
     uniq, inverse = np.unique(key, return_inverse=True)
     summed = np.rint(np.bincount(inverse, weights=c, minlength=len(uniq))).astype(np.int64)
     out = np.empty((len(uniq), 4), dtype=np.int64)

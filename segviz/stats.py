@@ -12,7 +12,8 @@ Method (:func:`bootstrap`):
 2. ``resamples`` times (default 1000), draw N images with replacement from a seeded generator
    (``np.random.default_rng(seed).integers(0, N, (B, N))``, default seed 0: the same call gives the
    same interval). Resample b is a weight vector ``W[b, i]`` = how often image i was drawn, and its
-   dataset counts are ``W @ TP``, ``W @ GT``, ``W @ PRED`` (B, K): one matrix product, no pixels.
+   dataset counts are ``W @ TP``, ``W @ GT``, ``W @ PRED`` (B, K), no pixels: computed a chunk of
+   resamples at a time against the sparse per-image aggregates (see "Speed and memory" below).
 3. Every metric of every resample is computed from those counts exactly as :mod:`segviz.metrics`
    does (:func:`summary_from_counts`, :func:`iou_from_counts`): IoU = TP / (GT + PRED − TP), undefined
    (NaN) when the denominator is 0, means over the defined values only, FWIoU weighted by GT share.
@@ -41,13 +42,17 @@ resampled with the *same* indices, so each resample's difference b − a keeps t
 that is hard for one model is hard for the other), which gives much narrower intervals for a
 difference than two independent intervals. A difference is *significant* when its interval excludes 0.
 
-Speed: N = 2000 images, K = 150 classes, B = 1000 resamples take about 0.2 s (the draw, one bincount
-and three (B, N) @ (N, K) products).
+Speed and memory: the weights are drawn a chunk of resamples at a time (at most
+:data:`CHUNK_WEIGHTS` weights at once, never a resamples x N matrix) and each chunk is multiplied
+with the sparse per-image aggregates (:meth:`Evaluation.image_count_matrix`): cost ~ resamples x
+(classes present per image) x N, memory ~ one chunk. N = 100,000 ADE-like images (150 classes),
+1,000 paired resamples: ~2 s of CPU (see ``benchmarks/bench_scale.py``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,10 +201,11 @@ def bootstrap(
     """
     _check_options(resamples=resamples, confidence=confidence)
     n = _check_images(evaluation, "evaluation")
-    counts = evaluation.image_counts()
-    weights = resample_weights(n, resamples=resamples, seed=seed)
-    estimate, iou = _full_data(counts)
-    samples, iou_samples = _replicates(counts, weights)
+    k = evaluation.table.num_classes
+    matrix = evaluation.image_count_matrix()
+    estimate, iou = _full_data(_split(np.asarray(matrix.sum(axis=0)), k))
+    sums = _resampled_sums(matrix, n, resamples=resamples, seed=seed)
+    samples, iou_samples = summary_from_counts(*_split(sums, k)), iou_from_counts(*_split(sums, k))
     summary = {k: _interval(estimate[k], samples[k], confidence) for k in SUMMARY_KEYS}
     low, high = percentile_interval(iou_samples, confidence)
     classes = _class_frame(evaluation, iou=iou, low=low, high=high)
@@ -233,13 +239,23 @@ def paired_bootstrap(
             f"a and b share no image name (a has {a.num_images} images, b {b.num_images}); "
             "compare two models evaluated on the same dataset"
         )
-    counts_a = tuple(x[in_a] for x in a.image_counts())
-    counts_b = tuple(x[in_b] for x in b.image_counts())
-    weights = resample_weights(len(in_a), resamples=resamples, seed=seed)
-    est_a, iou_a = _full_data(counts_a)
-    est_b, iou_b = _full_data(counts_b)
-    rep_a, iou_rep_a = _replicates(counts_a, weights)
-    rep_b, iou_rep_b = _replicates(counts_b, weights)
+    import scipy.sparse as sp
+
+    k = a.table.num_classes
+    ma, mb = a.image_count_matrix(), b.image_count_matrix()
+    ra, rb = _rows(ma, in_a), _rows(mb, in_b)
+    # (n, 6K): a's [TP | GT | PRED], then b's [TP | PRED], and b's GT when it differs from a's
+    same_gt = (ra[:, k : 2 * k] != rb[:, k : 2 * k]).nnz == 0
+    parts = [ra, rb[:, :k], rb[:, 2 * k :]] + ([] if same_gt else [rb[:, k : 2 * k]])
+    both = sp.hstack(parts, format="csr")
+    order = np.r_[0 : 3 * k, 3 * k : 4 * k, (k if same_gt else 5 * k) + np.arange(k), 4 * k : 5 * k]
+    total = np.asarray(both.sum(axis=0))[:, order]  # (1, 6K)
+    est_a, iou_a = _full_data(_split(total[:, : 3 * k], k))
+    est_b, iou_b = _full_data(_split(total[:, 3 * k :], k))
+    sums = _resampled_sums(both, len(in_a), resamples=resamples, seed=seed)[:, order]
+    counts_a, counts_b = _split(sums[:, : 3 * k], k), _split(sums[:, 3 * k :], k)
+    rep_a, iou_rep_a = summary_from_counts(*counts_a), iou_from_counts(*counts_a)
+    rep_b, iou_rep_b = summary_from_counts(*counts_b), iou_from_counts(*counts_b)
     summary = {
         k: _interval(float(est_b[k] - est_a[k]), rep_b[k] - rep_a[k], confidence) for k in SUMMARY_KEYS
     }
@@ -262,14 +278,78 @@ def paired_bootstrap(
 def resample_weights(n: int, *, resamples: int, seed: int) -> np.ndarray:
     """How often each of ``n`` images is drawn in each resample: int64 (resamples, n), rows sum to n.
 
+    The dense matrix of all resamples at once, for small n (tests, examples); the bootstrap itself
+    walks the same weights chunk by chunk (:func:`resample_weight_chunks`).
+
     Example:
         >>> w = resample_weights(4, resamples=3, seed=0)
         >>> w.shape, w.sum(axis=1).tolist()
         ((3, 4), [4, 4, 4])
     """
-    draws = np.random.default_rng(seed).integers(0, n, (resamples, n))
-    flat = (np.arange(resamples)[:, None] * n + draws).ravel()
-    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n)
+    chunks = [w.T for w in resample_weight_chunks(n, resamples=resamples, seed=seed)]
+    return np.concatenate(chunks).astype(np.int64) if chunks else np.zeros((0, n), np.int64)
+
+
+#: Most weights (resamples x images) drawn at once: bounds the bootstrap's memory (~32 bytes each
+#: between the draw, its counts and their float64 copy, i.e. ~130 MB) whatever resamples x N is.
+CHUNK_WEIGHTS = 1 << 22
+
+
+def resample_weight_chunks(
+    n: int, *, resamples: int, seed: int, chunk: int | None = None
+) -> Iterator[np.ndarray]:
+    """The weights of :func:`resample_weights`, ``chunk`` resamples at a time, transposed: float64
+    (n, b) arrays of whole numbers, column j = how often each image is drawn in resample j of the
+    chunk (float64: what the sparse product takes, exact up to 2**53).
+
+    Draws come from one ``np.random.default_rng(seed)`` in resample order, so the chunks
+    concatenate to exactly ``resample_weights(n, resamples=resamples, seed=seed)`` whatever the
+    chunk size (default: as many resamples as keep b x n within :data:`CHUNK_WEIGHTS`).
+
+    Example:
+        >>> [w.shape for w in resample_weight_chunks(4, resamples=5, seed=0, chunk=2)]
+        [(4, 2), (4, 2), (4, 1)]
+        >>> bool((np.hstack(list(resample_weight_chunks(4, resamples=5, seed=0, chunk=2))).T
+        ...       == resample_weights(4, resamples=5, seed=0)).all())
+        True
+    """
+    rng = np.random.default_rng(seed)
+    chunk = chunk or max(1, min(resamples, CHUNK_WEIGHTS // max(n, 1)))
+    for lo in range(0, resamples, chunk):
+        b = min(chunk, resamples - lo)
+        # (int32 draws are the same numbers as int64 ones for n < 2**31, at half the memory)
+        draws = rng.integers(0, n, (b, n), dtype=np.int64 if n >= 1 << 31 else np.int32)
+        weights = np.empty((n, b))
+        for j in range(b):  # (one bincount per resample stays in cache; one over n x b does not)
+            weights[:, j] = np.bincount(draws[j], minlength=n)
+        yield weights
+
+
+def _resampled_sums(matrix, n: int, *, resamples: int, seed: int) -> np.ndarray:
+    """Column sums of ``matrix`` (sparse (n, M) per-image counts) under every resample's weights:
+    float64 (resamples, M), exact (integers below 2**53). One sparse product per chunk of
+    resamples, cost ~ nonzeros x resamples, memory ~ one chunk of weights."""
+    out = np.empty((resamples, matrix.shape[1]))
+    # (M, n) in CSC: the product walks image by image, adding value x that image's weight row
+    # (b contiguous floats) into the class's output row, which stays in cache
+    t = matrix.astype(np.float64).T
+    lo = 0
+    for w in resample_weight_chunks(n, resamples=resamples, seed=seed):
+        out[lo : lo + w.shape[1]] = (t @ w).T
+        lo += w.shape[1]
+    return out
+
+
+def _split(sums: np.ndarray, k: int) -> Counts:
+    """(TP, GT, PRED) from [TP | GT | PRED] columns (..., 3K)."""
+    return sums[..., :k], sums[..., k : 2 * k], sums[..., 2 * k :]
+
+
+def _rows(matrix, index: np.ndarray):
+    """Rows ``index`` of a sparse matrix (a view-free copy; the whole matrix when index is 0..n-1)."""
+    if len(index) == matrix.shape[0] and (index == np.arange(len(index))).all():
+        return matrix
+    return matrix[index]
 
 
 def poisson_weights(n: int, *, resamples: int, seed: int) -> np.ndarray:

@@ -11,7 +11,8 @@ Layout: ``STORE_DIR/<key of the gt and pred folders>/`` holds
   shape, warnings, where its rows start, and the content hash of its masks when known);
 * ``counts-<hash>.parquet``: (gt value, pred value, count) rows, each pair's rows contiguous;
 * ``meta.json``: the manifest, written last: format version, entry and row counts, each data file's
-  name, size and BLAKE2b hash, and a hash of the manifest itself;
+  name, size and BLAKE2b hash, and a hash of the manifest itself; optionally ``segments``: more
+  (images, counts) file pairs, each listed and checked the same way;
 * ``.lock``: taken shared to read, exclusively to write (``fcntl.flock``).
 
 Guarantees: a save writes new files under names of their content, then replaces ``meta.json``
@@ -21,7 +22,15 @@ see a complete store. On load the manifest, both hashes, the schemas and every v
 size, row ranges contiguous, no duplicate entry); anything wrong discards the stored entries (one
 warning in :attr:`StoreStats.warnings`) and they are recomputed, never trusted. A store that cannot
 be written (read-only, disk full, lock held too long) gives a warning; results are still returned.
-The manifest lists data files by name, so a layout with several data files per folder can follow.
+
+Incremental saves (issue #17): when the store holds at least :data:`APPEND_MIN_ROWS` count rows, a
+save adds one *segment* holding only the entries that were not stored (one changed prediction: one
+small file pair, whatever the dataset's size) and lists it in the manifest; an entry in a later
+segment replaces an earlier one with the same key (a recount after ``--verify``), and an entry whose
+files changed simply stops matching (its key holds their sizes and times). After
+:data:`MAX_SEGMENTS` segments, or when the new rows exceed a quarter of the stored ones, the save
+rewrites everything as one file pair (compaction; stale entries dropped). A segviz that predates
+segments reads the base files only: the entries of the segments are then recomputed, never wrong.
 
 A mask rewritten with the same size and modification time is served from the store; with
 ``ResultsStore(verify=True)`` (CLI ``--verify``) every mask's content hash is checked against the
@@ -65,6 +74,11 @@ _MAX_MANIFEST_BYTES = 1 << 16
 _DATA_NAME = re.compile(r"(images|counts)-[0-9a-f]{32}\.parquet")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _KEY_LENGTH = 12  # see pair_key
+#: A save adds a segment (only the new entries) instead of rewriting the store when the store holds
+#: at least this many count rows, fewer than MAX_SEGMENTS segments, and the new rows are at most a
+#: quarter of the stored ones; otherwise it rewrites everything (compaction: stale entries dropped).
+APPEND_MIN_ROWS = 200_000
+MAX_SEGMENTS = 8
 
 
 def default_store_dir() -> Path:
@@ -171,13 +185,15 @@ class ResultsStore:
         self.stats = StoreStats()
         self._digests: dict[tuple, str] = {}  # content_digest of each entry's masks, by pair_key
         self._busy = False  # the last load found the lock held for lock_timeout
+        self._read_state = None  # (folder, manifest, stored rows) of the last load that read a store
+        self._loaded: set[tuple] = set()  # keys of the entries the last load returned
 
     def folder_for(self, pairs: Sequence[Pair]) -> Path:
         """One folder per (ground-truth folder, prediction folder): the common parents of the files."""
         if not pairs:
             return self.root / "empty"
-        gt_top = common_folder([p.gt_path for p in pairs])
-        pred_top = common_folder([p.pred_path for p in pairs])
+        gt_top = _common_folder([p.gt_path for p in pairs])
+        pred_top = _common_folder([p.pred_path for p in pairs])
         return self.root / hashlib.sha1(f"{gt_top}\0{pred_top}".encode()).hexdigest()[:20]
 
     # ------------------------------------------------------------------ reading
@@ -195,9 +211,15 @@ class ResultsStore:
         self._digests = {}
         self._busy = False
         wanted = dict(zip(keys if keys is not None else map(pair_key, pairs), pairs, strict=True))
+        self._read_state = None
         try:
             with self._lock(folder, shared=True):
-                out = _entries(_read(folder), wanted, colour_key(table), self._digests)
+                stored = _read(folder)
+                out = {}
+                for part in stored or ():  # later segments replace earlier entries of the same key
+                    out.update(_entries(part, wanted, colour_key(table), self._digests))
+                if stored:
+                    self._read_state = (folder, stored[0].manifest, sum(len(p.count) for p in stored))
         except StoreBusy as exc:
             self._busy = True  # (the save after it does not wait a second time)
             return self._discard(folder, exc)
@@ -207,6 +229,7 @@ class ResultsStore:
             return self._discard(folder, StoreCorrupt(f"unreadable ({type(exc).__name__}: {exc})"))
         if self.verify:
             out = self._verified(out, wanted)
+        self._loaded = set(out)
         return out
 
     def _discard(self, folder: Path, exc: Exception) -> dict:
@@ -247,7 +270,31 @@ class ResultsStore:
             reason = _one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, StoreBusy) else str(exc))
             self.stats.warnings.append(f"results store {folder}: results not saved ({reason})")
 
-    def _save(self, folder: Path, counted: list, table: ClassTable | None, keys: dict) -> None:  # noqa: C901 -- each failure mode of a save (read-only, full disk, lock) becomes a warning
+    def _save(self, folder: Path, counted: list, table: ClassTable | None, keys: dict) -> None:
+        state = self._read_state if self._read_state and self._read_state[0] == folder else None
+        if state is not None and not self.stats.rebuilt:
+            new = [pc for pc in counted if (keys.get(pc.pair) or pair_key(pc.pair)) not in self._loaded]
+            if self._append(folder, new, table, keys, state):
+                return
+        self._write(folder, counted, table, keys, base=None)
+
+    def _append(self, folder: Path, new: list, table, keys: dict, state: tuple) -> bool:
+        """Add ``new`` entries as one more segment when the store is large, the segments few and
+        the manifest still the one read; False when a full rewrite is due (that is compaction)."""
+        _, manifest, stored_rows = state
+        segments = manifest.get("segments", [])
+        new_rows = sum(len(pc.counts) for pc in new)
+        if stored_rows < APPEND_MIN_ROWS:
+            return False
+        if not new:  # (pairs that failed to read, a folder that lost files: nothing to add)
+            return True
+        if len(segments) >= MAX_SEGMENTS or new_rows * 4 > stored_rows:  # (rewrite, dropping the stale)
+            return False
+        return self._write(folder, new, table, keys, base=manifest)
+
+    def _write(self, folder: Path, counted: list, table, keys: dict, *, base: dict | None) -> bool:  # noqa: C901 -- a whole store or one segment, each file written, hashed and listed in turn
+        """Write ``counted`` as the whole store (``base`` None) or as a segment added to the
+        manifest ``base``; False (nothing written) when ``base`` is no longer the current manifest."""
         import pyarrow as pa
 
         ckey = colour_key(table)
@@ -287,22 +334,37 @@ class ResultsStore:
         for role, data in blobs.items():
             digest = hashlib.blake2b(data, digest_size=16).hexdigest()
             files[role] = {"name": f"{role}-{digest}.parquet", "bytes": len(data), "blake2b": digest}
-        manifest = {"format": FORMAT_VERSION, "pairs": len(counted), "rows": start, "files": files}
+        if base is None:
+            manifest = {"format": FORMAT_VERSION, "pairs": len(counted), "rows": start, "files": files}
+        else:
+            segment = {"pairs": len(counted), "rows": start, "files": files}
+            manifest = {k: v for k, v in base.items() if k != "checksum"}
+            manifest["segments"] = [*base.get("segments", []), segment]
         manifest["checksum"] = _manifest_checksum(manifest)
+        if base is not None and len(json.dumps(manifest)) > _MAX_MANIFEST_BYTES:
+            return False
 
         folder.mkdir(parents=True, exist_ok=True)
         with self._lock(folder, shared=False):
+            if base is not None:
+                try:  # another writer since our read: rewrite everything instead
+                    if _read_manifest(folder) != base:
+                        return False
+                except StoreCorrupt:
+                    return False
             for name in os.listdir(folder):  # a folder where a file belongs (damage) goes first
                 if os.path.isdir(folder / name) and not os.path.islink(folder / name):
                     shutil.rmtree(folder / name)
             for role, data in blobs.items():
                 _write_atomic(folder / files[role]["name"], data)
             _write_atomic(folder / MANIFEST, json.dumps(manifest).encode())  # last: the commit point
-            keep = {MANIFEST, LOCK, *(f["name"] for f in files.values())}
+            keep = {MANIFEST, LOCK, *(f["name"] for part in _parts(manifest) for f in part["files"].values())}
             for old in os.listdir(folder):  # earlier data files, an older format, a crashed save's temp
                 if old not in keep:
                     with contextlib.suppress(OSError):
                         os.unlink(folder / old)
+        self._read_state = None
+        return True
 
     # ------------------------------------------------------------------ locking
     @contextlib.contextmanager
@@ -341,6 +403,22 @@ class ResultsStore:
             yield
         finally:
             os.close(fd)  # releases the lock
+
+
+def _common_folder(paths: list) -> str:
+    """:func:`segviz.dataset.common_folder` without a call per path when every path is a plain
+    absolute one (no ``.``/``..`` parts, no doubled slashes: ``abspath`` would not change it): the
+    common folder of all such paths is that of the lexicographically first and last.
+
+    Example:
+        >>> _common_folder(["/d/gt/b/x.png", "/d/gt/a.png", "/d/gt-2/y.png"])
+        '/d'
+    """
+    names = [os.fspath(p) if not isinstance(p, str) else p for p in paths]
+    plain = all(n.startswith("/") and "/." not in n and "//" not in n for n in names)
+    if not plain or remote.is_url(names[0]):
+        return common_folder(paths)
+    return common_folder([min(names), max(names)])
 
 
 def _one_line(text: str) -> str:
@@ -404,7 +482,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _read_manifest(folder: Path) -> dict | None:  # noqa: C901 -- one check per field of the manifest, each a reason to recompute
+def _read_manifest(folder: Path) -> dict | None:
     """The checked manifest, None when nothing is stored; StoreCorrupt when it cannot be trusted."""
     try:
         with open(folder / MANIFEST, "rb") as f:
@@ -425,12 +503,22 @@ def _read_manifest(folder: Path) -> dict | None:  # noqa: C901 -- one check per 
         raise StoreCorrupt(f"format {meta.get('format')!r}, expected {FORMAT_VERSION}")
     if meta.get("checksum") != _manifest_checksum(meta):
         raise StoreCorrupt(f"{MANIFEST} checksum mismatch")
+    segments = meta.get("segments", [])
+    if not isinstance(segments, list) or not all(isinstance(x, dict) for x in segments):
+        raise StoreCorrupt(f"{MANIFEST}: segments = {segments!r}, expected a list")
+    for where, part in (("", meta), *((f"segments[{i}].", x) for i, x in enumerate(segments))):
+        _check_part(where, part)
+    return meta
+
+
+def _check_part(where: str, part: dict) -> None:
+    """One data-file pair's entry in the manifest: its counts and its two files."""
     for name in ("pairs", "rows"):
-        if not _is_int(meta.get(name)) or meta[name] < 0:
-            raise StoreCorrupt(f"{MANIFEST}: {name} = {meta.get(name)!r}, expected a count")
-    files = meta.get("files")
+        if not _is_int(part.get(name)) or part[name] < 0:
+            raise StoreCorrupt(f"{MANIFEST}: {where}{name} = {part.get(name)!r}, expected a count")
+    files = part.get("files")
     if not isinstance(files, dict) or set(files) != {"images", "counts"}:
-        raise StoreCorrupt(f"{MANIFEST}: files = {files!r}, expected images and counts")
+        raise StoreCorrupt(f"{MANIFEST}: {where}files = {files!r}, expected images and counts")
     for role, f in files.items():
         ok = (
             isinstance(f, dict)
@@ -443,8 +531,12 @@ def _read_manifest(folder: Path) -> dict | None:  # noqa: C901 -- one check per 
             and f["bytes"] >= 0
         )
         if not ok:
-            raise StoreCorrupt(f"{MANIFEST}: files.{role} = {f!r} is malformed")
-    return meta
+            raise StoreCorrupt(f"{MANIFEST}: {where}files.{role} = {f!r} is malformed")
+
+
+def _parts(manifest: dict) -> list[dict]:
+    """The manifest's data-file pairs: the base, then each segment in the order written."""
+    return [manifest, *manifest.get("segments", [])]
 
 
 def _read_file(folder: Path, entry: dict):
@@ -473,19 +565,24 @@ class _Stored:
     gt: np.ndarray
     pred: np.ndarray
     count: np.ndarray
+    manifest: dict  # the whole store's manifest
 
 
-def _read(folder: Path) -> _Stored | None:
-    """The folder's checked contents; None when nothing is stored; StoreCorrupt when it cannot be
-    trusted."""
+def _read(folder: Path) -> list[_Stored] | None:
+    """The folder's checked contents, one :class:`_Stored` per data-file pair (base first, then
+    the segments); None when nothing is stored; StoreCorrupt when it cannot be trusted."""
     meta = _read_manifest(folder)
     if meta is None:
         return None
-    images = _read_file(folder, meta["files"]["images"])
-    counts = _read_file(folder, meta["files"]["counts"])
+    return [_read_part(folder, part, meta) for part in _parts(meta)]
+
+
+def _read_part(folder: Path, part: dict, meta: dict) -> _Stored:
+    images = _read_file(folder, part["files"]["images"])
+    counts = _read_file(folder, part["files"]["counts"])
     for name, table, schema, n in (
-        ("images", images, _IMAGES_SCHEMA(), meta["pairs"]),
-        ("counts", counts, _COUNTS_SCHEMA(), meta["rows"]),
+        ("images", images, _IMAGES_SCHEMA(), part["pairs"]),
+        ("counts", counts, _COUNTS_SCHEMA(), part["rows"]),
     ):
         if not table.schema.remove_metadata().equals(schema):
             raise StoreCorrupt(f"{name}: unexpected columns ({', '.join(table.schema.names)})")
@@ -493,11 +590,16 @@ def _read(folder: Path) -> _Stored | None:
             raise StoreCorrupt(f"{name}: {table.num_rows} rows, {MANIFEST} says {n}")
         if any(col.null_count for col in table.columns):
             raise StoreCorrupt(f"{name}: missing values")
+    columns = {}
+    for name in images.schema.names:  # numbers as arrays, strings as lists: no dict per entry
+        col = images.column(name)
+        columns[name] = col.to_numpy() if name in ("h", "w", "start", "rows", "colour_coded") else col
     stored = _Stored(
-        images.to_pydict(),
+        columns,
         counts.column("gt").to_numpy(),
         counts.column("pred").to_numpy(),
         counts.column("count").to_numpy(),
+        meta,
     )
     _check_values(stored)
     return stored
@@ -542,42 +644,74 @@ def _check_values(s: _Stored) -> None:  # noqa: C901 -- one range check per stor
         unsorted = ~order & ~first[1:]
         if unsorted.any():
             raise StoreCorrupt(f"count row {int(np.argmax(unsorted)) + 1}: rows repeated or out of order")
-    if any(c and not re.fullmatch(r"[0-9a-f]{16}", c) for c in s.images["colour_key"]):
-        raise StoreCorrupt("malformed colour key")
-    if any(c and not _HEX32.fullmatch(c) for c in s.images["content"]):
-        raise StoreCorrupt("malformed content hash")
+    import pyarrow.compute as pc
+
+    for name, pattern, what in (
+        ("colour_key", "^([0-9a-f]{16})?$", "malformed colour key"),
+        ("content", "^([0-9a-f]{32})?$", "malformed content hash"),
+    ):
+        if pc.all(pc.match_substring_regex(s.images[name], pattern)).as_py() not in (True, None):
+            raise StoreCorrupt(what)
+    for name in ("key", "warnings", "colour_key", "content"):  # checked: now plain lists
+        s.images[name] = s.images[name].to_pylist()
 
 
-def _entries(stored: _Stored | None, wanted: dict, ckey: str, digests: dict) -> dict:
-    """PairCounts of the stored entries that ``wanted`` asks for; fills ``digests`` for them."""
+def _entries(stored: _Stored | None, wanted: dict, ckey: str, digests: dict) -> dict:  # noqa: C901 -- one check per stored column of each entry, each a reason to recompute it
+    """PairCounts of the stored entries that ``wanted`` asks for; fills ``digests`` for them.
+
+    Stored keys are matched as the JSON text the store writes (one dict lookup per entry, no JSON
+    parsing); only entries that match no wanted pair are parsed, to check they are well-formed."""
     if stored is None:
         return {}
     im = stored.images
-    out = {}
-    for i, raw in enumerate(im["key"]):
-        key = json.loads(raw)
-        if not isinstance(key, list) or len(key) != _KEY_LENGTH:
-            raise StoreCorrupt(f"entry {i}: malformed key")
-        key = tuple(key)
-        if key in out:
+    raw_keys = im["key"]
+    by_text = {json.dumps(key): key for key in wanted}
+    found: dict[tuple, int] = {}
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_keys):
+        if raw in seen:
             raise StoreCorrupt(f"entry {i}: stored twice")
-        pair = wanted.get(key)
-        if pair is None or (im["colour_coded"][i] and im["colour_key"][i] != ckey):
-            out[key] = None  # (kept only to detect duplicates)
+        seen.add(raw)
+        key = by_text.get(raw)
+        if key is None:  # not asked for (or written differently): check it is a key at all
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                raise StoreCorrupt(f"entry {i}: malformed key") from None
+            if not isinstance(parsed, list) or len(parsed) != _KEY_LENGTH:
+                raise StoreCorrupt(f"entry {i}: malformed key")
+            key = tuple(parsed)
+            if key not in wanted:
+                continue
+        if key in found:
+            raise StoreCorrupt(f"entry {i}: stored twice")
+        found[key] = i
+    h, w = im["h"].tolist(), im["w"].tolist()
+    start, rows = im["start"].tolist(), im["rows"].tolist()
+    colour_coded, colour_keys, content, notes = (
+        im["colour_coded"].tolist(),
+        im["colour_key"],
+        im["content"],
+        im["warnings"],
+    )
+    gt, pred, count = stored.gt, stored.pred, stored.count
+    out = {}
+    for key, i in found.items():
+        if colour_coded[i] and colour_keys[i] != ckey:
             continue
-        warnings = json.loads(im["warnings"][i])
-        if not isinstance(warnings, list) or not all(isinstance(x, str) for x in warnings):
-            raise StoreCorrupt(f"entry {i}: malformed warnings")
-        a, b = im["start"][i], im["start"][i] + im["rows"][i]
+        if notes[i] == "[]":
+            warnings = ()
+        else:
+            try:
+                warnings = json.loads(notes[i])
+            except ValueError:
+                raise StoreCorrupt(f"entry {i}: malformed warnings") from None
+            if not isinstance(warnings, list) or not all(isinstance(x, str) for x in warnings):
+                raise StoreCorrupt(f"entry {i}: malformed warnings")
+        a, b = start[i], start[i] + rows[i]
         out[key] = PairCounts(
-            pair,
-            stored.gt[a:b],
-            stored.pred[a:b],
-            stored.count[a:b],
-            (im["h"][i], im["w"][i]),
-            tuple(warnings),
-            im["colour_coded"][i],
+            wanted[key], gt[a:b], pred[a:b], count[a:b], (h[i], w[i]), tuple(warnings), colour_coded[i]
         )
-        if im["content"][i]:
-            digests[key] = im["content"][i]
-    return {k: v for k, v in out.items() if v is not None}
+        if content[i]:
+            digests[key] = content[i]
+    return out
