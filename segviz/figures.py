@@ -157,6 +157,8 @@ def class_bar_figure(
     max_bars: int = MAX_BARS,
 ) -> go.Figure:
     """Horizontal bars of a per-class metric in class colours; undefined classes read "n/a".
+    Bars are labelled with :func:`short_labels` (the full name on hover); the height grows with
+    the number of bars (22 px each, up to ``max_height``).
 
     ``frame`` has columns ``id``, ``name``, ``gt_pixels`` and ``metric`` (e.g. from
     :meth:`Evaluation.class_frame`); ``intervals`` optionally has ``low``/``high`` per ``id``.
@@ -169,7 +171,10 @@ def class_bar_figure(
     colours[OTHER_INDEX] = "#bdbdbd"
     values = ordered[metric].to_numpy(dtype=float)
     defined = ~np.isnan(values)
-    names = _labels(ordered["name"])
+    is_pool = (ordered["id"] == OTHER_INDEX).to_numpy()
+    raw = ordered["name"].astype(str).tolist()
+    short = short_labels([n for n, o in zip(raw, is_pool, strict=True) if not o])
+    names = _labels(_unique([n if o else short.pop(0) for n, o in zip(raw, is_pool, strict=True)]))
     label = METRIC_LABELS[metric]
     bar = go.Bar(
         x=np.where(defined, values * 100, 0.0),
@@ -186,8 +191,10 @@ def class_bar_figure(
         if intervals is None
         else dict(),  # inside: plotly picks a contrasting colour
         cliponaxis=False,
-        customdata=np.stack([ordered["gt_pixels"].to_numpy()], axis=1).tolist(),
-        hovertemplate=f"<b>%{{y}}</b><br>{label}: %{{text}}<br>GT pixels: %{{customdata[0]:,}}<extra></extra>",
+        # the full (escaped) name on hover: the axis shows the short one
+        customdata=[[px, n] for px, n in zip(ordered["gt_pixels"].tolist(), _labels(raw), strict=True)],
+        hovertemplate=f"<b>%{{customdata[1]}}</b><br>{label}: %{{text}}<br>GT pixels: %{{customdata[0]:,}}"
+        "<extra></extra>",
     )
     if intervals is not None:  # (the pooled bar has none)
         iv = intervals.set_index("id").reindex(ordered["id"])
@@ -343,12 +350,60 @@ class _Cells:
     pooled: np.ndarray
 
 
-def _cells(cm, *, hidden, top_n, other, show_invalid, include, order) -> _Cells:
+def shown_classes(
+    cm: np.ndarray, *, hidden: Sequence[int] = (), top_n: int | None = None, include: Sequence[int] = ()
+) -> tuple[np.ndarray, np.ndarray]:
+    """(shown, pooled) class indices of a heatmap, in class order: the :func:`select_classes`
+    plus ``include`` (unless hidden); pooled = the rest that is not hidden (its "(other)" row).
+
+    Example:
+        >>> cm = np.array([[9, 5, 0, 0], [1, 9, 0, 0], [0, 0, 9, 0]])
+        >>> [a.tolist() for a in shown_classes(cm, top_n=1, include=[2])]
+        [[0, 2], [1]]
+    """
     k = cm.shape[0]
     shown = select_classes(cm, hidden=hidden, top_n=top_n)
     extra = np.setdiff1d(np.asarray(include, dtype=np.int64), np.asarray(hidden, dtype=np.int64))
     shown = np.union1d(shown, extra[(extra >= 0) & (extra < k)]).astype(np.int64)
     pooled = np.setdiff1d(np.setdiff1d(np.arange(k), shown), np.asarray(hidden, dtype=np.int64))
+    return shown, pooled
+
+
+def confused_pairs(
+    cm: np.ndarray, *, rows: Sequence[int] | None = None, cols: Sequence[int] | None = None, limit: int = 10
+) -> pd.DataFrame:
+    """The largest off-diagonal cells of ``cm`` (K, K[+1]; column K = invalid predictions), most
+    pixels first: columns ``gt``, ``pred`` (indices), ``pixels``, ``share_of_gt`` (of the GT
+    class's pixels, 0..1). ``rows``/``cols`` restrict the ground-truth / predicted classes.
+
+    Example:
+        >>> cm = np.array([[50, 10, 0, 2], [5, 20, 0, 0], [0, 0, 0, 0]])
+        >>> confused_pairs(cm, limit=2).values.tolist()
+        [[0.0, 1.0, 10.0, 0.16129032258064516], [1.0, 0.0, 5.0, 0.2]]
+    """
+    k = cm.shape[0]
+    rows = np.arange(k) if rows is None else np.asarray(rows, dtype=np.int64)
+    cols = np.arange(cm.shape[1]) if cols is None else np.asarray(cols, dtype=np.int64)
+    block = cm[np.ix_(rows, cols)].astype(np.int64)
+    block[rows[:, None] == cols[None, :]] = 0
+    flat = np.argsort(-block, axis=None, kind="stable")[:limit]
+    i, j = np.unravel_index(flat, block.shape)
+    keep = block[i, j] > 0
+    i, j = i[keep], j[keep]
+    totals = cm[rows[i]].sum(axis=1)
+    return pd.DataFrame(
+        {
+            "gt": rows[i],
+            "pred": cols[j],
+            "pixels": block[i, j],
+            "share_of_gt": block[i, j] / np.maximum(totals, 1),
+        }
+    )
+
+
+def _cells(cm, *, hidden, top_n, other, show_invalid, include, order) -> _Cells:
+    k = cm.shape[0]
+    shown, pooled = shown_classes(cm, hidden=hidden, top_n=top_n, include=include)
     if order == "confusion":
         shown = confusion_order(cm, shown)
     pool = bool(other and len(pooled))
