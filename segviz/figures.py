@@ -430,11 +430,12 @@ def _cells(cm, *, hidden, top_n, other, show_invalid, include, order) -> _Cells:
 
 
 def _compact(v: float, unit: str) -> str:
-    """A cell's number in at most four characters (counts: 950, 12k, 3M; percentages: 0.4, 12)."""
+    """A cell's number in at most four characters (counts: 950, 12k, 3M; percentages: 0.4, 12;
+    under 0.05 % blank)."""
     if not np.isfinite(v) or v == 0:
         return ""
-    if unit == "%":
-        return f"{v:.1f}" if v < 10 else f"{v:.0f}"
+    if unit == "%":  # under 0.05 % would read "0.0": left blank (the hover has every value)
+        return "" if v < 0.05 else (f"{v:.1f}" if v < 10 else f"{v:.0f}")
     for scale, suffix in ((1e6, "M"), (1e3, "k")):
         if v >= scale:
             return f"{v / scale:.0f}{suffix}"

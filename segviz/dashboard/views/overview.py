@@ -183,17 +183,17 @@ def class_table_ui(result: Evaluation) -> None:
 def conventions_ui(result: Evaluation, key: tuple) -> None:
     with st.expander("Which mIoU? What other tools would report for these masks"):
         rows = cache.cached(("conventions", key), lambda: miou_conventions(result))
-        # a static table: its long "rule" text wraps, so no column is ever cut
+        # three short columns (never cut at half a 1280-pixel window); the rules as wrapping text
         st.table(
             pd.DataFrame(
                 {
                     "mIoU": [f"{c.value * 100:.2f}" for c in rows],
-                    "classes": [str(c.classes_counted) for c in rows],
-                    "rule": [c.rule for c in rows],
+                    "classes": [c.classes_counted for c in rows],
                 },
                 index=pd.Index([c.tool for c in rows], name="tool"),
             )
         )
+        st.markdown("\n".join(f"- **{c.tool}**: {c.rule}" for c in rows))
         st.caption("segviz's own number is the first row; see the README for each tool's source.")
 
 
@@ -225,9 +225,11 @@ def default_order(k: int) -> str:
 
 
 def _controls(result: Evaluation) -> None:
+    """Two rows, each control wide enough for its longest option at 1280 px (a segmented
+    control does not wrap: its last options were cut off)."""
     k = result.table.num_classes
     names = list(result.table.names)
-    c1, c2, c3, c4 = st.columns([3.2, 2.2, 1.3, 2.3], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([1.25, 1, 0.9], vertical_alignment="bottom")
     c1.segmented_control(
         "Normalise", ["none", "row", "column"], default="row", key="cm:norm", format_func=NORMALISE_NAMES.get
     )
@@ -240,7 +242,11 @@ def _controls(result: Evaluation) -> None:
         help="By confusion: classes clustered on how much of each one is predicted as the other "
         "(both ways), leaves in optimal order, so confused classes sit side by side",
     )
-    c3.number_input(
+    c3.text_input(
+        "Find a class", key="cm:find", placeholder="e.g. car", help="Adds and outlines matching classes"
+    )
+    d1, d2, d3, d4, d5 = st.columns([1, 1.25, 1.4, 1.5, 2.8], vertical_alignment="bottom")
+    d1.number_input(
         "Top-N classes",
         min_value=2,
         max_value=max(k, 2),
@@ -248,21 +254,11 @@ def _controls(result: Evaluation) -> None:
         key="cm:top",
         help="Keep the N classes with the most confused pixels; the rest are pooled into (other)",
     )
-    c4.text_input(
-        "Find a class", key="cm:find", placeholder="e.g. car", help="Adds and outlines matching classes"
-    )
-    d1, d2, d3, d4 = st.columns([1.4, 1.6, 1.6, 4.4], vertical_alignment="center")
-    d1.checkbox("Log colours", key="cm:log")
-    d2.checkbox("Dim diagonal", value=True, key="cm:dim", help="Correct pixels grey; colours scale on errors")
+    d2.checkbox("Log colours", key="cm:log")
+    d3.checkbox("Dim diagonal", value=True, key="cm:dim", help="Correct pixels grey; colours scale on errors")
     if result.invalid_pred_pixels > 0:
-        d3.checkbox("Invalid column", value=True, key="cm:inv")
-    d4.multiselect(
-        "Hide classes",
-        names,
-        key="cm:hide",
-        placeholder="e.g. a dominant background",
-        label_visibility="collapsed",
-    )
+        d4.checkbox("Invalid column", value=True, key="cm:inv")
+    d5.multiselect("Hide classes", names, key="cm:hide", placeholder="e.g. a dominant background")
 
 
 def found_classes(result: Evaluation, query: str | None) -> list[int]:
@@ -285,8 +281,7 @@ def confusion_ui(result: Evaluation, *, present: bool):
         box = st.container(key="cm_box")
         # the matrix never draws cells under MIN_CELL px: a narrower column scrolls sideways
         box.markdown(
-            f"<style>.st-key-cm_box{{overflow-x:auto}}.st-key-cm_box [data-testid=stPlotlyChart]"
-            f"{{min-width:{min_matrix_width(fig)}px}}</style>",
+            f"<style>.st-key-cm_box{{overflow-x:auto}}.st-key-ov-cm{{min-width:{min_matrix_width(fig)}px}}</style>",
             unsafe_allow_html=True,
         )
         box.plotly_chart(
