@@ -30,7 +30,7 @@ def open_overview(browser, url: str, size: tuple[int, int]):
 
 def set_top_n(page, n: int) -> None:
     """Type Top-N and wait until the matrix shows ``n`` class rows (plus an (other) row if any)."""
-    box = page.locator('input[aria-label="Top-N classes"]')
+    box = page.locator('input[aria-label="Top-N"]')
     box.fill(str(n))
     box.press("Enter")
     page.wait_for_function(
@@ -43,8 +43,8 @@ def screenshot_whole(page, path) -> None:
     """The whole overview (Streamlit scrolls inside its main section, so the window grows to it)."""
     size = page.viewport_size
     height = page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMainBlockContainer] *')]"
-        ".map(e => e.getBoundingClientRect().bottom)) + document.querySelector('[data-testid=stMain]').scrollTop"
+        "() => document.querySelector('[data-testid=stMainBlockContainer] > [data-testid=stVerticalBlock]')"
+        ".getBoundingClientRect().bottom + document.querySelector('[data-testid=stMain]').scrollTop + 40"
     )
     page.set_viewport_size({"width": size["width"], "height": min(int(height) + 60, 8000)})
     page.wait_for_timeout(1200)
@@ -191,11 +191,11 @@ def test_ade_top150_matrix_clicks_land_in_their_cell(browser, shared_data, size)
         assert geo["dx"] >= 7.9 and geo["dy"] >= 7.9, geo
         labels = page.evaluate(f"() => {MATRIX}.querySelectorAll('.ytick text').length")
         assert labels == 150  # every row labelled
+        screenshot_whole(page, ARTIFACTS / f"overview_ade150_{size[0]}.png")
         for row, col in [(3, 4), (40, 41), (77, 12), (120, 149), (149, 0), (60, 61)]:
             data, _, _ = click_cell(page, row, col)
             wait_cell(page, data)
             page.locator("h3", has_text="→ predicted").first.wait_for()
-        screenshot_whole(page, ARTIFACTS / f"overview_ade150_{size[0]}.png")
         context.close()
     finally:
         log = server.stop()

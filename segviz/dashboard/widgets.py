@@ -35,6 +35,8 @@ OVERVIEW_CSS = """
 .st-key-tiles [data-testid="stMetricValue"] { font-size: min(2.25rem, 14cqi); }
 .st-key-pairs button, .st-key-opairs button { justify-content: flex-start; text-align: left;
   min-height: 0; padding-top: 0.2rem; padding-bottom: 0.2rem; }
+.st-key-pairs button > div, .st-key-opairs button > div { justify-content: flex-start; width: 100%; }
+.st-key-pairs button p, .st-key-opairs button p { text-align: left; }
 .st-key-pairs button p, .st-key-opairs button p, .st-key-thumbs button p {
   white-space: normal; overflow-wrap: anywhere; font-size: 0.85rem; }
 </style>

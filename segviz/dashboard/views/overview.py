@@ -247,12 +247,12 @@ def _controls(result: Evaluation) -> None:
     )
     d1, d2, d3, d4, d5 = st.columns([1, 1.25, 1.4, 1.5, 2.8], vertical_alignment="bottom")
     d1.number_input(
-        "Top-N classes",
+        "Top-N",
         min_value=2,
         max_value=max(k, 2),
         value=min(default_top_n(k), max(k, 2)),
         key="cm:top",
-        help="Keep the N classes with the most confused pixels; the rest are pooled into (other)",
+        help="Show the N classes with the most confused pixels; the rest are pooled into (other)",
     )
     d2.checkbox("Log colours", key="cm:log")
     d3.checkbox("Dim diagonal", value=True, key="cm:dim", help="Correct pixels grey; colours scale on errors")
