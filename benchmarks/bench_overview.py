@@ -41,7 +41,7 @@ def figure_draw_ms(browser, result, rounds: int) -> dict[str, float]:
     names = list(result.table.names)
     k = len(names)
     for _ in range(rounds):
-        for layout in out:
+        for layout in ("square", "wide"):
             t = time.perf_counter()
             fig = confusion_figure(
                 result.confusion, names, normalize="row", top_n=k, other=True, diagonal="dim", layout=layout

@@ -512,7 +512,7 @@ def confusion_figure(
     if diagonal == "dim":
         traces.append(
             go.Heatmap(
-                z=np.where(is_diag, 1.0, np.nan),
+                z=np.where(is_diag & np.isfinite(c.row_pct), 1.0, np.nan),  # rows with pixels
                 x=x_names,
                 y=y_names,
                 colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]],
@@ -525,11 +525,11 @@ def confusion_figure(
     heat = _heat(z, x_names, y_names, normalize=normalize, log=log, wide=layout == "wide")
     traces.append(heat)
     n = max(len(c.row_ids), len(c.col_ids))
-    if annotate if annotate is not None else n <= 20:
+    if annotate if annotate is not None else n <= (24 if layout == "wide" else 20):
         unit = "px" if normalize == "none" else "%"
         heat.text = np.vectorize(lambda v: _compact(v, unit), otypes=[object])(value)
         heat.texttemplate = "%{text}"
-        heat.textfont = dict(size=10 if n > 12 else 11)
+        heat.textfont = dict(size=9 if n > 16 else (10 if n > 12 else 11))
     click = _click_layer if layout == "square" else _lean_click_layer
     fig = go.Figure(traces)
     # added by keyword, not as a trace object: go.Figure deep-copies trace objects, element by
@@ -554,8 +554,8 @@ def _heat(z, x_names, y_names, *, normalize: Normalize, log: bool, wide: bool) -
             title=dict(text=title, side="right"),
             orientation="h",
             thickness=10,
-            len=min(0.6, 360 / max(1, 16 * len(x_names) + 200)),
-            lenmode="fraction",
+            len=240,
+            lenmode="pixels",
             x=0,
             xanchor="left",
             y=1.0,

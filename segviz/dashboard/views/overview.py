@@ -202,6 +202,8 @@ ORDER_NAMES = {"class": "class order", "confusion": "by confusion"}
 #: Rows of the most-confused-pairs list, and most classes a search adds to the matrix.
 PAIRS = 12
 MAX_FOUND = 12
+#: Above this many rows the matrix takes the whole width and the pairs go above it.
+WIDE_ABOVE = 60
 
 
 @st.fragment
@@ -276,36 +278,46 @@ def confusion_ui(result: Evaluation, *, present: bool):
         _controls(result)
     found = [] if present else found_classes(result, st.session_state.get("cm:find"))
     fig = confusion_figure_now(result, present=present)
-    left, right = st.columns([2.6, 1], gap="medium")
-    with left:
-        box = st.container(key="cm_box")
-        # the matrix never draws cells under MIN_CELL px: a narrower column scrolls sideways
-        box.markdown(
-            f"<style>.st-key-cm_box{{overflow-x:auto}}.st-key-ov-cm{{min-width:{min_matrix_width(fig)}px}}</style>",
-            unsafe_allow_html=True,
-        )
-        box.plotly_chart(
-            fig,
-            width="stretch",
-            key="ov:cm",
-            on_select=_on_cell_select,
-            selection_mode="points",
-            config=CHART_CONFIG,
-        )
-        order = (
-            "ordered by confusion (confused classes side by side)"
-            if _order(result) == "confusion"
-            else "class order"
-        )
-        st.caption(
-            f"Rows: ground truth · columns: prediction · {order}"
-            + ("" if present else " · click a cell (or a pair) to list the images where it happens")
-        )
-    with right:
-        pairs_ui(result, found, present=present)
+    if len(fig.layout.yaxis.tickvals) > WIDE_ABOVE:
+        # many classes: the matrix takes the whole width (it is wider than any column at 8 px
+        # a cell), the pairs go above it, where they are seen without scrolling past it
+        pairs_ui(result, found, present=present, columns=3)
+        _matrix(result, fig, present=present)
+    else:
+        left, right = st.columns([2.6, 1], gap="medium")
+        with left:
+            _matrix(result, fig, present=present)
+        with right:
+            pairs_ui(result, found, present=present)
     if st.session_state.get("cm:find") and not present:
         _found_caption(result, found)
     return fig
+
+
+def _matrix(result: Evaluation, fig, *, present: bool) -> None:
+    box = st.container(key="cm_box")
+    # the matrix never draws cells under MIN_CELL px: a narrower column scrolls sideways
+    box.markdown(
+        f"<style>.st-key-cm_box{{overflow-x:auto}}.st-key-ov-cm{{min-width:{min_matrix_width(fig)}px}}</style>",
+        unsafe_allow_html=True,
+    )
+    box.plotly_chart(
+        fig,
+        width="stretch",
+        key="ov:cm",
+        on_select=_on_cell_select,
+        selection_mode="points",
+        config=CHART_CONFIG,
+    )
+    order = (
+        "ordered by confusion (confused classes side by side)"
+        if _order(result) == "confusion"
+        else "class order"
+    )
+    st.caption(
+        f"Rows: ground truth · columns: prediction · {order}"
+        + ("" if present else " · click a cell (or a pair) to list the images where it happens")
+    )
 
 
 def _found_caption(result: Evaluation, found: list[int]) -> None:
@@ -316,7 +328,7 @@ def _found_caption(result: Evaluation, found: list[int]) -> None:
     st.caption(f"Found {len(found)} class{'es' if len(found) != 1 else ''} (outlined): {shown}")
 
 
-def pairs_ui(result: Evaluation, found: list[int], *, present: bool) -> None:
+def pairs_ui(result: Evaluation, found: list[int], *, present: bool, columns: int = 1) -> None:
     """The most-confused pairs (GT → predicted, pixels, share of the GT class) as a ranked list;
     each row selects its cell like a click on the matrix. A search narrows it to the found classes."""
     st.markdown("**Most-confused pairs**")
@@ -330,18 +342,21 @@ def pairs_ui(result: Evaluation, found: list[int], *, present: bool) -> None:
         pairs = pd.concat([a, b]).drop_duplicates(["gt", "pred"]).nlargest(PAIRS, "pixels")
     else:
         pairs = confused_pairs(result.confusion, rows=keep, cols=cols, limit=PAIRS)
-    _pair_buttons(result, pairs, key="pair", present=present)
+    _pair_buttons(result, pairs, key="pair", present=present, columns=columns)
 
 
-def _pair_buttons(result: Evaluation, pairs: pd.DataFrame, *, key: str, present: bool) -> None:
+def _pair_buttons(
+    result: Evaluation, pairs: pd.DataFrame, *, key: str, present: bool, columns: int = 1
+) -> None:
     if pairs.empty:
         st.caption("No confused pixels.")
         return
     names = [*short_labels(result.table.names), INVALID_NAME]
     full = [*result.table.names, INVALID_NAME]
     selected = state.current().cell
-    box = st.container(key=f"{key}s")
+    cols = st.container(key=f"{key}s").columns(columns) if columns > 1 else [st.container(key=f"{key}s")]
     for rank, row in enumerate(pairs.itertuples(index=False), start=1):
+        box = cols[(rank - 1) % len(cols)]
         g, p = int(row.gt), int(row.pred)
         label = f"{rank}. {name(names[g])} → {name(names[p])} · {100 * row.share_of_gt:.1f} % · {int(row.pixels):,} px"
         tip = f"GT {name(full[g])} → predicted {name(full[p])}: {int(row.pixels):,} px, {100 * row.share_of_gt:.2f} % of the GT class"
