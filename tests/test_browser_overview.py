@@ -105,13 +105,22 @@ def test_sample_overview_nothing_cut(browser, sample_server, size):
     geo = matrix_geometry(page)
     assert geo["width"] >= geo["column"] - 2  # fills its column
     assert min(geo["dx"], geo["dy"]) >= 18  # 19 classes: room for the numbers
+    # the first most-confused pair selects its cell: outlined, its images listed
+    page.locator(".st-key-pairs button").first.click()
+    page.locator("h3", has_text="→ predicted").wait_for()
+    page.wait_for_function(f"() => ({MATRIX}.layout.shapes || []).length === 1")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.st-key-thumbs img')].filter(i => i.complete && i.naturalWidth > 0).length >= 2"
+    )
+    assert "cell=" in page.url
+    assert_nothing_cut(page, f"sample_data {size} with thumbnails")  # captions keep their percentage
+    screenshot_whole(page, ARTIFACTS / f"overview_sample_{size[0]}.png")
     page.get_by_text("Which mIoU?").click()
     page.locator("[data-testid=stTable]").wait_for()
     cells = page.evaluate(
         "() => [...document.querySelectorAll('[data-testid=stTable] td')].filter(c => c.scrollWidth > c.clientWidth + 0.5).map(c => c.textContent)"
     )
     assert not cells, cells
-    screenshot_whole(page, ARTIFACTS / f"overview_sample_{size[0]}.png")
     context.close()
 
 
