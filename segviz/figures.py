@@ -310,13 +310,13 @@ def confusion_order(cm: np.ndarray, classes: Sequence[int]) -> np.ndarray:
     The rule: the affinity of classes i and j is the share of i's ground-truth pixels predicted as
     j plus the share of j's predicted as i; the classes are clustered on ``1 - affinity / max``
     (average linkage) and the leaves put in the optimal order (scipy's ``optimal_leaf_ordering``:
-    adjacent leaves as similar as possible). Deterministic; fewer than three classes, or no
-    confusion at all, keep class order.
+    adjacent leaves as similar as possible). Classes confused with none of the others come
+    last, in class order (so the populated part of a large matrix is its top-left). Deterministic.
 
     Example:
         >>> cm = np.array([[90, 0, 10, 0], [0, 50, 0, 0], [20, 0, 80, 0]])
-        >>> confusion_order(cm, [0, 1, 2]).tolist()  # 0 and 2 are confused: side by side
-        [1, 2, 0]
+        >>> confusion_order(cm, [0, 1, 2]).tolist()  # 0 and 2 are confused: side by side, 1 last
+        [0, 2, 1]
     """
     from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
     from scipy.spatial.distance import squareform
@@ -328,13 +328,15 @@ def confusion_order(cm: np.ndarray, classes: Sequence[int]) -> np.ndarray:
         share = np.where(totals > 0, square / totals, 0.0)
     affinity = share + share.T
     np.fill_diagonal(affinity, 0.0)
-    if len(classes) < 3 or affinity.max() <= 0:
-        return classes
+    confused = affinity.sum(axis=1) > 0
+    if confused.sum() < 3:
+        return np.concatenate([classes[confused], classes[~confused]])
+    affinity = affinity[np.ix_(confused, confused)]
     distance = 1.0 - affinity / affinity.max()
     np.fill_diagonal(distance, 0.0)
     condensed = squareform(distance, checks=False)
     tree = optimal_leaf_ordering(linkage(condensed, "average"), condensed)
-    return classes[leaves_list(tree)]
+    return np.concatenate([classes[confused][leaves_list(tree)], classes[~confused]])
 
 
 @dataclass

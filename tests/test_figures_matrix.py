@@ -115,3 +115,12 @@ def test_wide_matrix_at_150_classes():
 
 def test_matrix_pitch_grows_for_few_classes():
     assert matrix_pitch(11) > matrix_pitch(21) > matrix_pitch(60) >= MIN_CELL
+
+
+def test_confusion_order_puts_unconfused_classes_last_in_class_order():
+    cm = np.diag([50, 50, 50, 50, 50, 50]).astype(np.int64)
+    cm = np.column_stack([cm, np.zeros(6, np.int64)])
+    cm[1, 4] = cm[4, 1] = cm[4, 5] = 9
+    order = confusion_order(cm, np.arange(6)).tolist()
+    assert set(order[:3]) == {1, 4, 5} and order[3:] == [0, 2, 3]
+    assert abs(order.index(1) - order.index(4)) == 1 and abs(order.index(4) - order.index(5)) == 1
