@@ -209,3 +209,20 @@ def test_ade_top150_matrix_clicks_land_in_their_cell(browser, shared_data, size)
     finally:
         log = server.stop()
     assert "Traceback" not in log, log
+
+
+def test_click_on_the_other_bucket_lists_its_pairs(browser, sample_server):
+    """A click on an "(other)" cell arrives as OTHER_INDEX: it lists the pooled pairs behind it
+    (it used to become an "outside the matrix" notice); a pair then selects a real cell."""
+    context, page = open_overview(browser, sample_server.url + "/?model=baseline", (1280, 800))
+    set_top_n(page, 5)
+    n = matrix_geometry(page)["n"]
+    assert n == 6  # 5 classes + (other)
+    data, gt, pred = click_cell(page, 5, 0)  # (other) row, first column
+    assert data[0] == -1 and gt.startswith("(other")
+    page.locator("h3", has_text=f"GT {gt} → predicted {pred}").wait_for()
+    page.locator(".st-key-opairs button").first.click()
+    page.locator("h3", has_text=f"→ predicted {pred}").wait_for()
+    page.wait_for_function("() => /cell=\\d+(%2C|,)\\d+/.test(window.location.search)")
+    assert page.get_by_text("is outside this").count() == 0
+    context.close()
