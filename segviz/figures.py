@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import html
 import math
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -31,6 +33,8 @@ Metric = Literal["iou", "accuracy", "precision", "dice"]
 SortBy = Literal["value", "name", "pixels", "table"]
 Normalize = Literal["none", "row", "column"]
 Diagonal = Literal["show", "dim"]
+Order = Literal["class", "confusion"]
+MatrixLayout = Literal["square", "wide"]
 
 METRIC_LABELS = {"iou": "IoU", "accuracy": "Accuracy (recall)", "precision": "Precision", "dice": "Dice"}
 FONT = dict(family="Liberation Sans, Arial, sans-serif", size=13)
@@ -46,6 +50,13 @@ TOP_N = 25
 MAX_BARS = 40
 #: Most hover cells along an image side in :func:`hover_image_figure`.
 MAX_HOVER_SIDE = 320
+#: Longest axis label (characters) before it is cut with "…" (the hover shows the full name).
+MAX_LABEL = 18
+#: Smallest cell side (px) of a wide matrix: a label fits each row, and a click lands in its cell
+#: (plotly ties the points within 3 px of the pointer, so cells must be ≥ 6 px).
+MIN_CELL = 8
+SELECTED_COLOUR = "#e4572e"
+MARK_COLOUR = "#ff9f1c"
 
 
 def default_top_n(num_classes: int) -> int:
@@ -146,6 +157,8 @@ def class_bar_figure(
     max_bars: int = MAX_BARS,
 ) -> go.Figure:
     """Horizontal bars of a per-class metric in class colours; undefined classes read "n/a".
+    Bars are labelled with :func:`short_labels` (the full name on hover); the height grows with
+    the number of bars (22 px each, up to ``max_height``).
 
     ``frame`` has columns ``id``, ``name``, ``gt_pixels`` and ``metric`` (e.g. from
     :meth:`Evaluation.class_frame`); ``intervals`` optionally has ``low``/``high`` per ``id``.
@@ -158,7 +171,10 @@ def class_bar_figure(
     colours[OTHER_INDEX] = "#bdbdbd"
     values = ordered[metric].to_numpy(dtype=float)
     defined = ~np.isnan(values)
-    names = _labels(ordered["name"])
+    is_pool = (ordered["id"] == OTHER_INDEX).to_numpy()
+    raw = ordered["name"].astype(str).tolist()
+    short = short_labels([n for n, o in zip(raw, is_pool, strict=True) if not o])
+    names = _labels(_unique([n if o else short.pop(0) for n, o in zip(raw, is_pool, strict=True)]))
     label = METRIC_LABELS[metric]
     bar = go.Bar(
         x=np.where(defined, values * 100, 0.0),
@@ -175,8 +191,10 @@ def class_bar_figure(
         if intervals is None
         else dict(),  # inside: plotly picks a contrasting colour
         cliponaxis=False,
-        customdata=np.stack([ordered["gt_pixels"].to_numpy()], axis=1).tolist(),
-        hovertemplate=f"<b>%{{y}}</b><br>{label}: %{{text}}<br>GT pixels: %{{customdata[0]:,}}<extra></extra>",
+        # the full (escaped) name on hover: the axis shows the short one
+        customdata=[[px, n] for px, n in zip(ordered["gt_pixels"].tolist(), _labels(raw), strict=True)],
+        hovertemplate=f"<b>%{{customdata[1]}}</b><br>{label}: %{{text}}<br>GT pixels: %{{customdata[0]:,}}"
+        "<extra></extra>",
     )
     if intervals is not None:  # (the pooled bar has none)
         iv = intervals.set_index("id").reindex(ordered["id"])
@@ -257,6 +275,175 @@ def pool_other(cm: np.ndarray, shown: Sequence[int], pooled: Sequence[int]) -> n
     return np.vstack([columns[shown], columns[pooled].sum(axis=0, keepdims=True)])
 
 
+def short_labels(names: Sequence[str], *, limit: int = MAX_LABEL) -> list[str]:
+    """Short, unique axis labels: an ADE-style name ``"computing;device;data;…"`` keeps its first
+    alternative (more alternatives while two classes would share it), then is cut to ``limit``
+    characters with "…"; labels still equal get `` #index``. Not escaped (see :func:`_labels`).
+
+    Example:
+        >>> short_labels(["screen;door;screen", "screen;silver;screen", "wall", "a" * 30])
+        ['screen;door', 'screen;silver', 'wall', 'aaaaaaaaaaaaaaaaa…']
+    """
+    parts = [str(n).split(";") for n in names]
+    out = [p[0].strip() or str(n) for p, n in zip(parts, names, strict=True)]
+    for depth in range(2, max((len(p) for p in parts), default=1) + 1):
+        counts = Counter(out)
+        dup = [i for i, s in enumerate(out) if counts[s] > 1]
+        if not dup:
+            break
+        for i in dup:
+            out[i] = ";".join(parts[i][:depth])
+    out = [s if len(s) <= limit else s[: limit - 1] + "…" for s in out]
+    counts = Counter(out)
+    return [f"{s} #{i}" if counts[s] > 1 else s for i, s in enumerate(out)]
+
+
+def _unique(labels: Sequence[str]) -> list[str]:
+    """Labels made unique for a category axis (a repeated name gets `` #index``)."""
+    counts = Counter(labels)
+    return [f"{s} #{i}" if counts[s] > 1 else s for i, s in enumerate(labels)]
+
+
+def confusion_order(cm: np.ndarray, classes: Sequence[int]) -> np.ndarray:
+    """``classes`` reordered so that classes confused with each other sit side by side.
+
+    The rule: the affinity of classes i and j is the share of i's ground-truth pixels predicted as
+    j plus the share of j's predicted as i; the classes are clustered on ``1 - affinity / max``
+    (average linkage) and the leaves put in the optimal order (scipy's ``optimal_leaf_ordering``:
+    adjacent leaves as similar as possible). Classes confused with none of the others come
+    last, in class order (so the populated part of a large matrix is its top-left). Deterministic.
+
+    Example:
+        >>> cm = np.array([[90, 0, 10, 0], [0, 50, 0, 0], [20, 0, 80, 0]])
+        >>> confusion_order(cm, [0, 1, 2]).tolist()  # 0 and 2 are confused: side by side, 1 last
+        [0, 2, 1]
+    """
+    from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
+    from scipy.spatial.distance import squareform
+
+    classes = np.asarray(classes, dtype=np.int64)
+    square = cm[np.ix_(classes, classes)].astype(float)
+    totals = cm[classes].sum(axis=1).astype(float)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(totals > 0, square / totals, 0.0)
+    affinity = share + share.T
+    np.fill_diagonal(affinity, 0.0)
+    confused = affinity.sum(axis=1) > 0
+    if confused.sum() < 3:
+        return np.concatenate([classes[confused], classes[~confused]])
+    affinity = affinity[np.ix_(confused, confused)]
+    distance = 1.0 - affinity / affinity.max()
+    np.fill_diagonal(distance, 0.0)
+    condensed = squareform(distance, checks=False)
+    tree = optimal_leaf_ordering(linkage(condensed, "average"), condensed)
+    return np.concatenate([classes[confused][leaves_list(tree)], classes[~confused]])
+
+
+@dataclass
+class _Cells:
+    """The drawn part of a confusion matrix: row/column ids (class index, :data:`OTHER_INDEX`,
+    K for invalid), pixel counts and the row/column percentages of the full rows/columns."""
+
+    row_ids: np.ndarray
+    col_ids: np.ndarray
+    sub: np.ndarray
+    row_pct: np.ndarray
+    col_pct: np.ndarray
+    pooled: np.ndarray
+
+
+def shown_classes(
+    cm: np.ndarray, *, hidden: Sequence[int] = (), top_n: int | None = None, include: Sequence[int] = ()
+) -> tuple[np.ndarray, np.ndarray]:
+    """(shown, pooled) class indices of a heatmap, in class order: the :func:`select_classes`
+    plus ``include`` (unless hidden); pooled = the rest that is not hidden (its "(other)" row).
+
+    Example:
+        >>> cm = np.array([[9, 5, 0, 0], [1, 9, 0, 0], [0, 0, 9, 0]])
+        >>> [a.tolist() for a in shown_classes(cm, top_n=1, include=[2])]
+        [[0, 2], [1]]
+    """
+    k = cm.shape[0]
+    shown = select_classes(cm, hidden=hidden, top_n=top_n)
+    extra = np.setdiff1d(np.asarray(include, dtype=np.int64), np.asarray(hidden, dtype=np.int64))
+    shown = np.union1d(shown, extra[(extra >= 0) & (extra < k)]).astype(np.int64)
+    pooled = np.setdiff1d(np.setdiff1d(np.arange(k), shown), np.asarray(hidden, dtype=np.int64))
+    return shown, pooled
+
+
+def confused_pairs(
+    cm: np.ndarray, *, rows: Sequence[int] | None = None, cols: Sequence[int] | None = None, limit: int = 10
+) -> pd.DataFrame:
+    """The largest off-diagonal cells of ``cm`` (K, K[+1]; column K = invalid predictions), most
+    pixels first: columns ``gt``, ``pred`` (indices), ``pixels``, ``share_of_gt`` (of the GT
+    class's pixels, 0..1). ``rows``/``cols`` restrict the ground-truth / predicted classes.
+
+    Example:
+        >>> cm = np.array([[50, 10, 0, 2], [5, 20, 0, 0], [0, 0, 0, 0]])
+        >>> confused_pairs(cm, limit=2).values.tolist()
+        [[0.0, 1.0, 10.0, 0.16129032258064516], [1.0, 0.0, 5.0, 0.2]]
+    """
+    k = cm.shape[0]
+    rows = np.arange(k) if rows is None else np.asarray(rows, dtype=np.int64)
+    cols = np.arange(cm.shape[1]) if cols is None else np.asarray(cols, dtype=np.int64)
+    block = cm[np.ix_(rows, cols)].astype(np.int64)
+    block[rows[:, None] == cols[None, :]] = 0
+    flat = np.argsort(-block, axis=None, kind="stable")[:limit]
+    i, j = np.unravel_index(flat, block.shape)
+    keep = block[i, j] > 0
+    i, j = i[keep], j[keep]
+    totals = cm[rows[i]].sum(axis=1)
+    return pd.DataFrame(
+        {
+            "gt": rows[i],
+            "pred": cols[j],
+            "pixels": block[i, j],
+            "share_of_gt": block[i, j] / np.maximum(totals, 1),
+        }
+    )
+
+
+def _cells(cm, *, hidden, top_n, other, show_invalid, include, order) -> _Cells:
+    k = cm.shape[0]
+    shown, pooled = shown_classes(cm, hidden=hidden, top_n=top_n, include=include)
+    if order == "confusion":
+        shown = confusion_order(cm, shown)
+    pool = bool(other and len(pooled))
+    row_ids = np.append(shown, OTHER_INDEX) if pool else shown
+    col_ids = np.append(row_ids, k) if show_invalid else row_ids
+    all_row_tot = cm.sum(axis=1)
+    all_col_tot = np.append(cm[:, :k].sum(axis=0), cm[:, k].sum() if cm.shape[1] > k else 0)
+    if pool:
+        table = pool_other(cm, shown, pooled)
+        sub = (table if show_invalid else table[:, : len(row_ids)]).astype(float)
+        row_tot = np.append(all_row_tot[shown], all_row_tot[pooled].sum())
+        col_tot = np.append(all_col_tot[shown], all_col_tot[pooled].sum())
+        if show_invalid:
+            col_tot = np.append(col_tot, all_col_tot[k])
+    else:
+        sub = cm[np.ix_(shown, col_ids)].astype(float)
+        row_tot, col_tot = all_row_tot[shown], all_col_tot[col_ids]
+    row_tot = row_tot[:, None].astype(float)
+    col_tot = col_tot[None, :].astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        row_pct = np.where(row_tot > 0, sub / row_tot * 100, np.nan)
+        col_pct = np.where(col_tot > 0, sub / col_tot * 100, np.nan)
+    return _Cells(row_ids, col_ids, sub, row_pct, col_pct, pooled)
+
+
+def _compact(v: float, unit: str) -> str:
+    """A cell's number in at most four characters (counts: 950, 12k, 3M; percentages: 0.4, 12;
+    under 0.05 % blank)."""
+    if not np.isfinite(v) or v == 0:
+        return ""
+    if unit == "%":  # under 0.05 % would read "0.0": left blank (the hover has every value)
+        return "" if v < 0.05 else (f"{v:.1f}" if v < 10 else f"{v:.0f}")
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if v >= scale:
+            return f"{v / scale:.0f}{suffix}"
+    return f"{v:.0f}"
+
+
 def confusion_figure(
     cm: np.ndarray,
     names: Sequence[str],
@@ -270,66 +457,64 @@ def confusion_figure(
     show_invalid: bool = False,
     annotate: bool | None = None,
     height: int | None = None,
+    order: Order = "class",
+    include: Sequence[int] = (),
+    selected: tuple[int, int] | None = None,
+    marked: Sequence[int] = (),
+    layout: MatrixLayout = "square",
 ) -> go.Figure:
-    """Confusion-matrix heatmap, rows = ground truth, columns = prediction, in class order.
+    """Confusion-matrix heatmap, rows = ground truth, columns = prediction.
 
     ``cm`` is (K, K+1) with the invalid-prediction column last. ``top_n`` classes are drawn (the
-    most confused; default :func:`default_top_n`), and with ``other=True`` the remaining classes
-    that are not ``hidden`` are pooled into one "(other N classes)" row and column (the report
-    does this; without it the classes beyond the top N are simply not drawn). Row/column percentages are always
-    of the full row/column (hiding a class does not change them). ``diagonal="dim"`` draws correct
-    pixels (and the "(other)" × "(other)" cell) in grey and scales colours on the errors only.
-    Clicks arrive as the scatter trace's ``customdata`` ``[gt_index, pred_index, count]``
-    (``pred_index == K`` for invalid, :data:`OTHER_INDEX` for "(other)").
+    most confused; default :func:`default_top_n`) plus the classes in ``include``, and with
+    ``other=True`` the remaining classes that are not ``hidden`` are pooled into one "(other N
+    classes)" row and column (without it the classes beyond the top N are simply not drawn).
+    Row/column percentages are always of the full row/column (hiding a class does not change them).
+    ``diagonal="dim"`` draws correct pixels (and the "(other)" × "(other)" cell) in grey and scales
+    colours on the errors only. ``order="confusion"`` orders the classes by
+    :func:`confusion_order` (clusters adjacent; "(other)" and "(invalid)" stay last), else class
+    order. Axis categories are the full (escaped) names, tick labels the :func:`short_labels`.
+    ``selected`` = (gt index, pred index) is outlined; ``marked`` classes get an outlined row and
+    column and bold labels. Clicks arrive as the scatter trace's ``customdata``
+    ``[gt_index, pred_index, count]`` (``pred_index == K`` for invalid, :data:`OTHER_INDEX` for
+    "(other)").
+
+    ``layout="square"``: square cells, side set by ``height`` (reports). ``layout="wide"`` (the
+    app): the matrix fills the width it is given, rows :func:`matrix_pitch` pixels high, fixed
+    margins (no automargin passes), the colour bar on top, and a lean click layer (hover built by
+    a template, one marker drawn): ≈10× faster to draw at 150 classes.
     """
     k = cm.shape[0]
     top_n = default_top_n(k) if top_n is None else top_n
-    shown = select_classes(cm, hidden=hidden, top_n=top_n)
-    pooled = np.setdiff1d(np.setdiff1d(np.arange(k), shown), np.asarray(hidden, dtype=np.int64))
-    pool = bool(other and len(pooled))
-    row_ids = np.append(shown, OTHER_INDEX) if pool else shown
-    col_ids = np.append(row_ids, k) if show_invalid else row_ids
-    all_row_tot = cm.sum(axis=1)
-    all_col_tot = np.append(cm[:, :k].sum(axis=0), cm[:, k].sum())
-    if pool:
-        table = pool_other(cm, shown, pooled)
-        sub = (table if show_invalid else table[:, :-1]).astype(float)
-        row_tot = np.append(all_row_tot[shown], all_row_tot[pooled].sum())
-        col_tot = np.append(all_col_tot[shown], all_col_tot[pooled].sum())
-        if show_invalid:
-            col_tot = np.append(col_tot, all_col_tot[k])
-    else:
-        sub = cm[np.ix_(shown, col_ids)].astype(float)
-        row_tot, col_tot = all_row_tot[shown], all_col_tot[col_ids]
-    row_tot = row_tot[:, None].astype(float)
-    col_tot = col_tot[None, :].astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        row_pct = np.where(row_tot > 0, sub / row_tot * 100, np.nan)
-        col_pct = np.where(col_tot > 0, sub / col_tot * 100, np.nan)
-    value = {"none": sub, "row": row_pct, "column": col_pct}[normalize]
-    is_diag = row_ids[:, None] == col_ids[None, :]
+    c = _cells(
+        cm,
+        hidden=hidden,
+        top_n=top_n,
+        other=other,
+        show_invalid=show_invalid,
+        include=include,
+        order=order,
+    )
+    value = {"none": c.sub, "row": c.row_pct, "column": c.col_pct}[normalize]
+    is_diag = c.row_ids[:, None] == c.col_ids[None, :]
     z = value.copy()
     if diagonal == "dim":
         z[is_diag] = np.nan
-    colour_z = np.log10(z + 1) if log and normalize == "none" else (np.log10(z + 0.01) if log else z)
-    label = dict(enumerate(_labels(names))) | {k: INVALID_NAME, OTHER_INDEX: _other_label(len(pooled))}
-    x_names = [label[c] for c in col_ids]
-    y_names = [label[r] for r in row_ids]
-    unit = "px" if normalize == "none" else "%"
-    hover = np.empty(sub.shape, dtype=object)
-    for i, r in enumerate(row_ids):
-        for j, c in enumerate(col_ids):
-            hover[i, j] = (
-                f"GT <b>{label[r]}</b> → predicted <b>{label[c]}</b><br>"
-                f"{int(sub[i, j]):,} px<br>{_fmt_pct(row_pct[i, j])} of GT {label[r]} (row)<br>"
-                f"{_fmt_pct(col_pct[i, j])} of predicted {label[c]} (column)"
-            )
+    full = dict(enumerate(_unique(_labels(names)))) | {
+        k: INVALID_NAME,
+        OTHER_INDEX: _other_label(len(c.pooled)),
+    }
+    short = dict(enumerate(_labels(short_labels(names)))) | {
+        k: INVALID_NAME,
+        OTHER_INDEX: f"(other {len(c.pooled):,})",
+    }
+    x_names = [full[i] for i in c.col_ids]
+    y_names = [full[i] for i in c.row_ids]
     traces: list[go.BaseTraceType] = []
     if diagonal == "dim":
-        diag_z = np.where(is_diag, 1.0, np.nan)
         traces.append(
             go.Heatmap(
-                z=diag_z,
+                z=np.where(is_diag & np.isfinite(c.row_pct), 1.0, np.nan),  # rows with pixels
                 x=x_names,
                 y=y_names,
                 colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]],
@@ -339,7 +524,49 @@ def confusion_figure(
                 ygap=1,
             )
         )
-    colorbar_title = {"none": "pixels", "row": "% of GT row", "column": "% of pred column"}[normalize]
+    heat = _heat(z, x_names, y_names, normalize=normalize, log=log, wide=layout == "wide")
+    traces.append(heat)
+    n = max(len(c.row_ids), len(c.col_ids))
+    if annotate if annotate is not None else n <= (24 if layout == "wide" else 20):
+        unit = "px" if normalize == "none" else "%"
+        heat.text = np.vectorize(lambda v: _compact(v, unit), otypes=[object])(value)
+        heat.texttemplate = "%{text}"
+        heat.textfont = dict(size=9 if n > 16 else (10 if n > 12 else 11))
+    click = _click_layer if layout == "square" else _lean_click_layer
+    fig = go.Figure(traces)
+    # added by keyword, not as a trace object: go.Figure deep-copies trace objects, element by
+    # element for object arrays (0.5 s at 150 classes)
+    fig.add_scatter(**click(c, x_names, y_names, full))
+    if layout == "wide":
+        _wide_layout(fig, x_names, y_names, [short[i] for i in c.col_ids], [short[i] for i in c.row_ids])
+    else:
+        _square_layout(fig, height or int(min(900, max(420, 150 + 26 * n))))
+        fig.update_xaxes(tickmode="array", tickvals=x_names, ticktext=[short[i] for i in c.col_ids])
+        fig.update_yaxes(tickmode="array", tickvals=y_names, ticktext=[short[i] for i in c.row_ids])
+    _decorate(fig, c, selected=selected, marked=marked)
+    return fig
+
+
+def _heat(z, x_names, y_names, *, normalize: Normalize, log: bool, wide: bool) -> go.Heatmap:
+    colour_z = np.log10(z + 1) if log and normalize == "none" else (np.log10(z + 0.01) if log else z)
+    title = {"none": "pixels", "row": "% of GT row", "column": "% of pred column"}[normalize]
+    title += " (log)" if log else ""
+    bar = (
+        dict(
+            title=dict(text=title, side="right"),
+            orientation="h",
+            thickness=10,
+            len=240,
+            lenmode="pixels",
+            x=0,
+            xanchor="left",
+            y=1.0,
+            yanchor="bottom",
+            ypad=6,
+        )
+        if wide
+        else dict(title=dict(text=title, side="right"), thickness=14)
+    )
     heat = go.Heatmap(
         z=colour_z,
         x=x_names,
@@ -348,63 +575,92 @@ def confusion_figure(
         xgap=1,
         ygap=1,
         hoverinfo="skip",  # the hover lives on the click layer, which must win it (shared/NOTES.md)
-        colorbar=dict(
-            title=dict(text=colorbar_title + (" (log)" if log else ""), side="right"), thickness=14
-        ),
+        colorbar=bar,
         zmin=0 if not log else None,
     )
     if log:
         ticks = _log_ticks(np.nanmax(z) if np.isfinite(z).any() else 1, counts=normalize == "none")
         heat.colorbar.tickvals = [math.log10(t + (1 if normalize == "none" else 0.01)) for t in ticks]
         heat.colorbar.ticktext = [f"{t:,.0f}" if normalize == "none" else f"{t:g}" for t in ticks]
-    traces.append(heat)
-    n = max(len(row_ids), len(col_ids))
-    if annotate is None:
-        annotate = n <= 20
-    if annotate:
-        text = np.vectorize(
-            lambda v: (
-                ""
-                if not np.isfinite(v) or v == 0
-                else (
-                    f"{v:,.0f}"
-                    if unit == "px" and v < 1e4
-                    else (
-                        f"{v / 1e3:,.0f}k"
-                        if unit == "px" and v < 1e7
-                        else (f"{v / 1e6:,.0f}M" if unit == "px" else f"{v:.1f}")
-                    )
-                )
-            ),
-            otypes=[object],
-        )(value)
-        heat.text = text
-        heat.texttemplate = "%{text}"
-        heat.textfont = dict(size=10 if n > 12 else 11)
-    yy, xx = np.meshgrid(np.arange(len(row_ids)), np.arange(len(col_ids)), indexing="ij")
+    return heat
+
+
+def _grid(c: _Cells) -> tuple[np.ndarray, np.ndarray]:
+    yy, xx = np.meshgrid(np.arange(len(c.row_ids)), np.arange(len(c.col_ids)), indexing="ij")
+    return yy.ravel(), xx.ravel()
+
+
+def _customdata(c: _Cells, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
     # Object arrays, not lists: plotly validates and copies them ~10x faster at 150 classes, and
     # still sends them as plain JSON lists (a click returns customdata as a list, shared/NOTES.md).
     custom = np.empty((yy.size, 3), dtype=object)
-    custom[:, 0] = np.asarray(row_ids, dtype=np.int64)[yy.ravel()].tolist()
-    custom[:, 1] = np.asarray(col_ids, dtype=np.int64)[xx.ravel()].tolist()
-    custom[:, 2] = np.asarray(sub, dtype=np.int64)[yy.ravel(), xx.ravel()].tolist()
-    traces.append(
-        go.Scatter(
-            x=np.asarray(x_names, dtype=object)[xx.ravel()],
-            y=np.asarray(y_names, dtype=object)[yy.ravel()],
-            mode="markers",
-            marker=dict(size=max(4, min(40, 600 // max(n, 1))), opacity=0, color="black"),
-            selected=dict(marker=dict(opacity=0)),
-            unselected=dict(marker=dict(opacity=0)),
-            customdata=custom,
-            text=np.asarray(hover, dtype=object)[yy.ravel(), xx.ravel()],
-            hovertemplate="%{text}<extra></extra>",
-            showlegend=False,
-            name="cells",
-        )
+    custom[:, 0] = np.asarray(c.row_ids, dtype=np.int64)[yy].tolist()
+    custom[:, 1] = np.asarray(c.col_ids, dtype=np.int64)[xx].tolist()
+    custom[:, 2] = np.asarray(c.sub, dtype=np.int64)[yy, xx].tolist()
+    return custom
+
+
+def _click_layer(c: _Cells, x_names, y_names, label) -> dict:
+    """One transparent marker per cell centre, each with its own hover text (reports, small K)."""
+    hover = np.empty(c.sub.shape, dtype=object)
+    for i, r in enumerate(c.row_ids):
+        for j, col in enumerate(c.col_ids):
+            hover[i, j] = (
+                f"GT <b>{label[r]}</b> → predicted <b>{label[col]}</b><br>"
+                f"{int(c.sub[i, j]):,} px<br>{_fmt_pct(c.row_pct[i, j])} of GT {label[r]} (row)<br>"
+                f"{_fmt_pct(c.col_pct[i, j])} of predicted {label[col]} (column)"
+            )
+    yy, xx = _grid(c)
+    n = max(len(c.row_ids), len(c.col_ids))
+    return dict(
+        x=np.asarray(x_names, dtype=object)[xx],
+        y=np.asarray(y_names, dtype=object)[yy],
+        mode="markers",
+        marker=dict(size=max(4, min(40, 600 // max(n, 1))), opacity=0, color="black"),
+        selected=dict(marker=dict(opacity=0)),
+        unselected=dict(marker=dict(opacity=0)),
+        customdata=_customdata(c, yy, xx),
+        text=hover[yy, xx],
+        hovertemplate="%{text}<extra></extra>",
+        showlegend=False,
+        name="cells",
     )
-    fig = go.Figure(traces)
-    side = height or int(min(900, max(420, 150 + 26 * n)))
+
+
+def _lean_click_layer(c: _Cells, x_names, y_names, label) -> dict:
+    """The click layer of a wide matrix: the hover is a template over the point's x/y (the full
+    names) and two short percentage strings; only one marker is drawn (``maxdisplayed``: hover and
+    click selection still use every point), and markers are small (4 px) so that the nearest cell
+    centre, i.e. the cell under the pointer, wins the hover whenever cells are ≥ 6 px."""
+    yy, xx = _grid(c)
+    row = _pct_strings(c.row_pct)[yy, xx]
+    col = _pct_strings(c.col_pct)[yy, xx]
+    return dict(
+        x=np.asarray(x_names, dtype=object)[xx],
+        y=np.asarray(y_names, dtype=object)[yy],
+        mode="markers",
+        marker=dict(size=4, opacity=0, color="black", maxdisplayed=1),
+        selected=dict(marker=dict(opacity=0)),
+        unselected=dict(marker=dict(opacity=0)),
+        customdata=_customdata(c, yy, xx),
+        text=row,
+        hovertext=col,
+        hovertemplate="GT <b>%{y}</b> → predicted <b>%{x}</b><br>%{customdata[2]:,} px<br>"
+        "%{text} of the GT row<br>%{hovertext} of the predicted column<extra></extra>",
+        showlegend=False,
+        name="cells",
+    )
+
+
+def _pct_strings(pct: np.ndarray) -> np.ndarray:
+    """``_fmt_pct`` of every element as an object array, formatting each distinct value once."""
+    tenths = np.where(np.isfinite(pct), np.round(np.nan_to_num(pct) * 10), -1).astype(np.int64)
+    values, inverse = np.unique(tenths, return_inverse=True)
+    text = np.array([f"{v / 10:.1f} %" if v >= 0 else "n/a" for v in values], dtype=object)
+    return text[inverse].reshape(pct.shape)
+
+
+def _square_layout(fig: go.Figure, side: int) -> None:
     fig.update_layout(
         font=FONT,
         height=side,
@@ -431,7 +687,115 @@ def confusion_figure(
             showgrid=False,
         ),
     )
-    return fig
+
+
+def matrix_pitch(n: int) -> int:
+    """Row height (px) of a wide matrix of ``n`` rows: 36 px for a few classes, down to
+    :data:`MIN_CELL` for 75 and more (every label still fits, and a click lands in its cell).
+
+    Example:
+        >>> matrix_pitch(11), matrix_pitch(21), matrix_pitch(151)
+        (36, 28, 8)
+    """
+    return int(max(MIN_CELL, min(36, 600 // max(n, 1))))
+
+
+def _tick_font(n: int) -> int:
+    return 12 if n <= 30 else (10 if n <= 60 else 8)
+
+
+def _wide_layout(fig: go.Figure, x_names, y_names, x_short: list[str], y_short: list[str]) -> None:
+    """Fixed margins from the label lengths (automargin would redraw the plot several times),
+    rows :func:`matrix_pitch` px high, the colour bar above the matrix."""
+    n = max(len(x_short), len(y_short))
+    font = _tick_font(n)
+    char = 0.6 * font  # Liberation Sans averages ≈0.55 em a character
+    longest_y = max((len(html.unescape(s)) for s in y_short), default=4)
+    longest_x = max((len(html.unescape(s)) for s in x_short), default=4)
+    angle = -90 if n > 20 else -45
+    left = int(28 + char * longest_y + 8)
+    bottom = int(28 + char * longest_x * (1 if angle == -90 else 0.75) + 8)
+    top = 58
+    fig.update_layout(
+        font=FONT,
+        height=top + bottom + matrix_pitch(n) * len(y_short),
+        margin=dict(l=left, r=12, t=top, b=bottom, autoexpand=False),
+        hoverdistance=-1,
+        plot_bgcolor="white",
+        xaxis=dict(
+            title=dict(text="Predicted class", standoff=4),
+            type="category",
+            tickangle=angle,
+            tickfont=dict(size=font),
+            side="bottom",
+            automargin=False,
+            showgrid=False,
+            tickmode="array",
+            tickvals=x_names,
+            ticktext=x_short,
+            range=[-0.5, len(x_short) - 0.5],  # autorange pads for the click layer's markers
+        ),
+        yaxis=dict(
+            title=dict(text="Ground-truth class", standoff=4),
+            type="category",
+            tickfont=dict(size=font),
+            automargin=False,
+            showgrid=False,
+            tickmode="array",
+            tickvals=y_names,
+            ticktext=y_short,
+            range=[len(y_short) - 0.5, -0.5],
+        ),
+    )
+
+
+def min_matrix_width(fig: go.Figure) -> int:
+    """The narrowest a wide matrix may be drawn with square cells of :data:`MIN_CELL` px (the
+    app lets it scroll sideways below that)."""
+    m = fig.layout.margin
+    cols = len(fig.data[-1].x) // max(1, len(set(fig.data[-1].y)))
+    return int(m.l + m.r + MIN_CELL * cols)
+
+
+def _decorate(fig: go.Figure, c: _Cells, *, selected, marked) -> None:
+    """Outline the selected cell and the rows/columns of the ``marked`` classes."""
+    rows, cols = list(c.row_ids), list(c.col_ids)
+    if selected is not None:
+        g, p = selected
+        if g in rows and p in cols:
+            i, j = rows.index(g), cols.index(p)
+            fig.add_shape(
+                type="rect",
+                x0=j - 0.5,
+                x1=j + 0.5,
+                y0=i - 0.5,
+                y1=i + 0.5,
+                line=dict(color=SELECTED_COLOUR, width=3),
+                layer="above",
+            )
+    for m in marked:
+        if m in rows:
+            i = rows.index(m)
+            fig.add_shape(
+                type="rect",
+                x0=-0.5,
+                x1=len(cols) - 0.5,
+                y0=i - 0.5,
+                y1=i + 0.5,
+                line=dict(color=MARK_COLOUR, width=1.5, dash="dot"),
+                layer="above",
+            )
+        if m in cols:
+            j = cols.index(m)
+            fig.add_shape(
+                type="rect",
+                x0=j - 0.5,
+                x1=j + 0.5,
+                y0=-0.5,
+                y1=len(rows) - 0.5,
+                line=dict(color=MARK_COLOUR, width=1.5, dash="dot"),
+                layer="above",
+            )
 
 
 def _other_label(count: int) -> str:

@@ -88,7 +88,8 @@ def test_confusion_controls_change_the_figure(monkeypatch):
     assert "road" not in ys and "car" in ys
     at.number_input(key="cm:top").set_value(5).run()
     heat = next(c for c in _charts(at) if any(t["type"] == "heatmap" for t in c["data"]))
-    assert len([t for t in heat["data"] if t["type"] == "heatmap"][-1]["y"]) == 5
+    ys = [t for t in heat["data"] if t["type"] == "heatmap"][-1]["y"]
+    assert len(ys) == 6 and ys[-1] == "(other 13 classes)"  # 5 classes + the 18 - 5 others pooled
 
 
 def test_metric_toggle_changes_the_bars(monkeypatch):

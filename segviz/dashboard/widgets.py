@@ -27,6 +27,23 @@ PRESENTATION_CSS = """
 """
 
 
+#: The overview's layout rules (scoped to its keyed containers): metric values shrink with their
+#: tile (a container query) instead of being cut to "90…"; the buttons of the most-confused
+#: pairs and of the thumbnails wrap their text instead of cutting it.
+OVERVIEW_CSS = """
+<style>
+.st-key-tiles [data-testid="stMetric"] { container-type: inline-size; }
+.st-key-tiles [data-testid="stMetricValue"] { font-size: min(2.25rem, 14cqi); }
+.st-key-pairs button, .st-key-opairs button { justify-content: flex-start; text-align: left;
+  min-height: 0; padding-top: 0.2rem; padding-bottom: 0.2rem; }
+.st-key-pairs button > div, .st-key-opairs button > div { justify-content: flex-start; width: 100%; }
+.st-key-pairs button p, .st-key-opairs button p { text-align: left; }
+.st-key-pairs button p, .st-key-opairs button p, .st-key-thumbs button p {
+  white-space: normal; overflow-wrap: anywhere; font-size: 0.85rem; }
+</style>
+"""
+
+
 def fmt(value: float | None, pct: bool = True) -> str:
     """A metric as shown in the app: ``0.5 -> "50.00 %"``, undefined (None/NaN) as "n/a"."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -155,10 +172,12 @@ def safe_filename(text: str) -> str:
 
 
 def metric_tiles(tiles: list[tuple[str, str, str]], per_row: int = 4) -> None:
-    """(label, value, help) tiles in rows of ``per_row``."""
+    """(label, value, help) tiles in rows of ``per_row``, in a container keyed ``tiles`` (whose
+    values :data:`OVERVIEW_CSS` shrinks to fit)."""
+    box = st.container(key="tiles")
     for start in range(0, len(tiles), per_row):
         row = tiles[start : start + per_row]
-        for col, (label, value, help_text) in zip(st.columns(per_row), row, strict=False):
+        for col, (label, value, help_text) in zip(box.columns(per_row), row, strict=False):
             col.metric(label, value, help=help_text, border=True)
 
 

@@ -3,18 +3,32 @@ matrix and the images behind a clicked cell."""
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 from segviz.conventions import conventions_frame
-from segviz.display import class_table, percent
+from segviz.display import percent
 from segviz.evaluate import Evaluation
-from segviz.figures import INVALID_NAME, METRIC_LABELS, class_bar_figure, confusion_figure
+from segviz.figures import (
+    ALL_CLASSES_UP_TO,
+    INVALID_NAME,
+    METRIC_LABELS,
+    OTHER_INDEX,
+    class_bar_figure,
+    confused_pairs,
+    confusion_figure,
+    default_top_n,
+    min_matrix_width,
+    short_labels,
+    shown_classes,
+)
 from segviz.metrics import DEFINITIONS
 from segviz.stats import BootstrapResult, bootstrap
 
 from .. import cache, state
 from ..context import RESAMPLES, Context
-from ..widgets import CHART_CONFIG, THUMB_WIDTH, fmt, metric_tiles, name, plain, plot_names
+from ..widgets import CHART_CONFIG, OVERVIEW_CSS, THUMB_WIDTH, fmt, metric_tiles, name, plain, plot_names
 from . import export
 
 METRIC_NAMES = {"iou": "IoU", "accuracy": "Recall", "precision": "Precision", "dice": "Dice"}
@@ -23,6 +37,8 @@ NORMALISE_NAMES = {"none": "counts", "row": "row (recall)", "column": "column (p
 
 def render(ctx: Context) -> None:
     result = ctx.result
+    if not ctx.state.present:  # presentation mode brings its own type sizes
+        st.markdown(OVERVIEW_CSS, unsafe_allow_html=True)
     boot = (
         cache.cached(("boot", ctx.key, RESAMPLES), lambda: bootstrap(result, resamples=RESAMPLES))
         if result.num_images
@@ -138,14 +154,31 @@ def class_bars_ui(result: Evaluation, boot: BootstrapResult | None, *, present: 
 
 
 def class_table_ui(result: Evaluation) -> None:
-    """The per-class table as the library shows it (issue 10, item 8): "n/a" where a value is
-    undefined, never None or nan; names literal and cut (issue 11, items 9 and 18)."""
-    view = class_table(result)
-    view["class"] = [plain(n) for n in result.table.names]
+    """Per-class scores, narrow enough for half of a 1280-pixel window without sideways scrolling
+    (Dice is left out: it is a function of IoU, 2·IoU/(1+IoU); the CSV export has every column).
+    "n/a" where a value is undefined, never None or nan (issue 10, item 8); names literal and cut
+    (issue 11, items 9 and 18)."""
     frame = result.class_frame()
     total_gt = max(int(frame["gt_pixels"].sum()), 1)
-    view.insert(5, "GT share %", [percent(v / total_gt, unit=False) for v in frame["gt_pixels"]])
-    st.dataframe(view, hide_index=True, width="stretch")
+    view = pd.DataFrame(
+        {
+            "class": [plain(n) for n in result.table.names],
+            "IoU %": [percent(v, 1, unit=False) for v in frame["iou"]],
+            "recall %": [percent(v, 1, unit=False) for v in frame["accuracy"]],
+            "precision %": [percent(v, 1, unit=False) for v in frame["precision"]],
+            "GT %": [percent(v / total_gt, 2, unit=False) for v in frame["gt_pixels"]],
+        }
+    )
+    st.dataframe(
+        view,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "class": st.column_config.TextColumn(help="Full class name (hover a cell if cut)"),
+            "recall %": st.column_config.TextColumn(help="Pixel accuracy of the class"),
+            "GT %": st.column_config.TextColumn(help=f"Share of the {total_gt:,} ground-truth pixels"),
+        },
+    )
 
 
 def conventions_ui(result: Evaluation, key: tuple) -> None:
@@ -153,67 +186,130 @@ def conventions_ui(result: Evaluation, key: tuple) -> None:
     (issue 10, item 5), from :func:`segviz.conventions.conventions_frame`."""
     with st.expander("Which mIoU? What other tools would report for these masks"):
         frame = cache.cached(("conventions", key), lambda: conventions_frame(result))
-        st.dataframe(
-            frame[["tool", "miou_text", "classes", "rule", "caveats"]].rename(
-                columns={"miou_text": "mIoU", "caveats": "caveats (where it differs)"}
-            ),
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "rule": st.column_config.TextColumn(width="large"),
-                "caveats (where it differs)": st.column_config.TextColumn(width="large"),
-            },
+        # three short columns (never cut at half a 1280-pixel window); rules and caveats as wrapping text
+        st.table(
+            pd.DataFrame(
+                {"mIoU": list(frame["miou_text"]), "classes": list(frame["classes"])},
+                index=pd.Index(list(frame["tool"]), name="tool"),
+            )
         )
+        lines = []
         for row in frame.itertuples(index=False):
-            if row.caveats:
-                st.caption(f"**{name(row.tool)}**: " + " ".join(name(c) for c in row.caveats.split("\n")))
+            caveats = " ".join(name(c) for c in row.caveats.split("\n")) if row.caveats else ""
+            lines.append(
+                f"- **{name(row.tool)}**: {name(row.rule)}" + (f" *Caveats:* {caveats}" if caveats else "")
+            )
+        st.markdown("\n".join(lines))
         st.caption("segviz's own number is the first row; see the README for each tool's source.")
 
 
 CONFUSION_DEFAULTS = {"cm:norm": "row", "cm:hide": [], "cm:log": False, "cm:dim": True, "cm:inv": True}
+ORDER_NAMES = {"class": "class order", "confusion": "by confusion"}
+#: Rows of the most-confused-pairs list, and most classes a search adds to the matrix.
+PAIRS = 12
+MAX_FOUND = 12
+#: Above this many rows the matrix takes the whole width and the pairs go above it.
+WIDE_ABOVE = 60
 
 
 @st.fragment
 def confusion_section(result: Evaluation, key: tuple, *, present: bool) -> None:
-    """Controls, matrix and the images behind the clicked cell: a fragment, so a control or a click
-    redraws this section only (the URL follows the cell)."""
+    """Controls, matrix with its most-confused pairs and the images behind the chosen cell: a
+    fragment, so a control or a click redraws this section only (the URL follows the cell)."""
     confusion_ui(result, present=present)
     if not present:
-        cell_images_ui(result, key, state.current().cell)
+        other = st.session_state.get("ov:other")
+        if other is not None:
+            other_cell_ui(result, other)
+        else:
+            cell_images_ui(result, key, state.current().cell)
     state.sync_url()
 
 
-def confusion_ui(result: Evaluation, *, present: bool):
-    """The confusion-matrix controls and figure; returns the figure."""
+def default_order(k: int) -> str:
+    """Class order up to :data:`figures.ALL_CLASSES_UP_TO` classes (a familiar order), else by
+    confusion (clusters adjacent)."""
+    return "class" if k <= ALL_CLASSES_UP_TO else "confusion"
+
+
+def _controls(result: Evaluation) -> None:
+    """Two rows, each control wide enough for its longest option at 1280 px (a segmented
+    control does not wrap: its last options were cut off)."""
     k = result.table.num_classes
     names = list(result.table.names)
+    c1, c2, c3 = st.columns([1.25, 1, 0.9], vertical_alignment="bottom")
+    c1.segmented_control(
+        "Normalise", ["none", "row", "column"], default="row", key="cm:norm", format_func=NORMALISE_NAMES.get
+    )
+    c2.segmented_control(
+        "Order",
+        list(ORDER_NAMES),
+        default=default_order(k),
+        key="cm:order",
+        format_func=ORDER_NAMES.get,
+        help="By confusion: classes clustered on how much of each one is predicted as the other "
+        "(both ways), leaves in optimal order, so confused classes sit side by side",
+    )
+    c3.text_input(
+        "Find a class", key="cm:find", placeholder="e.g. car", help="Adds and outlines matching classes"
+    )
+    d1, d2, d3, d4, d5 = st.columns([1, 1.25, 1.4, 1.5, 2.8], vertical_alignment="bottom")
+    d1.number_input(
+        "Top-N",
+        min_value=2,
+        max_value=max(k, 2),
+        value=min(default_top_n(k), max(k, 2)),
+        key="cm:top",
+        help="Show the N classes with the most confused pixels; the rest are pooled into (other)",
+    )
+    d2.checkbox("Log colours", key="cm:log")
+    d3.checkbox("Dim diagonal", value=True, key="cm:dim", help="Correct pixels grey; colours scale on errors")
+    if result.invalid_pred_pixels > 0:
+        d4.checkbox("Invalid column", value=True, key="cm:inv")
+    d5.multiselect(
+        "Hide classes", names, key="cm:hide", placeholder="e.g. a dominant background", format_func=plain
+    )
+
+
+def found_classes(result: Evaluation, query: str | None) -> list[int]:
+    """Indices of the classes whose name contains ``query`` (case-insensitive), at most
+    :data:`MAX_FOUND`."""
+    q = (query or "").strip().lower()
+    if not q:
+        return []
+    return [i for i, n in enumerate(result.table.names) if q in str(n).lower()][:MAX_FOUND]
+
+
+def confusion_ui(result: Evaluation, *, present: bool):
+    """The confusion-matrix controls, figure and most-confused pairs; returns the figure."""
     if not present:
-        c1, c2, c3, c4 = st.columns([2.2, 2, 3, 1.3])
-        c1.segmented_control(
-            "Normalise",
-            ["none", "row", "column"],
-            default="row",
-            key="cm:norm",
-            format_func=NORMALISE_NAMES.get,
-        )
-        c3.multiselect(
-            "Hide classes", names, key="cm:hide", placeholder="e.g. a dominant background", format_func=plain
-        )
-        c4.number_input(
-            "Top-N classes",
-            min_value=2,
-            max_value=max(k, 2),
-            value=min(default_top_n(k), max(k, 2)),
-            key="cm:top",
-            help="Keep the N classes with the most confused pixels",
-        )
-        with c2:
-            st.checkbox("Log colour scale", key="cm:log")
-            st.checkbox("De-emphasise diagonal", value=True, key="cm:dim")
-            if result.invalid_pred_pixels > 0:
-                st.checkbox("Show invalid column", value=True, key="cm:inv")
+        _controls(result)
+    found = [] if present else found_classes(result, st.session_state.get("cm:find"))
     fig = confusion_figure_now(result, present=present)
-    st.plotly_chart(
+    if len(fig.layout.yaxis.tickvals) > WIDE_ABOVE:
+        # many classes: the matrix takes the whole width (it is wider than any column at 8 px
+        # a cell), the pairs go above it, where they are seen without scrolling past it
+        pairs_ui(result, found, present=present, columns=3)
+        _matrix(result, fig, present=present)
+    else:
+        left, right = st.columns([2.6, 1], gap="medium")
+        with left:
+            _matrix(result, fig, present=present)
+        with right:
+            pairs_ui(result, found, present=present)
+    if st.session_state.get("cm:find") and not present:
+        _found_caption(result, found)
+    return fig
+
+
+def _matrix(result: Evaluation, fig, *, present: bool) -> None:
+    box = st.container(key="cm_box")
+    # the matrix never draws cells under MIN_CELL px: a narrower column scrolls sideways
+    box.markdown(
+        f"<style>.st-key-cm_box{{overflow-x:auto}}.st-key-ov-cm{{min-width:{min_matrix_width(fig)}px}}</style>",
+        unsafe_allow_html=True,
+    )
+    box.plotly_chart(
         fig,
         width="stretch",
         key="ov:cm",
@@ -221,12 +317,85 @@ def confusion_ui(result: Evaluation, *, present: bool):
         selection_mode="points",
         config=CHART_CONFIG,
     )
-    st.caption("Rows: ground truth · columns: prediction · click a cell to list the images where it happens")
-    return fig
+    order = (
+        "ordered by confusion (confused classes side by side)"
+        if _order(result) == "confusion"
+        else "class order"
+    )
+    st.caption(
+        f"Rows: ground truth · columns: prediction · {order}"
+        + ("" if present else " · click a cell (or a pair) to list the images where it happens")
+    )
 
 
-def default_top_n(k: int) -> int:
-    return k if k <= 30 else 25
+def _found_caption(result: Evaluation, found: list[int]) -> None:
+    if not found:
+        st.caption(f"No class name contains {state.shown(st.session_state['cm:find'])}.")
+        return
+    shown = ", ".join(name(result.table.names[i]) for i in found)
+    st.caption(f"Found {len(found)} class{'es' if len(found) != 1 else ''} (outlined): {shown}")
+
+
+def pairs_ui(result: Evaluation, found: list[int], *, present: bool, columns: int = 1) -> None:
+    """The most-confused pairs (GT → predicted, pixels, share of the GT class) as a ranked list;
+    each row selects its cell like a click on the matrix. A search narrows it to the found classes."""
+    st.markdown("**Most-confused pairs**")
+    hidden = _hidden(result)
+    k = result.table.num_classes
+    keep = np.setdiff1d(np.arange(k), hidden)
+    cols = np.append(keep, k) if result.invalid_pred_pixels > 0 else keep
+    if found:
+        a = confused_pairs(result.confusion, rows=found, cols=cols, limit=PAIRS)
+        b = confused_pairs(result.confusion, rows=keep, cols=found, limit=PAIRS)
+        pairs = pd.concat([a, b]).drop_duplicates(["gt", "pred"]).nlargest(PAIRS, "pixels")
+    else:
+        pairs = confused_pairs(result.confusion, rows=keep, cols=cols, limit=PAIRS)
+    _pair_buttons(result, pairs, key="pair", present=present, columns=columns)
+
+
+def _pair_buttons(
+    result: Evaluation, pairs: pd.DataFrame, *, key: str, present: bool, columns: int = 1
+) -> None:
+    if pairs.empty:
+        st.caption("No confused pixels.")
+        return
+    names = [*short_labels(result.table.names), INVALID_NAME]
+    full = [*result.table.names, INVALID_NAME]
+    selected = state.current().cell
+    cols = st.container(key=f"{key}s").columns(columns) if columns > 1 else [st.container(key=f"{key}s")]
+    for rank, row in enumerate(pairs.itertuples(index=False), start=1):
+        box = cols[(rank - 1) % len(cols)]
+        g, p = int(row.gt), int(row.pred)
+        label = f"{rank}. {name(names[g])} → {name(names[p])} · {100 * row.share_of_gt:.1f} % · {int(row.pixels):,} px"
+        tip = f"GT {name(full[g])} → predicted {name(full[p])}: {int(row.pixels):,} px, {100 * row.share_of_gt:.2f} % of the GT class"
+        if present:
+            box.markdown(label)
+            continue
+        box.button(
+            label,
+            key=f"{key}:{g}:{p}",
+            help=tip,
+            width="stretch",
+            type="primary" if selected == (g, p) else "secondary",
+            on_click=_pick_cell,
+            args=((g, p),),
+        )
+
+
+def _pick_cell(cell: tuple[int, int]) -> None:
+    """A pair's button: the same cell selection as a click on the matrix."""
+    st.session_state["ov:other"] = None
+    state.set_cell(cell)
+
+
+def _hidden(result: Evaluation) -> list[int]:
+    names = list(result.table.names)
+    return [names.index(h) for h in st.session_state.get("cm:hide", []) if h in names]
+
+
+def _order(result: Evaluation, present: bool = False) -> str:
+    k = result.table.num_classes
+    return (None if present else st.session_state.get("cm:order")) or default_order(k)
 
 
 def confusion_figure_now(result: Evaluation, *, present: bool = False):
@@ -243,13 +412,53 @@ def confusion_figure_now(result: Evaluation, *, present: bool = False):
         log=bool(opt["cm:log"]),
         hidden=[names.index(h) for h in opt["cm:hide"] if h in names],
         top_n=int(top_n),
+        other=True,
         diagonal="dim" if opt["cm:dim"] else "show",
         show_invalid=bool(opt["cm:inv"]) and result.invalid_pred_pixels > 0,
+        order=_order(result, present),
+        include=found_classes(result, ss.get("cm:find")),
+        marked=found_classes(result, ss.get("cm:find")),
+        selected=None if present else state.current().cell,
+        layout="wide",
     )
 
 
 def _on_cell_select() -> None:
+    """A click on the matrix: a class cell goes through state.py's cell selection; a cell of the
+    "(other)" row or column (``OTHER_INDEX``) opens the list of the pooled pairs behind it."""
+    event = st.session_state.get("ov:cm") or {}
+    points = event.get("selection", {}).get("points", []) if event else []
+    data = points[0].get("customdata") if points else None
+    if data and OTHER_INDEX in (int(data[0]), int(data[1])):
+        st.session_state["ov:other"] = (int(data[0]), int(data[1]))
+        state.set_cell(None)
+        return
+    st.session_state["ov:other"] = None
     state.on_cell_select("ov:cm")
+
+
+def other_cell_ui(result: Evaluation, cell: tuple[int, int]) -> None:
+    """A cell of the "(other)" row or column: the pooled pairs behind it, each selectable."""
+    k = result.table.num_classes
+    ss = st.session_state
+    _, pooled = shown_classes(
+        result.confusion,
+        hidden=_hidden(result),
+        top_n=int(ss.get("cm:top", default_top_n(k))),
+        include=found_classes(result, ss.get("cm:find")),
+    )
+    g, p = cell
+    rows = pooled if g == OTHER_INDEX else [g]
+    cols = pooled if p == OTHER_INDEX else [p]
+    names = [*result.table.names, INVALID_NAME]
+    what = lambda i: f"(other {len(pooled):,} classes)" if i == OTHER_INDEX else name(names[i])  # noqa: E731
+    st.subheader(f"GT {what(g)} → predicted {what(p)}")
+    pairs = confused_pairs(result.confusion, rows=rows, cols=cols, limit=PAIRS)
+    st.caption(
+        "(other) pools the classes outside the Top-N. Its largest pairs here; choose one to see its "
+        "images, or raise Top-N / find a class to draw it in the matrix."
+    )
+    _pair_buttons(result, pairs, key="opair", present=False)
 
 
 def cell_name(result: Evaluation, cell: tuple[int, int]) -> tuple[str, str]:
@@ -271,7 +480,7 @@ def cell_images_ui(result: Evaluation, key: tuple, cell: tuple[int, int] | None)
         return
     st.caption(f"{len(ranked)} images, {int(ranked['pixels'].sum()):,} pixels; highlighted in yellow")
     top = ranked.head(12)
-    cols = st.columns(4)
+    cols = st.container(key="thumbs").columns(4)
     for i, row in enumerate(top.itertuples(index=False)):
         with cols[i % 4]:
             pair = result.pairs[int(row.image)]
