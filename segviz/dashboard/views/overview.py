@@ -164,7 +164,7 @@ def class_table_ui(result: Evaluation) -> None:
         {
             "class": [plain(n) for n in result.table.names],
             "IoU %": [percent(v, 1, unit=False) for v in frame["iou"]],
-            "recall %": [percent(v, 1, unit=False) for v in frame["accuracy"]],
+            "accuracy %": [percent(v, 1, unit=False) for v in frame["accuracy"]],
             "precision %": [percent(v, 1, unit=False) for v in frame["precision"]],
             "GT %": [percent(v / total_gt, 2, unit=False) for v in frame["gt_pixels"]],
         }
@@ -175,7 +175,7 @@ def class_table_ui(result: Evaluation) -> None:
         width="stretch",
         column_config={
             "class": st.column_config.TextColumn(help="Full class name (hover a cell if cut)"),
-            "recall %": st.column_config.TextColumn(help="Pixel accuracy of the class"),
+            "accuracy %": st.column_config.TextColumn(help="Recall: pixel accuracy of the class"),
             "GT %": st.column_config.TextColumn(help=f"Share of the {total_gt:,} ground-truth pixels"),
         },
     )
