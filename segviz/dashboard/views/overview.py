@@ -14,7 +14,7 @@ from segviz.stats import BootstrapResult, bootstrap
 
 from .. import cache, state
 from ..context import RESAMPLES, Context
-from ..widgets import CHART_CONFIG, THUMB_WIDTH, fmt, metric_tiles, name
+from ..widgets import CHART_CONFIG, fmt, metric_tiles, name
 from . import export
 
 METRIC_NAMES = {"iou": "IoU", "accuracy": "Recall", "precision": "Precision", "dice": "Dice"}
@@ -284,16 +284,6 @@ def cell_images_ui(result: Evaluation, key: tuple, cell: tuple[int, int] | None)
         st.write("No pixels in this cell.")
         return
     st.caption(f"{len(ranked)} images, {int(ranked['pixels'].sum()):,} pixels; highlighted in yellow")
-    top = ranked.head(12)
-    cols = st.columns(4)
-    for i, row in enumerate(top.itertuples(index=False)):
-        with cols[i % 4]:
-            pair = result.pairs[int(row.image)]
-            st.image(cache.thumbnail(pair, result.table, cell, THUMB_WIDTH), width="stretch")
-            label = (
-                f"{name(row.name)} · {int(row.pixels):,} px ({100 * row.share_of_gt:.1f} % of its {gt_name})"
-            )
-            if st.button(
-                label, key=f"thumb:{row.name}", width="stretch", on_click=state.open_image, args=(row.name,)
-            ):
-                st.rerun(scope="app")  # inside the fragment: the view changes, so redraw the page
+    from .images import thumbnail_grid  # here: images.py imports this module
+
+    thumbnail_grid(result, ranked, cell)
