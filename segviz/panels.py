@@ -151,29 +151,33 @@ def crop_png(pictures: Sequence[np.ndarray], crop: tuple[int, int, int, int], *,
     return to_png(out)
 
 
-def top_confusions(cm: np.ndarray, names: Sequence[str], *, n: int = 10) -> pd.DataFrame:
+def top_confusions(
+    cm: np.ndarray, names: Sequence[str], *, n: int = 10, by: str = "pixels", min_pixels: int = 0
+) -> pd.DataFrame:
     """The ``n`` largest off-diagonal cells of a (K, K+1) confusion matrix (last column: invalid
-    predictions): gt, predicted, pixels and share (of the GT class's pixels), largest first.
+    predictions): gt, predicted, pixels and share (of the GT class's pixels), ranked ``by``
+    "pixels" or "share" (cells with fewer than ``min_pixels`` pixels left out), largest first.
 
     >>> cm = np.array([[8, 2, 0], [5, 5, 1]])
     >>> top_confusions(cm, ["a", "b", "invalid"], n=2)[["gt", "predicted", "pixels"]].values.tolist()
     [['b', 'a', 5], ['a', 'b', 2]]
+    >>> top_confusions(cm, ["a", "b", "invalid"], by="share")["share"].round(3).tolist()
+    [0.455, 0.2, 0.091]
     """
-    cm = np.asarray(cm)
-    off = cm.astype(np.int64).copy()
+    cm = np.asarray(cm).astype(np.int64)
+    off = cm.copy()
     k = cm.shape[0]
     off[np.arange(k), np.arange(k)] = 0
-    flat = np.argsort(-off, axis=None, kind="stable")[:n]
-    g, p = np.unravel_index(flat, off.shape)
-    keep = off[g, p] > 0
-    g, p = g[keep], p[keep]
-    rows = np.maximum(cm.sum(axis=1), 1)
+    g, p = np.nonzero(off >= max(int(min_pixels), 1))
+    pixels = off[g, p]
+    share = pixels / np.maximum(cm.sum(axis=1), 1)[g]
+    order = np.lexsort((-pixels, -share) if by == "share" else (-share, -pixels))[:n]
     return pd.DataFrame(
         {
-            "gt": [str(names[i]) for i in g],
-            "predicted": [str(names[j]) for j in p],
-            "pixels": off[g, p],
-            "share": off[g, p] / rows[g],
+            "gt": [str(names[i]) for i in g[order]],
+            "predicted": [str(names[j]) for j in p[order]],
+            "pixels": pixels[order],
+            "share": share[order],
         }
     )
 
@@ -187,7 +191,10 @@ def confusion_pairs_figure(pairs: pd.DataFrame, *, font_size: int = 18) -> go.Fi
             y=labels,
             orientation="h",
             marker_color="#d62728",
-            text=[f"{100 * s:.1f} %" for s in pairs["share"]],
+            text=[
+                f"{100 * s:.1f} % ({int(n):,} px)"
+                for s, n in zip(pairs["share"], pairs["pixels"], strict=True)
+            ],
             textposition="outside",
             cliponaxis=False,
             customdata=np.asarray(pairs["pixels"]).tolist(),
@@ -195,10 +202,15 @@ def confusion_pairs_figure(pairs: pd.DataFrame, *, font_size: int = 18) -> go.Fi
         )
     )
     fig.update_layout(
-        height=max(300, 60 * len(labels) + 80),
-        margin=dict(l=10, r=60, t=10, b=50),
+        height=max(300, 56 * len(labels) + 90),
+        margin=dict(l=10, r=170, t=10, b=50),
         font=dict(size=font_size),
-        xaxis=dict(title="share of the true class's pixels given the wrong label (%)", rangemode="tozero"),
-        yaxis=dict(autorange="reversed", automargin=True),
+        xaxis=dict(
+            title="share of the true class's pixels given the wrong label (%)",
+            rangemode="tozero",
+            tickfont=dict(size=font_size - 2),
+        ),
+        yaxis=dict(autorange="reversed", automargin=True, tickfont=dict(size=font_size)),
+        uniformtext=dict(minsize=font_size - 4),
     )
     return fig

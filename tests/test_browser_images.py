@@ -74,7 +74,10 @@ def test_image_view_screenshots(browser, server, size):
     page.goto(server.url + f"/?view=Images&model=baseline&cell={cell[0]},{cell[1]}")
     _wait_panels(page)
     page.screenshot(path=ARTIFACTS / f"image_view_sample_{size[0]}.png")
-    page.screenshot(path=ARTIFACTS / f"image_view_sample_{size[0]}_full.png", full_page=True)
+    assert _no_truncated_metrics(page) == []  # issue 16 §3: "89…" at 1280
+    page.evaluate(f"() => ({PANELS})().scrollIntoView({{block: 'end'}})")
+    page.wait_for_timeout(500)
+    page.screenshot(path=ARTIFACTS / f"image_view_panels_sample_{size[0]}.png")
     context.close()
 
 
@@ -115,7 +118,7 @@ def test_compare_screenshots(browser, server, size):
 def _no_truncated_metrics(page) -> list:
     return page.evaluate(
         """() => [...document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricValue"] *,'
-              + ' [data-testid="stMetricLabel"] *, [data-testid="stMetricDelta"] *')]
+              + ' [data-testid="stMetricLabel"] *, [data-testid="stMetricDelta"] *, .pr-change, .pr-change *, .pr-step')]
             .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth)
             .map(e => [e.innerText, e.scrollWidth, e.clientWidth])"""
     )
@@ -147,8 +150,10 @@ def test_stakeholder_mode(browser, server, size):
         body = page.locator('[data-testid="stMain"]').inner_text()
         assert "click" not in body.lower() and str(ROOT) not in body and "ignore ids" not in body.lower()
         assert _no_truncated_metrics(page) == []
+        page.wait_for_function("() => document.segvizKeys === true")  # the key listener is installed
         if step < 5:
             page.keyboard.press("ArrowRight" if step % 2 else "PageDown")
+    assert page.get_by_role("button", name="Next").is_disabled()  # the last step
     page.keyboard.press("PageUp")
     page.get_by_text("4 / 5").wait_for()
     page.keyboard.press("ArrowLeft")
@@ -164,6 +169,10 @@ def test_image_view_on_voc(browser, shared_data, size):
         page.goto(server.url + "/?view=Images&model=deeplabv3plus")
         _wait_panels(page)
         page.screenshot(path=ARTIFACTS / f"image_view_voc_{size[0]}.png")
+        assert _no_truncated_metrics(page) == []
+        page.evaluate(f"() => ({PANELS})().scrollIntoView({{block: 'end'}})")
+        page.wait_for_timeout(500)
+        page.screenshot(path=ARTIFACTS / f"image_view_panels_voc_{size[0]}.png")
         context.close()
     finally:
         log = server.stop()

@@ -195,7 +195,7 @@ def image_metrics_ui(result: Evaluation, index: int) -> None:
     cm = result.image_confusion(index)
     s = summary_metrics(cm)
     st.subheader(name(result.names[index]))
-    c = st.columns(4)
+    c = [*st.columns(2), *st.columns(2)]  # 2 × 2: four tiles in a 1280-px window cut their numbers
     c[0].metric("Pixel accuracy", fmt(s["pixel_accuracy"]), border=True)
     c[1].metric("mIoU", fmt(s["mean_iou"]), help=DEFINITIONS["mean_iou"], border=True)
     c[2].metric("Ignored px", f"{int(result.ignored_per_image[index]):,}", border=True)

@@ -26,7 +26,7 @@ from ..widgets import CHART_CONFIG, fmt, name, resize_rgb
 
 STEP = "pr:step"
 WORST = 3
-NEXT, PREV = "Next →", "← Previous"
+NEXT, PREV = "Next", "Previous"  # the shortcut badge (→, ←) is drawn beside the label
 CHROME_CSS = """
 <style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
@@ -38,7 +38,13 @@ CHROME_CSS = """
 [data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.35rem; }
 [data-testid="stMain"] h1 { font-size: 2.6rem !important; }
 [data-testid="stMain"] h2 { font-size: 2.1rem !important; }
-[data-testid="stMetricValue"] { font-size: 3.4rem; white-space: nowrap; }
+[data-testid="stMetricValue"] { font-size: 3.6rem !important; line-height: 1.15; }
+[data-testid="stMetricValue"] div, [data-testid="stMetricValue"] p { font-size: inherit !important; }
+.pr-change { margin-bottom: 1.1rem; white-space: nowrap; }
+.pr-change .label { font-size: 1.35rem; }
+.pr-change .value { font-size: 2.6rem; font-weight: 600; line-height: 1.15; }
+.pr-change .delta { font-size: 1.6rem; margin-left: 0.6rem; }
+.pr-change .interval { font-size: 1.05rem; color: #666; }
 [data-testid="stMetricLabel"] p { font-size: 1.5rem !important; }
 [data-testid="stCaptionContainer"] p { font-size: 1.15rem !important; }
 [data-testid="stMain"] button p { font-size: 1.2rem; }
@@ -120,8 +126,16 @@ def _exit() -> None:
 
 
 def _controls(ctx: Context, step: int, count: int) -> None:
-    c1, c2, _, c4, c5 = st.columns([1.3, 1.3, 2, 1.6, 1.3], vertical_alignment="center")
-    c1.button(PREV, key="pr:prev", disabled=step == 0, on_click=_go, args=(step - 1,), shortcut="Left")
+    c1, c2, _, c4, c5 = st.columns([1.3, 1.3, 1.5, 2, 1.6], vertical_alignment="center")
+    c1.button(
+        PREV,
+        key="pr:prev",
+        disabled=step == 0,
+        on_click=_go,
+        args=(step - 1,),
+        shortcut="Left",
+        width="stretch",
+    )
     c2.button(
         NEXT,
         key="pr:next",
@@ -130,6 +144,7 @@ def _controls(ctx: Context, step: int, count: int) -> None:
         args=(step + 1,),
         shortcut="Right",
         type="primary",
+        width="stretch",
     )
     if c4.button("Export as report (HTML)", key="pr:report", width="stretch"):
         st.session_state["pr:report_html"] = build_report(ctx)
@@ -182,8 +197,8 @@ def class_bars(ctx: Context) -> None:
         max_height=620,
         max_bars=20,
     )
-    fig.update_layout(font=dict(size=18))
-    st.plotly_chart(fig, width="stretch", key="pr:bars", config=CHART_CONFIG)
+    _large(fig, 18)
+    st.plotly_chart(fig, width="stretch", key="pr:bars", config=CHART_CONFIG, theme=None)
     st.caption(
         "Each bar: the overlap (IoU) between the predicted and true areas of a class; whiskers: 95 % interval."
     )
@@ -191,16 +206,24 @@ def class_bars(ctx: Context) -> None:
 
 def confusions(ctx: Context) -> None:
     result = ctx.result
-    pairs = top_confusions(result.confusion, [*result.table.names, INVALID_NAME], n=8)
+    pairs = top_confusions(
+        result.confusion,
+        [*result.table.names, INVALID_NAME],
+        n=8,
+        by="share",
+        min_pixels=int(result.confusion.sum() // 1000),  # a mistake worth a meeting: ≥ 0.1 % of all pixels
+    )
     if pairs.empty:
         st.markdown("No pixel is given a wrong class.")
         return
     pairs = pairs.assign(gt=pairs["gt"].map(name), predicted=pairs["predicted"].map(name))
-    st.plotly_chart(confusion_pairs_figure(pairs), width="stretch", key="pr:pairs", config=CHART_CONFIG)
+    st.plotly_chart(
+        confusion_pairs_figure(pairs), width="stretch", key="pr:pairs", config=CHART_CONFIG, theme=None
+    )
     top = pairs.iloc[0]
     st.caption(
-        f"The most frequent mistake: {100 * top['share']:.1f} % of the {top['gt']} pixels are labelled "
-        f"{top['predicted']} ({int(top['pixels']):,} pixels)."
+        f"The largest mistake: {100 * top['share']:.1f} % of the {top['gt']} pixels are labelled "
+        f"{top['predicted']}. Mistakes smaller than 0.1 % of all pixels are left out."
     )
 
 
@@ -245,17 +268,39 @@ def changes(ctx: Context) -> None:
     comp = comparison(ctx)
     summary = comp.summary_frame().set_index("metric")
     tiles = [("mIoU", "mean_iou"), ("Pixel accuracy", "pixel_accuracy"), ("Mean Dice", "mean_dice")]
-    for col, (label, key) in zip(st.columns(len(tiles)), tiles, strict=True):
-        row = summary.loc[key]
-        col.metric(label, fmt(row["b"]), delta=f"{100 * row['delta']:+.2f} pts", border=True)
-        col.caption(f"change 95 % interval {100 * row['low']:+.2f} to {100 * row['high']:+.2f} pts")
-    fig = delta_bar_figure(comp.class_frame(), name_a=comp.name_a, name_b=comp.name_b, max_bars=15)
-    fig.update_layout(font=dict(size=16))
-    st.plotly_chart(fig, width="stretch", key="pr:delta", config=CHART_CONFIG)
+    left, right = st.columns([1, 2.2])
+    left.markdown(
+        "".join(_change_html(label, summary.loc[key]) for label, key in tiles), unsafe_allow_html=True
+    )
+    fig = delta_bar_figure(comp.class_frame(), name_a=comp.name_a, name_b=comp.name_b, max_bars=14)
+    _large(fig, 16)
+    fig.update_layout(height=520)
+    right.plotly_chart(fig, width="stretch", key="pr:delta", config=CHART_CONFIG, theme=None)
     st.caption(
         f"{name(comp.name_b)} against {name(comp.name_a)} on the same {comp.a.num_images:,} images; "
         "faded bars: changes within the noise (their interval includes 0)."
     )
+
+
+def _change_html(label: str, row) -> str:
+    """One summary metric of model B with its change and the change's 95 % interval (text only:
+    no user-supplied name goes in here)."""
+    colour = "#1a7f37" if row["delta"] > 0 else "#b42318" if row["delta"] < 0 else "#555"
+    return (
+        f'<div class="pr-change"><div class="label">{label}</div>'
+        f'<span class="value">{fmt(row["b"])}</span>'
+        f'<span class="delta" style="color:{colour}">{100 * row["delta"]:+.2f} pts</span>'
+        f'<div class="interval">95 % interval of the change: {100 * row["low"]:+.2f} to '
+        f"{100 * row['high']:+.2f} pts</div></div>"
+    )
+
+
+def _large(fig, size: int) -> None:
+    """Meeting-size type on every text of a figure (axis ticks and titles included)."""
+    fig.update_layout(font=dict(size=size))
+    fig.update_xaxes(tickfont=dict(size=size - 2), title_font=dict(size=size))
+    fig.update_yaxes(tickfont=dict(size=size), title_font=dict(size=size))
+    fig.update_traces(textfont=dict(size=size - 2), selector=dict(type="bar"))
 
 
 def build_report(ctx: Context) -> str:
