@@ -55,11 +55,7 @@ def linked_panels_figure(
     sx, sy = full_w / w, full_h / h
     rows = math.ceil(len(panels) / columns)
     fig = make_subplots(
-        rows=rows,
-        cols=columns,
-        subplot_titles=[t for t, _ in panels],
-        horizontal_spacing=0.01,
-        vertical_spacing=0.05 if rows > 1 else 0,
+        rows=rows, cols=columns, horizontal_spacing=0.01, vertical_spacing=0.02 if rows > 1 else 0
     )
     custom, xs, ys = _hover_grid(gt_indices, pred_indices, gt_names, pred_names, step)
     for i, (_, rgb) in enumerate(panels):
@@ -83,6 +79,19 @@ def linked_panels_figure(
             row=row,
             col=col,
         )
+        suffix = "" if i == 0 else str(i + 1)
+        fig.add_annotation(  # the title inside the panel's corner: it stays put while zooming
+            text=panels[i][0],
+            xref=f"x{suffix} domain",
+            yref=f"y{suffix} domain",
+            x=0.005,
+            y=0.995,
+            xanchor="left",
+            yanchor="top",
+            showarrow=False,
+            bgcolor="rgba(255,255,255,0.85)",
+            font=dict(size=13, color="#111"),
+        )
         if crop is not None:
             x0, y0, x1, y1 = crop
             fig.add_shape(
@@ -97,9 +106,8 @@ def linked_panels_figure(
             )
     fig.update_xaxes(matches="x", visible=False, range=[0, full_w], constrain="domain")
     fig.update_yaxes(matches="y", visible=False, range=[full_h, 0], scaleanchor="x", constrain="domain")
-    fig.update_annotations(font=dict(size=14))
     fig.update_layout(
-        margin=dict(l=0, r=0, t=24, b=0),
+        margin=dict(l=0, r=0, t=0, b=0),
         height=height,
         dragmode="zoom",
         hovermode="closest",

@@ -241,7 +241,7 @@ def image_panels(result: Evaluation, index: int, cell: tuple[int, int] | None, i
     pair, small_gt, small_pred, small_photo = images["pair"], images["gt"], images["pred"], images["photo"]
     k = table.num_classes
     present_classes = [i for i in images["present"] if i < k]
-    c1, c2, c3, c4 = st.columns([2, 2, 4, 3])
+    c1, c2, c3, c4 = st.columns([2, 2, 3.5, 3.5])
     alpha = c1.slider("Opacity", 0.0, 1.0, 0.55, 0.05, key="im:alpha")
     style = (
         c2.segmented_control("Labels", ["fill", "boundary", "both"], default="fill", key="im:style") or "fill"
@@ -257,7 +257,9 @@ def image_panels(result: Evaluation, index: int, cell: tuple[int, int] | None, i
     highlight = None
     if cell is not None:
         gt_name, pred_name = cell_name(result, cell)
-        if c4.checkbox(f"Highlight only GT {gt_name} → predicted {pred_name}", value=True, key="im:hl"):
+        if c4.checkbox(
+            f"Highlight only GT {gt_name} → predicted {pred_name}", value=True, key="im:hl", width="stretch"
+        ):
             highlight = cell
     err_title = "Errors: green correct · red wrong · grey ignored" + (
         " · yellow the confusion" if highlight else ""
@@ -288,7 +290,7 @@ def image_panels(result: Evaluation, index: int, cell: tuple[int, int] | None, i
         full_size=(w, h),
         step=HOVER_STEP,
         crop=None if crop == (0, 0, w, h) else crop,
-        height=min(1000, int(2 * 520 * sh / sw) + 60),
+        height=min(1000, int(2 * 480 * sh / sw) + 20),
     )
     figure_slot.caption("Drag to zoom, double-click to reset, scroll to zoom: the four panels move together.")
     figure_slot.plotly_chart(fig, width="stretch", key="im:panels", config=PANEL_CONFIG)
