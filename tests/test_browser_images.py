@@ -75,8 +75,8 @@ def test_image_view_screenshots(browser, server, size):
     _wait_panels(page)
     page.screenshot(path=ARTIFACTS / f"image_view_sample_{size[0]}.png")
     assert _no_truncated_metrics(page) == []  # issue 16 §3: "89…" at 1280
-    page.evaluate(f"() => ({PANELS})().scrollIntoView({{block: 'end'}})")
-    page.wait_for_timeout(500)
+    page.evaluate(f"() => ({PANELS})().scrollIntoView({{block: 'center'}})")
+    page.wait_for_timeout(1000)
     page.screenshot(path=ARTIFACTS / f"image_view_panels_sample_{size[0]}.png")
     context.close()
 
@@ -170,8 +170,8 @@ def test_image_view_on_voc(browser, shared_data, size):
         _wait_panels(page)
         page.screenshot(path=ARTIFACTS / f"image_view_voc_{size[0]}.png")
         assert _no_truncated_metrics(page) == []
-        page.evaluate(f"() => ({PANELS})().scrollIntoView({{block: 'end'}})")
-        page.wait_for_timeout(500)
+        page.evaluate(f"() => ({PANELS})().scrollIntoView({{block: 'center'}})")
+        page.wait_for_timeout(1000)
         page.screenshot(path=ARTIFACTS / f"image_view_panels_voc_{size[0]}.png")
         context.close()
     finally:
