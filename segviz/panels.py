@@ -7,6 +7,7 @@ Figures are plotly figures; nothing here imports streamlit.
 from __future__ import annotations
 
 import base64
+import html
 import math
 from collections.abc import Sequence
 
@@ -47,8 +48,8 @@ def linked_panels_figure(
 
     >>> rgb = np.zeros((4, 6, 3), np.uint8); idx = np.zeros((4, 6), np.uint8)
     >>> fig = linked_panels_figure([("a", rgb), ("b", rgb)], idx, idx, ["x"], ["x"], full_size=(12, 8), step=2)
-    >>> fig.layout.xaxis2.matches, fig.layout.yaxis2.matches, fig.data[1].customdata[0][0].tolist()
-    ('x', 'y', ['x', 'x'])
+    >>> fig.layout.xaxis2.matches, fig.layout.yaxis2.matches, fig.data[1].text[0][0]
+    ('x', 'y', 'x</b><br>pred: <b>x')
     """
     h, w = gt_indices.shape
     full_w, full_h = full_size
@@ -69,11 +70,10 @@ def linked_panels_figure(
                 z=np.zeros((len(ys), len(xs)), dtype=np.uint8),
                 x=(xs + 0.5) * sx,
                 y=(ys + 0.5) * sy,
-                customdata=custom,
+                text=custom,
                 showscale=False,
                 colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
-                hovertemplate="x %{x:.0f}, y %{y:.0f}<br>GT: <b>%{customdata[0]}</b><br>"
-                "pred: <b>%{customdata[1]}</b><extra></extra>",
+                hovertemplate="x %{x:.0f}, y %{y:.0f}<br>GT: <b>%{text}</b><extra></extra>",
                 name="hover",
             ),
             row=row,
@@ -118,13 +118,18 @@ def linked_panels_figure(
 
 
 def _hover_grid(gt, pred, gt_names, pred_names, step: int):
+    """One hover string per cell, "<GT name><br>pred: <pred name>" (names escaped: plotly reads
+    markup in text). A 2-D ``text`` serialises ≈10× faster than a (h, w, 2) object ``customdata``
+    (0.06 s against 0.5 s for four 120 × 90 grids)."""
     h, w = gt.shape
     step = max(int(step), math.ceil(max(h, w) / MAX_HOVER_SIDE), 1)
     ys = np.arange(step // 2, h, step)
     xs = np.arange(step // 2, w, step)
-    gn = np.asarray([str(n) for n in gt_names], dtype=object)[gt[np.ix_(ys, xs)]]
-    pn = np.asarray([str(n) for n in pred_names], dtype=object)[pred[np.ix_(ys, xs)]]
-    return np.stack([gn, pn], axis=-1), xs, ys
+    gn = np.asarray([html.escape(str(n), quote=False) for n in gt_names], dtype=object)[gt[np.ix_(ys, xs)]]
+    pn = np.asarray([html.escape(str(n), quote=False) for n in pred_names], dtype=object)[
+        pred[np.ix_(ys, xs)]
+    ]
+    return gn + "</b><br>pred: <b>" + pn, xs, ys  # an object array: validated far faster than lists
 
 
 def clamp_crop(crop: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:

@@ -31,7 +31,7 @@ from ..widgets import (
 )
 from .overview import cell_name
 
-HOVER_STEP = 8  # one hover cell per 8 px of the 960-px display image
+HOVER_STEP = 12  # one hover cell per 12 px of the 960-px display image (≈ 5 screen px per panel)
 PAGE_SIZE = 24  # thumbnails per page: only these are built (server-side cap)
 CURRENT = "▶"
 HIGHLIGHT = "background-color: rgba(255, 200, 0, 0.35); font-weight: 600"
