@@ -79,6 +79,19 @@ def linked_panels_figure(
             row=row,
             col=col,
         )
+        fig.add_trace(  # an invisible selectable point: plotly offers Box Select (the crop) only then
+            go.Scatter(
+                x=[0],
+                y=[0],
+                mode="markers",
+                marker=dict(opacity=0),
+                hoverinfo="skip",
+                showlegend=False,
+                name="select",
+            ),
+            row=row,
+            col=col,
+        )
         suffix = "" if i == 0 else str(i + 1)
         fig.add_annotation(  # the title inside the panel's corner: it stays put while zooming
             text=panels[i][0],

@@ -65,6 +65,37 @@ def test_panels_zoom_together_and_hover_names_classes(browser, server):
     context.close()
 
 
+def test_box_select_sets_the_full_resolution_crop(browser, server):
+    """Box Select on the panels sets the crop (in original pixels): sliders, dashed box, PNG size."""
+    context, page = _page(browser)
+    page.goto(server.url + "/?view=Images&model=baseline")
+    _wait_panels(page)
+    page.get_by_role("button", name="Crop PNG (512 × 256 px)").wait_for()
+    handle = page.evaluate_handle(PANELS).as_element()
+    handle.scroll_into_view_if_needed()
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.25)  # shows the toolbar
+    handle.query_selector('.modebar-btn[data-title="Box Select"]').click()
+    x, y, w, h = page.evaluate(
+        f"() => {{ const b = ({PANELS})().querySelector('.nsewdrag').getBoundingClientRect(); return [b.left, b.top, b.width, b.height]; }}"
+    )
+    page.mouse.move(x + w * 0.25, y + h * 0.25)
+    page.mouse.down()
+    page.mouse.move(x + w * 0.75, y + h * 0.75, steps=8)
+    page.mouse.up()
+    page.locator("button", has_text="Crop PNG (").filter(has_not_text="512 × 256").wait_for()
+    label = page.locator("button", has_text="Crop PNG (").inner_text()
+    cw, ch = (int(v) for v in label.split("(")[1].split(" px")[0].split(" × "))
+    assert 200 <= cw <= 312 and 100 <= ch <= 156, label  # about half of 512 × 256 each way
+    page.wait_for_function(f"() => ({PANELS})().layout.shapes && ({PANELS})().layout.shapes.length === 4")
+    page.wait_for_function(  # the fragment's rerun is over: one four-panel figure, not two
+        "() => [...document.querySelectorAll('.js-plotly-plot')].filter(g => g.data && g.data.filter(t => t.type === 'image').length === 4).length === 1"
+    )
+    page.wait_for_timeout(500)
+    page.screenshot(path=ARTIFACTS / "image_view_crop_sample.png")
+    context.close()
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_image_view_screenshots(browser, server, size):
     result = evaluate(open_dataset(ROOT / "sample_data", model="baseline"))

@@ -35,7 +35,7 @@ HOVER_STEP = 12  # one hover cell per 12 px of the 960-px display image (≈ 5 s
 PAGE_SIZE = 24  # thumbnails per page: only these are built (server-side cap)
 CURRENT = "▶"
 HIGHLIGHT = "background-color: rgba(255, 200, 0, 0.35); font-weight: 600"
-PANEL_CONFIG = {**CHART_CONFIG, "scrollZoom": True}
+PANEL_CONFIG = {**CHART_CONFIG, "scrollZoom": True, "modeBarButtonsToRemove": ["lasso2d"]}  # box select crops
 CROP_OF = ("all four", "Photo", "Ground truth", "Prediction", "Error map")
 
 
@@ -293,17 +293,42 @@ def image_panels(result: Evaluation, index: int, cell: tuple[int, int] | None, i
         height=min(1000, int(2 * 480 * sh / sw) + 20),
     )
     figure_slot.caption("Drag to zoom, double-click to reset, scroll to zoom: the four panels move together.")
-    figure_slot.plotly_chart(fig, width="stretch", key="im:panels", config=PANEL_CONFIG)
+    figure_slot.plotly_chart(
+        fig,
+        width="stretch",
+        key="im:panels",
+        config=PANEL_CONFIG,
+        on_select=functools.partial(_on_box, pair.name, w, h),
+        selection_mode="box",
+    )
+
+
+def _on_box(image: str, width: int, height: int) -> None:
+    """A box drawn on the panels (Box Select) becomes the crop, in full-resolution pixels."""
+    event = st.session_state.get("im:panels") or {}
+    boxes = (event.get("selection") or {}).get("box") or []
+    if not boxes:
+        return
+    xs, ys = sorted(boxes[0]["x"]), sorted(boxes[0]["y"])
+    x0, y0, x1, y1 = clamp_crop((round(xs[0]), round(ys[0]), round(xs[1]), round(ys[1])), width, height)
+    st.session_state[f"im:cropx:{image}"] = (x0, x1)
+    st.session_state[f"im:cropy:{image}"] = (y0, y1)
 
 
 def _crop_ui(result: Evaluation, pair, look: tuple, size: tuple[int, int]) -> tuple[int, int, int, int]:
     """The crop selector (full-resolution pixels) and its PNG, plus the full-size downloads."""
     w, h = size
     alpha, style, visible, highlight = look
-    with st.expander(f"Full-resolution crop and downloads ({w} × {h} px)"):
+    kx, ky = f"im:cropx:{pair.name}", f"im:cropy:{pair.name}"
+    st.session_state.setdefault(kx, (0, w))  # set here or by a box drawn on the panels (_on_box)
+    st.session_state.setdefault(ky, (0, h))
+    with st.expander(f"Full-resolution crop and downloads ({w} × {h} px)", expanded=True):
+        st.caption(
+            "Pick the region with the sliders, or choose Box Select in the figure's toolbar and draw it."
+        )
         r1, r2 = st.columns(2)
-        xs = r1.slider("Crop x (px)", 0, w, (0, w), key=f"im:cropx:{pair.name}")
-        ys = r2.slider("Crop y (px)", 0, h, (0, h), key=f"im:cropy:{pair.name}")
+        xs = r1.slider("Crop x (px)", 0, w, key=kx)
+        ys = r2.slider("Crop y (px)", 0, h, key=ky)
         crop = clamp_crop((xs[0], ys[0], xs[1], ys[1]), w, h)
         d0, d1, d2, d3 = st.columns([2, 2, 1.5, 1.5], vertical_alignment="bottom")
         which = d0.selectbox("Crop of", CROP_OF, key="im:cropof")
