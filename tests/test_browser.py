@@ -133,7 +133,9 @@ def test_overview_click_cell_opens_image_list_and_image(browser, sample_server):
     assert buttons.count() >= 1
     heading.scroll_into_view_if_needed()
     page.screenshot(path=ARTIFACTS / "cell_images_sample.png", full_page=True)
-    assert "cell=" in page.url
+    page.wait_for_function(
+        "() => window.location.search.includes('cell=')"
+    )  # the fragment writes the URL last
     name = buttons.first.inner_text().split(" · ")[0]
     buttons.first.click()
     page.wait_for_function(  # the four linked panels (photo, GT, prediction, error map) are drawn

@@ -163,7 +163,11 @@ def test_stakeholder_mode(browser, server, size):
     page.goto(server.url + "/?present=1")
     page.get_by_text("1 / 5").wait_for()
     for step in range(1, 6):
-        page.get_by_text(f"{step} / 5").wait_for()
+        try:
+            page.get_by_text(f"{step} / 5").wait_for()
+        except Exception:  # keep what the page showed, for the report
+            page.screenshot(path=ARTIFACTS / f"present_failure_{size[0]}_step{step}.png")
+            raise
         page.wait_for_timeout(1200)
         if step in (2, 3, 5):
             page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1")
@@ -182,7 +186,7 @@ def test_stakeholder_mode(browser, server, size):
         body = page.locator('[data-testid="stMain"]').inner_text()
         assert "click" not in body.lower() and str(ROOT) not in body and "ignore ids" not in body.lower()
         assert _no_truncated_metrics(page) == []
-        page.wait_for_function("() => document.segvizKeys === true")  # the key listener is installed
+        page.wait_for_function("() => window.segvizKeys === true")  # the key listener is installed
         if step < 5:
             page.keyboard.press("ArrowRight" if step % 2 else "PageDown")
     assert page.get_by_role("button", name="Next").is_disabled()  # the last step

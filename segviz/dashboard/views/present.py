@@ -56,17 +56,23 @@ CHROME_CSS = """
 # buttons' own Streamlit shortcuts. Installed once on the page, whatever the step.
 KEYS_JS = """
 <script>
+// The listener is injected into the app's own document: a listener owned by this iframe would die
+// when Streamlit re-mounts the iframe on another step, while a flag on the page said it was there.
 const doc = window.parent.document;
-if (!doc.segvizKeys) {
-  doc.segvizKeys = true;
-  doc.addEventListener("keydown", (e) => {
-    const t = e.target && e.target.tagName;
-    if (t === "INPUT" || t === "TEXTAREA" || e.altKey || e.ctrlKey || e.metaKey) return;
-    const key = {PageDown: "next", " ": "next", PageUp: "prev"}[e.key];
-    if (!key) return;
-    const button = doc.querySelector(".st-key-pr-" + key + " button");
-    if (button && !button.disabled) { e.preventDefault(); button.click(); }
-  });
+if (!doc.getElementById("segviz-keys")) {
+  const script = doc.createElement("script");
+  script.id = "segviz-keys";
+  script.textContent = `
+    document.addEventListener("keydown", (e) => {
+      const t = e.target && e.target.tagName;
+      if (t === "INPUT" || t === "TEXTAREA" || e.altKey || e.ctrlKey || e.metaKey) return;
+      const key = {PageDown: "next", " ": "next", PageUp: "prev"}[e.key];
+      if (!key) return;
+      const button = document.querySelector(".st-key-pr-" + key + " button");
+      if (button && !button.disabled) { e.preventDefault(); button.click(); }
+    });
+    window.segvizKeys = true;`;
+  doc.head.appendChild(script);
 }
 </script>
 """
