@@ -224,3 +224,19 @@ def test_presentation_without_a_second_model_skips_the_change_step(monkeypatch, 
     assert not at.exception
     assert _steps(at)[-1] == "Where does it fail worst?"
     assert any('class="pr-step">4 / 4<' in m.value for m in at.markdown)
+
+
+def test_panel_hover_escapes_class_names():
+    """Class names are untrusted: plotly reads markup in hover text, so they are escaped."""
+    from segviz.panels import linked_panels_figure
+
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    gt = np.zeros((4, 4), np.uint8)
+    pred = np.ones((4, 4), np.uint8)
+    names = ['<a href="x">road</a>', "car"]
+    fig = linked_panels_figure([("Photo", rgb)] * 4, gt, pred, names, names, full_size=(8, 8), step=2)
+    hover = [t for t in fig.data if t.type == "heatmap"]
+    assert len(hover) == 4 and all(t.xaxis == a for t, a in zip(hover, ["x", "x2", "x3", "x4"], strict=True))
+    assert hover[0].text[0][0] == '&lt;a href="x"&gt;road&lt;/a&gt;</b><br>pred: <b>car'
+    # display pixels 1 and 3 (of 4) cover full-resolution [2, 4) and [6, 8): their centres
+    assert list(hover[0].x) == [3.0, 7.0] and list(hover[0].y) == [3.0, 7.0]
