@@ -15,8 +15,8 @@ from segviz import SegvizError
 from segviz.classes import describe_table_choice
 from segviz.dashboard import cache, sidebar, state
 from segviz.dashboard.context import Context
-from segviz.dashboard.views import anatomy, compare, confidence, images, overview, slices
-from segviz.dashboard.widgets import PRESENTATION_CSS, name, problems, server_text
+from segviz.dashboard.views import anatomy, compare, confidence, images, overview, present, slices
+from segviz.dashboard.widgets import name, problems, server_text
 
 PAGES = {
     "Overview": overview.render,
@@ -52,7 +52,8 @@ def main(default_root: Path | None = None) -> None:
 
 def _run(sel: sidebar.Selection, view: str) -> None:
     if state.current().present:
-        st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
+        _present(sel)
+        return
     try:
         if view == "Compare":
             show_notices()
@@ -75,6 +76,21 @@ def _run(sel: sidebar.Selection, view: str) -> None:
     current = state.validate(state.current(), num_classes=result.table.num_classes, names=result.names)
     show_notices()
     PAGES[view](Context(sel, current, result, key))
+
+
+def _present(sel: sidebar.Selection) -> None:
+    """Stakeholder mode: the presentation of the selected model, whatever the view."""
+    try:
+        result, key = Context(sel, state.current()).evaluation(sel.model)
+    except SegvizError as exc:
+        st.error(str(exc))
+        return
+    if result.num_images == 0:
+        st.error("No image could be evaluated; leave presentation mode to see why.")
+        return
+    current = state.validate(state.current(), num_classes=result.table.num_classes, names=result.names)
+    show_notices()
+    present.render(Context(sel, current, result, key))
 
 
 def show_notices() -> None:

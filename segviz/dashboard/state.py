@@ -18,6 +18,9 @@ import streamlit as st
 VIEWS = ("Overview", "Images", "Compare", "Errors", "Confidence", "Slices")
 KEYS = ("dataset", "model", "view", "cell", "image", "present", "cvd", "errors", "slice")
 NOTICES = "_notices"
+URL_WRITTEN = "_url_written"  # the managed query parameters as last written
+FROM_LINK = "_image_from_link"
+URL_KEYS = ("dataset", "model", "view", "cell", "image", "present", "errors", "slice")
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,27 @@ def init(default_dataset: str) -> None:
     Each parameter is checked here for its form (what depends on the data is checked by the
     sidebar and :func:`validate`); a malformed one is replaced by its default with a notice."""
     if st.session_state.get("_initialised"):
+        if browser_navigated():
+            _from_url(default_dataset)
         return
+    _from_url(default_dataset)
+
+
+def browser_navigated() -> bool:
+    """True when the URL differs from the one this session last wrote: the browser's Back or
+    Forward button (Streamlit pushes a history entry for each URL change and reruns the script
+    with the old query string on Back), or a link opened in the same tab."""
+    written = st.session_state.get(URL_WRITTEN)
+    if written is None:
+        return False
+    return _managed(st.query_params.to_dict()) != written
+
+
+def _managed(params: dict) -> dict:
+    return {k: v for k, v in params.items() if k in URL_KEYS}
+
+
+def _from_url(default_dataset: str) -> None:
     q = st.query_params
     ss = st.session_state
     dataset = q.get("dataset", default_dataset)
@@ -135,6 +158,8 @@ def init(default_dataset: str) -> None:
         notice(f"The link's present={shown(q.get('present'))} is neither 0 nor 1; presentation mode is off.")
     ss["present"] = q.get("present") == "1"
     ss["slice"] = slice_from_url(q.get("slice"))
+    # a link naming an image and a cell must open an image that has that confusion
+    ss[FROM_LINK] = image is not None and cell is not None and ss["view"] == "Images"
     ss["_initialised"] = True
 
 
@@ -260,12 +285,13 @@ def sync_url(state: ViewState | None = None) -> None:
         "errors": state.errors,
         "slice": state.slice,
     }
-    for key, value in wanted.items():
-        if value is None:
-            if key in st.query_params:
-                del st.query_params[key]
-        elif st.query_params.get(key) != str(value):
-            st.query_params[key] = str(value)
+    wanted = {k: str(v) for k, v in wanted.items() if v is not None}
+    st.session_state[URL_WRITTEN] = wanted
+    if _managed(st.query_params.to_dict()) != wanted:
+        # one message for all keys: Streamlit pushes one browser-history entry per URL change, so
+        # Back returns to the previous view/image/cell rather than a half-written URL
+        others = {k: v for k, v in st.query_params.to_dict().items() if k not in URL_KEYS}
+        st.query_params.from_dict({**others, **wanted})
 
 
 # ---------------------------------------------------------------- slices (issue 15)

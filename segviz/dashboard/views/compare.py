@@ -127,7 +127,10 @@ def summary_ui(comp: Comparison) -> None:
         + (f" · {paired.dropped} images only one model has were left out" if paired.dropped else "")
     )
     summary = comp.summary_frame()
-    for col, row in zip(st.columns(len(summary)), summary.itertuples(index=False), strict=True):
+    rows = list(summary.itertuples(index=False))
+    # rows of three: five tiles side by side cut their labels ("Mean pixel ac…") in a 1280-px window
+    cols = [c for start in range(0, len(rows), 3) for c in st.columns(3)][: len(rows)]
+    for col, row in zip(cols, rows, strict=True):
         col.metric(
             LABELS[row.metric] + (" ★" if row.significant else ""),
             fmt(row.b),

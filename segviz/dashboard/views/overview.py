@@ -28,7 +28,7 @@ from segviz.stats import BootstrapResult, bootstrap
 
 from .. import cache, state
 from ..context import RESAMPLES, Context
-from ..widgets import CHART_CONFIG, OVERVIEW_CSS, THUMB_WIDTH, fmt, metric_tiles, name, plain, plot_names
+from ..widgets import CHART_CONFIG, OVERVIEW_CSS, fmt, metric_tiles, name, plain, plot_names
 from . import export
 
 METRIC_NAMES = {"iou": "IoU", "accuracy": "Recall", "precision": "Precision", "dice": "Dice"}
@@ -479,16 +479,6 @@ def cell_images_ui(result: Evaluation, key: tuple, cell: tuple[int, int] | None)
         st.write("No pixels in this cell.")
         return
     st.caption(f"{len(ranked)} images, {int(ranked['pixels'].sum()):,} pixels; highlighted in yellow")
-    top = ranked.head(12)
-    cols = st.container(key="thumbs").columns(4)
-    for i, row in enumerate(top.itertuples(index=False)):
-        with cols[i % 4]:
-            pair = result.pairs[int(row.image)]
-            st.image(cache.thumbnail(pair, result.table, cell, THUMB_WIDTH), width="stretch")
-            label = (
-                f"{name(row.name)} · {int(row.pixels):,} px ({100 * row.share_of_gt:.1f} % of its {gt_name})"
-            )
-            if st.button(
-                label, key=f"thumb:{row.name}", width="stretch", on_click=state.open_image, args=(row.name,)
-            ):
-                st.rerun(scope="app")  # inside the fragment: the view changes, so redraw the page
+    from .images import thumbnail_grid  # here: images.py imports this module
+
+    thumbnail_grid(result, ranked, cell)
