@@ -236,3 +236,12 @@ def problems(skipped, warnings, notes=()) -> None:
         if warnings or notes:
             texts = [*(server_text(w.reason) for w in warnings), *(server_text(n) for n in notes)]
             st.dataframe(pd.DataFrame({"warning": texts}), hide_index=True, width="stretch")
+
+
+def cell_name(result, cell: tuple[int, int]) -> tuple[str, str]:
+    """(GT class name, predicted class name) of a confusion cell, shown literally (:func:`name`);
+    column K is the invalid column."""
+    from segviz.figures import INVALID_NAME
+
+    names = [*result.table.names, INVALID_NAME]
+    return name(names[cell[0]]), name(names[cell[1]])

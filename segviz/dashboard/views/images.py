@@ -23,6 +23,7 @@ from ..widgets import (
     CHART_CONFIG,
     THUMB_WIDTH,
     VIEW_WIDTH,
+    cell_name,
     class_legend,
     fmt,
     name,
@@ -33,7 +34,6 @@ from ..widgets import (
 )
 from .anatomy import image_errors_ui
 from .confidence import image_overlays
-from .overview import cell_name
 
 HOVER_STEP = 12  # one hover cell per 12 px of the 960-px display image (≈ 5 screen px per panel)
 PAGE_SIZE = 24  # thumbnails per page: only these are built (server-side cap)

@@ -28,8 +28,9 @@ from segviz.stats import BootstrapResult, bootstrap
 
 from .. import cache, state
 from ..context import RESAMPLES, Context
-from ..widgets import CHART_CONFIG, OVERVIEW_CSS, fmt, metric_tiles, name, plain, plot_names
+from ..widgets import CHART_CONFIG, OVERVIEW_CSS, cell_name, fmt, metric_tiles, name, plain, plot_names
 from . import export
+from .images import thumbnail_grid
 
 METRIC_NAMES = {"iou": "IoU", "accuracy": "Recall", "precision": "Precision", "dice": "Dice"}
 NORMALISE_NAMES = {"none": "counts", "row": "row (recall)", "column": "column (precision)"}
@@ -461,12 +462,6 @@ def other_cell_ui(result: Evaluation, cell: tuple[int, int]) -> None:
     _pair_buttons(result, pairs, key="opair", present=False)
 
 
-def cell_name(result: Evaluation, cell: tuple[int, int]) -> tuple[str, str]:
-    """(GT class name, predicted class name) of a confusion cell; column K is the invalid column."""
-    names = [*result.table.names, INVALID_NAME]
-    return name(names[cell[0]]), name(names[cell[1]])
-
-
 def cell_images_ui(result: Evaluation, key: tuple, cell: tuple[int, int] | None) -> None:
     k = result.table.num_classes
     if cell is None or not (0 <= cell[0] < k and 0 <= cell[1] <= k):
@@ -479,6 +474,4 @@ def cell_images_ui(result: Evaluation, key: tuple, cell: tuple[int, int] | None)
         st.write("No pixels in this cell.")
         return
     st.caption(f"{len(ranked)} images, {int(ranked['pixels'].sum()):,} pixels; highlighted in yellow")
-    from .images import thumbnail_grid  # here: images.py imports this module
-
     thumbnail_grid(result, ranked, cell)
