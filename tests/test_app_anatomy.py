@@ -330,3 +330,22 @@ def test_hostile_class_names_are_literal_and_distinct(monkeypatch, tiny_dataset)
     )
     assert shown == {c: plot_names(names)[c] for c in shown} and len(set(shown.values())) == len(shown) >= 2
     assert f"{names[2]} · segment errors (missed or invented)" in [unmarked(s.value) for s in at.subheader]
+
+
+def test_compare_table_keeps_a_class_called_mean(tiny_dataset):
+    """Regression (names are not keys): the per-error-type table pivoted on the class name, so a
+    class called "mean" collided with the mean row (pandas: duplicate entries, a traceback)."""
+    from segviz.dashboard.views.anatomy import compare_table
+
+    (tiny_dataset / "classes.csv").write_text(
+        "id,name,r,g,b,ignore\n0,road,1,1,1,0\n1,mean,2,2,2,0\n2,person,3,3,3,0\n255,void,0,0,0,1\n"
+    )
+    anat = analyse(evaluate(open_dataset(tiny_dataset)), width=1)
+    frame = compare_anatomy(anat, anat, resamples=50)
+    table = compare_table(frame)
+    assert table["class"].tolist() == ["mean", "road", "mean", "person"]  # the mean row, then table order
+    for row, cls in zip(range(1, 4), range(3), strict=True):
+        lib = frame.iloc[3 * cls : 3 * cls + 3]
+        for kind, delta in zip(lib["kind"], lib["delta"], strict=True):
+            shown = table[f"{kind} Δ pts"].iloc[row]
+            assert shown == "n/a" if np.isnan(delta) else shown.startswith(f"{100 * delta:+.2f} [")

@@ -408,7 +408,11 @@ def compare_section(ctx: Context, name_a: str, name_b: str) -> None:
 
 
 def compare_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per class (the mean first), one column per error kind: "+1.23 [-0.40, +2.90] ★"."""
+    """One row per class (the mean first), one column per error kind: "+1.23 [-0.40, +2.90] ★".
+
+    ``frame``: :func:`segviz.anatomy.compare_anatomy` (the classes in table order, then the mean, each
+    with one row per kind). Rows are taken by position, never by name: a class may be called "mean".
+    """
 
     def cell(row) -> str:
         if pd.isna(row["delta"]):
@@ -417,8 +421,12 @@ def compare_table(frame: pd.DataFrame) -> pd.DataFrame:
             " ★" if row["significant"] else ""
         )
 
-    out = frame.assign(text=frame.apply(cell, axis=1)).pivot(index="class", columns="kind", values="text")
-    order = ["mean", *[c for c in dict.fromkeys(frame["class"]) if c != "mean"]]
-    out = out.reindex(order)[list(KINDS)].reset_index()
-    out["class"] = [plain(n) for n in out["class"]]
-    return out.rename(columns={k: f"{k} Δ pts" for k in KINDS})
+    kinds = list(KINDS)
+    texts = frame.apply(cell, axis=1).to_numpy().reshape(-1, len(kinds))
+    if (frame["kind"].to_numpy().reshape(-1, len(kinds)) != kinds).any():
+        raise ValueError("compare_table: expected one row per kind, in the order of segviz.anatomy.KINDS")
+    classes = frame["class"].to_numpy()[:: len(kinds)]
+    order = [len(classes) - 1, *range(len(classes) - 1)]  # the mean (last) first
+    out = pd.DataFrame(texts[order], columns=[f"{k} Δ pts" for k in kinds])
+    out.insert(0, "class", [plain(c) for c in classes[order]])
+    return out
