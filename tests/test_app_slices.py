@@ -254,3 +254,36 @@ def test_a_bin_labelled_equals_reads_once_in_the_banner(monkeypatch, camvid_root
     banner = [unmarked(i.value) for i in at.info if "Slice:" in i.value]
     assert banner and f"Slice:** objects:Car = 1 ({images} of 101 images)" in banner[0], banner
     assert {m.label: m.value for m in at.metric}["Images"] == str(images)
+
+
+def test_hostile_metadata_values_are_literal_and_clicks_keep_the_raw_value(
+    monkeypatch, shared_data, tmp_path
+):
+    """A metadata value with Markdown, a link and a long one: table cells through widgets.plain,
+    bar labels through plot_names, the banner through widgets.name; the bar's customdata and the
+    slice chosen from it are the raw value (display text is never looked up)."""
+    from segviz.dashboard.state import format_slice
+    from segviz.dashboard.widgets import plain
+
+    dataset = tmp_path / "camvid"
+    dataset.mkdir()
+    for part in ("gt", "pred", "images", "classes.csv"):
+        (dataset / part).symlink_to(shared_data / "camvid-val" / part)
+    names = sorted(p.stem for p in (shared_data / "camvid-val" / "gt").glob("*.png"))
+    hostile, long = "*wet* [rain](http://e.example)", "y" * 45
+    weather = [hostile if i % 2 else long for i in range(len(names))]
+    pd.DataFrame({"name": names, "weather": weather}).to_csv(dataset / "metadata.csv", index=False)
+    at = run_app(monkeypatch, tmp_path, {"model": MODEL, "view": "Slices"})
+    assert not at.exception, at.exception
+    assert at.selectbox(key="sl:column").value == "weather"
+    values = sorted({hostile, long})
+    assert at.dataframe[0].value["value"].tolist() == [plain(v) for v in values]
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert [c[0] for c in bars["customdata"]] == values  # what a click returns
+    assert [unmarked(x) for x in bars["x"]] == [plain(v) for v in values]  # cut and isolated
+    at.session_state["slice"] = format_slice([("weather", hostile)])  # what a click on that bar stores
+    at.run()
+    assert not at.exception and notices(at) == []
+    banner = [unmarked(i.value) for i in at.info if "Slice:" in i.value]
+    assert banner and f"weather = {hostile} ({weather.count(hostile)} of {len(names)} images)" in banner[0]
+    assert at.dataframe[0].value.set_index("value").loc[plain(hostile), "note"] == "● filtering"
