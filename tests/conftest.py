@@ -95,3 +95,13 @@ def unmarked(markdown: str) -> str:
     import re
 
     return re.sub(r"\\(.)", r"\1", markdown).replace("\u2068", "").replace("\u2069", "").replace("\u2060", "")
+
+
+def loose(text: str):
+    """A pattern matching ``text`` as a browser shows it when written with segviz.dashboard.widgets
+    (name / plot_names): direction isolates and word joiners (U+2068, U+2069, U+2060) may stand
+    between any two characters. For Playwright's ``has_text`` / ``get_by_text``."""
+    import re
+
+    marks = "[\u2060\u2068\u2069]*"
+    return re.compile(marks + marks.join(re.escape(ch) for ch in text) + marks)

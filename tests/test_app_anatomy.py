@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, unmarked
 from segviz import evaluate, open_dataset
 from segviz.anatomy import analyse, analyse_pair, compare_anatomy, error_mask, error_type_map, read_indices
 
@@ -50,7 +50,8 @@ def run_app(monkeypatch, query: dict, *, root=ROOT, dataset="sample_data") -> Ap
 
 
 def notices(at: AppTest) -> list[str]:
-    return [e.value for e in at.warning] + [e.value for e in at.error]
+    """The notices as a viewer reads them (they are written with widgets.name)."""
+    return [unmarked(e.value) for e in at.warning] + [unmarked(e.value) for e in at.error]
 
 
 # st.dataframe without a selection carries no key: each of the view's tables is known by a column
@@ -99,9 +100,9 @@ def assert_shows_library_numbers(at: AppTest, ev, anat) -> None:
     assert metrics["Boundary IoU"] == f"{100 * s['mean_boundary_iou']:.2f} %"
     assert metrics["Trimap IoU"] == f"{100 * s['mean_trimap_iou']:.2f} %"
     headlines = anat.headlines()
-    assert at.info[0].value == headlines[0]
+    assert unmarked(at.info[0].value) == headlines[0]
     assert "whole objects missed or invented" in headlines[0]
-    text = "\n".join(m.value for m in at.markdown)
+    text = "\n".join(unmarked(m.value) for m in at.markdown)
     assert all(f"- {line}" in text for line in headlines[1:])
 
 
@@ -124,20 +125,22 @@ def test_errors_view_on_real_camvid(monkeypatch, shared_data):
     for cls_index, kind, pixels in segment["customdata"]:
         row = cf.iloc[cls_index]
         assert kind == "segment" and pixels == row["fp_segment"] + row["fn_segment"]
+    # each bar's label (through widgets.plot_names) is the class its click selects
+    assert [unmarked(y) for y in segment["y"]] == [anat.table.names[c] for c, _, _ in segment["customdata"]]
 
 
 def test_filter_lists_the_images_ranked_by_those_pixels(monkeypatch):
     ev, anat = library(ROOT / "sample_data", "baseline")
     at = run_app(monkeypatch, {"view": "Errors", "model": "baseline", "errors": f"{PERSON}:fn_segment"})
     assert not at.exception, at.exception
-    assert "person · missed segments" in [s.value for s in at.subheader]
+    assert "person · missed segments" in [unmarked(s.value) for s in at.subheader]
     expected = anat.images_for_error(PERSON, "fn_segment")
     shown = dataframe(at, "an:ranked")
     assert shown["name"].tolist() == expected["name"].tolist()
     assert shown["pixels"].tolist() == expected["pixels"].tolist()
     assert (np.diff(shown["pixels"].to_numpy()) <= 0).all()  # most first
     # the thumbnails' buttons: the first 12 in rank order (laid out in 4 columns)
-    labels = [b.label for b in at.button if " px (" in b.label]
+    labels = [unmarked(b.label) for b in at.button if " px (" in b.label]
     assert len(labels) == min(12, len(expected))
     assert sorted(labels) == sorted(
         f"{r.name} · {int(r.pixels):,} px ({100 * r.share:.0f} %)" for r in expected.head(12).itertuples()
@@ -161,7 +164,7 @@ def test_the_side_control_refines_the_filter(monkeypatch):
     at.segmented_control(key="an:side").set_value("fp_segment").run()
     assert not at.exception, at.exception
     assert at.query_params["errors"] == f"{PERSON}:fp_segment"
-    assert "person · invented segments" in [s.value for s in at.subheader]
+    assert "person · invented segments" in [unmarked(s.value) for s in at.subheader]
     assert (
         dataframe(at, "an:ranked")["name"].tolist()
         == anat.images_for_error(PERSON, "fp_segment")["name"].tolist()
@@ -182,7 +185,7 @@ def test_filter_round_trips_through_the_url_and_opens_the_image_view(monkeypatch
     assert at.query_params["image"] == first
     assert at.query_params["errors"] == f"{PERSON}:segment"
     # the image view colours the error types of that class; the counts shown are the library's
-    assert any("Error types" in m.value for m in at.markdown)
+    assert any("Error types" in unmarked(m.value) for m in at.markdown)
     pair = ev.pairs[ev.names.index(first)]
     gt, pred = read_indices(pair, ev.table)
     codes = error_type_map(analyse_pair(pair, ev.table), gt, pred, PERSON)
@@ -227,7 +230,7 @@ def test_width_control_recomputes_with_the_library(monkeypatch):
     at.number_input(key="an:px").set_value(3).run()
     assert not at.exception, at.exception
     ev, anat = library(ROOT / "sample_data", "baseline", width=3)
-    assert "(boundary width 3 px)" in at.info[0].value
+    assert "(boundary width 3 px)" in unmarked(at.info[0].value)
     assert_shows_library_numbers(at, ev, anat)
     default = library(ROOT / "sample_data", "baseline")[1].class_frame()["boundary_error"]
     assert not np.allclose(anat.class_frame()["boundary_error"], default, equal_nan=True)
@@ -295,6 +298,54 @@ def test_a_width_larger_than_the_images_is_refused_with_its_value(monkeypatch, t
     at.segmented_control(key="an:unit").set_value("pixels").run()
     at.number_input(key="an:px").set_value(4).run()
     assert not at.exception, at.exception
-    assert any("boundary width 4 px is larger than the image (3x2)" in e.value for e in at.error), notices(at)
+    assert any("boundary width 4 px is larger than the image (3x2)" in e for e in notices(at)), notices(at)
+    # the message names the mask relative to the data root, never the server's absolute folder
+    assert any("tiny/gt/" in e for e in notices(at)) and not any(str(tiny_dataset) in e for e in notices(at))
     at.number_input(key="an:px").set_value(1).run()  # a usable width draws the view again
     assert not at.error and dataframe(at, "an:table")["class"].tolist() == ["road", "car", "person"]
+
+
+def test_hostile_class_names_are_literal_and_distinct(monkeypatch, tiny_dataset):
+    """Names from classes.csv reach the Errors view's table, bars and headings as text: table cells
+    through widgets.plain (cut at 40), bar labels through plot_names (two names alike in their first
+    40 characters stay two bars), headings through widgets.name; a bar's class comes from its id."""
+    import html
+    import json
+
+    from segviz.dashboard.widgets import plain, plot_names
+
+    long = "x" * 45
+    names = [f"{long}road", f"{long}car", "*per*son_[x](http://e.example)"]
+    rows = "".join(f"{i},{n},{i},{i},{i},0\n" for i, n in enumerate(names))
+    (tiny_dataset / "classes.csv").write_text("id,name,r,g,b,ignore\n" + rows + "255,void,0,0,0,1\n")
+    at = run_app(
+        monkeypatch, {"view": "Errors", "errors": "2:segment"}, root=tiny_dataset.parent, dataset="tiny"
+    )
+    assert not at.exception and not at.error, notices(at)
+    assert dataframe(at, "an:table")["class"].tolist() == [plain(n) for n in names]
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "an:bars" in c.proto.id)
+    bars = spec["data"][0]
+    shown = dict(
+        zip((c for c, _, _ in bars["customdata"]), (html.unescape(y) for y in bars["y"]), strict=True)
+    )
+    assert shown == {c: plot_names(names)[c] for c in shown} and len(set(shown.values())) == len(shown) >= 2
+    assert f"{names[2]} · segment errors (missed or invented)" in [unmarked(s.value) for s in at.subheader]
+
+
+def test_compare_table_keeps_a_class_called_mean(tiny_dataset):
+    """Regression (names are not keys): the per-error-type table pivoted on the class name, so a
+    class called "mean" collided with the mean row (pandas: duplicate entries, a traceback)."""
+    from segviz.dashboard.views.anatomy import compare_table
+
+    (tiny_dataset / "classes.csv").write_text(
+        "id,name,r,g,b,ignore\n0,road,1,1,1,0\n1,mean,2,2,2,0\n2,person,3,3,3,0\n255,void,0,0,0,1\n"
+    )
+    anat = analyse(evaluate(open_dataset(tiny_dataset)), width=1)
+    frame = compare_anatomy(anat, anat, resamples=50)
+    table = compare_table(frame)
+    assert table["class"].tolist() == ["mean", "road", "mean", "person"]  # the mean row, then table order
+    for row, cls in zip(range(1, 4), range(3), strict=True):
+        lib = frame.iloc[3 * cls : 3 * cls + 3]
+        for kind, delta in zip(lib["kind"], lib["delta"], strict=True):
+            shown = table[f"{kind} Δ pts"].iloc[row]
+            assert shown == "n/a" if np.isnan(delta) else shown.startswith(f"{100 * delta:+.2f} [")

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, unmarked
 from segviz import open_dataset
 from segviz.confidence import evaluate_confidence
 from segviz.review import HYPOTHESIS, find_label_errors, rank_next
@@ -137,6 +137,31 @@ def test_threshold_slider_changes_the_numbers_as_the_explorer_says(monkeypatch):
     np.testing.assert_allclose(table["best t"].to_numpy(float), best["threshold"], equal_nan=True)
     figure = next(c for c in at.get("plotly_chart") if "cf:thresholds" in c.proto.id)
     assert '"x0":0.9019607843137255' in figure.proto.spec.replace(" ", "")
+
+
+def test_iou_curves_are_chosen_by_class_index(monkeypatch):
+    """The class box holds class indices and shows the names through widgets.plain (it held the
+    marked names and looked the choice up by its display text); the curve is the explorer's."""
+    import base64
+    import json
+
+    explorer = evaluate_confidence(open_dataset(SAMPLE, model="baseline")).threshold_explorer()
+    names = list(open_dataset(SAMPLE, model="baseline").table.names)
+    person = names.index("person")
+    at = run_app(monkeypatch, query={"view": "Confidence", "model": "baseline"})
+    box = at.multiselect(key="cf:classes")
+    assert box.options == names  # what a viewer reads: the names (plain text)
+    box.select(person).run()
+    assert not at.exception
+    spec = json.loads(next(c for c in at.get("plotly_chart") if "cf:thresholds" in c.proto.id).proto.spec)
+    curves = [t for t in spec["data"] if t["name"].startswith("IoU ")]
+    assert [unmarked(t["name"]) for t in curves] == ["IoU person"]
+    y = curves[0]["y"]
+    if isinstance(y, dict):  # plotly's typed array
+        y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
+    np.testing.assert_allclose(np.asarray(y, float), explorer.curve()["iou"][:, person], equal_nan=True)
+    table = next(d.value for d in at.dataframe if "IoU ≥ t %" in d.value.columns)
+    assert table["class"].tolist() == names
 
 
 def test_view_absent_without_confidence_and_a_link_lands_on_a_valid_view(monkeypatch, shared_data):

@@ -7,6 +7,7 @@ the shared data): ``time`` splits the frames by their order into dawn / day / du
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, SHARED
+from conftest import ROOT, SHARED, unmarked
 from segviz import evaluate, open_dataset
 from segviz.slices import compare_by, open_slices
 from segviz.store import ResultsStore
@@ -70,7 +71,8 @@ def run_app(monkeypatch, root: Path, query: dict[str, str]) -> AppTest:
 
 
 def notices(at: AppTest) -> list[str]:
-    return [e.value for e in at.warning] + [e.value for e in at.error]
+    """The notices as a viewer reads them (they are written with widgets.name)."""
+    return [unmarked(e.value) for e in at.warning] + [unmarked(e.value) for e in at.error]
 
 
 def pct(value: float) -> str:
@@ -96,9 +98,10 @@ def test_slices_view_shows_the_library_numbers(monkeypatch, camvid_root, library
         assert row.pixels == int(alone["evaluated_pixels"])
         assert row._5 == f"{100 * lib.mean_iou_low:.2f} – {100 * lib.mean_iou_high:.2f}"
         assert row._6 == round(100 * lib.delta_mean_iou, 2)
-    # the bar chart draws the same values
-    bars = at.get("plotly_chart")[0].proto.spec
-    assert '"dawn"' in bars and '"dusk"' in bars
+    # the bar chart draws the same values (labels through widgets.plot_names; a click carries the raw value)
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert [unmarked(x) for x in bars["x"]] == frame["value"].tolist()
+    assert [c[0] for c in bars["customdata"]] == frame["value"].tolist()
 
 
 def test_too_few_images_is_said(monkeypatch, camvid_root, library):
@@ -123,7 +126,7 @@ def test_the_slice_filters_the_overview(monkeypatch, camvid_root, library):
     tiles = {m.label: m.value for m in at.metric}
     assert tiles["mIoU"] == pct(dusk["mean_iou"]) != pct(result.summary()["mean_iou"])
     assert tiles["Images"] == "23"
-    assert any("Slice:** time = dusk (23 of 101 images)" in i.value for i in at.info)
+    assert any("Slice:** time = dusk (23 of 101 images)" in unmarked(i.value) for i in at.info)
     # ✕ clear: back to every image, and the URL forgets the slice
     at.button(key="sl:clear").click().run()
     assert {m.label: m.value for m in at.metric}["mIoU"] == pct(result.summary()["mean_iou"])
@@ -146,7 +149,7 @@ def test_choosing_a_slice_round_trips_through_the_url(monkeypatch, camvid_root, 
     assert again.query_params["slice"] == kept and notices(again) == []
     slicer = library[1]
     both = (np.asarray(slicer.attributes["time"]) == "day") & (slicer.columns["brightness"].codes == 0)
-    assert any(f"({int(both.sum())} of 101 images)" in i.value for i in again.info)
+    assert any(f"({int(both.sum())} of 101 images)" in unmarked(i.value) for i in again.info)
 
 
 BAD = {
@@ -235,3 +238,52 @@ def test_an_image_outside_the_slice_is_one_notice(monkeypatch, camvid_root, libr
     assert notices(at) == [f"Image '{day}' is not in the slice; showing the slice's first image."]
     first = at.session_state["image"]
     assert slicer.attributes["time"][result.names.index(first)] == "dusk"
+
+
+def test_a_bin_labelled_equals_reads_once_in_the_banner(monkeypatch, camvid_root, library):
+    """Regression (integration of the Slices view with widgets.name): the banner escaped the value
+    before condition_text looked at it, so a bin labelled '= 1' read 'objects:Car = \\= 1'."""
+    from segviz.dashboard.state import format_slice
+
+    slicer = library[1]
+    assert slicer.columns["objects:Car"].labels[0] == "= 1"
+    images = int((slicer.columns["objects:Car"].codes == 0).sum())
+    link = format_slice([("objects:Car", "= 1")])
+    at = run_app(monkeypatch, camvid_root, {"model": MODEL, "view": "Overview", "slice": link})
+    assert not at.exception and notices(at) == []
+    banner = [unmarked(i.value) for i in at.info if "Slice:" in i.value]
+    assert banner and f"Slice:** objects:Car = 1 ({images} of 101 images)" in banner[0], banner
+    assert {m.label: m.value for m in at.metric}["Images"] == str(images)
+
+
+def test_hostile_metadata_values_are_literal_and_clicks_keep_the_raw_value(
+    monkeypatch, shared_data, tmp_path
+):
+    """A metadata value with Markdown, a link and a long one: table cells through widgets.plain,
+    bar labels through plot_names, the banner through widgets.name; the bar's customdata and the
+    slice chosen from it are the raw value (display text is never looked up)."""
+    from segviz.dashboard.state import format_slice
+    from segviz.dashboard.widgets import plain
+
+    dataset = tmp_path / "camvid"
+    dataset.mkdir()
+    for part in ("gt", "pred", "images", "classes.csv"):
+        (dataset / part).symlink_to(shared_data / "camvid-val" / part)
+    names = sorted(p.stem for p in (shared_data / "camvid-val" / "gt").glob("*.png"))
+    hostile, long = "*wet* [rain](http://e.example)", "y" * 45
+    weather = [hostile if i % 2 else long for i in range(len(names))]
+    pd.DataFrame({"name": names, "weather": weather}).to_csv(dataset / "metadata.csv", index=False)
+    at = run_app(monkeypatch, tmp_path, {"model": MODEL, "view": "Slices"})
+    assert not at.exception, at.exception
+    assert at.selectbox(key="sl:column").value == "weather"
+    values = sorted({hostile, long})
+    assert at.dataframe[0].value["value"].tolist() == [plain(v) for v in values]
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert [c[0] for c in bars["customdata"]] == values  # what a click returns
+    assert [unmarked(x) for x in bars["x"]] == [plain(v) for v in values]  # cut and isolated
+    at.session_state["slice"] = format_slice([("weather", hostile)])  # what a click on that bar stores
+    at.run()
+    assert not at.exception and notices(at) == []
+    banner = [unmarked(i.value) for i in at.info if "Slice:" in i.value]
+    assert banner and f"weather = {hostile} ({weather.count(hostile)} of {len(names)} images)" in banner[0]
+    assert at.dataframe[0].value.set_index("value").loc[plain(hostile), "note"] == "● filtering"

@@ -31,9 +31,10 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_root: Path, dataset: str):
+    def __init__(self, data_root: Path, dataset: str, *, env: dict[str, str] | None = None):
+        """``env``: more environment for the app (e.g. SEGVIZ_DATA_ROOTS)."""
         self.port = _free_port()
-        env = {**os.environ, "SEGVIZ_DATA_ROOT": str(data_root), "SEGVIZ_DATASET": dataset}
+        env = {**os.environ, "SEGVIZ_DATA_ROOT": str(data_root), "SEGVIZ_DATASET": dataset, **(env or {})}
         self.proc = subprocess.Popen(
             [
                 sys.executable,

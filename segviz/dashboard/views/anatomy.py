@@ -11,6 +11,8 @@ error type (:func:`compare_section`, called by ``views/compare.py``).
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import streamlit as st
 
@@ -28,7 +30,7 @@ from segviz.overlay import resize_labels, to_jpeg
 
 from .. import cache, state
 from ..context import RESAMPLES, Context
-from ..widgets import CHART_CONFIG, THUMB_WIDTH, fmt, metric_tiles, name
+from ..widgets import CHART_CONFIG, THUMB_WIDTH, fmt, metric_tiles, name, plain, plot_names, server_text
 
 #: What a filter's error type is called on screen.
 ERROR_LABELS = {
@@ -85,7 +87,7 @@ def render(ctx: Context) -> None:
         with st.spinner(f"Computing the error anatomy of {result.num_images} images…"):
             anat = cache.anatomy(result, key, width)
     except BoundaryWidthError as exc:
-        st.error(f"{exc}. Choose a smaller width.")
+        st.error(name(server_text(f"{exc}. Choose a smaller width.")))  # the message names a mask file
         return
     headline_ui(anat)
     errors_section(result, key, anat, present=ctx.state.present)
@@ -128,8 +130,10 @@ def headline_ui(anat: Anatomy) -> None:
         st.markdown("\n".join(f"- {name(line)}" for line in lines[1:]))
     if anat.skipped:
         st.caption(
-            f"{len(anat.skipped)} images could not be analysed: "
-            + "; ".join(p.reason for p in anat.skipped[:3])
+            name(
+                f"{len(anat.skipped)} images could not be analysed: "
+                + "; ".join(server_text(p.reason) for p in anat.skipped[:3])
+            )
         )
 
 
@@ -149,7 +153,7 @@ def errors_section(result: Evaluation, key: tuple, anat: Anatomy, *, present: bo
                 or "iou"
             )
         st.plotly_chart(
-            anatomy_class_figure(anat, sort=sort, max_height=900),
+            with_shown_names(anatomy_class_figure(anat, sort=sort, max_height=900), anat.table.names),
             width="stretch",
             key="an:bars",
             on_select=_on_bar_select,
@@ -164,6 +168,16 @@ def errors_section(result: Evaluation, key: tuple, anat: Anatomy, *, present: bo
     if not present:
         filtered_images_ui(result, key, anat, state.current().errors)
     state.sync_url()
+
+
+def with_shown_names(fig, names):
+    """The class figure with its category labels through widgets.plot_names (cut, isolated, kept
+    distinct), escaped as the figure escapes them; each bar's class comes from its customdata
+    (class index), which a click returns unchanged."""
+    shown = [html.escape(n, quote=False) for n in plot_names(names)]
+    for trace in fig.data:
+        trace.y = [shown[int(c[0])] for c in trace.customdata]
+    return fig
 
 
 def _on_bar_select() -> None:
@@ -207,7 +221,7 @@ def class_table(anat: Anatomy) -> pd.DataFrame:
     f = anat.class_frame()
     return pd.DataFrame(
         {
-            "class": f["name"].map(name),
+            "class": [plain(n) for n in f["name"]],
             "IoU": f["iou"] * 100,
             "boundary": f["boundary_error"] * 100,
             "extent": f["extent_error"] * 100,
@@ -295,7 +309,7 @@ def filtered_images_ui(result: Evaluation, key: tuple, anat: Anatomy, errors: st
                 st.rerun(scope="app")  # inside the fragment: the view changes, so redraw the page
     with st.expander(f"All {len(ranked)} images"):
         st.dataframe(
-            ranked.assign(name=ranked["name"].map(name), share=ranked["share"] * 100)[
+            ranked.assign(name=[plain(n) for n in ranked["name"]], share=ranked["share"] * 100)[
                 ["name", "pixels", "share"]
             ],
             hide_index=True,
@@ -325,7 +339,7 @@ def image_errors_ui(result: Evaluation, errors: str | None, images: dict) -> Non
     try:
         image = cache.pair_anatomy(pair, result.table, width)
     except Exception as exc:  # a file that changed since: a message, never a traceback
-        st.warning(f"Error types unavailable for {name(pair.name)}: {exc}")
+        st.warning(name(server_text(f"Error types unavailable for {pair.name}: {exc}")))
         return
     st.markdown(
         f"**Error types** — filter: {filter_name(result.table, errors)} · boundary width {_width_text(width)}"
@@ -383,7 +397,7 @@ def compare_section(ctx: Context, name_a: str, name_b: str) -> None:
             ("anatomy_compare", ka, kb, width, RESAMPLES), lambda: compare_anatomy(a, b, resamples=RESAMPLES)
         )
     except (BoundaryWidthError, ValueError) as exc:
-        st.error(str(exc))
+        st.error(name(server_text(str(exc))))
         return
     st.dataframe(compare_table(frame), hide_index=True, width="stretch", key="an:cmp_table")
     st.caption(
@@ -394,7 +408,11 @@ def compare_section(ctx: Context, name_a: str, name_b: str) -> None:
 
 
 def compare_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per class (the mean first), one column per error kind: "+1.23 [-0.40, +2.90] ★"."""
+    """One row per class (the mean first), one column per error kind: "+1.23 [-0.40, +2.90] ★".
+
+    ``frame``: :func:`segviz.anatomy.compare_anatomy` (the classes in table order, then the mean, each
+    with one row per kind). Rows are taken by position, never by name: a class may be called "mean".
+    """
 
     def cell(row) -> str:
         if pd.isna(row["delta"]):
@@ -403,8 +421,12 @@ def compare_table(frame: pd.DataFrame) -> pd.DataFrame:
             " ★" if row["significant"] else ""
         )
 
-    out = frame.assign(text=frame.apply(cell, axis=1)).pivot(index="class", columns="kind", values="text")
-    order = ["mean", *[c for c in dict.fromkeys(frame["class"]) if c != "mean"]]
-    out = out.reindex(order)[list(KINDS)].reset_index()
-    out["class"] = out["class"].map(name)
-    return out.rename(columns={k: f"{k} Δ pts" for k in KINDS})
+    kinds = list(KINDS)
+    texts = frame.apply(cell, axis=1).to_numpy().reshape(-1, len(kinds))
+    if (frame["kind"].to_numpy().reshape(-1, len(kinds)) != kinds).any():
+        raise ValueError("compare_table: expected one row per kind, in the order of segviz.anatomy.KINDS")
+    classes = frame["class"].to_numpy()[:: len(kinds)]
+    order = [len(classes) - 1, *range(len(classes) - 1)]  # the mean (last) first
+    out = pd.DataFrame(texts[order], columns=[f"{k} Δ pts" for k in kinds])
+    out.insert(0, "class", [plain(c) for c in classes[order]])
+    return out

@@ -32,7 +32,17 @@ from segviz.safety import csv_safe_frame
 
 from .. import cache, state
 from ..context import Context
-from ..widgets import CHART_CONFIG, fmt, metric_tiles, name, name_html, safe_filename
+from ..widgets import (
+    CHART_CONFIG,
+    fmt,
+    metric_tiles,
+    name,
+    name_html,
+    plain,
+    plot_names,
+    safe_filename,
+    server_text,
+)
 
 VIEW = "Confidence"
 MIN_KEPT = (0.0, 0.25, 0.5, 0.75, 0.9)
@@ -48,7 +58,7 @@ def render(ctx: Context) -> None:
     try:
         conf, key = cache.open_confidence(dataset, ctx.key, ctx.sel.generated_ignore)
     except SegvizError as exc:
-        st.error(str(exc))
+        st.error(name(server_text(str(exc))))
         return
     warnings = [p.reason for p in conf.warnings]
     with_conf = int(conf.has_confidence.sum())
@@ -60,7 +70,7 @@ def render(ctx: Context) -> None:
     per_image_table(conf)
     risk_section(conf, present=ctx.state.present)
     st.subheader("Threshold explorer")
-    names = [name(n) for n in conf.evaluation.table.names]
+    names = list(conf.evaluation.table.names)  # raw: the widgets below format them
     explorer = cache.cached(("conf_explorer", key), conf.threshold_explorer)
     threshold_section(explorer, names)
     label_error_section(conf, key, dataset, present=ctx.state.present)
@@ -70,7 +80,11 @@ def render(ctx: Context) -> None:
 def _problems(warnings: list[str]) -> None:
     if warnings:
         with st.expander(f"⚠ {len(warnings)} confidence problems (those images are evaluated without)"):
-            st.dataframe(pd.DataFrame({"problem": warnings}), hide_index=True, width="stretch")
+            st.dataframe(
+                pd.DataFrame({"problem": [server_text(w) for w in warnings]}),
+                hide_index=True,
+                width="stretch",
+            )
 
 
 def _points(value: float) -> str:
@@ -131,7 +145,7 @@ def calibration_section(conf: ConfidenceResult, with_conf: int, warnings: list[s
         frame = conf.class_calibration_frame()
         view = pd.DataFrame(
             {
-                "class": [name(n) for n in frame["name"]],
+                "class": [plain(n) for n in frame["name"]],
                 "pixels": frame["pixels"],
                 "confidence %": frame["confidence"] * 100,
                 "accuracy %": frame["accuracy"] * 100,
@@ -163,7 +177,7 @@ def per_image_table(conf: ConfidenceResult) -> None:
     view = frame[columns].assign(**{c: frame[c] * 100 for c in columns[1:4]})
     with st.expander(f"Calibration per image ({len(view)} images, worst ECE first; click a row to open it)"):
         st.dataframe(
-            view.assign(name=[name(n) for n in view["name"]]),
+            view.assign(name=[plain(n) for n in view["name"]]),
             hide_index=True,
             width="stretch",
             height=300,
@@ -221,7 +235,8 @@ def risk_section(conf: ConfidenceResult, *, present: bool) -> None:
 @st.fragment
 def threshold_section(explorer: ThresholdExplorer, names: list[str]) -> None:
     """The slider t and what follows from it: a fragment redrawn from the explorer's (256, K, K+1)
-    confusion matrices only (no pixels)."""
+    confusion matrices only (no pixels). ``names``: the class names as in the table (raw; the class
+    box holds class indices and shows the names through widgets.plain)."""
     c1, c2, c3 = st.columns([3, 2, 3])
     t = c1.slider("Keep the pixels with confidence ≥ t", 0.0, 1.0, 0.5, 0.01, key="cf:t")
     min_kept = c2.select_slider(
@@ -232,7 +247,13 @@ def threshold_section(explorer: ThresholdExplorer, names: list[str]) -> None:
         key="cf:minkept",
         help="Per class, the best threshold is searched among those keeping at least this share of all pixels",
     )
-    curves = c3.multiselect("IoU curves of", names, key="cf:classes", max_selections=6)
+    curves = c3.multiselect(
+        "IoU curves of",
+        list(range(len(names))),
+        key="cf:classes",
+        max_selections=6,
+        format_func=lambda c: plain(names[c]),
+    )
     base, at = explorer.at(0.0), explorer.at(t)
     s0, s = base["summary"], at["summary"]
     metric_tiles(
@@ -248,15 +269,15 @@ def threshold_section(explorer: ThresholdExplorer, names: list[str]) -> None:
         fig = threshold_figure(
             explorer,
             threshold=at["threshold"],
-            class_names=names,
-            classes=[names.index(c) for c in curves],
+            class_names=plot_names(names),  # the figure escapes them
+            classes=list(curves),
         )
         st.plotly_chart(fig, width="stretch", key="cf:thresholds", config=CHART_CONFIG)
     with right:
         best = explorer.best_thresholds(min_kept=min_kept)
         view = pd.DataFrame(
             {
-                "class": names,
+                "class": [plain(n) for n in names],
                 "IoU all %": base["classes"]["iou"] * 100,
                 "IoU ≥ t %": at["classes"]["iou"] * 100,
                 "best t": best["threshold"],
@@ -295,7 +316,7 @@ def _on_demand(key: tuple, compute, *, button: str, label: str, note: str):
         try:
             return cache.cached(key, compute)
         except SegvizError as exc:
-            st.error(str(exc))
+            st.error(name(server_text(str(exc))))
             return None
 
 
@@ -374,11 +395,11 @@ def label_error_section(conf: ConfidenceResult, key: tuple, dataset: Dataset, *,
 
 
 def _queue_table(frame: pd.DataFrame, widget_key: str, config: dict) -> None:
-    shown = frame.assign(image=[name(n) for n in frame["image"]])
+    shown = frame.assign(image=[plain(n) for n in frame["image"]])
     if "model_says" in shown:
         shown = shown.assign(
-            model_says=[name(n) for n in shown["model_says"]],
-            labelled_as=[name(n) for n in shown["labelled_as"]],
+            model_says=[plain(n) for n in shown["model_says"]],
+            labelled_as=[plain(n) for n in shown["labelled_as"]],
         )
     st.dataframe(
         shown,
@@ -504,7 +525,7 @@ def next_section(
     st.caption(ranked.summary() + ". The ranking used is the one that ranks the labelled images better.")
     frame = ranked.frame[["rank", "image", "expected_error", "predicted_miou", "mean_uncertainty"]]
     st.dataframe(
-        frame.assign(image=[name(n) for n in frame["image"]]),
+        frame.assign(image=[plain(n) for n in frame["image"]]),
         hide_index=True,
         width="stretch",
         column_config={
@@ -577,7 +598,7 @@ def image_overlays(result: Evaluation, index: int, images: dict) -> None:
     try:
         top, small_top, small_entropy = _display_confidence(path, k, files.logits, gt.shape, small[::-1])
     except SegvizError as exc:
-        st.warning(f"Confidence overlay unavailable: {exc}")
+        st.warning(name(server_text(f"Confidence overlay unavailable: {exc}")))  # names a file
         return
     st.markdown("**Confidence** — where the model is unsure, and where it is wrong but sure")
     c1, c2 = st.columns([2, 3])

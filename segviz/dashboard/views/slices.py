@@ -21,7 +21,7 @@ from .. import cache, state
 from ..context import Context
 from ..sidebar import Selection
 from ..state import ViewState
-from ..widgets import CHART_CONFIG, name
+from ..widgets import CHART_CONFIG, name, plain, plot_names, server_text
 
 ACTIVE = "● filtering"  # the note on the row whose slice every view shows
 
@@ -71,8 +71,15 @@ def apply_slice(
 
 
 def describe(conditions) -> str:
-    """``time = dusk & light = low`` (names through widgets.name)."""
-    return " & ".join(condition_text(name(c), name(v)) for c, v in conditions)
+    """``time = dusk & light = low`` for markdown: each condition through widgets.name (after
+    condition_text, which reads the raw value: a bin labelled ``= 0`` must not read ``= = 0``)."""
+    return " & ".join(name(condition_text(c, v)) for c, v in conditions)
+
+
+def describe_plain(conditions) -> str:
+    """``time = dusk & light = low`` for a table cell: each name through widgets.plain (cut, so a
+    long name cannot hide the second condition)."""
+    return " & ".join(condition_text(plain(c), plain(v)) for c, v in conditions)
 
 
 def banner(conditions, images: int, total: int, *, here: bool = False) -> None:
@@ -105,7 +112,11 @@ def render(ctx: Context) -> None:
     slicer, warnings = cache.slicer(result, key, ctx.sel.root)
     if warnings:
         with st.expander(f"⚠ {len(warnings)} warnings about the attributes", expanded=False):
-            st.dataframe(pd.DataFrame({"warning": warnings}), hide_index=True, width="stretch")
+            st.dataframe(
+                pd.DataFrame({"warning": [server_text(w) for w in warnings]}),
+                hide_index=True,
+                width="stretch",
+            )
     active = state.parse_slice(ctx.state.slice) or ()
     column = column_ui(slicer, active)
     values_ui(result, key, ctx.sel.root, slicer, column, active)
@@ -132,7 +143,7 @@ def column_ui(slicer, active) -> str:
 
     def label(c: str) -> str:
         col = slicer.columns[c]
-        return f"{name(c)} ({col.source}: {col.binning})"
+        return f"{plain(c)} ({col.source}: {col.binning})"
 
     return st.selectbox(
         "Attribute",
@@ -164,7 +175,7 @@ def values_table(frame: pd.DataFrame, active_value: str | None) -> pd.DataFrame:
     ]
     return pd.DataFrame(
         {
-            "value": [name(v) for v in frame["value"]],
+            "value": [plain(v) for v in frame["value"]],
             "images": frame["images"],
             "pixels": frame["pixels"],
             "PA %": [_points(v) for v in frame["pixel_accuracy"]],
@@ -190,8 +201,11 @@ def values_ui(result: Evaluation, key: tuple, root: Path, slicer, column: str, a
     st.subheader(f"mIoU by {name(column)}")
     if len(col.labels) < 2:
         st.info(f"Every image has the same {name(column)} ({name(col.labels[0])}): nothing to compare.")
-    fig = slice_bar_figure(frame, overall=result.summary()["mean_iou"])
-    fig.data[0].customdata = [[v] for v in frame["value"]]  # a list: numpy comes back as base64
+    shown = frame.assign(value=plot_names(frame["value"]), column=plot_names([column])[0])
+    fig = slice_bar_figure(shown, overall=result.summary()["mean_iou"])  # the figure escapes them
+    fig.data[0].customdata = [
+        [v] for v in frame["value"]
+    ]  # the raw value; a list: numpy comes back as base64
     if active_value is not None:
         fig.data[0].marker.line = dict(
             width=[3 if v == active_value else 0 for v in frame["value"]], color="#d62728"
@@ -260,7 +274,7 @@ def worst_ui(result: Evaluation, key: tuple, root: Path, active) -> None:
         tuple(zip(c, v, strict=True))
         for c, v in zip(worst.frame["columns"], worst.frame["values"], strict=True)
     ]
-    table = worst_table(worst, [w == tuple(active) for w in wanted])
+    table = worst_table(worst, wanted, [w == tuple(active) for w in wanted])
     table_key = f"sl:worst:{state.current().slice}"
     st.dataframe(
         table,
@@ -285,11 +299,14 @@ def worst_ui(result: Evaluation, key: tuple, root: Path, active) -> None:
     )
 
 
-def worst_table(worst, active: list[bool]) -> pd.DataFrame:
+def worst_table(worst, conditions: list[tuple], active: list[bool]) -> pd.DataFrame:
     """The library's ranked table, compact enough for 1280 px: the interval of Δ as one text column,
-    the q-value without the raw p, "●" before the active slice, the essential columns first."""
+    the q-value without the raw p, "●" before the active slice, the essential columns first.
+    ``conditions``: each row's ((column, value), ...), written with :func:`describe_plain`."""
     table = worst_slices_table(worst).drop(columns=["p"])
-    table["slice"] = [("● " if a else "") + name(s) for s, a in zip(table["slice"], active, strict=True)]
+    table["slice"] = [
+        ("● " if a else "") + describe_plain(c) for c, a in zip(conditions, active, strict=True)
+    ]
     low, high = table.pop("Δ to rest, low"), table.pop("Δ to rest, high")
     table["Δ to rest 95 % interval"] = [
         _interval(lo / 100, hi / 100, signed=True) for lo, hi in zip(low, high, strict=True)
@@ -320,24 +337,32 @@ def compare_ui(ctx: Context, result: Evaluation, key: tuple, column: str) -> Non
     model = ctx.sel.model
     others = [m for m in ctx.sel.models if m != model]
     st.subheader(f"Two models by {name(column)}")
-    other = st.selectbox("Compare with", others, key="sl:other", format_func=name)
+    other = st.selectbox("Compare with", others, key="sl:other", format_func=plain)
     try:
         b, key_b = ctx.evaluation(other)
         frame = cache.slice_comparison(result, key, b, key_b, ctx.sel.root, column)
     except SegvizError as exc:
-        st.warning(str(exc))
+        st.warning(name(server_text(str(exc))))
         return
-    a_label, b_label = name(model), name(other)
+    a_plot, b_plot = plot_names([model, other])  # cut, isolated, distinct; the figure escapes them
+    column_plot = plot_names([column])[0]
     st.plotly_chart(
-        slice_compare_figure(frame, a=model, b=other, column=column), key="sl:compare", config=CHART_CONFIG
+        slice_compare_figure(
+            frame.assign(value=plot_names(frame["value"])), a=a_plot, b=b_plot, column=column_plot
+        ),
+        key="sl:compare",
+        config=CHART_CONFIG,
     )
+    a_col, b_col = plain(model, 20), plain(other, 20)
+    if a_col == b_col:  # two long names cut alike: the columns must stay two
+        a_col, b_col = f"A {a_col}", f"B {b_col}"
     st.dataframe(
         pd.DataFrame(
             {
-                "value": [name(v) for v in frame["value"]],
+                "value": [plain(v) for v in frame["value"]],
                 "images": frame["images"],
-                f"{a_label} mIoU %": [_points(v) for v in frame["a"]],
-                f"{b_label} mIoU %": [_points(v) for v in frame["b"]],
+                f"{a_col} mIoU %": [_points(v) for v in frame["a"]],
+                f"{b_col} mIoU %": [_points(v) for v in frame["b"]],
                 "Δ (B − A)": [_points(v) for v in frame["delta"]],
                 "Δ 95 % interval": [
                     _interval(lo, hi, signed=True) for lo, hi in zip(frame["low"], frame["high"], strict=True)
@@ -350,6 +375,6 @@ def compare_ui(ctx: Context, result: Evaluation, key: tuple, column: str) -> Non
         width="stretch",
     )
     st.caption(
-        f"A = {a_label}, B = {b_label}; Δ = B − A in points, paired: both models resampled with the same "
+        f"A = {name(model)}, B = {name(other)}; Δ = B − A in points, paired: both models resampled with the same "
         "Poisson weights on the images both evaluated; significant when the 95 % interval excludes 0."
     )
