@@ -96,7 +96,9 @@ def test_a_link_with_a_cell_opens_an_image_that_has_it(monkeypatch, baseline):
     )
     assert not at.exception
     assert at.session_state["image"] == only
-    assert any(f"{other} has no pixels of GT" in unmarked(i.value) and only in unmarked(i.value) for i in at.info)
+    assert any(
+        f"{other} has no pixels of GT" in unmarked(i.value) and only in unmarked(i.value) for i in at.info
+    )
     assert at.query_params["image"] == only
     # without an image in the link: the first image that has the cell
     at = run_app(monkeypatch, query={"model": "baseline", "view": "Images", "cell": f"{cell[0]},{cell[1]}"})
