@@ -27,7 +27,7 @@ import streamlit as st
 
 from segviz.classes import ClassTable
 from segviz.dataset import Dataset, open_dataset
-from segviz.evaluate import Evaluation, count_pairs, fold, generated_table
+from segviz.evaluate import Evaluation, choose_table, count, fold
 from segviz.masks import read_mask
 from segviz.overlay import class_indices, error_map, fit_width, to_jpeg
 from segviz.store import ResultsStore
@@ -206,16 +206,14 @@ def evaluate_cached(
                     bar.progress(done / total, text=f"Evaluated {done} / {total} images")
 
             store = ResultsStore()
-            counted = (*count_pairs(dataset.pairs, dataset.table, progress=progress, store=store),)
-            counted = (*counted, tuple(store.stats.warnings))
+            # the library's own steps (count -> choose the table -> fold), never a copy of evaluate()
+            counted = (count(dataset, progress=progress, store=store), tuple(store.stats.warnings))
             bar.empty()
             pool.put(count_key, counted)
-    ok, bad, _ = counted
-    table = dataset.table or generated_table(ok, ignore_ids=generated_ignore)
+    counts, _ = counted
+    table = choose_table(dataset, counts, generated_ignore=generated_ignore)
     fold_key = ("fold", count_key, table_token(table), table_choice)
-    result = cached(
-        fold_key, lambda: fold(ok, table, skipped=[*dataset.skipped, *bad], warnings=dataset.warnings)
-    )
+    result = cached(fold_key, lambda: fold(counts, table, skipped=dataset.skipped, warnings=dataset.warnings))
     return result, fold_key
 
 
@@ -223,7 +221,7 @@ def store_warnings(key: tuple) -> tuple[str, ...]:
     """The results store's warnings (a damaged entry recomputed, a store it could not write) from
     the count behind the evaluation cached under ``key``."""
     counted = results_cache().get(key[1]) if len(key) > 1 else None
-    return counted[2] if counted is not None else ()
+    return counted[1] if counted is not None else ()
 
 
 def open_model(
