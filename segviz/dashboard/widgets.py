@@ -32,8 +32,8 @@ PRESENTATION_CSS = """
 #: pairs and of the thumbnails wrap their text instead of cutting it.
 OVERVIEW_CSS = """
 <style>
-.st-key-tiles [data-testid="stMetric"] { container-type: inline-size; }
-.st-key-tiles [data-testid="stMetricValue"] { font-size: min(2.25rem, 14cqi); }
+[class*="st-key-tiles"] [data-testid="stMetric"] { container-type: inline-size; }
+[class*="st-key-tiles"] [data-testid="stMetricValue"] { font-size: min(2.25rem, 14cqi); }
 .st-key-pairs button, .st-key-opairs button { justify-content: flex-start; text-align: left;
   min-height: 0; padding-top: 0.2rem; padding-bottom: 0.2rem; }
 .st-key-pairs button > div, .st-key-opairs button > div { justify-content: flex-start; width: 100%; }
@@ -171,10 +171,10 @@ def safe_filename(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
 
 
-def metric_tiles(tiles: list[tuple[str, str, str]], per_row: int = 4) -> None:
-    """(label, value, help) tiles in rows of ``per_row``, in a container keyed ``tiles`` (whose
-    values :data:`OVERVIEW_CSS` shrinks to fit)."""
-    box = st.container(key="tiles")
+def metric_tiles(tiles: list[tuple[str, str, str]], per_row: int = 4, *, key: str = "tiles") -> None:
+    """(label, value, help) tiles in rows of ``per_row``, in a container keyed ``key`` (one per
+    group on a page; every key starting with ``tiles`` gets :data:`OVERVIEW_CSS`'s shrink-to-fit)."""
+    box = st.container(key=key)
     for start in range(0, len(tiles), per_row):
         row = tiles[start : start + per_row]
         for col, (label, value, help_text) in zip(box.columns(per_row), row, strict=False):

@@ -206,7 +206,9 @@ def objects_ui(anat: Anatomy) -> None:
         ("Boundary IoU", fmt(s["mean_boundary_iou"]), _iou_help(anat)),
         ("Trimap IoU", fmt(s["mean_trimap_iou"]), _iou_help(anat)),
     ]
-    metric_tiles(objects + scores, per_row=2)  # two a row: three were cut at 1280 px and in presentation mode
+    metric_tiles(
+        objects + scores, per_row=2, key="tiles_errors"
+    )  # two a row: three were cut at 1280 px and in presentation mode
 
 
 def _iou_help(anat: Anatomy) -> str:

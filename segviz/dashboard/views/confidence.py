@@ -136,7 +136,7 @@ def calibration_section(conf: ConfidenceResult, with_conf: int, warnings: list[s
         ),
         ("Accuracy", fmt(cal.accuracy_overall), "Pixel accuracy of the pixels with a confidence"),
     ]
-    metric_tiles(tiles)
+    metric_tiles(tiles, key="tiles_conf1")
     left, right = st.columns([1, 1])
     with left:
         st.plotly_chart(reliability_figure(cal), width="stretch", key="cf:reliability", config=CHART_CONFIG)
@@ -262,7 +262,8 @@ def threshold_section(explorer: ThresholdExplorer, names: list[str]) -> None:
             ("Pixels kept", fmt(at["kept_share"]), f"{at['kept']:,} of {explorer.total:,} pixels"),
             ("Pixel accuracy", fmt(s["pixel_accuracy"]), f"{fmt(s0['pixel_accuracy'])} on every pixel"),
             ("mIoU", fmt(s["mean_iou"]), f"{fmt(s0['mean_iou'])} on every pixel"),
-        ]
+        ],
+        key="tiles_conf2",
     )
     left, right = st.columns([1, 1])
     with left:
@@ -520,7 +521,8 @@ def next_section(
                 f"{ranked.labelled:,}",
                 "5-fold cross-validation (image i in fold i mod 5)",
             ),
-        ]
+        ],
+        key="tiles_conf3",
     )
     st.caption(ranked.summary() + ". The ranking used is the one that ranks the labelled images better.")
     frame = ranked.frame[["rank", "image", "expected_error", "predicted_miou", "mean_uncertainty"]]
