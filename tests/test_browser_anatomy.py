@@ -91,8 +91,15 @@ def test_click_segment_lists_images_and_opens_error_types(browser, server, size)
     page.wait_for_function(
         f"() => location.search.includes('image={first}') && location.search.includes('view=Images')"
     )
+    # the error-type picture after the "Error types" heading has loaded (the image view's panels are
+    # one plotly figure, so that picture is the st.image to wait for)
     page.wait_for_function(
-        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].filter(i => i.complete && i.naturalWidth > 0).length >= 5"
+        """() => {
+            const head = [...document.querySelectorAll('strong')].find(e => e.textContent === 'Error types');
+            return !!head && [...document.querySelectorAll("[data-testid='stImage'] img")].some(
+                i => (head.compareDocumentPosition(i) & Node.DOCUMENT_POSITION_FOLLOWING)
+                    && i.complete && i.naturalWidth > 0);
+        }"""
     )
     page.get_by_text("Error types", exact=False).first.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
