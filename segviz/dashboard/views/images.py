@@ -416,7 +416,7 @@ def thumbnail_grid(result: Evaluation, ranked: pd.DataFrame, cell: tuple[int, in
     part = ranked.iloc[start : start + PAGE_SIZE]
     if pages > 1:
         _page_controls(page_key, page, pages, f"images {start + 1}–{start + len(part)} of {len(ranked)}")
-    cols = st.columns(4)
+    cols = st.container(key="thumbs").columns(4)  # (keyed: the overview's CSS wraps the captions)
     for i, row in enumerate(part.itertuples(index=False)):
         with cols[i % 4]:
             pair = result.pairs[int(row.image)]
