@@ -149,6 +149,8 @@ def test_overview_click_cell_opens_image_list_and_image(browser, sample_server):
     page.wait_for_function(  # the four linked panels (photo, GT, prediction, error map) are drawn
         "() => [...document.querySelectorAll('.js-plotly-plot')].some(g => g.data && g.data.filter(t => t.type === 'image').length === 4 && g.querySelectorAll('image').length >= 4)"
     )
+    # the image view's fragment writes the URL after drawing: wait for it rather than race it
+    page.wait_for_function("() => location.search.includes('image=')", timeout=30_000)
     assert f"image={name}" in page.url.replace("%2F", "/")
     # hover over the interactive picture shows both class names
     hover = page.evaluate_handle(
