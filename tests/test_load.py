@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_browser import ARTIFACTS, Server
+from test_browser import ARTIFACTS, Server, _heading
 
 from conftest import ROOT
 from segviz.report import CHROMIUM, CHROMIUM_ARGS
@@ -39,9 +39,11 @@ async def _one_session(browser_async, url: str, timings: dict, errors: list, i: 
     timings["overview"].append(time.perf_counter() - t0)
     await page.wait_for_timeout(500)
     t1 = time.perf_counter()
-    heading = page.locator("h3", has_text="GT sidewalk → predicted road")
+    heading = page.locator("h3", has_text=_heading("sidewalk", "road"))
     for _attempt in range(5):  # under load plotly may still be laying out when the first click lands
-        x, y = await page.evaluate(CLICK_JS, ["sidewalk", "road"])
+        x, y = await page.evaluate(
+            CLICK_JS, ["\u2068sidewalk\u2069", "\u2068road\u2069"]
+        )  # names are isolated
         await page.wait_for_timeout(300)
         await page.mouse.move(x, y)
         await page.wait_for_timeout(300)
@@ -57,9 +59,8 @@ async def _one_session(browser_async, url: str, timings: dict, errors: list, i: 
     timings["cell"].append(time.perf_counter() - t1)
     t2 = time.perf_counter()
     await button.click()
-    await page.get_by_text("Error map", exact=False).first.wait_for()
-    await page.wait_for_function(
-        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].filter(i => i.complete && i.naturalWidth > 0).length >= 4"
+    await page.wait_for_function(  # the four linked panels (photo, GT, prediction, error map) are drawn
+        "() => [...document.querySelectorAll('.js-plotly-plot')].some(g => g.data && g.data.filter(t => t.type === 'image').length === 4 && g.querySelectorAll('image').length >= 4)"
     )
     timings["image"].append(time.perf_counter() - t2)
     if await page.locator("[data-testid='stException']").count():
