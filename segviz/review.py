@@ -51,6 +51,7 @@ from segviz.errors import SegvizError
 from segviz.evaluate import count_pair_arrays
 from segviz.masks import MASK_SUFFIXES
 from segviz.overlay import class_indices
+from segviz.safety import csv_safe_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -258,8 +259,9 @@ class LabelErrorQueue:
         numbers as in ``regions.csv``, 0 = none; 8-bit when they fit, else 16-bit) into ``out``."""
         out.mkdir(parents=True, exist_ok=True)
         written = [out / "images.csv", out / "regions.csv", out / "label_errors.json"]
-        self.image_frame().to_csv(written[0], index=False, float_format="%.6f")
-        self.region_frame().to_csv(written[1], index=False, quoting=csv.QUOTE_MINIMAL)
+        # names are data: formula-like cells neutralised as in every CSV segviz writes
+        csv_safe_frame(self.image_frame()).to_csv(written[0], index=False, float_format="%.6f")
+        csv_safe_frame(self.region_frame()).to_csv(written[1], index=False, quoting=csv.QUOTE_MINIMAL)
         written[2].write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n", encoding="utf-8")
         for name, mask in self.masks.items():
             path = out / _mask_name(name)

@@ -237,3 +237,18 @@ def test_cli_unwritable_output_is_a_message_not_a_traceback(tmp_path, capsys):
     assert main(["label-errors", str(root), "--model", "m", "--out", str(blocker / "q"), "--no-store"]) == 2
     err = capsys.readouterr().err  # refused before any work, by the one output rule
     assert err.startswith("segviz: error: --out") and str(blocker) in err and "Traceback" not in err
+
+
+def test_label_error_csvs_neutralise_formula_names(tmp_path):
+    """Regression (issue 11, item 10): the review queue's images.csv and regions.csv wrote image
+    names raw, so a file named '=1+2' became a spreadsheet formula; JSON keeps the name unchanged."""
+    root = mislabelled_dataset(tmp_path / "ds")
+    for part in ("gt", "pred/m", "conf/m"):
+        (root / part / "a.png").rename(root / part / "=1+2.png")
+    out = tmp_path / "q"
+    assert main(["label-errors", str(root), "--model", "m", "--out", str(out), "--no-store"]) == 0
+    for csv_name in ("images.csv", "regions.csv"):
+        text = (out / csv_name).read_text()
+        assert "'=1+2" in text and "\n=1+2" not in text and not text.startswith("=1+2"), text
+    data = json.loads((out / "label_errors.json").read_text())
+    assert any(i["image"] == "=1+2" for i in data["images"])
