@@ -192,7 +192,7 @@ def _label_errors(args: argparse.Namespace) -> int:
     if args.min_pixels < 1:
         raise cli_common.UsageError(f"--min-pixels must be at least 1 (got {args.min_pixels})")
     _refuse_dataset_root(args, out)
-    result, dataset = load_confidence(_with_output(args, out))
+    result, dataset = load_confidence(args)
     if args.rule == "probabilities" and not result.has_probabilities:
         raise cli_common.UsageError(
             "--rule probabilities needs full probabilities (prob/MODEL/) for every image"
@@ -229,18 +229,10 @@ def _label_errors(args: argparse.Namespace) -> int:
 
 
 def _refuse_dataset_root(args: argparse.Namespace, out: Path) -> None:
-    """Outputs never go inside the dataset folder (nor its conf/ or prob/ folders)."""
-    for folder in (args.dataset, args.conf, args.prob):
-        local = folder is not None and "://" not in str(folder)
-        if local and out.resolve().is_relative_to(Path(folder).resolve()):
-            raise cli_common.UsageError(f"{out}: refusing to write inside the dataset folder {folder}")
-
-
-def _with_output(args: argparse.Namespace, out: Path) -> argparse.Namespace:
-    """``cli_common.load`` refuses outputs inside the dataset: hand it a file path inside ``out``."""
-    copy = argparse.Namespace(**vars(args))
-    copy.out = str(out / "label_errors.json") if args.command == "label-errors" else args.out
-    return copy
+    """Outputs never go inside the dataset folder, nor inside its confidence folders when given
+    elsewhere (--conf, --prob): the one output rule, :func:`segviz.safety.check_not_in_dataset`."""
+    local = [f for f in (args.dataset, args.conf, args.prob) if f is not None and "://" not in str(f)]
+    check_not_in_dataset(out, local, option="--out")
 
 
 # ---------------------------------------------------------------------- next
