@@ -105,3 +105,18 @@ def loose(text: str):
 
     marks = "[\u2060\u2068\u2069]*"
     return re.compile(marks + marks.join(re.escape(ch) for ch in text) + marks)
+
+
+def run_app(
+    monkeypatch, *, root: Path = ROOT, dataset: str = "sample_data", query=None, timeout: float = 120
+):
+    """The dashboard in AppTest on ``root``/``dataset`` (the data root and default dataset by
+    environment, as a server gets them), with ``query`` as the link's parameters; after one run."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(root))
+    monkeypatch.setenv("SEGVIZ_DATASET", dataset)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()

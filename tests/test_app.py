@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import conftest
 from conftest import ROOT, SHARED, unmarked
 from segviz import evaluate, open_dataset
 
-APP = str(ROOT / "app.py")
 TIMEOUT = 60
 
 
@@ -27,13 +27,8 @@ def clear_caches():
     yield
 
 
-def run_app(monkeypatch, *, root=ROOT, dataset="sample_data", query=None) -> AppTest:
-    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(root))
-    monkeypatch.setenv("SEGVIZ_DATASET", dataset)
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    return at.run()
+def run_app(monkeypatch, **kwargs) -> AppTest:
+    return conftest.run_app(monkeypatch, timeout=TIMEOUT, **kwargs)
 
 
 def metric_values(at: AppTest) -> dict[str, str]:

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import conftest
 from conftest import ROOT, unmarked
 from segviz import evaluate, open_dataset
 from segviz.anatomy import analyse, analyse_pair, compare_anatomy, error_mask, error_type_map, read_indices
 
-APP = str(ROOT / "app.py")
 PERSON = 11  # sample_data's class index of "person"
 
 
@@ -40,13 +40,8 @@ def library(root, model: str, width=0.01):
     return _LIBRARY[key]
 
 
-def run_app(monkeypatch, query: dict, *, root=ROOT, dataset="sample_data") -> AppTest:
-    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(root))
-    monkeypatch.setenv("SEGVIZ_DATASET", dataset)
-    at = AppTest.from_file(APP, default_timeout=300)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+def run_app(monkeypatch, query: dict, **kwargs) -> AppTest:
+    return conftest.run_app(monkeypatch, query=query, timeout=300, **kwargs)
 
 
 def notices(at: AppTest) -> list[str]:

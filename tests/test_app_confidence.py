@@ -15,12 +15,12 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+import conftest
 from conftest import ROOT, unmarked
 from segviz import open_dataset
 from segviz.confidence import evaluate_confidence
 from segviz.review import HYPOTHESIS, find_label_errors, rank_next
 
-APP = str(ROOT / "app.py")
 SAMPLE = ROOT / "sample_data"
 
 
@@ -34,13 +34,8 @@ def clear_caches():
     yield
 
 
-def run_app(monkeypatch, *, root=ROOT, dataset="sample_data", query=None) -> AppTest:
-    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(root))
-    monkeypatch.setenv("SEGVIZ_DATASET", dataset)
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    return at.run()
+def run_app(monkeypatch, **kwargs) -> AppTest:
+    return conftest.run_app(monkeypatch, timeout=120, **kwargs)
 
 
 def tiles(at: AppTest) -> dict:

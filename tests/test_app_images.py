@@ -10,11 +10,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+import conftest
 from conftest import ROOT, unmarked
 from segviz import evaluate, open_dataset
 from segviz.panels import clamp_crop, top_confusions
-
-APP = str(ROOT / "app.py")
 
 
 @pytest.fixture(autouse=True)
@@ -31,13 +30,8 @@ def baseline():
     return evaluate(open_dataset(ROOT / "sample_data", model="baseline"))
 
 
-def run_app(monkeypatch, *, root=ROOT, dataset="sample_data", query=None) -> AppTest:
-    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(root))
-    monkeypatch.setenv("SEGVIZ_DATASET", dataset)
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    return at.run()
+def run_app(monkeypatch, **kwargs) -> AppTest:
+    return conftest.run_app(monkeypatch, timeout=60, **kwargs)
 
 
 def _cell_with(result, count: int) -> tuple[int, int]:

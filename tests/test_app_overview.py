@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import conftest
 from conftest import ROOT, unmarked
 from segviz import evaluate, open_dataset
 from segviz.figures import OTHER_INDEX
-
-APP = str(ROOT / "app.py")
 
 
 @pytest.fixture(autouse=True)
@@ -25,13 +24,8 @@ def clear_caches():
     yield
 
 
-def run_app(monkeypatch, *, root=ROOT, dataset="sample_data", query=None) -> AppTest:
-    monkeypatch.setenv("SEGVIZ_DATA_ROOT", str(root))
-    monkeypatch.setenv("SEGVIZ_DATASET", dataset)
-    at = AppTest.from_file(APP, default_timeout=90)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    return at.run()
+def run_app(monkeypatch, **kwargs) -> AppTest:
+    return conftest.run_app(monkeypatch, timeout=90, **kwargs)
 
 
 def matrix(at: AppTest) -> dict:
