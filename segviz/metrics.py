@@ -193,9 +193,3 @@ def summary_metrics(cm: np.ndarray) -> dict[str, np.ndarray | float | int]:
     if np.ndim(out["pixel_accuracy"]) == 0:
         return {k: (float(v) if v.dtype.kind == "f" else int(v)) for k, v in out.items()}
     return out
-
-
-# The former private names, kept while branches written against them are merged: nothing outside
-# this module may use them (tests/test_architecture.py).
-_divide = divide
-_mean_defined = mean_defined

@@ -479,9 +479,6 @@ def match_images(a: Evaluation, b: Evaluation) -> tuple[np.ndarray, np.ndarray, 
     return in_a, in_b, only_a, only_b
 
 
-_match_images = match_images  # the former private name, for branches merged later
-
-
 # ---------------------------------------------------------------------- checks
 def _check_options(*, resamples: int, confidence: float) -> None:
     if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) or resamples < 1:

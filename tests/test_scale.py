@@ -49,8 +49,8 @@ def dense_counts(ev):
 def slow_image_frame(ev):
     """The per-image table as it was computed before issue #17 (dense (N, K) counts)."""
     tp, gt, pred = dense_counts(ev)
-    iou = metrics._divide(tp, gt + pred - tp)
-    return iou, metrics._divide(tp.sum(axis=1), gt.sum(axis=1)), metrics._mean_defined(iou)[0]
+    iou = metrics.divide(tp, gt + pred - tp)
+    return iou, metrics.divide(tp.sum(axis=1), gt.sum(axis=1)), metrics.mean_defined(iou)[0]
 
 
 @pytest.mark.parametrize("seed", range(5))
