@@ -17,6 +17,7 @@ import hashlib
 import os
 import sys
 import threading
+import time
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -34,12 +35,19 @@ from segviz.store import ResultsStore
 
 from .widgets import resize_rgb
 
+#: Items of a container measured one by one; a longer list is measured on this many items spread
+#: over it and extrapolated (a dataset's 1,000,000 pairs cost what 64 cost).
+SIZE_SAMPLE = 64
+
 
 def size_of(value, _seen: set[int] | None = None, _depth: int = 0) -> int:
     """Approximate bytes held by ``value``: numpy arrays, DataFrames, bytes/str, and the containers
-    and dataclasses holding them (each object counted once).
+    and dataclasses holding them (each object counted once). A container of more than
+    :data:`SIZE_SAMPLE` items is estimated from that many of them, so the cost does not grow with N.
 
     >>> size_of(np.zeros((10, 10), dtype=np.int64)) >= 800
+    True
+    >>> 100_000 * 8 < size_of([np.zeros(1, np.int64) for _ in range(100_000)]) < 100_000 * 200
     True
     """
     seen = set() if _seen is None else _seen
@@ -57,14 +65,30 @@ def size_of(value, _seen: set[int] | None = None, _depth: int = 0) -> int:
     if isinstance(value, bytes | bytearray | str):
         return sys.getsizeof(value)
     if isinstance(value, dict):
-        return 64 + sum(size_of(k, seen, _depth + 1) + size_of(v, seen, _depth + 1) for k, v in value.items())
+        items = _spread(list(value.items()) if len(value) > SIZE_SAMPLE else value.items())
+        part = sum(size_of(k, seen, _depth + 1) + size_of(v, seen, _depth + 1) for k, v in items)
+        return 64 + _scaled(part, len(items), len(value))
     if isinstance(value, list | tuple | set | frozenset):
-        return 56 + sum(size_of(v, seen, _depth + 1) for v in value)
+        items = _spread(value if isinstance(value, list | tuple) else list(value))
+        part = sum(size_of(v, seen, _depth + 1) for v in items)
+        return 56 + 8 * len(value) + _scaled(part, len(items), len(value))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return 64 + sum(size_of(getattr(value, f.name), seen, _depth + 1) for f in dataclasses.fields(value))
     if hasattr(value, "__dict__"):
         return 64 + sum(size_of(v, seen, _depth + 1) for v in vars(value).values())
     return sys.getsizeof(value)
+
+
+def _spread(items):
+    """At most SIZE_SAMPLE items, evenly spread over a sequence (all of a short one)."""
+    if len(items) <= SIZE_SAMPLE:
+        return items
+    step = len(items) / SIZE_SAMPLE
+    return [items[int(i * step)] for i in range(SIZE_SAMPLE)]
+
+
+def _scaled(part: int, measured: int, total: int) -> int:
+    return part if measured >= total or measured == 0 else part * total // measured
 
 
 class ByteLru:
@@ -158,9 +182,15 @@ def table_token(table: ClassTable | None) -> str:
 
 
 # ---------------------------------------------------------------- datasets and evaluations
+#: Seconds between two checks of every mask's size and mtime (a file rewritten in place); the check
+#: runs in a background thread, started by the first page run after the interval.
+CHECK_EVERY_S = float(os.environ.get("SEGVIZ_CHECK_EVERY_S", 60))
+
+
 def folder_signature(root: Path) -> tuple:
     """Modification times of every folder under gt/, pred/ and images/: a file added, removed or
-    renamed anywhere changes one of them (a file rewritten in place is caught by the fingerprint)."""
+    renamed anywhere changes one of them (a file rewritten in place is caught by the fingerprint).
+    Walks every folder (lists every file): used when a dataset is opened or checked, not per run."""
     out = []
     for part in ("gt", "pred", "images"):
         for dirpath, _, _ in os.walk(root / part):
@@ -168,34 +198,114 @@ def folder_signature(root: Path) -> tuple:
     return tuple(out)
 
 
+def folders_changed(folders: tuple) -> bool:
+    """Whether any folder of a :func:`folder_signature` changed or went: one ``stat`` per folder
+    (dozens), never a listing, so it costs the same at 2,000 or 1,000,000 images."""
+    for path, mtime in folders:
+        try:
+            if os.stat(path).st_mtime_ns != mtime:
+                return True
+        except OSError:
+            return True
+    return False
+
+
 def fingerprint(dataset: Dataset) -> tuple:
-    """Paths, sizes and modification times of every mask: what identifies the counts."""
+    """Paths, sizes and modification times of every mask: what identifies the counts. One ``stat``
+    per mask (O(N)): taken when a dataset is opened, then by :func:`check_files` only."""
     out = []
+    stat = os.stat
     for p in dataset.pairs:
-        for path in (p.gt_path, p.pred_path):
-            s = path.stat()
-            out.append((str(path), s.st_size, s.st_mtime_ns))
+        for path in (str(p.gt_path), str(p.pred_path)):
+            s = stat(path)
+            out.append((path, s.st_size, s.st_mtime_ns))
     return tuple(out)
 
 
-def _open(
-    root: Path, model: str | None, table: ClassTable | None, allowed: tuple[str, ...] = ()
-) -> tuple[Dataset, tuple]:
+@dataclasses.dataclass(eq=False)
+class Opened:
+    """A dataset listing and what the dashboard last knew of its files. ``files`` (a digest of every
+    mask's path, size and mtime) keys the counts; ``checked_at`` (epoch seconds) is when the masks
+    were last compared with it; ``changed_at`` when a check last found a change."""
+
+    dataset: Dataset
+    folders: tuple
+    files: str
+    checked_at: float
+    changed_at: float | None = None
+    checking: bool = False
+    stale: bool = False  # a check found a folder changed: the next run lists the dataset again
+
+    def age(self) -> float:
+        return max(time.time() - self.checked_at, 0.0)
+
+
+def _open(root: Path, model: str | None, table: ClassTable | None, allowed: tuple[str, ...] = ()) -> Opened:
     """Every folder and file is read only where it resolves inside ``allowed`` (the data root and
-    SEGVIZ_DATA_ROOTS, or an upload's folder; issue 11, item 15)."""
+    SEGVIZ_DATA_ROOTS, or an upload's folder; issue 11, item 15). The folders and the masks are
+    checked before the counts are read, so a change made after this is found by the next check."""
+    folders = folder_signature(root)
     dataset = open_dataset(root, model=model, classes=table, allowed_root=allowed or None)
     if table is None:
         dataset.table = None
-    return dataset, fingerprint(dataset)
+    checked = time.time()
+    return Opened(dataset, folders, _digest(fingerprint(dataset)), checked)
+
+
+def _dataset_key(root: Path, model: str | None, table: ClassTable | None, allowed: tuple[str, ...]) -> tuple:
+    return ("dataset", str(root), model, table_token(table), tuple(allowed))
+
+
+def opened(root: Path, model: str | None, table: ClassTable | None, allowed: tuple[str, ...] = ()) -> Opened:
+    """The dataset's listing, reused while none of its folders changed (one stat per folder);
+    listed again when one did. Every ``CHECK_EVERY_S`` seconds a background thread compares every
+    mask's size and mtime (:func:`check_files`); the run after it found a change counts again."""
+    key = _dataset_key(root, model, table, allowed)
+    pool = results_cache()
+    with pool.lock_for(key):
+        entry = pool.get(key)
+        if entry is None or entry.stale or folders_changed(entry.folders):
+            changed = None if entry is None else time.time()
+            entry = _open(root, model, table, allowed)
+            entry.changed_at = changed
+            pool.put(key, entry)
+    if entry.age() > CHECK_EVERY_S and not entry.checking:
+        entry.checking = True
+        threading.Thread(target=check_files, args=(entry,), daemon=True, name="segviz-file-check").start()
+    return entry
+
+
+def check_files(entry: Opened) -> bool:
+    """Compare every mask's size and mtime (and every folder's mtime) with what ``entry`` knew;
+    True when something changed (the next page run then lists and counts again). O(N) stats: run in
+    the background every ``CHECK_EVERY_S`` seconds, or when the user asks ("Check files now")."""
+    try:
+        now = time.time()
+        if not folders_changed(entry.folders):
+            files = _digest(fingerprint(entry.dataset))
+        if folders_changed(entry.folders):  # (again: a file may go while the masks are read)
+            entry.stale, entry.changed_at = True, now
+            return True
+    except OSError:  # a mask removed or unreadable: its folder changed, or the listing is wrong
+        entry.stale, entry.changed_at = True, time.time()
+        return True
+    finally:
+        entry.checking = False
+    changed = files != entry.files
+    if changed:
+        entry.files, entry.changed_at = files, now
+    entry.checked_at = now
+    return changed
 
 
 def evaluate_cached(
-    dataset: Dataset, files: tuple, table_choice: str, generated_ignore: tuple[int, ...] = ()
+    dataset: Dataset, files: str, table_choice: str, generated_ignore: tuple[int, ...] = ()
 ) -> tuple[Evaluation, tuple]:
-    """Counts are computed once per (files, colours) and shared; folding is cheap and cached too."""
+    """Counts are computed once per (files, colours) and shared; folding is cheap and cached too.
+    ``files``: the digest of the masks' paths, sizes and mtimes (:attr:`Opened.files`)."""
     pool = results_cache()
     colours = tuple(dataset.table.colour_codes()[0].tolist()) if dataset.table is not None else ()
-    count_key = ("counts", _digest(files), colours)
+    count_key = ("counts", files, colours)
     with pool.lock_for(count_key):  # several sessions opening one dataset evaluate it once
         counted = pool.get(count_key)
         if counted is None:
@@ -234,11 +344,11 @@ def open_model(
 ) -> tuple[Evaluation, tuple]:
     """The evaluation of ``model`` on the dataset at ``root`` and its cache key.
 
-    The folder listing is reused while no folder changed; the files' sizes and mtimes are checked on
-    every call, so a mask rewritten in place is counted again."""
-    key = ("dataset", str(root), model, table_token(table), folder_signature(root), allowed)
-    dataset, _ = cached(key, lambda: _open(root, model, table, allowed))
-    return evaluate_cached(dataset, fingerprint(dataset), table_choice, tuple(generated_ignore))
+    Nothing here grows with the number of images once the dataset is open: the listing is reused
+    while no folder changed (one stat per folder), and the masks' sizes and mtimes are compared in
+    the background every ``CHECK_EVERY_S`` seconds or on request (:func:`opened`)."""
+    entry = opened(root, model, table, allowed)
+    return evaluate_cached(entry.dataset, entry.files, table_choice, tuple(generated_ignore))
 
 
 def image_frame(result: Evaluation, key: tuple):
@@ -341,10 +451,11 @@ def has_confidence(root: Path, model: str | None) -> bool:
     return False
 
 
-def open_dataset_cached(root: Path, model: str | None, table: ClassTable | None) -> Dataset:
+def open_dataset_cached(
+    root: Path, model: str | None, table: ClassTable | None, allowed: tuple[str, ...] = ()
+) -> Dataset:
     """The dataset listing that :func:`open_model` uses (the same cache entry)."""
-    key = ("dataset", str(root), model, table_token(table), folder_signature(root))
-    return cached(key, lambda: _open(root, model, table))[0]
+    return opened(root, model, table, allowed).dataset
 
 
 def confidence_signature(dataset: Dataset) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -313,3 +314,43 @@ def render(data_root: Path, default_dataset: str) -> Selection | None:
         generated_ignore,
         tuple(map(str, allowed)),
     )
+
+
+def files_ui(entry: cache.Opened) -> None:
+    """When the results were last checked against the files, and a button to check now (the rule
+    in the README: folders on every page run, every mask's size and mtime every CHECK_EVERY_S
+    seconds in the background or on this button)."""
+    sb = st.sidebar
+    when = time.strftime("%H:%M:%S", time.localtime(entry.checked_at))
+    age = entry.age()
+    ago = f"{age:.0f} s" if age < 120 else f"{age / 60:.0f} min"
+    sb.caption(
+        f"Results checked against the files at {when} ({ago} ago). Added, removed or renamed files "
+        f"are noticed on every page run; a file rewritten in place within {cache.CHECK_EVERY_S:g} s "
+        "(checked in the background), or now:"
+    )
+    sb.button(
+        "Check files now",
+        key="files:check",
+        on_click=_check_now,
+        args=(entry,),
+        disabled=entry.checking,
+        help="Compare every mask's size and modification time with the results (one file "
+        "system look-up per file: about a second per 100,000 images)",
+    )
+    seen = st.session_state.get("_files_change_seen")
+    if entry.changed_at is not None and seen != entry.changed_at:
+        st.session_state["_files_change_seen"] = entry.changed_at
+        found = time.strftime("%H:%M:%S", time.localtime(entry.changed_at))
+        st.info(
+            f"Files changed on disk (found at {found}): the results below are recomputed from the "
+            "files as they are now.",
+            icon=":material/sync:",
+        )
+
+
+def _check_now(entry: cache.Opened) -> None:
+    if not entry.checking:
+        entry.checking = True
+        if not cache.check_files(entry):
+            st.toast(f"No mask changed ({2 * len(entry.dataset.pairs):,} files checked).")

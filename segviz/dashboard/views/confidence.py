@@ -54,7 +54,7 @@ def available(root: Path, model: str | None) -> bool:
 
 
 def render(ctx: Context) -> None:
-    dataset = cache.open_dataset_cached(ctx.sel.root, ctx.sel.model, ctx.sel.table)
+    dataset = cache.open_dataset_cached(ctx.sel.root, ctx.sel.model, ctx.sel.table, ctx.sel.allowed)
     try:
         conf, key = cache.open_confidence(dataset, ctx.key, ctx.sel.generated_ignore)
     except SegvizError as exc:

@@ -185,7 +185,12 @@ def class_table_ui(result: Evaluation) -> None:
 def conventions_ui(result: Evaluation, key: tuple) -> None:
     """Which mIoU: every convention's value ("n/a" when undefined), its rule and its caveats
     (issue 10, item 5), from :func:`segviz.conventions.conventions_frame`."""
-    with st.expander("Which mIoU? What other tools would report for these masks"):
+    box = st.expander(
+        "Which mIoU? What other tools would report for these masks", key="ov:conventions", on_change="rerun"
+    )
+    if not box.open:  # computed when opened (some rules average over every image), then cached
+        return
+    with box:
         frame = cache.cached(("conventions", key), lambda: conventions_frame(result))
         # three short columns (never cut at half a 1280-pixel window); rules and caveats as wrapping text
         st.table(
