@@ -344,6 +344,9 @@ def test_which_miou_shows_each_conventions_caveats(monkeypatch):
 
     at = run_app(monkeypatch)
     (box,) = [e for e in at.expander if e.label.startswith("Which mIoU?")]
+    assert not box.table  # computed when opened (issue 17: one rule averages over every image)
+    at.session_state["ov:conventions"] = True  # what opening the expander does
+    (box,) = [e for e in at.run().expander if e.label.startswith("Which mIoU?")]
     shown = box.table[0].value  # three narrow columns; rules and caveats as wrapping text below
     expected = conventions_frame(evaluate(open_dataset(ROOT / "sample_data", model="baseline")))
     assert shown["mIoU"].tolist() == expected["miou_text"].tolist()

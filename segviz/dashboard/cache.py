@@ -351,9 +351,66 @@ def open_model(
     return evaluate_cached(entry.dataset, entry.files, table_choice, tuple(generated_ignore))
 
 
-def image_frame(result: Evaluation, key: tuple):
-    """The per-image table (N rows) and per-image GT pixel counts (N, K), once per evaluation."""
-    return cached(("image_frame", key), lambda: (result.image_frame(), result.image_counts()[1]))
+@dataclasses.dataclass(frozen=True)
+class ImageTable:
+    """What the Images view sorts, filters and pages, once per evaluation, never (N, K) dense:
+    ``names`` a pandas Index (name -> position by hash), per-image pixel accuracy and mIoU (N,)
+    float64 (NaN = undefined), and ``starts`` (N + 1,) int64: image i's sparse rows are
+    ``image_rows[starts[i]:starts[i + 1]]`` (None when the rows are not sorted by image)."""
+
+    names: pd.Index
+    pixel_accuracy: np.ndarray
+    mean_iou: np.ndarray
+    starts: np.ndarray | None
+
+
+def image_table(result: Evaluation, key: tuple) -> ImageTable:
+    """The per-image columns every view pages through (Evaluation.image_frame's first columns; its
+    N x K per-class part is dropped once read)."""
+
+    def build() -> ImageTable:
+        frame = result.image_frame()
+        pa, miou = frame["pixel_accuracy"].to_numpy(float), frame["mean_iou"].to_numpy(float)
+        del frame
+        img = result.image_rows[:, 0]
+        ordered = len(img) == 0 or bool(np.all(img[1:] >= img[:-1]))
+        starts = np.searchsorted(img, np.arange(result.num_images + 1)) if ordered else None
+        return ImageTable(name_index(result, key), _read_only(pa), _read_only(miou), starts)
+
+    return cached(("image_table", key), build)
+
+
+def name_index(result: Evaluation, key: tuple) -> pd.Index:
+    """The image names as a pandas Index (``in`` and ``get_loc`` by hash, not a scan), once per
+    evaluation."""
+    return cached(("names", key), lambda: pd.Index(result.names))
+
+
+def class_column(result: Evaluation, key: tuple, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """One class's per-image IoU (N,) float64 (NaN where neither mask has it) and ground-truth
+    pixels (N,) int64, from the sparse per-image aggregates (segviz.metrics.iou: the one formula)."""
+    from segviz.metrics import iou
+
+    def build():
+        k = result.table.num_classes
+        m = result.image_count_matrix()
+        tp, gt, pred = (m[:, j * k + index].toarray().ravel() for j in range(3))
+        return _read_only(iou(tp, gt, pred)), _read_only(gt)
+
+    return cached(("class_column", key, index), build)
+
+
+def image_confusion(result: Evaluation, key: tuple, index: int) -> np.ndarray:
+    """One image's (K, K+1) int64 matrix from its own sparse rows (Evaluation.image_confusion
+    without scanning every image's rows)."""
+    starts = image_table(result, key).starts
+    if starts is None:
+        return result.image_confusion(index)
+    k = result.table.num_classes
+    rows = result.image_rows[starts[index] : starts[index + 1]]
+    out = np.zeros((k, k + 1), dtype=np.int64)
+    np.add.at(out, (rows[:, 1], rows[:, 2]), rows[:, 3])
+    return out
 
 
 def images_for_cell(result: Evaluation, key: tuple, cell: tuple[int, int]):

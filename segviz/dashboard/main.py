@@ -74,7 +74,9 @@ def _run(sel: sidebar.Selection, view: str) -> None:
         st.error("No image could be evaluated; see the problems above.")
         return
     result, key = slices.apply_slice(sel, state.current(), result, key)  # a slice filters every view
-    current = state.validate(state.current(), num_classes=result.table.num_classes, names=result.names)
+    current = state.validate(
+        state.current(), num_classes=result.table.num_classes, names=cache.name_index(result, key)
+    )
     show_notices()
     PAGES[view](Context(sel, current, result, key))
 
@@ -89,7 +91,9 @@ def _present(sel: sidebar.Selection) -> None:
     if result.num_images == 0:
         st.error("No image could be evaluated; leave presentation mode to see why.")
         return
-    current = state.validate(state.current(), num_classes=result.table.num_classes, names=result.names)
+    current = state.validate(
+        state.current(), num_classes=result.table.num_classes, names=cache.name_index(result, key)
+    )
     show_notices()
     present.render(Context(sel, current, result, key))
 

@@ -4,6 +4,7 @@ and pan together, with full-resolution crops on demand. Also the paged thumbnail
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -50,26 +51,28 @@ def render(ctx: Context) -> None:
 @st.fragment
 def image_page(result: Evaluation, key: tuple) -> None:
     """Table, filters, previous / next and the image: a fragment, so picking another image redraws
-    this view only (the URL follows the image)."""
+    this view only (the URL follows the image). Sorting, filtering and paging happen here on the
+    server (numpy over per-image columns, cached per choice); only one page of rows is sent."""
     live = state.current()
+    table = cache.image_table(result, key)
     view = image_table_ui(result, key, live.cell)
-    order = view["name"].tolist()
-    if not order:
+    if not len(view.order):
         st.warning("No image matches the filters.")
         return
-    with_cell = cell_images(result, key, live.cell)
-    current = _current_image(result, live, order, with_cell)
+    nav = view.nav
+    current = _current_image(result, table, live, view, nav)
     left, right = st.columns([2, 3])
     with left:
-        picked = _table(view, current)
+        picked = _table(result, key, view, current)
         if picked is not None:
             state.set_image(picked)
             current = picked
-        nav = [n for n in order if n in with_cell] if with_cell else order
-        _prev_next(nav, current, cell_name(result, live.cell) if with_cell else None)
-    index = result.names.index(current)
+        _prev_next(
+            result, nav, current, cell_name(result, live.cell) if view.cell_mask is not None else None, view
+        )
+    index = int(table.names.get_loc(current))
     with right:
-        image_metrics_ui(result, index)
+        image_metrics_ui(result, key, index)
     images = _display_arrays(result, index)
     image_errors_ui(result, live.errors, images)  # error types in colour when the Errors view set a filter
     image_panels(result, index, live.cell, images)
@@ -77,43 +80,79 @@ def image_page(result: Evaluation, key: tuple) -> None:
     state.sync_url()
 
 
-def cell_images(result: Evaluation, key: tuple, cell: tuple[int, int] | None) -> set[str]:
-    """Names of the images with pixels in the confusion ``cell`` (empty without a cell)."""
-    if cell is None:
-        return set()
-    return set(cache.images_for_cell(result, key, cell)["name"])
+def cell_mask(result: Evaluation, key: tuple, cell: tuple[int, int]) -> np.ndarray:
+    """(N,) bool, read-only: which images have pixels in the confusion ``cell`` (cached per cell)."""
+
+    def build():
+        mask = np.zeros(result.num_images, dtype=bool)
+        mask[cache.images_for_cell(result, key, cell)["image"].to_numpy()] = True
+        mask.flags.writeable = False
+        return mask
+
+    return cache.cached(("cell_mask", key, tuple(cell)), build)
 
 
-def _current_image(result: Evaluation, live: state.ViewState, order: list[str], with_cell: set[str]) -> str:
+def _current_image(
+    result: Evaluation, table: cache.ImageTable, live: state.ViewState, view: TableView, nav: np.ndarray
+) -> str:
     """The image to show. A link that names an image and a cell opens an image with that confusion:
     the named one when it has it, else the first (in the table's order) that does, with a notice."""
     from_link = st.session_state.pop(state.FROM_LINK, False)
-    image = live.image if live.image in result.names else None
-    first_with_cell = next((n for n in order if n in with_cell), None) or (
-        min(with_cell, key=result.names.index) if with_cell else None
-    )
-    if image is not None and from_link and with_cell and image not in with_cell:
+    image = live.image if live.image is not None and live.image in table.names else None
+    first_with_cell = None
+    if view.cell_mask is not None:
+        if len(nav):
+            first_with_cell = table.names[int(nav[0])]
+        elif view.cell_mask.any():  # (its images are all filtered out of the table)
+            first_with_cell = table.names[int(np.argmax(view.cell_mask))]
+    if (
+        image is not None
+        and from_link
+        and first_with_cell is not None
+        and not view.cell_mask[table.names.get_loc(image)]
+    ):
         gt_name, pred_name = cell_name(result, live.cell)
         st.info(
             f"{name(image)} has no pixels of GT {gt_name} → predicted {pred_name}; showing "
-            f"{name(first_with_cell)}, the first image (worst mIoU first) that has.",
+            f"{name(first_with_cell)}, the first image ({view.sort_text}) that has.",
             icon=":material/link:",
         )
         image = first_with_cell
     if image is None:
-        image = first_with_cell or order[0]
+        image = first_with_cell or table.names[int(view.order[0])]
     state.set_image(image)
     return image
 
 
-def _table(view: pd.DataFrame, current: str) -> str | None:
-    """The per-image table with the current image marked (▶, tinted row); returns a newly picked name."""
-    shown = view.copy()
-    shown.insert(0, "now", np.where(shown["name"] == current, CURRENT, ""))
-    numbers = list(view.columns[1:])
+#: Rows of the per-image table sent to the browser at once (the rest is paged on the server).
+PAGE_ROWS = 100
+
+
+def _table(result: Evaluation, key: tuple, view: TableView, current: str) -> str | None:
+    """One page of the per-image table with the current image marked (▶, tinted row); the page
+    follows the current image until the user pages. Returns a newly picked name."""
+    table = cache.image_table(result, key)
+    pages = max(1, math.ceil(len(view.order) / PAGE_ROWS))
+    at = view.position(int(table.names.get_loc(current)))
+    ss = st.session_state
+    if ss.get("im:page_for") != (current, view.token) or "im:page" not in ss:
+        ss["im:page_for"] = (current, view.token)  # a new image or a new order: show its page
+        ss["im:page"] = at // PAGE_ROWS if at >= 0 else 0
+    page = min(max(int(ss["im:page"]), 0), pages - 1)
+    rows = view.order[page * PAGE_ROWS : (page + 1) * PAGE_ROWS]
+    names = table.names[rows]
+    shown = pd.DataFrame(
+        {
+            "now": np.where(names == current, CURRENT, ""),
+            "name": names.to_numpy(dtype=object),
+            "PA": table.pixel_accuracy[rows] * 100,
+            "mIoU": table.mean_iou[rows] * 100,
+            view.focus_label: view.focus_iou[rows] * 100,
+        }
+    )
     styled = shown.style.apply(
         lambda row: [HIGHLIGHT if row["now"] == CURRENT else ""] * len(row), axis=1
-    ).format(dict.fromkeys(numbers, "{:.1f}"), na_rep="n/a")
+    ).format(dict.fromkeys(list(shown.columns[2:]), "{:.1f}"), na_rep="n/a")
     event = st.dataframe(
         styled,
         hide_index=True,
@@ -121,16 +160,32 @@ def _table(view: pd.DataFrame, current: str) -> str | None:
         height=360,
         on_select="rerun",
         selection_mode="single-row",
-        key="im:table",
+        key=f"im:table:{view.token}:{page}",  # a fresh selection per page and order
         column_config={"now": st.column_config.TextColumn("", width=28)},
     )
-    rows = event.selection.rows if event is not None else []
-    if rows:
-        picked = view.iloc[rows[0]]["name"]
-        if picked != st.session_state.get("im:_picked"):
-            st.session_state["im:_picked"] = picked
+    if pages > 1:
+        _table_pages(page, pages, len(view.order))
+    picked_rows = event.selection.rows if event is not None else []
+    if picked_rows and picked_rows[0] < len(rows):
+        picked = str(names[picked_rows[0]])
+        if picked != ss.get("im:_picked"):
+            ss["im:_picked"] = picked
             return picked
     return None
+
+
+def _turn_page(page: int) -> None:
+    st.session_state["im:page"] = page
+
+
+def _table_pages(page: int, pages: int, rows: int) -> None:
+    p1, p2, p3 = st.columns([1, 1, 3], vertical_alignment="center")
+    p1.button("◀ Rows", key="im:page_prev", disabled=page == 0, on_click=_turn_page, args=(page - 1,))
+    p2.button("Rows ▶", key="im:page_next", disabled=page >= pages - 1, on_click=_turn_page, args=(page + 1,))
+    first = page * PAGE_ROWS + 1
+    p3.caption(
+        f"Rows {first:,}–{min(first + PAGE_ROWS - 1, rows):,} of {rows:,} · page {page + 1:,} of {pages:,}"
+    )
 
 
 def _display_arrays(result: Evaluation, index: int) -> dict:
@@ -148,33 +203,87 @@ def _display_arrays(result: Evaluation, index: int) -> dict:
     }
 
 
-def _prev_next(nav: list[str], current: str, cell: tuple[str, str] | None) -> None:
-    """Previous / next along ``nav``: the images of the selected confusion, else the whole table."""
-    pos = nav.index(current) if current in nav else -1
+def _prev_next(
+    result: Evaluation, nav: np.ndarray, current: str, cell: tuple[str, str] | None, view: TableView
+) -> None:
+    """Previous / next along ``nav`` (image indices): the images of the selected confusion, else
+    the whole table, in the table's order."""
+    names = cache.image_table(result, view.key).names
+    index = int(names.get_loc(current))
+    pos = view.nav_position(nav, index)
     b1, b2, b3 = st.columns([1.2, 1.2, 2.6], vertical_alignment="center")
     b1.button(
         "◀ Prev",
         disabled=pos <= 0,
         width="stretch",
         on_click=state.open_image,
-        args=(nav[pos - 1] if pos > 0 else current,),
+        args=(names[int(nav[pos - 1])] if pos > 0 else current,),
     )
     b2.button(
         "Next ▶",
         disabled=pos >= len(nav) - 1,
         width="stretch",
         on_click=state.open_image,
-        args=(nav[pos + 1] if pos < len(nav) - 1 else current,),
+        args=(names[int(nav[pos + 1])] if 0 <= pos < len(nav) - 1 else current,),
     )
     where = f"with GT {cell[0]} → {cell[1]}" if cell else "in this order"
-    b3.caption(f"{pos + 1 if pos >= 0 else '–'} of {len(nav)} {where} (worst mIoU first)")
+    b3.caption(f"{pos + 1 if pos >= 0 else '–'} of {len(nav):,} {where} ({view.sort_text})")
 
 
-def image_table_ui(result: Evaluation, key: tuple, cell: tuple[int, int] | None) -> pd.DataFrame:
-    """The filter widgets and the filtered per-image table, worst mIoU first."""
-    frame, gt = cache.image_frame(result, key)
+SORTS = {
+    "mIoU ↑": ("mean_iou", False),
+    "mIoU ↓": ("mean_iou", True),
+    "PA ↑": ("pixel_accuracy", False),
+    "PA ↓": ("pixel_accuracy", True),
+    "class IoU ↑": ("focus", False),
+    "class IoU ↓": ("focus", True),
+    "name": ("name", False),
+}
+SORT_TEXT = {"mean_iou": "mIoU", "pixel_accuracy": "pixel accuracy", "focus": "IoU of the class column"}
+
+
+@dataclasses.dataclass(frozen=True)
+class TableView:
+    """The filtered, sorted table as image indices, cached per choice: ``order`` (M,) int64,
+    ``where`` (N,) int64 each image's row in ``order`` (-1 = filtered out), the class column's IoU,
+    the cell's images as a mask (None without a cell), and ``nav`` what Prev / Next walk: the
+    rows of ``order`` that have the cell (all of ``order`` without a cell)."""
+
+    key: tuple
+    token: str
+    order: np.ndarray
+    where: np.ndarray
+    focus_label: str
+    focus_iou: np.ndarray
+    cell_mask: np.ndarray | None
+    sort_text: str
+    nav: np.ndarray
+
+    def position(self, index: int) -> int:
+        return int(self.where[index])
+
+    def nav_position(self, nav: np.ndarray, index: int) -> int:
+        """``index``'s place in ``nav`` (a subsequence of ``order``), -1 when absent: a binary
+        search on the table positions, never a scan."""
+        at = self.where[index]
+        if at < 0 or not len(nav):
+            return -1
+        ranks = self.where[nav]  # (increasing: nav keeps the table's order)
+        pos = int(np.searchsorted(ranks, at))
+        return pos if pos < len(nav) and ranks[pos] == at else -1
+
+
+def _sorted(values: np.ndarray, descending: bool) -> np.ndarray:
+    """Indices sorting ``values`` (NaN = undefined, always last), ties in image order."""
+    key = np.where(np.isnan(values), np.inf, -values if descending else values)
+    return np.argsort(key, kind="stable")
+
+
+def image_table_ui(result: Evaluation, key: tuple, cell: tuple[int, int] | None) -> TableView:
+    """The sort and filter widgets, and the filtered, sorted table they choose (image indices)."""
+    table = cache.image_table(result, key)
     names = list(result.table.names)
-    c1, c2, c3 = st.columns([2, 2, 2])
+    c1, c2, c3, c4 = st.columns([2, 2, 1.3, 2])
     focus = c1.selectbox(
         "Class column",
         names,
@@ -185,27 +294,58 @@ def image_table_ui(result: Evaluation, key: tuple, cell: tuple[int, int] | None)
     contains = c2.selectbox(
         "Only images containing", ["(any class)", *names], key="im:contains", format_func=plain
     )
+    sort = c3.selectbox("Sort", list(SORTS), key="im:sort", help="↑ worst first · ↓ best first (n/a last)")
     only_cell = False
     if cell is not None:
         gt_name, pred_name = cell_name(result, cell)
-        only_cell = c3.checkbox(f"Only GT {gt_name} → {pred_name}", value=False, key="im:onlycell")
-    view = pd.DataFrame(
-        {
-            "name": frame["name"],
-            "PA": frame["pixel_accuracy"] * 100,
-            "mIoU": frame["mean_iou"] * 100,
-            f"IoU {plain(focus)}": frame[f"iou:{focus}"] * 100,
-        }
+        only_cell = c4.checkbox(f"Only GT {gt_name} → {pred_name}", value=False, key="im:onlycell")
+    focus_index = names.index(focus)
+    focus_iou, _ = cache.class_column(result, key, focus_index)
+    column, descending = SORTS[sort]
+    contains_index = names.index(contains) if contains != "(any class)" else None
+    token = f"{focus_index}:{contains_index}:{sort}:{int(only_cell)}:{cell}"
+
+    def build() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if column == "name":
+            order = np.argsort(table.names.to_numpy(dtype=str), kind="stable")
+        else:
+            values = {"mean_iou": table.mean_iou, "pixel_accuracy": table.pixel_accuracy, "focus": focus_iou}
+            order = _sorted(values[column], descending)
+        keep = np.ones(result.num_images, dtype=bool)
+        if contains_index is not None:
+            keep &= cache.class_column(result, key, contains_index)[1] > 0
+        if only_cell and cell is not None:
+            keep &= cell_mask(result, key, cell)
+        order = order[keep[order]]
+        where = np.full(result.num_images, -1, dtype=np.int64)
+        where[order] = np.arange(len(order))
+        nav = order[cell_mask(result, key, cell)[order]] if cell is not None else order
+        order.flags.writeable = where.flags.writeable = nav.flags.writeable = False
+        return order, where, nav
+
+    order, where, nav = cache.cached(("image_order", key, token), build)
+    sort_text = (
+        "by name"
+        if column == "name"
+        else f"{'best' if descending else 'worst'} {SORT_TEXT[column]} first".replace(
+            "IoU of the class column", f"IoU of {plain(focus)}"
+        )
     )
-    if contains != "(any class)":
-        view = view[gt[:, names.index(contains)] > 0]
-    if only_cell and cell is not None:
-        view = view[view["name"].isin(cell_images(result, key, cell))]
-    return view.sort_values("mIoU", na_position="last", kind="stable").reset_index(drop=True)
+    return TableView(
+        key,
+        token,
+        order,
+        where,
+        f"IoU {plain(focus)}",
+        focus_iou,
+        cell_mask(result, key, cell) if cell is not None else None,
+        sort_text,
+        nav,
+    )
 
 
-def image_metrics_ui(result: Evaluation, index: int) -> None:
-    cm = result.image_confusion(index)
+def image_metrics_ui(result: Evaluation, key: tuple, index: int) -> None:
+    cm = cache.image_confusion(result, key, index)
     s = summary_metrics(cm)
     st.subheader(name(result.names[index]))
     c = [*st.columns(2), *st.columns(2)]  # 2 × 2: four tiles in a 1280-px window cut their numbers

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
 import streamlit as st
 
 from segviz.compare import Comparison, compare
@@ -235,12 +236,12 @@ def confusions(ctx: Context) -> None:
 
 def worst_examples(ctx: Context) -> None:
     result = ctx.result
-    frame = cache.image_frame(result, ctx.key)[0].sort_values("mean_iou", na_position="last", kind="stable")
-    rows = frame.head(WORST)
-    for col, row in zip(st.columns(WORST), rows.itertuples(index=False), strict=False):
-        index = result.names.index(row.name)
+    table = cache.image_table(result, ctx.key)
+    miou = table.mean_iou
+    worst = np.argsort(np.where(np.isnan(miou), np.inf, miou), kind="stable")[:WORST]  # (n/a last)
+    for col, index in zip(st.columns(WORST), worst.tolist(), strict=False):
         col.image(_error_picture(result, index), width="stretch")
-        col.markdown(f"**{name(row.name)}** · mIoU {fmt(row.mean_iou)}")
+        col.markdown(f"**{name(table.names[index])}** · mIoU {fmt(miou[index])}")
     st.caption(
         "Green: right · red: wrong · grey: not scored. The images the model does worst on, worst first."
     )
