@@ -170,6 +170,55 @@ def cached(key: tuple, compute, *, pool: ByteLru | None = None):
     return value
 
 
+_RUNNING: set = set()
+_FAILED: dict = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+def background(key: tuple, compute, *, pool: ByteLru | None = None):
+    """The cached value under ``key``, or None while a background thread computes it (started on
+    the first call; a page run never waits for it). A later :func:`cached` of the same key waits
+    for that thread instead of computing again. Raises what the computation raised.
+
+    >>> import time as _t
+    >>> lru = ByteLru(budget=2**20)
+    >>> first = background(("doc",), lambda: np.arange(3), pool=lru)
+    >>> while background(("doc",), lambda: None, pool=lru) is None:
+    ...     _t.sleep(0.01)
+    >>> first, background(("doc",), lambda: None, pool=lru).tolist()
+    (None, [0, 1, 2])
+    """
+    pool = pool or results_cache()
+    value = pool.get(key)
+    if value is not None:
+        return value
+    with _RUNNING_LOCK:
+        if key in _FAILED:
+            raise _FAILED.pop(key)
+        if key in _RUNNING:
+            return None
+        _RUNNING.add(key)
+
+    def work() -> None:
+        try:
+            cached(key, compute, pool=pool)
+        except Exception as exc:  # handed to the next page run, which shows it
+            with _RUNNING_LOCK:
+                _FAILED[key] = exc
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(key)
+
+    threading.Thread(target=work, daemon=True, name="segviz-background").start()
+    return None
+
+
+def pending(key: tuple) -> bool:
+    """Whether a background computation of ``key`` is running (or failed, not yet reported)."""
+    with _RUNNING_LOCK:
+        return key in _RUNNING or key in _FAILED
+
+
 def _digest(value) -> str:
     return hashlib.blake2b(repr(value).encode(), digest_size=16).hexdigest()
 
@@ -364,20 +413,28 @@ class ImageTable:
     starts: np.ndarray | None
 
 
-def image_table(result: Evaluation, key: tuple) -> ImageTable:
+def image_table(result: Evaluation, key: tuple, *, wait: bool = True) -> ImageTable | None:
     """The per-image columns every view pages through (Evaluation.image_frame's first columns; its
-    N x K per-class part is dropped once read)."""
+    N x K per-class part is dropped once read). ``wait=False``: start computing it in the
+    background (the Overview does, so that the Images view opens without that O(N) step)."""
 
     def build() -> ImageTable:
+        count_matrix(result, key)
         frame = result.image_frame()
         pa, miou = frame["pixel_accuracy"].to_numpy(float), frame["mean_iou"].to_numpy(float)
         del frame
         img = result.image_rows[:, 0]
         ordered = len(img) == 0 or bool(np.all(img[1:] >= img[:-1]))
         starts = np.searchsorted(img, np.arange(result.num_images + 1)) if ordered else None
-        return ImageTable(name_index(result, key), _read_only(pa), _read_only(miou), starts)
+        return ImageTable(names, _read_only(pa), _read_only(miou), starts)
 
-    return cached(("image_table", key), build)
+    names = name_index(result, key)
+    pool = results_cache()
+    return (
+        cached(("image_table", key), build, pool=pool)
+        if wait
+        else background(("image_table", key), build, pool=pool)
+    )
 
 
 def name_index(result: Evaluation, key: tuple) -> pd.Index:
@@ -393,7 +450,7 @@ def class_column(result: Evaluation, key: tuple, index: int) -> tuple[np.ndarray
 
     def build():
         k = result.table.num_classes
-        m = result.image_count_matrix()
+        m = count_matrix(result, key)
         tp, gt, pred = (m[:, j * k + index].toarray().ravel() for j in range(3))
         return _read_only(iou(tp, gt, pred)), _read_only(gt)
 
@@ -413,8 +470,19 @@ def image_confusion(result: Evaluation, key: tuple, index: int) -> np.ndarray:
     return out
 
 
+def count_matrix(result: Evaluation, key: tuple):
+    """``result.image_count_matrix()`` built once even when a page run and background threads ask
+    at the same time (the evaluation caches it but does not lock)."""
+    cached(("count_matrix_built", key), lambda: result.image_count_matrix() is not None)
+    return result.image_count_matrix()
+
+
 def images_for_cell(result: Evaluation, key: tuple, cell: tuple[int, int]):
-    return cached(("cell", key, tuple(cell)), lambda: result.images_for_cell(*cell))
+    def build():
+        count_matrix(result, key)
+        return result.images_for_cell(*cell)
+
+    return cached(("cell", key, tuple(cell)), build)
 
 
 # ---------------------------------------------------------------- pictures

@@ -3,6 +3,8 @@ matrix and the images behind a clicked cell."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -40,11 +42,7 @@ def render(ctx: Context) -> None:
     result = ctx.result
     if not ctx.state.present:  # presentation mode brings its own type sizes
         st.markdown(OVERVIEW_CSS, unsafe_allow_html=True)
-    boot = (
-        cache.cached(("boot", ctx.key, RESAMPLES), lambda: bootstrap(result, resamples=RESAMPLES))
-        if result.num_images
-        else None
-    )
+    boot = _bootstrap(result, ctx.key)
     summary_ui(result, boot)
     left, right = st.columns([1, 1])
     with left:
@@ -58,6 +56,45 @@ def render(ctx: Context) -> None:
     confusion_section(result, ctx.key, present=ctx.state.present)
     if not ctx.state.present:
         export.render(ctx, lambda: confusion_figure_now(result))
+    if result.num_images > BACKGROUND_ABOVE:
+        cache.image_table(result, ctx.key, wait=False)  # the Images view's table, made while one reads this
+
+
+#: Above this many images the bootstrap intervals are computed in a background thread: the page
+#: is drawn without them ("computing") and drawn again, once, when they are ready.
+BACKGROUND_ABOVE = int(os.environ.get("SEGVIZ_BACKGROUND_ABOVE", 10_000))
+
+
+def _bootstrap(result: Evaluation, key: tuple) -> BootstrapResult | None:
+    """The bootstrap of the evaluation; None while it is computed in the background (large
+    datasets), with a notice and a poll that redraws the page when it is ready."""
+    if not result.num_images:
+        return None
+    boot_key = ("boot", key, RESAMPLES)
+    compute = lambda: cache.count_matrix(result, key) is not None and bootstrap(result, resamples=RESAMPLES)  # noqa: E731
+    if result.num_images <= BACKGROUND_ABOVE:
+        return cache.cached(boot_key, compute)
+    try:
+        boot = cache.background(boot_key, compute)
+    except Exception as exc:  # shown, never a traceback; the page works without intervals
+        st.warning(f"The bootstrap intervals could not be computed: {exc}")
+        return None
+    if boot is None:
+        st.caption(
+            f":material/hourglass_top: 95 % bootstrap intervals over {result.num_images:,} images: "
+            "computing in the background; they appear here when ready."
+        )
+        _redraw_when_ready(boot_key)
+    return boot
+
+
+def _redraw_when_ready(key: tuple) -> None:
+    @st.fragment(run_every=1.0)
+    def poll() -> None:
+        if not cache.pending(key):
+            st.rerun(scope="app")
+
+    poll()
 
 
 def summary_ui(result: Evaluation, boot: BootstrapResult | None = None) -> None:
