@@ -4,6 +4,14 @@ On a 2,000-image ADE-like dataset (150 classes, benchmarks/datagen.py), with the
 one session driven by Streamlit's AppTest in this process (no browser: server time only):
 
     python benchmarks/bench_app.py [--pairs 2000] [--rounds 3] [--out /tmp/segviz-bench-app]
+    SEGVIZ_STORE=/path/to/store python benchmarks/bench_app.py --data /path/to/dataset --rounds 1
+
+``--data`` takes an existing dataset instead (e.g. the 100,000-image one of issue 17; never written
+into: the results store is ``$SEGVIZ_STORE``, filled first for every model) and the app opens its
+first model. For each step the table gives the server's wall time and, in brackets, the CPU time of
+the whole server process (every thread, so background work shows), then the process's memory:
+resident after the first overview, its peak, and what a second session on the same dataset adds
+(its first overview, in the same process, caches shared).
 
 Steps: first overview (app caches empty, store warm); a control change (confusion normalisation);
 a cell click -> image list; a thumbnail click -> image view; Next image; Top-N 25 -> 150. Every figure
@@ -27,27 +35,34 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-TARGETS = {
-    "first overview": 2.0,
-    "control change": 0.3,
-    "cell click -> image list": 0.5,
-    "image view": 0.5,
-    "Top-N 25 -> 150": 1.0,
-}
 
-
-def prepare(out: Path, pairs: int) -> tuple[Path, Path]:
-    """The dataset (generated once) and the old app file; the results store filled."""
+def prepare(out: Path, pairs: int, data: Path | None = None) -> tuple[Path, Path, tuple[int, int], dict]:
+    """The dataset (generated once, or ``data``), the old app file, the worst confusion cell, and
+    the library's reopen time (store warm: open_dataset + store load + fold) of the first model."""
     import datagen
 
-    from segviz import evaluate, open_dataset
+    from segviz import evaluate, list_models, open_dataset
     from segviz.store import ResultsStore
 
-    root = datagen.ensure_dataset(out, "ade", pairs, jobs=2)
-    os.environ["SEGVIZ_STORE"] = str(out / "store")
-    evaluate(open_dataset(root), store=ResultsStore())  # the store is warm for both apps
+    if data is None:
+        root = datagen.ensure_dataset(out, "ade", pairs, jobs=2)
+        os.environ["SEGVIZ_STORE"] = str(out / "store")
+    else:
+        root = data.resolve()
+        if "SEGVIZ_STORE" not in os.environ:
+            raise SystemExit("--data needs SEGVIZ_STORE set (the results store to fill and read)")
+    models = list_models(root) or [None]
+    for model in reversed(models):  # the store is warm for both apps (the first model last)
+        result = evaluate(open_dataset(root, model=model), store=ResultsStore())
+    t0 = time.perf_counter()
+    result = evaluate(open_dataset(root, model=models[0]), store=ResultsStore())
+    reopen = {"model": models[0], "seconds": time.perf_counter() - t0, "images": result.num_images}
+    cm = result.confusion.copy()
+    k = cm.shape[0]
+    cm[range(k), range(k)] = 0
+    cell = divmod(int(cm.argmax()), cm.shape[1])
     old = out / "old_app" / "app.py"
-    old.parent.mkdir(exist_ok=True)
+    old.parent.mkdir(parents=True, exist_ok=True)
     old.write_text(
         subprocess.run(
             ["git", "show", "main:app.py"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -55,27 +70,41 @@ def prepare(out: Path, pairs: int) -> tuple[Path, Path]:
     )
     archive = subprocess.run(["git", "archive", "main", "segviz"], cwd=ROOT, capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(old.parent)], input=archive.stdout, check=True)
-    return root, old
+    return root, old, cell, reopen
 
 
-def worst_cell(root: Path) -> tuple[int, int]:
-    from segviz import evaluate, open_dataset
-    from segviz.store import ResultsStore
-
-    cm = evaluate(open_dataset(root), store=ResultsStore()).confusion.copy()
-    k = cm.shape[0]
-    cm[range(k), range(k)] = 0
-    g, p = divmod(int(cm.argmax()), cm.shape[1])
-    return g, p
+def rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory (``VmRSS``) or its peak (``VmHWM``), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
-def timed(step) -> float:
+def settle(timeout: float = 600) -> float:
+    """Wait until the app's background threads (bootstrap, per-image table) are done; seconds."""
+    import threading
+
     t0 = time.perf_counter()
+    while any(t.name == "segviz-background" and t.is_alive() for t in threading.enumerate()):
+        if time.perf_counter() - t0 > timeout:
+            break
+        time.sleep(0.05)
+    return time.perf_counter() - t0
+
+
+class AppRaised(RuntimeError):
+    pass
+
+
+def timed(step) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the whole process) of one step."""
+    t0, c0 = time.perf_counter(), time.process_time()
     at = step()
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     if at.exception:
-        raise RuntimeError(f"the app raised: {at.exception[0].value}")
-    return elapsed
+        raise AppRaised(str(at.exception[0].value)[:200])
+    return elapsed, cpu
 
 
 class FragmentRerun:
@@ -115,9 +144,10 @@ class FragmentRerun:
         self.module.RerunData = self.original
 
 
-def session(app: Path, cell: tuple[int, int], *, fragments: bool) -> dict[str, float]:
-    """One session through the steps; returns seconds per step. With ``fragments``, a control inside
-    a fragment reruns that fragment only (what the browser does); otherwise the whole script."""
+def session(app: Path, cell: tuple[int, int], *, fragments: bool) -> dict:
+    """One session through the steps; returns (wall, cpu) seconds per step, memory, and the
+    error that stopped it, if any. With ``fragments``, a control inside a fragment reruns that
+    fragment only (what the browser does); otherwise the whole script."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -125,24 +155,45 @@ def session(app: Path, cell: tuple[int, int], *, fragments: bool) -> dict[str, f
     st.cache_resource.clear()
     at = AppTest.from_file(str(app), default_timeout=900)
 
-    def step(run, fragment: str | None) -> float:
+    def step(run, fragment: str | None):
         with FragmentRerun(at, fragment if fragments else None) as rerun:
             if fragments and not rerun.used:
                 raise RuntimeError(f"no fragment {fragment} in {app}")
             return timed(run)
 
-    t = {"first overview": timed(at.run)}
-    t["control change"] = step(
-        at.segmented_control(key="cm:norm").set_value("column").run, "confusion_section"
-    )
-    at.session_state["cell"] = cell  # what the plotly click callback stores (AppTest cannot click)
-    t["cell click -> image list"] = step(at.run, "confusion_section")
-    thumb = next(b for b in at.button if (b.key or "").startswith("thumb:"))
-    t["image view"] = timed(thumb.click().run)  # the view changes: always the whole page
-    t["next image"] = step(next(b for b in at.button if b.label == "Next ▶").click().run, "image_page")
-    at.session_state["view"] = "Overview"  # back, untimed (a fragment rerun's tree lacks the sidebar)
-    at.run()
-    t["Top-N 25 -> 150"] = step(at.number_input(key="cm:top").set_value(150).run, "confusion_section")
+    t: dict = {}
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        t["first overview"] = timed(at.run)
+        settle()  # the intervals drawn in the background (new app, large datasets)
+        t["intervals ready"] = (time.perf_counter() - t0, time.process_time() - c0)
+        t["rss overview MB"] = rss_mb()
+        if t["intervals ready"][0] - t["first overview"][0] > 0.05:
+            t["redraw with intervals"] = timed(at.run)  # what the poll's rerun costs
+        t["control change"] = step(
+            at.segmented_control(key="cm:norm").set_value("column").run, "confusion_section"
+        )
+        at.session_state["cell"] = cell  # what the plotly click callback stores (AppTest cannot click)
+        t["cell click -> image list"] = step(at.run, "confusion_section")
+        thumb = next(b for b in at.button if (b.key or "").startswith("thumb:"))
+        t["image view"] = timed(thumb.click().run)  # the view changes: always the whole page
+        t["next image"] = step(next(b for b in at.button if b.label == "Next ▶").click().run, "image_page")
+        at.session_state["view"] = "Overview"  # back, untimed (a fragment rerun's tree lacks the sidebar)
+        at.run()
+        t["Top-N 25 -> 150"] = step(at.number_input(key="cm:top").set_value(150).run, "confusion_section")
+    except AppRaised as exc:
+        done = [k for k in t if not k.endswith(" MB")]
+        t["error"] = f"the step after '{done[-1] if done else 'start'}' raised: {exc}"
+    settle()
+    t["rss peak MB"] = rss_mb("VmHWM")
+    before = rss_mb()
+    second = AppTest.from_file(str(app), default_timeout=900)  # another session, caches shared
+    try:
+        t["second session overview"] = timed(second.run)
+    except AppRaised as exc:
+        t["error2"] = str(exc)
+    settle()
+    t["second session MB"] = rss_mb() - before
     return t
 
 
@@ -181,6 +232,12 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("/tmp/segviz-bench-app"))
+    parser.add_argument("--data", type=Path, help="an existing dataset (read only) instead of --pairs")
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help=f"which of {','.join(VARIANTS)} to run (comma-separated)",
+    )
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
     parser.add_argument("--app", help=argparse.SUPPRESS)
     parser.add_argument("--dataset", help=argparse.SUPPRESS)
@@ -190,11 +247,11 @@ def main() -> None:
         return child(args)
     if args.out.resolve().is_relative_to(ROOT):
         parser.error("--out must be outside the repository")
-    root, old = prepare(args.out, args.pairs)
-    cell = worst_cell(root)
-    runs: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+    root, old, cell, reopen = prepare(args.out, args.pairs, args.data)
+    chosen = [v for v in args.variants.split(",") if v in VARIANTS]
+    runs: dict[str, list[dict]] = {v: [] for v in chosen}
     for r in range(args.rounds):
-        for variant in list(VARIANTS) if r % 2 == 0 else list(VARIANTS)[::-1]:
+        for variant in chosen if r % 2 == 0 else chosen[::-1]:
             # main's app.py runs on main's segviz (exported next to it); the new one on this checkout
             src = old.parent if variant == "old" else ROOT
             app = old if variant == "old" else ROOT / "app.py"
@@ -221,17 +278,58 @@ def main() -> None:
             if line is None:
                 raise RuntimeError(f"{variant} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
             runs[variant].append(json.loads(line[7:]))
+    report(runs, reopen, args, root)
+
+
+def _median(values: list) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    if isinstance(values[0], list | tuple):
+        return (
+            f"{statistics.median(v[0] for v in values):.2f} s ({statistics.median(v[1] for v in values):.2f})"
+        )
+    return f"{statistics.median(values):,.0f} MB"
+
+
+STEPS = [
+    ("first overview", "≤ 3 s"),
+    ("intervals ready", "–"),
+    ("redraw with intervals", "≤ 0.3 s"),
+    ("control change", "≤ 0.3 s"),
+    ("cell click -> image list", "≤ 0.3 s"),
+    ("image view", "≤ 0.5 s"),
+    ("next image", "≤ 0.3 s"),
+    ("Top-N 25 -> 150", "≤ 0.3 s"),
+    ("rss overview MB", "–"),
+    ("rss peak MB", "≤ 1,536 MB"),
+    ("second session overview", "–"),
+    ("second session MB", "≤ 100 MB"),
+]
+
+
+def report(runs: dict, reopen: dict, args, root: Path) -> None:
     print(
-        f"segviz dashboard, server time per interaction: {args.pairs} ADE-like images (150 classes), "
-        f"results store warm, server process warm, app caches empty, one session (AppTest), "
-        f"median of {args.rounds} rounds; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
+        f"segviz dashboard, server time per interaction: {root.name} ({reopen['images']:,} images, model "
+        f"{reopen['model']}), results store warm, server process warm, app caches empty, one session "
+        f"(AppTest), median of {args.rounds} round(s); wall s (CPU s of the process); "
+        f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
     )
-    print(f"| step | {' | '.join(label for label, _ in VARIANTS.values())} | target |")
-    print("|---|---|---|---|---|")
-    for step in [*TARGETS, "next image"]:
-        cells = [f"{statistics.median(r[step] for r in runs[v]):.2f} s" for v in VARIANTS]
-        target = f"≤ {TARGETS[step]:g} s" if step in TARGETS else "–"
+    print(
+        f"library reopen of the same model (open_dataset + store + fold, this checkout, warm): "
+        f"{reopen['seconds']:.2f} s"
+    )
+    labels = [VARIANTS[v][0] for v in runs]
+    print(f"| step | {' | '.join(labels)} | target |")
+    print("|---|" + "---|" * len(labels) + "---|")
+    for step, target in STEPS:
+        cells = [_median([r.get(step) for r in runs[v]]) for v in runs]
         print(f"| {step} | {' | '.join(cells)} | {target} |")
+    for v in runs:
+        for r in runs[v]:
+            for key in ("error", "error2"):
+                if key in r:
+                    print(f"{VARIANTS[v][0]}: {r[key]}")
 
 
 if __name__ == "__main__":
