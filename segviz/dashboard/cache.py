@@ -173,6 +173,9 @@ def cached(key: tuple, compute, *, pool: ByteLru | None = None):
 _RUNNING: set = set()
 _FAILED: dict = {}
 _RUNNING_LOCK = threading.Lock()
+#: Background computations run one at a time: their memory peaks (a bootstrap, the per-image
+#: table) do not add up, and a page run keeps a core for itself on a 2-core server.
+_ONE_AT_A_TIME = threading.Semaphore(1)
 
 
 def background(key: tuple, compute, *, pool: ByteLru | None = None):
@@ -201,7 +204,8 @@ def background(key: tuple, compute, *, pool: ByteLru | None = None):
 
     def work() -> None:
         try:
-            cached(key, compute, pool=pool)
+            with _ONE_AT_A_TIME:
+                cached(key, compute, pool=pool)
         except Exception as exc:  # handed to the next page run, which shows it
             with _RUNNING_LOCK:
                 _FAILED[key] = exc
@@ -374,6 +378,14 @@ def evaluate_cached(
     fold_key = ("fold", count_key, table_token(table), table_choice)
     result = cached(fold_key, lambda: fold(counts, table, skipped=dataset.skipped, warnings=dataset.warnings))
     return result, fold_key
+
+
+def files_of(key: tuple) -> str | None:
+    """The digest of the mask files an evaluation's cache ``key`` was counted from."""
+    try:
+        return key[1][1] if key[0] == "fold" and key[1][0] == "counts" else None
+    except (IndexError, TypeError):
+        return None
 
 
 def store_warnings(key: tuple) -> tuple[str, ...]:

@@ -64,7 +64,7 @@ def _run(sel: sidebar.Selection, view: str) -> None:
         st.error(name(server_text(str(exc))))
         state.sync_url()
         st.stop()
-    sidebar.files_ui(cache.opened(sel.root, sel.model, sel.table, sel.allowed))
+    sidebar.files_ui(cache.opened(sel.root, sel.model, sel.table, sel.allowed), cache.files_of(key))
     st.title(name(sel.root.name) + (f" · {name(sel.model)}" if sel.model else ""))
     # how the class table was chosen, in the command line's words (issue 10, item 7)
     st.caption(name(f"{result.num_images} images · {server_text(describe_table_choice(result.table).text)}"))

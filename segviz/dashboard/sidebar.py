@@ -316,7 +316,7 @@ def render(data_root: Path, default_dataset: str) -> Selection | None:
     )
 
 
-def files_ui(entry: cache.Opened) -> None:
+def files_ui(entry: cache.Opened, files: str | None) -> None:
     """When the results were last checked against the files, and a button to check now (the rule
     in the README: folders on every page run, every mask's size and mtime every CHECK_EVERY_S
     seconds in the background or on this button)."""
@@ -338,10 +338,13 @@ def files_ui(entry: cache.Opened) -> None:
         help="Compare every mask's size and modification time with the results (one file "
         "system look-up per file: about a second per 100,000 images)",
     )
-    seen = st.session_state.get("_files_change_seen")
-    if entry.changed_at is not None and seen != entry.changed_at:
-        st.session_state["_files_change_seen"] = entry.changed_at
-        found = time.strftime("%H:%M:%S", time.localtime(entry.changed_at))
+    # said on the first run whose results come from other files than the previous run's
+    # (``files``: the digest the shown evaluation was counted from)
+    before = st.session_state.get("_files_shown")
+    where = (str(entry.dataset.root), entry.dataset.model)
+    st.session_state["_files_shown"] = (where, files)
+    if before is not None and before[0] == where and before[1] != files:
+        found = time.strftime("%H:%M:%S", time.localtime(entry.changed_at or time.time()))
         st.info(
             f"Files changed on disk (found at {found}): the results below are recomputed from the "
             "files as they are now.",
