@@ -70,7 +70,7 @@ def render(ctx: Context) -> None:
     with right:
         st.subheader("Confusion matrix")
         confusion_ui(comp)
-    images_ui(comp)
+    images_ui(comp, ("compare", ka, kb, RESAMPLES))
     compare_section(ctx, name_a, name_b)  # the change per error type (error anatomy)
 
 
@@ -142,12 +142,15 @@ def summary_ui(comp: Comparison) -> None:
 
 
 @st.fragment
-def images_ui(comp: Comparison) -> None:
-    """Largest gains and losses; picking a row redraws this section only (a fragment)."""
+def images_ui(comp: Comparison, key: tuple) -> None:
+    """Largest gains and losses; picking a row redraws this section only (a fragment). The
+    per-image table and the lists are made once per comparison (``key``), not per rerun."""
     st.subheader("Images: largest gains and losses in mIoU")
-    frame = comp.image_frame()
     # each list holds only changes of its sign and they never overlap (issue 10, item 6)
-    gl = comp.gains_and_losses(top=10)
+    frame, gl = cache.cached(
+        ("compare_images", key),
+        lambda: (comp.image_frame().set_index("name", drop=False), comp.gains_and_losses(top=10)),
+    )
     gains_col, losses_col = st.columns(2)
     picked = None
     for col, title, part, empty, key in (
@@ -171,9 +174,9 @@ def images_ui(comp: Comparison) -> None:
     if picked is not None:
         st.session_state["cmp:image"] = picked
     image = st.session_state.get("cmp:image") or frame["name"].iloc[0]
-    if image not in comp.a.names:
+    if image not in frame.index:  # (a hashed index: no scan of the names)
         image = frame["name"].iloc[0]
-    _image_ui(comp, frame, image)
+    _image_ui(comp, frame, image, cache.name_index(comp.a, (*key, "a")))
 
 
 def _plot_names(frame: pd.DataFrame) -> pd.DataFrame:
@@ -193,8 +196,9 @@ def _gains_table(part: pd.DataFrame, comp: Comparison) -> pd.DataFrame:
     )
 
 
-def _image_ui(comp: Comparison, frame: pd.DataFrame, image: str) -> None:
-    index = comp.a.names.index(image)
+def _image_ui(comp: Comparison, frame: pd.DataFrame, image: str, names: pd.Index) -> None:
+    """``frame``: the comparison's per-image table indexed by name; ``names``: model A's names."""
+    index = int(names.get_loc(image))
     table = comp.a.table
     gt, pred_a, photo = cache.load_pair(comp.a.pairs[index], table)
     _, pred_b, _ = cache.load_pair(comp.b.pairs[index], table)
@@ -203,7 +207,7 @@ def _image_ui(comp: Comparison, frame: pd.DataFrame, image: str) -> None:
     gt_s, a_s, b_s = (resize_labels(x, size) for x in (gt, pred_a, pred_b))
     photo_s = resize_rgb(photo, size) if photo is not None else None
     codes = disagreement_map(gt_s, a_s, b_s, table.num_classes)
-    row = frame.set_index("name").loc[image]
+    row = frame.loc[image]
     st.markdown(
         f"**{name(image)}** — mIoU {fmt(row['miou_a'])} ({name(comp.name_a)}) → "
         f"{fmt(row['miou_b'])} ({name(comp.name_b)})"
