@@ -137,6 +137,11 @@ class ByteLru:
                 self._key_locks = {k: v for k, v in self._key_locks.items() if k in self._data or v.locked()}
             return self._key_locks.setdefault(key, threading.Lock())
 
+    def discard(self, key) -> None:
+        with self._lock:
+            if key in self._data:
+                self.nbytes -= self._data.pop(key)[1]
+
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
@@ -351,17 +356,44 @@ def check_files(entry: Opened) -> bool:
     return changed
 
 
+#: Above this many images the raw counts are not kept once folded: the evaluation is what every
+#: view reads, and two models' counts (≈220 MB each at 100,000 images) would crowd it out of the
+#: cache. Changing the class table or the ignore ids then counts again from the results store.
+KEEP_COUNTS_UP_TO = int(os.environ.get("SEGVIZ_KEEP_COUNTS_UP_TO", 10_000))
+
+
 def evaluate_cached(
     dataset: Dataset, files: str, table_choice: str, generated_ignore: tuple[int, ...] = ()
 ) -> tuple[Evaluation, tuple]:
     """Counts are computed once per (files, colours) and shared; folding is cheap and cached too.
-    ``files``: the digest of the masks' paths, sizes and mtimes (:attr:`Opened.files`)."""
+    ``files``: the digest of the masks' paths, sizes and mtimes (:attr:`Opened.files`). The fold is
+    keyed on what determines it (the counts, the dataset's table, the table choice and ignore ids),
+    so a cached evaluation is found without the counts."""
     pool = results_cache()
     colours = tuple(dataset.table.colour_codes()[0].tolist()) if dataset.table is not None else ()
     count_key = ("counts", files, colours)
+    fold_key = ("fold", count_key, table_token(dataset.table), table_choice, tuple(generated_ignore))
+    result = pool.get(fold_key)
+    if result is not None:
+        return result, fold_key
+    with pool.lock_for(fold_key):
+        result = pool.get(fold_key)
+        if result is None:
+            counts = _counts(dataset, count_key, pool)
+            table = choose_table(dataset, counts, generated_ignore=generated_ignore)
+            result = fold(counts, table, skipped=dataset.skipped, warnings=dataset.warnings)
+            pool.put(fold_key, result)
+            if len(dataset.pairs) > KEEP_COUNTS_UP_TO:
+                pool.discard(count_key)
+    return result, fold_key
+
+
+def _counts(dataset: Dataset, count_key: tuple, pool: ByteLru):
+    """The raw counts (segviz.evaluate.count through the results store), once per key even when
+    sessions race; the store's warnings are kept beside them (:func:`store_warnings`)."""
     with pool.lock_for(count_key):  # several sessions opening one dataset evaluate it once
-        counted = pool.get(count_key)
-        if counted is None:
+        counts = pool.get(count_key)
+        if counts is None:
             bar = st.progress(0.0, text=f"Evaluating {len(dataset.pairs)} images…")
 
             def progress(done: int, total: int) -> None:
@@ -370,14 +402,11 @@ def evaluate_cached(
 
             store = ResultsStore()
             # the library's own steps (count -> choose the table -> fold), never a copy of evaluate()
-            counted = (count(dataset, progress=progress, store=store), tuple(store.stats.warnings))
+            counts = count(dataset, progress=progress, store=store)
             bar.empty()
-            pool.put(count_key, counted)
-    counts, _ = counted
-    table = choose_table(dataset, counts, generated_ignore=generated_ignore)
-    fold_key = ("fold", count_key, table_token(table), table_choice)
-    result = cached(fold_key, lambda: fold(counts, table, skipped=dataset.skipped, warnings=dataset.warnings))
-    return result, fold_key
+            pool.put(("count_warnings", count_key), tuple(store.stats.warnings))
+            pool.put(count_key, counts)
+    return counts
 
 
 def files_of(key: tuple) -> str | None:
@@ -391,8 +420,8 @@ def files_of(key: tuple) -> str | None:
 def store_warnings(key: tuple) -> tuple[str, ...]:
     """The results store's warnings (a damaged entry recomputed, a store it could not write) from
     the count behind the evaluation cached under ``key``."""
-    counted = results_cache().get(key[1]) if len(key) > 1 else None
-    return counted[1] if counted is not None else ()
+    found = results_cache().get(("count_warnings", key[1])) if len(key) > 1 else None
+    return found or ()
 
 
 def open_model(
