@@ -229,3 +229,27 @@ def test_size_of_a_long_list_is_estimated_not_walked(monkeypatch):
     exact = real(items)
     assert sampled <= 6 * limit and len(calls) >= 5 * len(items)
     assert abs(estimate - exact) < 0.1 * exact
+
+
+# ---------------------------------------------------------------- what the cache keeps
+def test_large_datasets_keep_the_evaluation_not_the_raw_counts(monkeypatch):
+    """Above KEEP_COUNTS_UP_TO images the raw counts are dropped once folded (two models' counts
+    and evaluations did not fit the cache at 100,000 images); changing the ignore ids then counts
+    again from the results store and gives what the library gives."""
+    from segviz.dashboard import cache
+
+    monkeypatch.setattr(cache, "KEEP_COUNTS_UP_TO", 0)
+    at = run_app(monkeypatch, query={"model": "baseline"})
+    assert not at.exception, at.exception
+    before = _pixel_accuracy(at)
+    kinds = {k[0] for k in cache.results_cache()._data}
+    assert "fold" in kinds and "counts" not in kinds
+    at.text_input(key=next(k for k in _widget_keys(at) if k.startswith("ignore:"))).set_value("255,0").run()
+    assert not at.exception, at.exception
+    table = open_dataset(ROOT / "sample_data", model="baseline").table.with_ignore((255, 0))
+    expected = evaluate(open_dataset(ROOT / "sample_data", model="baseline", classes=table))
+    assert _pixel_accuracy(at) == f"{100 * expected.summary()['pixel_accuracy']:.2f} %" != before
+
+
+def _widget_keys(at) -> list[str]:
+    return [w.key for w in at.text_input if w.key]
