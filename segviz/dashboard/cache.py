@@ -222,10 +222,11 @@ def background(key: tuple, compute, *, pool: ByteLru | None = None):
     return None
 
 
-def pending(key: tuple) -> bool:
-    """Whether a background computation of ``key`` is running (or failed, not yet reported)."""
+def running(key: tuple) -> bool:
+    """Whether a background computation of ``key`` is running (a failed one is not: the next
+    :func:`background` call raises its error)."""
     with _RUNNING_LOCK:
-        return key in _RUNNING or key in _FAILED
+        return key in _RUNNING
 
 
 def _digest(value) -> str:

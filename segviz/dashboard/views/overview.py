@@ -3,6 +3,7 @@ matrix and the images behind a clicked cell."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -57,7 +58,10 @@ def render(ctx: Context) -> None:
     if not ctx.state.present:
         export.render(ctx, lambda: confusion_figure_now(result))
     if result.num_images > BACKGROUND_ABOVE:
-        cache.image_table(result, ctx.key, wait=False)  # the Images view's table, made while one reads this
+        # the Images view's table, made while one reads this page (a head start only: if it
+        # failed, the Images view makes it itself)
+        with contextlib.suppress(Exception):
+            cache.image_table(result, ctx.key, wait=False)
 
 
 #: Above this many images the bootstrap intervals are computed in a background thread: the page
@@ -91,7 +95,7 @@ def _bootstrap(result: Evaluation, key: tuple) -> BootstrapResult | None:
 def _redraw_when_ready(key: tuple) -> None:
     @st.fragment(run_every=1.0)
     def poll() -> None:
-        if not cache.pending(key):
+        if not cache.running(key):
             st.rerun(scope="app")
 
     poll()
