@@ -41,7 +41,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -363,8 +363,9 @@ class ImageConfidence:
         source: the confidence map's source (``u8``, ``u16``, ``float``).
         level, bin, gt, pred: (R,) the distinct (threshold level (uint8), calibration bin (uint16),
             ground-truth class index, predicted class index — K = invalid (int32)) among the
-            non-ignored pixels.
-        count: int64 (R,) pixels of each row.
+            non-ignored pixels. Inside a :class:`ConfidenceResult` these are views of its row
+            arrays, gt / pred in the smallest unsigned type holding 0…K.
+        count: int64 (R,) pixels of each row (uint32 inside a :class:`ConfidenceResult`).
         conf_sum: float64 (R,) Σ confidence of each row.
         level_hist: int64 (256,) pixels per threshold level over *all* pixels (ignored included).
         entropy_mean, margin_mean: mean normalised entropy / margin over all pixels (NaN without
@@ -977,21 +978,45 @@ class ConfidenceResult:
         parts = [(i, s) for i, s in enumerate(self.images) if s is not None]
         self.k = k
         sizes = [len(s.count) for _, s in parts]
-        self.row_image = np.repeat(np.array([i for i, _ in parts], dtype=np.int32), sizes)
+        n = len(self.images)
+        self.row_image = np.repeat(np.array([i for i, _ in parts], dtype=_smallest(n)), sizes)
 
         def cat(name: str, dtype) -> np.ndarray:
             if not parts:
                 return np.zeros(0, dtype)
-            return np.concatenate([getattr(s, name) for _, s in parts]).astype(dtype)
+            return np.concatenate([getattr(s, name) for _, s in parts]).astype(dtype, copy=False)
 
-        # compact dtypes (≈32 bytes a row): cast to int64 before any arithmetic
+        # compact dtypes (20 bytes a row for K < 255 and fewer than 65,536 images): cast to int64
+        # before any arithmetic. Class indices 0…K (K = invalid prediction) in the smallest
+        # unsigned type; pixel counts are per image (< 2³² for any image Pillow opens).
+        most = max((int(s.count.max()) for _, s in parts if len(s.count)), default=0)
         self.row_level = cat("level", np.uint8)
         self.row_bin = cat("bin", np.uint16)
-        self.row_gt = cat("gt", np.int32)
-        self.row_pred = cat("pred", np.int32)
-        self.row_count = cat("count", np.int64)
+        self.row_gt = cat("gt", _smallest(k + 1))
+        self.row_pred = cat("pred", _smallest(k + 1))
+        self.row_count = cat("count", np.uint32 if most < 1 << 32 else np.int64)
         self.row_conf = cat("conf_sum", np.float64)
         self.row_correct = self.row_gt == self.row_pred
+        # each image's rows become views of these arrays: the rows are held once, not twice
+        start = 0
+        for (i, st), size in zip(parts, sizes, strict=True):
+            view = slice(start, start + size)
+            self.images[i] = replace(
+                st,
+                level=self.row_level[view],
+                bin=self.row_bin[view],
+                gt=self.row_gt[view],
+                pred=self.row_pred[view],
+                count=self.row_count[view],
+                conf_sum=self.row_conf[view],
+            )
+            start += size
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the per-image rows (each held once: the images' arrays are views)."""
+        arrays = (self.row_image, self.row_level, self.row_bin, self.row_gt, self.row_pred)
+        return sum(a.nbytes for a in (*arrays, self.row_count, self.row_conf, self.row_correct))
 
     # ------------------------------------------------------------------ which images
     @property
@@ -1499,6 +1524,19 @@ def _run(pairs: Sequence[Pair], work, *, workers: int, progress: Progress | None
 
 
 # ====================================================================== helpers
+def _smallest(n: int) -> type:
+    """The smallest unsigned integer type holding 0…n−1 (int64 beyond uint32).
+
+    Example:
+        >>> _smallest(12).__name__, _smallest(256).__name__, _smallest(257).__name__
+        ('uint8', 'uint8', 'uint16')
+    """
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if n <= np.iinfo(dtype).max + 1:
+            return dtype
+    return np.int64
+
+
 def _check_bins(bins: int) -> None:
     if not isinstance(bins, int | np.integer) or isinstance(bins, bool) or bins < 1:
         raise ValueError(f"bins must be a positive integer (got {bins!r})")
