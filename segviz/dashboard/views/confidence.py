@@ -672,10 +672,21 @@ def image_overlays(result: Evaluation, index: int, images: dict) -> None:
         st.warning(name(server_text(f"Confidence overlay unavailable: {exc}")))  # names a file
         return
     st.markdown("**Confidence** — where the model is unsure, and where it is wrong but sure")
-    c1, c2 = st.columns([2, 3])
+    queue = _queue_for(pair)
+    regions = [r for r in queue.regions if r.image == pair.name] if queue is not None else []
+    c1, c2, c3 = st.columns([2, 3, 2], vertical_alignment="center")
     kinds = ["1 − confidence", "entropy"] if small_entropy is not None else ["1 − confidence"]
     kind = c1.segmented_control("Uncertainty", kinds, default=kinds[0], key="cf:im_kind") or kinds[0]
     t = c2.slider("Confidently wrong: confidence ≥ t", 0.0, 1.0, 0.9, 0.01, key="cf:im_t")
+    outline = False
+    if regions:  # above both pictures, so that they stay side by side at one height
+        outline = c3.toggle(
+            "Outline likely label errors",
+            value=True,
+            key="cf:im_le",
+            help="Regions where a confident prediction disagrees with the ground truth (found in the "
+            "Confidence view), drawn on the confidently wrong picture",
+        )
     wrong = (gt < k) & (pred != gt)
     sure = int((wrong & (top >= t)).sum())
     left, right = st.columns(2)
@@ -683,16 +694,6 @@ def image_overlays(result: Evaluation, index: int, images: dict) -> None:
     left.image(to_jpeg(uncertainty_map(u, photo=images["photo"])), width="stretch")
     left.markdown(_ramp_legend(kind), unsafe_allow_html=True)
     cw = confidently_wrong_map(images["gt"], images["pred"], small_top, k, threshold=t, photo=images["photo"])
-    queue = _queue_for(pair)
-    regions = [r for r in queue.regions if r.image == pair.name] if queue is not None else []
-    outline = False
-    if regions:
-        outline = right.toggle(
-            "Outline the likely label errors",
-            value=True,
-            key="cf:im_le",
-            help="Regions where a confident prediction disagrees with the ground truth (Confidence view)",
-        )
     if outline:
         cw = label_error_map(resize_labels(queue.masks[pair.name], small[::-1]), photo=cw)
     right.image(to_jpeg(cw), width="stretch")
