@@ -288,6 +288,8 @@ def decode_grey_png_direct(data: bytes) -> np.ndarray | None:
         return None
     if width * height > 89_478_485 or width == 0 or height == 0:  # Pillow's bomb limit
         return None
+    if zlib.crc32(data[12:29]) != int.from_bytes(data[29:33], "big"):
+        return None  # a damaged header
     bpp = depth // 8
     parts = []
     pos = 8

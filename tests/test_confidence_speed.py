@@ -101,6 +101,9 @@ def test_direct_decoder_declines_what_it_cannot_vouch_for():
     flipped[45] ^= 0x10  # inside the first IDAT
     assert kernels.decode_grey_png_direct(bytes(flipped)) is None
     assert kernels.decode_grey_png_direct(good[:-15]) is None
+    header = bytearray(good)
+    header[19] ^= 0x01  # the width, CRC left stale
+    assert kernels.decode_grey_png_direct(bytes(header)) is None
     assert kernels.decode_grey_png_direct(encode_png(values, [0], interlace=1)) is None
     # filter byte 5 does not exist: rebuild the stream with it, checksums right
     ihdr_end = 33
