@@ -102,7 +102,7 @@ def test_direct_decoder_declines_what_it_cannot_vouch_for():
     assert kernels.decode_grey_png_direct(bytes(flipped)) is None
     assert kernels.decode_grey_png_direct(good[:-15]) is None
     header = bytearray(good)
-    header[19] ^= 0x01  # the width, CRC left stale
+    header[29] ^= 0x01  # the header's CRC
     assert kernels.decode_grey_png_direct(bytes(header)) is None
     assert kernels.decode_grey_png_direct(encode_png(values, [0], interlace=1)) is None
     # filter byte 5 does not exist: rebuild the stream with it, checksums right
