@@ -256,7 +256,12 @@ def _sparse_numpy(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def direct_png_available() -> bool:
     """Whether :func:`decode_grey_png_direct` can run (imagecodecs' libdeflate and the C kernel's
-    ``unfilter_png``; an extension built from an older ``_count.c`` lacks it)."""
+    ``unfilter_png``; an extension built from an older ``_count.c`` lacks it).
+
+    Example:
+        >>> direct_png_available() in (True, False)
+        True
+    """
     return _HAVE_IMAGECODECS and _ckernel is not None and hasattr(_ckernel, "unfilter_png")
 
 
