@@ -220,6 +220,8 @@ def main(argv=None) -> None:
         print(row(f"{floor}, old decoder (libpng)", *lib("evaluate", "decode_old")))
         print(row(f"{floor}, new decoder (direct)", *lib("evaluate", "decode_new")))
         with tempfile.TemporaryDirectory() as tmp:
+            # cwd=tmp: `python -m` puts the working directory first on sys.path, and a checkout's
+            # segviz/ there would shadow the old copy given by PYTHONPATH
             env = dict(os.environ, PYTHONPATH=str(REPO), SEGVIZ_STORE=tmp)
             base_cmd = [
                 sys.executable,
@@ -232,24 +234,28 @@ def main(argv=None) -> None:
                 "--quiet",
             ]
             runs = {
-                "cli": lambda: subprocess.run([*base_cmd, "--no-store"], env=env, check=True),
+                "cli": lambda: subprocess.run([*base_cmd, "--no-store"], env=env, check=True, cwd=tmp),
                 "cli_conf": lambda: subprocess.run(
-                    [*base_cmd, "--no-store", "--confidence"], env=env, check=True
+                    [*base_cmd, "--no-store", "--confidence"], env=env, check=True, cwd=tmp
                 ),
             }
             if old_root is not None:
                 old_env = dict(env, PYTHONPATH=str(old_root))
                 runs["cli_old"] = lambda: subprocess.run(
-                    [*base_cmd, "--no-store", "--confidence"], env=old_env, check=True
+                    [*base_cmd, "--no-store", "--confidence"], env=old_env, check=True, cwd=tmp
                 )
             cli = interleaved(runs, args.reps)
             cli_cpu = dict(CPU)
-            subprocess.run(base_cmd, env=env, check=True)  # fill the store (and the confidence cache)
-            subprocess.run([*base_cmd, "--confidence"], env=env, check=True)
+            subprocess.run(
+                base_cmd, env=env, check=True, cwd=tmp
+            )  # fill the store (and the confidence cache)
+            subprocess.run([*base_cmd, "--confidence"], env=env, check=True, cwd=tmp)
             warm = interleaved(
                 {
-                    "cli": lambda: subprocess.run(base_cmd, env=env, check=True),
-                    "cli_conf": lambda: subprocess.run([*base_cmd, "--confidence"], env=env, check=True),
+                    "cli": lambda: subprocess.run(base_cmd, env=env, check=True, cwd=tmp),
+                    "cli_conf": lambda: subprocess.run(
+                        [*base_cmd, "--confidence"], env=env, check=True, cwd=tmp
+                    ),
                 },
                 args.reps,
             )
