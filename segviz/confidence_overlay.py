@@ -133,6 +133,7 @@ def label_error_map(
     colour: tuple[int, int, int] = LABEL_ERROR_COLOUR,
     alpha: float = 0.55,
     spacing: int = 6,
+    numbers: int = 0,
 ) -> np.ndarray:
     """The regions of likely label errors drawn over ``photo`` (RGB uint8 (H, W, 3), e.g. a class
     overlay or the confidently wrong map; grey when None): (H, W, 3) uint8.
@@ -143,7 +144,9 @@ def label_error_map(
     in black — a 2 px line, one side each; two touching regions are told apart by the line between
     them. ``"hatched"``: the outline, and inside the regions diagonal stripes (``(x + y) mod
     spacing < spacing / 2``) of ``colour`` blended with ``alpha`` (as :mod:`segviz.overlay`). Pixels
-    outside the regions and their halo are the photo, unchanged.
+    outside the regions and their halo are the photo, unchanged. ``numbers``: regions 1 … numbers
+    get their number in a small black-on-``colour`` tag at the top-left corner of their bounding
+    box (kept inside the picture), so a list of the regions can refer to them.
 
     Example:
         >>> r = np.zeros((4, 5), np.uint16); r[1:3, 1:4] = 1
@@ -178,7 +181,34 @@ def label_error_map(
     weight[line] = 255
     colours[halo] = _HALO
     weight[halo] = 255
-    return _blend(colours, background, weight)
+    out = _blend(colours, background, weight)
+    return _number_tags(out, regions, numbers, colour) if numbers > 0 else out
+
+
+def _number_tags(
+    rgb: np.ndarray, regions: np.ndarray, numbers: int, colour: tuple[int, int, int]
+) -> np.ndarray:
+    """Regions 1…numbers tagged with their number (Pillow's default font) at their bounding box's
+    top-left corner, the tag moved inside the picture where the corner is near an edge."""
+    from PIL import ImageDraw, ImageFont
+    from scipy import ndimage
+
+    boxes = ndimage.find_objects(regions.astype(np.int64, copy=False), max_label=int(numbers))
+    image = Image.fromarray(np.ascontiguousarray(rgb))
+    draw = ImageDraw.Draw(image)
+    h, w = regions.shape
+    font = ImageFont.load_default(size=max(11, min(24, h // 26)))  # ≈14 px on a 360 px picture
+    for number, box in enumerate(boxes, start=1):
+        if box is None:
+            continue
+        text = str(number)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        tw, th = right - left + 4, bottom - top + 2
+        x = min(max(box[1].start, 0), max(w - tw, 0))
+        y = min(max(box[0].start - th, 0), max(h - th, 0))  # above the region when there is room
+        draw.rectangle((x, y, x + tw - 1, y + th - 1), fill=colour, outline=_HALO)
+        draw.text((x + 2 - left, y + 1 - top), text, fill=_HALO, font=font)
+    return np.array(image)
 
 
 def _weight(alpha: float) -> int:

@@ -173,3 +173,22 @@ def test_label_error_map_refuses_bad_input():
         label_error_map(np.zeros((2, 2), np.uint8), photo=np.zeros((3, 3, 3), np.uint8))
     with pytest.raises(ValueError, match="spacing must be an integer ≥ 2"):
         label_error_map(np.zeros((2, 2), np.uint8), style="hatched", spacing=1)
+
+
+def test_label_error_map_numbers_the_first_regions_only():
+    """Tags for regions 1…numbers at their top-left corner (above the region when there is room,
+    kept inside the picture); nothing else changes."""
+    regions = np.zeros((60, 90), np.uint16)
+    regions[30:40, 10:30] = 1  # room above: the tag ends above row 30
+    regions[0:12, 60:80] = 2  # at the top edge: the tag starts at row 0
+    regions[45:58, 40:88] = 3  # not numbered
+    plain = label_error_map(regions)
+    tagged = label_error_map(regions, numbers=2)
+    changed = np.any(plain != tagged, axis=2)
+    ys, xs = np.nonzero(changed[:, :35])
+    assert ys.max() < 30 and xs.min() == 10  # region 1's tag, above it from its left edge
+    ys, xs = np.nonzero(changed[:, 55:])
+    assert ys.min() == 0 and xs.min() + 55 == 60  # region 2's tag, inside the picture
+    assert not changed[40:, :].any()  # region 3: untouched
+    cyan = np.all(tagged == LABEL_ERROR_COLOUR, axis=2)
+    assert (cyan & changed).sum() > 20  # the tags are cyan boxes with black digits

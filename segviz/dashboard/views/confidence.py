@@ -59,6 +59,7 @@ MIN_KEPT = (0.0, 0.25, 0.5, 0.75, 0.9)
 #: session key: the cache key of the last label-error queue found (the Images view outlines it)
 QUEUE_KEY = "cf:le_queue_key"
 STYLES = ("outline", "hatched")
+SHOWN_REGIONS = 8  # numbered on the pictures and listed under them
 
 
 def available(root: Path, model: str | None) -> bool:
@@ -436,15 +437,15 @@ def label_error_preview(queue, conf: ConfidenceResult, flagged: list[str], *, pr
     for column, indices, label in ((left, gt, "ground truth"), (right, pred, "prediction")):
         picture = overlay(small_photo, resize_labels(indices, size), table, alpha=0.45)
         if show:
-            picture = label_error_map(mask, photo=picture, style=style)
+            picture = label_error_map(mask, photo=picture, style=style, numbers=SHOWN_REGIONS)
         column.image(to_jpeg(picture), width="stretch", caption=label)
     mine = [r for r in queue.regions if r.image == image]
     lines = [
         f"{r.region}: {r.pixels:,} px labelled {', '.join(name_html(n) for n in r.labelled_as)}, "
         f"the model says {name_html(r.model_says)} (mean confidence {r.mean_confidence:.3f})"
-        for r in mine[:8]
+        for r in mine[:SHOWN_REGIONS]
     ]
-    more = f" … and {len(mine) - 8} more" if len(mine) > 8 else ""
+    more = f" … and {len(mine) - SHOWN_REGIONS} more (not numbered)" if len(mine) > SHOWN_REGIONS else ""
     st.markdown(
         _label_error_legend(len(mine), shown=show)
         + f'<div style="font-size:0.8rem">{"<br>".join(lines)}{more}</div>',
