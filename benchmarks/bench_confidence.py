@@ -3,11 +3,17 @@
 
     python benchmarks/bench_confidence.py                 # CamVid (SEGVIZ_SHARED_DATA) + synthetic K=150
     python benchmarks/bench_confidence.py --reps 3
+    python benchmarks/bench_confidence.py --old none      # without the old-vs-new columns
 
 1. ``evaluate`` vs ``evaluate_confidence`` on camvid-val / tinyfcn (101 frames, 480x360, 8-bit
    confidence), both reading every file (no results store), 2 threads, rounds interleaved;
    also both through the command line (process start included), cold (``--no-store``) and with
-   the results store and the confidence cache warm.
+   the results store and the confidence cache warm. Old vs new side by side: ``--old REV`` (default
+   e9c30e1, main before the confidence speed-up) is run in the same rounds — its
+   ``segviz/confidence.py`` loaded beside the current one for the library figures, its whole
+   ``segviz/`` (``git archive``, with this tree's C kernel) in a temporary folder for the command
+   line. The floor: decoding every confidence map alone (old decoder: imagecodecs' libpng; new:
+   the direct decoder), which no implementation that reads the maps can avoid.
 2. The threshold explorer on the folded per-image rows: building it (one reverse cumulative sum),
    one threshold (``at(t)``: metrics of the kept pixels), and a slider move as the dashboard would do it
    (``at(t)`` + the threshold figure), on CamVid (K=11) and on synthetic ADE-like rows (K=150).
@@ -19,7 +25,9 @@ Figures are medians; the machine is shared, so trust the ratios more than the ab
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,14 +61,31 @@ def median_time(fn, reps: int) -> float:
     return statistics.median(times)
 
 
+CPU: dict[str, float] = {}  # CPU-time medians of the last interleaved() call (see there)
+
+
+def _cpu_now() -> float:
+    """CPU seconds of this process (all its threads) and of its finished children."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def interleaved(fns: dict, reps: int) -> dict[str, float]:
+    """Wall-clock medians of rounds in rotating order; the CPU-time medians (this process's threads
+    plus its child processes: less disturbed by other jobs on a shared machine) go to ``CPU``."""
     times: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
     keys = list(fns)
     for r in range(reps):
         for k in keys[r % len(keys) :] + keys[: r % len(keys)]:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), _cpu_now()
             fns[k]()
             times[k].append(time.perf_counter() - t)
+            cpu[k].append(_cpu_now() - c)
+    CPU.clear()
+    CPU.update({k: statistics.median(v) for k, v in cpu.items()})
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -108,58 +133,147 @@ def slider(result: ConfidenceResult, reps: int) -> dict[str, float]:
     }
 
 
+def old_version(rev: str, tmp: Path):
+    """(old confidence module, PYTHONPATH of the old package) of git revision ``rev``, or (None,
+    None) when git cannot give it."""
+    if rev == "none":
+        return None, None
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", rev, "segviz"], check=True, capture_output=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"(old revision {rev} unavailable: {exc}; old columns skipped)")
+        return None, None
+    import io
+    import tarfile
+
+    root = tmp / "old"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(root, filter="data")
+    for so in (REPO / "segviz").glob("_count*.so"):  # the old code needs only sparse_u8
+        shutil.copy(so, root / "segviz" / so.name)
+    spec = importlib.util.spec_from_file_location("segviz_confidence_old", root / "segviz" / "confidence.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module, root
+
+
+def decode_all(paths, decode, workers: int = 2) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(decode, paths))
+
+
+def row(label: str, seconds: float, base: float, cpu: tuple[float, float], target: str = "") -> str:
+    """A table row: wall seconds and × the base; CPU seconds (``cpu`` = (seconds, base)) and ×."""
+    return f"| {label} | {seconds:.3f} | {seconds / base:.2f} | {cpu[0]:.3f} | {cpu[0] / cpu[1]:.2f} | {target} |"
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument(
         "--data", default=os.environ.get("SEGVIZ_SHARED_DATA", str(REPO.parent / "shared" / "data"))
     )
+    parser.add_argument("--old", default="e9c30e1", help="git revision for the old columns, or 'none'")
     args = parser.parse_args(argv)
     camvid = Path(args.data) / "camvid-val"
     print(f"# segviz confidence benchmark ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs\n")
     if camvid.is_dir():
+        from segviz.kernels import decode_grey_png_direct, fast_decode_grey_png
+
+        tmpdir = tempfile.TemporaryDirectory()
+        old, old_root = old_version(args.old, Path(tmpdir.name))
         ds = open_dataset(camvid, model="tinyfcn")
-        evaluate_confidence(ds)  # warm-up (imports, kernels)
-        t = interleaved(
-            {
-                "evaluate": lambda: evaluate(ds, workers=2),
-                "evaluate_confidence": lambda: evaluate_confidence(ds, workers=2),
-            },
-            args.reps,
-        )
-        print("| camvid-val / tinyfcn, 101 frames, no store, 2 threads | seconds | ratio | target |")
-        print("|---|---|---|---|")
-        print(f"| evaluate (library) | {t['evaluate']:.3f} | 1.00 | |")
-        ratio = t["evaluate_confidence"] / t["evaluate"]
-        print(f"| evaluate_confidence (library) | {t['evaluate_confidence']:.3f} | {ratio:.2f} | ≤ 2 |")
+        conf_files = sorted((camvid / "conf" / "tinyfcn").glob("*.png"))
+        fns = {
+            "evaluate": lambda: evaluate(ds, workers=2),
+            "new": lambda: evaluate_confidence(ds, workers=2),
+            "decode_new": lambda: decode_all(conf_files, lambda p: decode_grey_png_direct(p.read_bytes())),
+            "decode_old": lambda: decode_all(conf_files, fast_decode_grey_png),
+        }
+        if old is not None:
+            fns["old"] = lambda: old.evaluate_confidence(ds, workers=2)
+            assert old.evaluate_confidence(ds).calibration().ece == evaluate_confidence(ds).calibration().ece
+        for fn in fns.values():
+            fn()  # warm-up (imports, kernels)
+        t = interleaved(fns, args.reps)
+        c = dict(CPU)
+        base = t["evaluate"]
+
+        def lib(*names):
+            return sum(t[n] for n in names), base, (sum(c[n] for n in names), c["evaluate"])
+
+        print("| camvid-val / tinyfcn, 101 frames | wall s | × | CPU s | × | target |")
+        print("|---|---|---|---|---|---|")
+        print(row("library, every file read, 2 threads: evaluate", *lib("evaluate")))
+        if old is not None:
+            print(row(f"evaluate_confidence, old ({args.old})", *lib("old")))
+        print(row("evaluate_confidence, new", *lib("new"), "≤ 2"))
+        if old is not None:
+            print(f"| old / new | | {t['old'] / t['new']:.2f} | | {c['old'] / c['new']:.2f} | |")
+        floor = "floor: evaluate + only decoding the 101 maps"
+        print(row(f"{floor}, old decoder (libpng)", *lib("evaluate", "decode_old")))
+        print(row(f"{floor}, new decoder (direct)", *lib("evaluate", "decode_new")))
         with tempfile.TemporaryDirectory() as tmp:
+            # cwd=tmp: `python -m` puts the working directory first on sys.path, and a checkout's
+            # segviz/ there would shadow the old copy given by PYTHONPATH
             env = dict(os.environ, PYTHONPATH=str(REPO), SEGVIZ_STORE=tmp)
-            base = [sys.executable, "-m", "segviz", "evaluate", str(camvid), "--model", "tinyfcn", "--quiet"]
-            cli = interleaved(
+            base_cmd = [
+                sys.executable,
+                "-m",
+                "segviz",
+                "evaluate",
+                str(camvid),
+                "--model",
+                "tinyfcn",
+                "--quiet",
+            ]
+            runs = {
+                "cli": lambda: subprocess.run([*base_cmd, "--no-store"], env=env, check=True, cwd=tmp),
+                "cli_conf": lambda: subprocess.run(
+                    [*base_cmd, "--no-store", "--confidence"], env=env, check=True, cwd=tmp
+                ),
+            }
+            if old_root is not None:
+                old_env = dict(env, PYTHONPATH=str(old_root))
+                runs["cli_old"] = lambda: subprocess.run(
+                    [*base_cmd, "--no-store", "--confidence"], env=old_env, check=True, cwd=tmp
+                )
+            cli = interleaved(runs, args.reps)
+            cli_cpu = dict(CPU)
+            subprocess.run(
+                base_cmd, env=env, check=True, cwd=tmp
+            )  # fill the store (and the confidence cache)
+            subprocess.run([*base_cmd, "--confidence"], env=env, check=True, cwd=tmp)
+            warm = interleaved(
                 {
-                    "cli": lambda: subprocess.run([*base, "--no-store"], env=env, check=True),
+                    "cli": lambda: subprocess.run(base_cmd, env=env, check=True, cwd=tmp),
                     "cli_conf": lambda: subprocess.run(
-                        [*base, "--no-store", "--confidence"], env=env, check=True
+                        [*base_cmd, "--confidence"], env=env, check=True, cwd=tmp
                     ),
                 },
                 args.reps,
             )
-            subprocess.run(base, env=env, check=True)  # fill the store (and the confidence cache)
-            subprocess.run([*base, "--confidence"], env=env, check=True)
-            warm = interleaved(
-                {
-                    "cli": lambda: subprocess.run(base, env=env, check=True),
-                    "cli_conf": lambda: subprocess.run([*base, "--confidence"], env=env, check=True),
-                },
-                args.reps,
-            )
-        for label, t_ in (("--no-store", cli), ("store and cache warm", warm)):
-            ratio = t_["cli_conf"] / t_["cli"]
-            print(f"| segviz evaluate, {label} (process) | {t_['cli']:.3f} | 1.00 | |")
-            print(
-                f"| segviz evaluate --confidence, {label} (process) | {t_['cli_conf']:.3f} | {ratio:.2f} | ≤ 2 |"
-            )
+            warm_cpu = dict(CPU)
+
+        def proc(times, cpus, name):
+            return times[name], times["cli"], (cpus[name], cpus["cli"])
+
+        print(row("segviz evaluate --no-store (process start included)", *proc(cli, cli_cpu, "cli")))
+        if "cli_old" in cli:
+            label = f"segviz evaluate --no-store --confidence, old ({args.old})"
+            print(row(label, *proc(cli, cli_cpu, "cli_old")))
+        label = "segviz evaluate --no-store --confidence, new"
+        print(row(label, *proc(cli, cli_cpu, "cli_conf"), "≤ 2"))
+        print(row("segviz evaluate, store and cache warm", *proc(warm, warm_cpu, "cli")))
+        label = "segviz evaluate --confidence, store and cache warm"
+        print(row(label, *proc(warm, warm_cpu, "cli_conf"), "≤ 2"))
+        tmpdir.cleanup()
         result = evaluate_confidence(ds)
         s = slider(result, args.reps)
         subset = list(range(0, 101, 2))

@@ -1,5 +1,5 @@
-"""Drawing confidence: uncertainty heat maps and "confidently wrong" pixels, as pure functions of
-arrays returning (H, W, 3) uint8 (nothing here imports streamlit).
+"""Drawing confidence: uncertainty heat maps, "confidently wrong" pixels and the regions of likely
+label errors, as pure functions of arrays returning (H, W, 3) uint8 (nothing here imports streamlit).
 
 Blending follows :mod:`segviz.overlay`: ``alpha`` becomes the integer weight
 ``w = floor(alpha·255 + 1/2)`` and each blended channel is ``round((colour·w + photo·(255 − w)) / 255)``,
@@ -8,8 +8,14 @@ exact in integers (Pillow's composite).
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 from PIL import Image
+
+from segviz.overlay import boundaries
+
+LabelErrorStyle = Literal["outline", "hatched"]
 
 #: Uncertainty colour ramp (0 = certain … 1 = most uncertain): dark blue → teal → yellow.
 RAMP_ANCHORS = ((0.0, (13, 8, 135)), (0.5, (33, 145, 140)), (1.0, (253, 231, 37)))
@@ -19,6 +25,9 @@ WRONG_COLOURS: dict[str, tuple[int, int, int]] = {
     "ignored": (127, 127, 127),
 }
 _BACKGROUND = (128, 128, 128)
+#: Likely label errors: a cyan line with a black halo outside it (visible on any photo or class colour).
+LABEL_ERROR_COLOUR = (0, 255, 255)
+_HALO = (0, 0, 0)
 
 
 def ramp_lut() -> np.ndarray:
@@ -114,6 +123,92 @@ def confidently_wrong_map(
     w = _weight(alpha) if photo is not None else 255
     weight = np.where(category == 0, 0, w).astype(np.uint8)
     return _blend(colours, _background(photo, gt.shape), weight)
+
+
+def label_error_map(
+    regions: np.ndarray,
+    *,
+    photo: np.ndarray | None = None,
+    style: LabelErrorStyle = "outline",
+    colour: tuple[int, int, int] = LABEL_ERROR_COLOUR,
+    alpha: float = 0.55,
+    spacing: int = 6,
+    numbers: int = 0,
+) -> np.ndarray:
+    """The regions of likely label errors drawn over ``photo`` (RGB uint8 (H, W, 3), e.g. a class
+    overlay or the confidently wrong map; grey when None): (H, W, 3) uint8.
+
+    ``regions``: (H, W) region numbers, 0 = none (:attr:`segviz.review.LabelErrorQueue.masks`,
+    resized with :func:`segviz.overlay.resize_labels`). ``"outline"``: the pixels of a region with a
+    4-neighbour in another region (or none) in ``colour``, and the non-region pixels touching them
+    in black — a 2 px line, one side each; two touching regions are told apart by the line between
+    them. ``"hatched"``: the outline, and inside the regions diagonal stripes (``(x + y) mod
+    spacing < spacing / 2``) of ``colour`` blended with ``alpha`` (as :mod:`segviz.overlay`). Pixels
+    outside the regions and their halo are the photo, unchanged. ``numbers``: regions 1 … numbers
+    get their number in a small black-on-``colour`` tag at the top-left corner of their bounding
+    box (kept inside the picture), so a list of the regions can refer to them.
+
+    Example:
+        >>> r = np.zeros((4, 5), np.uint16); r[1:3, 1:4] = 1
+        >>> out = label_error_map(r, photo=np.full((4, 5, 3), 9, np.uint8))
+        >>> out[:, :, 0].tolist()  # red: 0 on the cyan line and the black halo, 9 elsewhere
+        [[9, 0, 0, 0, 9], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [9, 0, 0, 0, 9]]
+        >>> out[1, 1].tolist(), out[0, 1].tolist()
+        ([0, 255, 255], [0, 0, 0])
+    """
+    regions = np.asarray(regions)
+    if regions.ndim != 2 or regions.dtype.kind not in "iub":
+        raise ValueError(f"regions must be a 2-D integer array (got {regions.dtype} {regions.shape})")
+    if style not in get_args(LabelErrorStyle):
+        raise ValueError(
+            f"style must be one of {', '.join(map(repr, get_args(LabelErrorStyle)))} (got {style!r})"
+        )
+    if not isinstance(spacing, int | np.integer) or spacing < 2:
+        raise ValueError(f"spacing must be an integer ≥ 2 (got {spacing!r})")
+    inside = regions > 0
+    edge = boundaries(regions)
+    line = edge & inside
+    halo = edge & ~inside
+    background = _background(photo, regions.shape)
+    colours = np.zeros((*regions.shape, 3), np.uint8)
+    weight = np.zeros(regions.shape, np.uint8)
+    if style == "hatched":
+        y, x = np.indices(regions.shape)
+        stripe = inside & ((x + y) % spacing < spacing // 2)
+        colours[stripe] = colour
+        weight[stripe] = _weight(alpha)
+    colours[line] = colour
+    weight[line] = 255
+    colours[halo] = _HALO
+    weight[halo] = 255
+    out = _blend(colours, background, weight)
+    return _number_tags(out, regions, numbers, colour) if numbers > 0 else out
+
+
+def _number_tags(
+    rgb: np.ndarray, regions: np.ndarray, numbers: int, colour: tuple[int, int, int]
+) -> np.ndarray:
+    """Regions 1…numbers tagged with their number (Pillow's default font) at their bounding box's
+    top-left corner, the tag moved inside the picture where the corner is near an edge."""
+    from PIL import ImageDraw, ImageFont
+    from scipy import ndimage
+
+    boxes = ndimage.find_objects(regions.astype(np.int64, copy=False), max_label=int(numbers))
+    image = Image.fromarray(np.ascontiguousarray(rgb))
+    draw = ImageDraw.Draw(image)
+    h, w = regions.shape
+    font = ImageFont.load_default(size=max(11, min(24, h // 26)))  # ≈14 px on a 360 px picture
+    for number, box in enumerate(boxes, start=1):
+        if box is None:
+            continue
+        text = str(number)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        tw, th = right - left + 4, bottom - top + 2
+        x = min(max(box[1].start, 0), max(w - tw, 0))
+        y = min(max(box[0].start - th, 0), max(h - th, 0))  # above the region when there is room
+        draw.rectangle((x, y, x + tw - 1, y + th - 1), fill=colour, outline=_HALO)
+        draw.text((x + 2 - left, y + 1 - top), text, fill=_HALO, font=font)
+    return np.array(image)
 
 
 def _weight(alpha: float) -> int:

@@ -254,6 +254,108 @@ def _sparse_numpy(g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return keys, np.rint(hist[keys]).astype(np.int64)
 
 
+def direct_png_available() -> bool:
+    """Whether :func:`decode_grey_png_direct` can run (imagecodecs' libdeflate and the C kernel's
+    ``unfilter_png``; an extension built from an older ``_count.c`` lacks it).
+
+    Example:
+        >>> direct_png_available() in (True, False)
+        True
+    """
+    return _HAVE_IMAGECODECS and _ckernel is not None and hasattr(_ckernel, "unfilter_png")
+
+
+def decode_grey_png_direct(data: bytes) -> np.ndarray | None:
+    """Decode a non-interlaced 8- or 16-bit greyscale PNG (colour type 0) from its bytes: the IDAT
+    stream inflated by libdeflate (imagecodecs, zlib checksum verified), the row filters undone by
+    the C kernel, both releasing the GIL. ≈2× faster than libpng on photo-like 8-bit maps (Paeth rows),
+    as a confidence map is. Returns None when this path does not apply or anything is off (a chunk
+    CRC, the inflated size, a filter byte, a missing accelerator): the caller then decodes the file
+    the usual way, which reports the problem.
+
+    Example:
+        >>> import io
+        >>> from PIL import Image
+        >>> buf = io.BytesIO(); Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4)).save(buf, "PNG")
+        >>> out = decode_grey_png_direct(buf.getvalue())
+        >>> out is None or out.tolist() == np.arange(12).reshape(3, 4).tolist()
+        True
+    """
+    import zlib
+
+    if not direct_png_available():
+        return None
+    if len(data) < 33 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    depth, colour_type, compression, filtering, interlace = data[24:29]
+    if colour_type != 0 or depth not in (8, 16) or compression or filtering or interlace:
+        return None
+    if width * height > 89_478_485 or width == 0 or height == 0:  # Pillow's bomb limit
+        return None
+    if zlib.crc32(data[12:29]) != int.from_bytes(data[29:33], "big"):
+        return None  # a damaged header
+    bpp = depth // 8
+    parts = []
+    pos = 8
+    while pos + 12 <= len(data):
+        n = int.from_bytes(data[pos : pos + 4], "big")
+        end = pos + 12 + n
+        if end > len(data):
+            return None  # truncated
+        kind = data[pos + 4 : pos + 8]
+        if kind == b"IDAT":
+            if zlib.crc32(data[pos + 4 : pos + 8 + n]) != int.from_bytes(data[pos + 8 + n : end], "big"):
+                return None
+            parts.append(data[pos + 8 : pos + 8 + n])
+        elif kind == b"IEND":
+            break
+        pos = end
+    else:
+        return None  # no IEND
+    size = height * (width * bpp + 1)
+    try:
+        raw = imagecodecs.deflate_decode(b"".join(parts), out=size)
+    except Exception:
+        return None
+    if len(raw) != size:
+        return None
+    out = np.empty((height, width * bpp), dtype=np.uint8)
+    if _ckernel.unfilter_png(raw, out, width, height, bpp) != 0:
+        return None
+    if bpp == 2:
+        return out.view(">u2").astype(np.uint16)
+    return out
+
+
+def level_pair_counts(
+    level: np.ndarray, gt: np.ndarray, pred: np.ndarray, code: np.ndarray, ncodes: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """Count (level, pair code) over the pixels of three equally shaped uint8 arrays: the
+    distinct ``level*256 + code[gt*256 + pred]`` values, sorted, and how many pixels have each.
+    ``code``: uint8 (65536,), a byte below ``ncodes`` for each (gt, pred) pair that occurs. One
+    dense pass in the C kernel when it has ``level_pairs_u8`` (a confidence map has no runs to
+    skip), else the code map and :func:`sparse_joint_u8`; identical results.
+
+    Example:
+        >>> code = np.zeros(1 << 16, np.uint8); code[1] = 1
+        >>> g = np.zeros(3, np.uint8); p = np.array([1, 1, 0], np.uint8)
+        >>> keys, counts = level_pair_counts(np.array([9, 9, 1], np.uint8), g, p, code, 2)
+        >>> keys.tolist(), counts.tolist()
+        ([256, 2305], [1, 2])
+    """
+    a, g, p = (np.ascontiguousarray(x).reshape(-1) for x in (level, gt, pred))
+    if not a.size == g.size == p.size:
+        raise ValueError(f"sizes differ: {a.size}, {g.size}, {p.size}")
+    if _ckernel is None or not hasattr(_ckernel, "level_pairs_u8"):
+        return sparse_joint_u8(a, code[(g.astype(np.uint16) << 8) | p])
+    hist, keys, counts = _buffers()
+    n = _ckernel.level_pairs_u8(
+        a, g, p, np.ascontiguousarray(code, dtype=np.uint8), int(ncodes), hist, keys, counts
+    )
+    return keys[:n].copy(), counts[:n].copy()
+
+
 def joint_histogram_u8(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """(256, 256) int64 histogram of (gt, pred) pairs of two equally shaped uint8 arrays.
 

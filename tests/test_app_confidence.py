@@ -281,3 +281,69 @@ def test_per_image_calibration_table(monkeypatch):
     table = next(d.value for d in at.dataframe if "mean_margin" in d.value.columns)
     assert table["name"].tolist() == expected["name"].tolist()
     np.testing.assert_allclose(table["ece"].to_numpy(float), expected["ece"].to_numpy() * 100)
+
+
+# ---------------------------------------------------------------------- likely label errors drawn
+def _queue(model: str = "baseline"):
+    dataset = open_dataset(SAMPLE, model=model)
+    return find_label_errors(evaluate_confidence(dataset), dataset)
+
+
+def test_label_error_regions_are_drawn_on_one_image_with_a_toggle(monkeypatch):
+    """Issue 14 follow-up (label-error regions were listed but never drawn): after the queue is
+    found, the Confidence view draws the regions of the image chosen (the top one by default) on
+    its ground truth and prediction; the toggle hides them, the style switches to hatched."""
+    queue = _queue()
+    first = queue.image_frame().query("regions > 0")["image"].tolist()
+    at = run_app(monkeypatch, query={"view": "Confidence", "model": "baseline"})
+    at.button(key="cf:le_run").click().run()
+    assert not at.exception, at.exception
+    box = at.selectbox(key="cf:le_image")
+    assert box.options == first and box.value == first[0]
+    mine = [r for r in queue.regions if r.image == first[0]]
+    legend = next(m.value for m in at.markdown if "likely label error region" in m.value)
+    assert f"{len(mine):,} likely label error region" in legend and "(drawn;" in legend
+    top = mine[0]
+    assert (
+        f"1: {top.pixels:,} px labelled" in legend
+        and f"(mean confidence {top.mean_confidence:.3f})" in legend
+    )
+    assert [i.proto.imgs[0].caption for i in at.get("image")][-2:] == ["ground truth", "prediction"]
+    at.toggle(key="cf:le_show").set_value(False).run()
+    assert not at.exception
+    assert any("(hidden;" in m.value for m in at.markdown)
+    at.toggle(key="cf:le_show").set_value(True).run()
+    at.segmented_control(key="cf:le_style").set_value("hatched").run()
+    assert not at.exception
+    other = first[-1]
+    at.selectbox(key="cf:le_image").select(other).run()
+    assert not at.exception
+    n = sum(1 for r in queue.regions if r.image == other)
+    assert any(f"{n:,} likely label error region" in m.value for m in at.markdown)
+
+
+def test_images_view_outlines_the_queue_of_the_same_files_only(monkeypatch):
+    """The Images view outlines the regions of the queue found in the Confidence view — for the
+    same ground-truth and prediction files only (another model's queue is never drawn)."""
+    queue = _queue()
+    image = queue.image_frame().query("regions > 0")["image"].tolist()[0]
+    n = sum(1 for r in queue.regions if r.image == image)
+    at = run_app(monkeypatch, query={"view": "Images", "model": "baseline", "image": image})
+    assert not at.exception
+    assert any("find them in the Confidence view" in m.value for m in at.markdown)
+    assert not any(t.key == "cf:im_le" for t in at.toggle)
+    at.session_state["view"] = "Confidence"
+    at.run()
+    at.button(key="cf:le_run").click().run()
+    at.session_state["view"] = "Images"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.toggle(key="cf:im_le").value is True
+    assert any(f"{n:,} likely label error region" in m.value and "(drawn;" in m.value for m in at.markdown)
+    at.toggle(key="cf:im_le").set_value(False).run()
+    assert any("(hidden;" in m.value for m in at.markdown)
+    # the candidate model's files differ: the baseline's queue is not drawn on them
+    at.selectbox(key="model").select("candidate").run()
+    assert not at.exception
+    assert not any(t.key == "cf:im_le" for t in at.toggle)
+    assert any("find them in the Confidence view" in m.value for m in at.markdown)

@@ -99,3 +99,65 @@ def test_confidence_view_on_camvid(browser, shared_data):
     finally:
         log = real.stop()
     assert "Traceback" not in log, log
+
+
+def _loaded_images(page, at_least: int) -> None:
+    page.wait_for_function(
+        "n => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+        ".filter(i => i.complete && i.naturalWidth > 0).length >= n",
+        arg=at_least,
+    )
+
+
+def test_label_error_regions_drawn_on_camvid(browser, shared_data):
+    """The likely-label-error regions drawn (issue 14 follow-up): in the Confidence view on one
+    image's ground truth and prediction, outlined then hatched, at 1600×1000 and 1280×800; then a
+    click on the queue opens the image in the Images view with the regions outlined there."""
+    real = Server(shared_data, "camvid-val")
+    try:
+        for width, height in ((1600, 1000), (1280, 800)):
+            context, page = _open(browser, real.url + "/?view=Confidence&model=tinyfcn", width, height)
+            run, where = (
+                page.get_by_role("button", name="Find likely label errors"),
+                page.get_by_text("Where they are"),
+            )
+            run.or_(where).first.wait_for()
+            if run.count():  # the second window finds the queue in the shared cache
+                run.click()
+            where.wait_for()
+            legend = page.get_by_text("likely label error region").first
+            legend.wait_for()
+            assert "(drawn;" in legend.text_content()
+            _loaded_images(page, 2)
+            legend.scroll_into_view_if_needed()  # the pictures end just above their legend
+            page.wait_for_timeout(800)
+            page.screenshot(path=ARTIFACTS / f"confidence_label_error_regions_{width}x{height}.png")
+            pictures = page.locator("[data-testid='stImage'] img")
+            sizes = [pictures.nth(i).bounding_box() for i in range(pictures.count())]
+            assert all(b["width"] > 200 for b in sizes[-2:])  # two readable pictures side by side
+            assert sizes[-1]["x"] > sizes[-2]["x"] + sizes[-2]["width"] - 1
+            page.get_by_role("radio", name="hatched").or_(
+                page.get_by_text("hatched", exact=True)
+            ).first.click()
+            page.wait_for_timeout(1500)
+            _loaded_images(page, 2)
+            legend.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            page.screenshot(path=ARTIFACTS / f"confidence_label_error_regions_hatched_{width}x{height}.png")
+            if width == 1600:
+                grid = page.locator("[data-testid='stDataFrame']").filter(has_text="flagged").first
+                grid.scroll_into_view_if_needed()
+                page.wait_for_timeout(800)
+                box = grid.bounding_box()
+                page.mouse.click(box["x"] + 14, box["y"] + 35 * 1.5)  # selection cell of the first row
+                page.wait_for_function("() => location.search.includes('view=Images')")
+                page.get_by_text("Outline likely label errors").first.wait_for()
+                _loaded_images(page, 2)
+                page.locator("text=px wrong with confidence").scroll_into_view_if_needed()
+                page.wait_for_timeout(800)
+                assert page.get_by_text("likely label error region").count() >= 1
+                page.screenshot(path=ARTIFACTS / "images_label_error_outline_1600x1000.png")
+            context.close()
+    finally:
+        log = real.stop()
+    assert "Traceback" not in log, log

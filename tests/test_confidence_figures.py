@@ -10,7 +10,13 @@ from conftest import ROOT
 from segviz import open_dataset
 from segviz.confidence import evaluate_confidence
 from segviz.confidence_figures import reliability_figure, risk_coverage_figure, threshold_figure
-from segviz.confidence_overlay import confidently_wrong_map, ramp_lut, uncertainty_map
+from segviz.confidence_overlay import (
+    LABEL_ERROR_COLOUR,
+    confidently_wrong_map,
+    label_error_map,
+    ramp_lut,
+    uncertainty_map,
+)
 from segviz.overlay import class_indices
 
 SAMPLE = ROOT / "sample_data"
@@ -96,3 +102,93 @@ def test_overlays_on_a_sample_image(baseline):
 def test_overlay_arguments_are_checked(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ---------------------------------------------------------------------- likely label errors drawn
+def _brute_outline(regions: np.ndarray) -> tuple[set, set]:
+    """(line, halo) pixel sets by a loop: a region pixel with a 4-neighbour of another number, and
+    a pixel outside every region with a 4-neighbour inside one (the image border is no edge)."""
+    h, w = regions.shape
+    line, halo = set(), set()
+    for y in range(h):
+        for x in range(w):
+            for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+                yy, xx = y + dy, x + dx
+                if 0 <= yy < h and 0 <= xx < w and regions[yy, xx] != regions[y, x]:
+                    if regions[y, x] > 0:
+                        line.add((y, x))
+                    elif regions[yy, xx] > 0:
+                        halo.add((y, x))
+    return line, halo
+
+
+@pytest.mark.parametrize("style", ["outline", "hatched"])
+def test_label_error_map_against_a_loop(style):
+    rng = np.random.default_rng(7)
+    regions = np.zeros((30, 40), np.uint16)
+    regions[3:12, 4:15] = 1
+    regions[8:20, 15:25] = 2  # touches region 1: the line between them is drawn
+    regions[25:29, 30:39] = 3
+    photo = rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)
+    out = label_error_map(regions, photo=photo, style=style, alpha=0.5, spacing=4)
+    line, halo = _brute_outline(regions)
+    w = 128  # floor(0.5 * 255 + 1/2)
+    for y in range(30):
+        for x in range(40):
+            if (y, x) in line:
+                expected = LABEL_ERROR_COLOUR
+            elif (y, x) in halo:
+                expected = (0, 0, 0)
+            elif style == "hatched" and regions[y, x] and (x + y) % 4 < 2:
+                expected = tuple(
+                    (c * w + int(p) * (255 - w) + 127) // 255
+                    for c, p in zip(LABEL_ERROR_COLOUR, photo[y, x], strict=True)
+                )
+            else:
+                expected = tuple(photo[y, x])
+            assert tuple(int(v) for v in out[y, x]) == tuple(int(v) for v in expected), (y, x)
+    assert any((8, x) in line for x in range(15, 16))  # the shared border of regions 1 and 2
+
+
+def test_label_error_map_on_a_real_queue():
+    from segviz.review import find_label_errors
+
+    ds = open_dataset(SAMPLE, model="baseline")
+    queue = find_label_errors(evaluate_confidence(ds), ds)
+    mask = next(iter(queue.masks.values()))
+    out = label_error_map(mask)
+    line, halo = _brute_outline(mask)
+    cyan = np.all(out == LABEL_ERROR_COLOUR, axis=2)
+    assert set(zip(*np.nonzero(cyan), strict=True)) == line and len(line) > 0
+    black = np.all(out == 0, axis=2)
+    assert set(zip(*np.nonzero(black), strict=True)) == halo
+
+
+def test_label_error_map_refuses_bad_input():
+    with pytest.raises(ValueError, match="regions must be a 2-D integer array"):
+        label_error_map(np.zeros((2, 2, 3), np.uint8))
+    with pytest.raises(ValueError, match="style must be one of 'outline', 'hatched'"):
+        label_error_map(np.zeros((2, 2), np.uint8), style="dots")
+    with pytest.raises(ValueError, match=r"photo must be RGB uint8 of shape \(2, 2, 3\)"):
+        label_error_map(np.zeros((2, 2), np.uint8), photo=np.zeros((3, 3, 3), np.uint8))
+    with pytest.raises(ValueError, match="spacing must be an integer ≥ 2"):
+        label_error_map(np.zeros((2, 2), np.uint8), style="hatched", spacing=1)
+
+
+def test_label_error_map_numbers_the_first_regions_only():
+    """Tags for regions 1…numbers at their top-left corner (above the region when there is room,
+    kept inside the picture); nothing else changes."""
+    regions = np.zeros((60, 90), np.uint16)
+    regions[30:40, 10:30] = 1  # room above: the tag ends above row 30
+    regions[0:12, 60:80] = 2  # at the top edge: the tag starts at row 0
+    regions[45:58, 40:88] = 3  # not numbered
+    plain = label_error_map(regions)
+    tagged = label_error_map(regions, numbers=2)
+    changed = np.any(plain != tagged, axis=2)
+    ys, xs = np.nonzero(changed[:, :35])
+    assert ys.max() < 30 and xs.min() == 10  # region 1's tag, above it from its left edge
+    ys, xs = np.nonzero(changed[:, 55:])
+    assert ys.min() == 0 and xs.min() + 55 == 60  # region 2's tag, inside the picture
+    assert not changed[40:, :].any()  # region 3: untouched
+    cyan = np.all(tagged == LABEL_ERROR_COLOUR, axis=2)
+    assert (cyan & changed).sum() > 20  # the tags are cyan boxes with black digits

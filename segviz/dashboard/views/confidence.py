@@ -1,6 +1,7 @@
 """Confidence (issue 14): can the model's confidence be trusted, does low confidence point at the
-mistakes, which labels are probably wrong, which images to label next; and the confidence overlays
-of the Images view (:func:`image_overlays`, one call from ``images.py``).
+mistakes, which labels are probably wrong (with the regions drawn on one image at a time), which
+images to label next; and the confidence overlays of the Images view (:func:`image_overlays`, one
+call from ``images.py``), which outline the likely label errors once the queue has been found.
 
 Every number comes from :mod:`segviz.confidence` / :mod:`segviz.review`; this module only draws.
 The threshold explorer is redrawn from the per-image histograms (no pixel is read on a slider move).
@@ -23,10 +24,17 @@ import streamlit as st
 from segviz import SegvizError
 from segviz.confidence import ConfidenceResult, ThresholdExplorer, find_confidence, read_confidence
 from segviz.confidence_figures import reliability_figure, risk_coverage_figure, threshold_figure
-from segviz.confidence_overlay import WRONG_COLOURS, confidently_wrong_map, ramp_lut, uncertainty_map
+from segviz.confidence_overlay import (
+    LABEL_ERROR_COLOUR,
+    WRONG_COLOURS,
+    confidently_wrong_map,
+    label_error_map,
+    ramp_lut,
+    uncertainty_map,
+)
 from segviz.dataset import Dataset, confidence_folders
 from segviz.evaluate import Evaluation
-from segviz.overlay import resize_labels, to_jpeg
+from segviz.overlay import fit_width, overlay, resize_labels, to_jpeg
 from segviz.review import HYPOTHESIS, find_label_errors, rank_next
 from segviz.safety import csv_safe_frame
 
@@ -34,18 +42,24 @@ from .. import cache, state
 from ..context import Context
 from ..widgets import (
     CHART_CONFIG,
+    VIEW_WIDTH,
     fmt,
     metric_tiles,
     name,
     name_html,
     plain,
     plot_names,
+    resize_rgb,
     safe_filename,
     server_text,
 )
 
 VIEW = "Confidence"
 MIN_KEPT = (0.0, 0.25, 0.5, 0.75, 0.9)
+#: session key: the cache key of the last label-error queue found (the Images view outlines it)
+QUEUE_KEY = "cf:le_queue_key"
+STYLES = ("outline", "hatched")
+SHOWN_REGIONS = 8  # numbered on the pictures and listed under them
 
 
 def available(root: Path, model: str | None) -> bool:
@@ -347,8 +361,9 @@ def label_error_section(conf: ConfidenceResult, key: tuple, dataset: Dataset, *,
             "top1: a confident prediction that disagrees with the label",
         )
         min_pixels = int(c2.number_input("Min region px", 1, 100_000, 20, key="cf:minpx"))
+    queue_key = ("label_errors", key, rule, min_pixels)
     queue = _on_demand(
-        ("label_errors", key, rule, min_pixels),
+        queue_key,
         lambda: find_label_errors(conf, dataset, rule=rule, min_pixels=min_pixels),
         button="cf:le_run",
         label="Find likely label errors",
@@ -357,6 +372,7 @@ def label_error_section(conf: ConfidenceResult, key: tuple, dataset: Dataset, *,
     )
     if queue is None:
         return
+    st.session_state[QUEUE_KEY] = queue_key  # the Images view outlines this queue's regions
     images = queue.image_frame()
     images = images[images["regions"] > 0]
     regions = queue.region_frame()
@@ -391,8 +407,62 @@ def label_error_section(conf: ConfidenceResult, key: tuple, dataset: Dataset, *,
                 "mean_confidence": st.column_config.NumberColumn("mean conf.", format="%.3f"),
             },
         )
+    label_error_preview(queue, conf, images["image"].tolist(), present=present)
     if not present:
         _queue_downloads(queue, key)
+
+
+def label_error_preview(queue, conf: ConfidenceResult, flagged: list[str], *, present: bool) -> None:
+    """One image of the queue (ranked, the first by default): its likely-label-error regions drawn
+    on the ground truth and on the prediction, with a toggle and the drawing style."""
+    if not flagged:
+        return
+    st.markdown(
+        "**Where they are** — the regions on the ground truth (labelled as) and on the prediction (model says)"
+    )
+    show, style, image = True, STYLES[0], flagged[0]
+    if not present:
+        c1, c2, c3 = st.columns([3, 1.4, 2], vertical_alignment="bottom")
+        image = c1.selectbox("Image", flagged, key="cf:le_image", format_func=plain)
+        show = c2.toggle("Show the regions", value=True, key="cf:le_show")
+        style = c3.segmented_control("Draw them", STYLES, default=STYLES[0], key="cf:le_style") or STYLES[0]
+    evaluation = conf.evaluation
+    table = evaluation.table
+    gt, pred, photo = cache.load_pair(evaluation.pairs[evaluation.names.index(image)], table)
+    h, w = gt.shape
+    size = fit_width(w, h, VIEW_WIDTH // 2)
+    small_photo = resize_rgb(photo, size) if photo is not None else None
+    mask = resize_labels(queue.masks[image], size)
+    left, right = st.columns(2)
+    for column, indices, label in ((left, gt, "ground truth"), (right, pred, "prediction")):
+        picture = overlay(small_photo, resize_labels(indices, size), table, alpha=0.45)
+        if show:
+            picture = label_error_map(mask, photo=picture, style=style, numbers=SHOWN_REGIONS)
+        column.image(to_jpeg(picture), width="stretch", caption=label)
+    mine = [r for r in queue.regions if r.image == image]
+    lines = [
+        f"{r.region}: {r.pixels:,} px labelled {', '.join(name_html(n) for n in r.labelled_as)}, "
+        f"the model says {name_html(r.model_says)} (mean confidence {r.mean_confidence:.3f})"
+        for r in mine[:SHOWN_REGIONS]
+    ]
+    more = f" … and {len(mine) - SHOWN_REGIONS} more (not numbered)" if len(mine) > SHOWN_REGIONS else ""
+    st.markdown(
+        _label_error_legend(len(mine), shown=show)
+        + f'<div style="font-size:0.8rem">{"<br>".join(lines)}{more}</div>',
+        unsafe_allow_html=True,
+    )
+
+
+def _label_error_legend(regions: int, *, shown: bool) -> str:
+    chip = (
+        '<span style="display:inline-block;width:11px;height:11px;border:2px solid rgb(0,0,0);'
+        f'background:rgb{LABEL_ERROR_COLOUR};margin-right:4px;vertical-align:middle"></span>'
+    )
+    state_text = "drawn" if shown else "hidden"
+    return (
+        f'<span style="font-size:0.8rem">{chip}{regions:,} likely label error region'
+        f"{'' if regions == 1 else 's'} ({state_text}; a hypothesis to check, not a correction)</span>"
+    )
 
 
 def _queue_table(frame: pd.DataFrame, widget_key: str, config: dict) -> None:
@@ -603,10 +673,21 @@ def image_overlays(result: Evaluation, index: int, images: dict) -> None:
         st.warning(name(server_text(f"Confidence overlay unavailable: {exc}")))  # names a file
         return
     st.markdown("**Confidence** — where the model is unsure, and where it is wrong but sure")
-    c1, c2 = st.columns([2, 3])
+    queue = _queue_for(pair)
+    regions = [r for r in queue.regions if r.image == pair.name] if queue is not None else []
+    c1, c2, c3 = st.columns([2, 3, 2], vertical_alignment="center")
     kinds = ["1 − confidence", "entropy"] if small_entropy is not None else ["1 − confidence"]
     kind = c1.segmented_control("Uncertainty", kinds, default=kinds[0], key="cf:im_kind") or kinds[0]
     t = c2.slider("Confidently wrong: confidence ≥ t", 0.0, 1.0, 0.9, 0.01, key="cf:im_t")
+    outline = False
+    if regions:  # above both pictures, so that they stay side by side at one height
+        outline = c3.toggle(
+            "Outline likely label errors",
+            value=True,
+            key="cf:im_le",
+            help="Regions where a confident prediction disagrees with the ground truth (found in the "
+            "Confidence view), drawn on the confidently wrong picture",
+        )
     wrong = (gt < k) & (pred != gt)
     sure = int((wrong & (top >= t)).sum())
     left, right = st.columns(2)
@@ -614,8 +695,37 @@ def image_overlays(result: Evaluation, index: int, images: dict) -> None:
     left.image(to_jpeg(uncertainty_map(u, photo=images["photo"])), width="stretch")
     left.markdown(_ramp_legend(kind), unsafe_allow_html=True)
     cw = confidently_wrong_map(images["gt"], images["pred"], small_top, k, threshold=t, photo=images["photo"])
+    if outline:
+        cw = label_error_map(resize_labels(queue.masks[pair.name], small[::-1]), photo=cw)
     right.image(to_jpeg(cw), width="stretch")
-    right.markdown(_wrong_legend(sure, int(wrong.sum()), t), unsafe_allow_html=True)
+    legend = _wrong_legend(sure, int(wrong.sum()), t)
+    if queue is not None:
+        legend += _label_error_legend(len(regions), shown=outline)
+    else:
+        legend += (
+            '<span style="font-size:0.8rem">Likely label errors: find them in the Confidence view '
+            "to outline them here.</span>"
+        )
+    right.markdown(legend, unsafe_allow_html=True)
+
+
+def _queue_for(pair):
+    """The label-error queue last found in the Confidence view when it covers this pair's files
+    (same ground-truth and prediction paths, same size), else None."""
+    queue_key = st.session_state.get(QUEUE_KEY)
+    if queue_key is None:
+        return None
+    pool = cache.results_cache()
+    queue, found = pool.get(queue_key), pool.get(queue_key[1])
+    if queue is None or found is None:
+        return None
+    evaluation = found[0].evaluation
+    if pair.name not in evaluation.names:
+        return None
+    mine = evaluation.pairs[evaluation.names.index(pair.name)]
+    if (str(mine.gt_path), str(mine.pred_path)) != (str(pair.gt_path), str(pair.pred_path)):
+        return None  # another model or dataset: its regions do not belong to this image
+    return queue
 
 
 def _ramp_legend(kind: str) -> str:
