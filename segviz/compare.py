@@ -84,7 +84,7 @@ class Comparison:
 
     def image_frame(self) -> pd.DataFrame:
         """One row per shared image: mIoU and PA of both models and the mIoU delta, biggest gain first."""
-        fa, fb = self.a.image_frame(), self.b.image_frame()
+        fa, fb = self.a.image_frame(per_class=False), self.b.image_frame(per_class=False)
         frame = pd.DataFrame(
             {
                 "image": np.arange(self.a.num_images),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from types import EllipsisType
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from segviz.conventions import miou_conventions
 from segviz.evaluate import Evaluation
 from segviz.figures import MAX_BARS, class_bar_figure, confusion_figure, default_top_n
 from segviz.problems import FIRST, group_problems
-from segviz.report.fingerprint import dataset_fingerprint, without_dataset_folder
+from segviz.report.fingerprint import FIND, dataset_fingerprint, without_dataset_folder
 from segviz.report.markup import (
     esc,
     esc_name,
@@ -51,8 +52,16 @@ _CLASS_COUNTS = {
 
 
 # ---------------------------------------------------------------------- header
-def header_html(evaluation: Evaluation, *, title: str, dataset: str, model: str | None) -> str:
-    """Title, dataset, model, counts, time, segviz version and the dataset fingerprint."""
+def header_html(
+    evaluation: Evaluation,
+    *,
+    title: str,
+    dataset: str,
+    model: str | None,
+    root: str | EllipsisType | None = FIND,
+) -> str:
+    """Title, dataset, model, counts, time, segviz version and the dataset fingerprint (``root``:
+    the masks' folder, :func:`segviz.report.fingerprint.mask_root`, found when not given)."""
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     table = evaluation.table
     items = [
@@ -62,7 +71,10 @@ def header_html(evaluation: Evaluation, *, title: str, dataset: str, model: str 
         ("Classes", f"{table.num_classes}"),
         ("Generated", generated),
         ("segviz", esc(__version__)),
-        ("Dataset fingerprint", f'<code class="hash">sha256:{dataset_fingerprint(evaluation)}</code>'),
+        (
+            "Dataset fingerprint",
+            f'<code class="hash">sha256:{dataset_fingerprint(evaluation, root=root)}</code>',
+        ),
     ]
     rows = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in items)
     return fill("header.html", title=esc(title), rows=rows)
@@ -357,8 +369,8 @@ def conventions_html(evaluation: Evaluation) -> str:
     return fill("conventions.html", rows="".join(rows))
 
 
-def definitions_html(evaluation: Evaluation) -> str:
-    """The metric definitions and the conventions segviz follows."""
+def definitions_html(evaluation: Evaluation, *, root: str | EllipsisType | None = FIND) -> str:
+    """The metric definitions and the conventions segviz follows (``root``: as for :func:`header_html`)."""
     table = evaluation.table
     defs = "".join(f"<li><code>{esc(text)}</code></li>" for text in metrics.DEFINITIONS.values())
     ignored = (
@@ -369,15 +381,16 @@ def definitions_html(evaluation: Evaluation) -> str:
         "definitions.html",
         defs=defs,
         ignored=ignored,
-        origin=without_dataset_folder(evaluation)(table.origin or "not named"),
+        origin=without_dataset_folder(evaluation, root=root)(table.origin or "not named"),
         num_classes=table.num_classes,
     )
 
 
 # ---------------------------------------------------------------------- problems
-def problems_html(evaluation: Evaluation) -> str:
-    """The skipped samples with their reasons, and the warnings grouped by kind."""
-    shown = without_dataset_folder(evaluation)
+def problems_html(evaluation: Evaluation, *, root: str | EllipsisType | None = FIND) -> str:
+    """The skipped samples with their reasons, and the warnings grouped by kind (``root``: as for
+    :func:`header_html`)."""
+    shown = without_dataset_folder(evaluation, root=root)
     if evaluation.skipped:
         rows = "".join(
             f"<tr><td class='name'>{esc(p.name)}</td><td>{shown(p.reason)}</td></tr>"
