@@ -39,27 +39,31 @@ def dataset_fingerprint(evaluation: Evaluation, *, root: str | EllipsisType | No
     if not files:
         return digest.hexdigest()
     root = _root_of(files) if root is FIND else root
-    folders: dict[str, str] = {}  # a file's folder as written -> as an absolute path
+    prefix = _prefix(root)
+    folders: dict[str, tuple[str, str]] = {}  # a folder as written -> (absolute, relative to root)
     entries = []
     for name, location in files.items():
         if remote.is_url(location):
             name, size, version = file_signature(location)  # version: a URL's listed version
-        else:
+            entries.append((relative(name, root), size, version))
+        else:  # os.path.abspath and relative() once per folder, not per file
             parent, _, base = name.rpartition(os.sep)
-            folder = folders.get(parent)
-            if folder is None:
-                folder = folders[parent] = os.path.dirname(os.path.abspath(name))
-            name = os.path.join(folder, base)  # = os.path.abspath(name), one normpath per folder
+            if parent not in folders:
+                folder = os.path.join(os.path.dirname(os.path.abspath(name)), "")
+                shown = folder[len(prefix) :].replace(os.sep, "/") if folder.startswith(prefix) else folder
+                folders[parent] = (folder, shown)
+            folder, shown = folders[parent]
+            name = folder + base  # = os.path.abspath(name)
             try:
                 st = os.stat(name)
                 size, version = st.st_size, st.st_mtime_ns
             except OSError:
                 size = version = -1
+            entries.append((shown + base, size, version))
         if size < 0:
             raise SegvizError(
                 f"{location}: cannot fingerprint the dataset (no such file); was it moved or changed since it was evaluated?"
             )
-        entries.append((relative(name, root), size, version))
     digest.update("".join(f"{rel}\t{size}\t{mtime}\n" for rel, size, mtime in sorted(entries)).encode())
     return digest.hexdigest()
 
