@@ -367,6 +367,31 @@ def test_report_of_no_image_at_all(tiny):
     assert _external_references(html) == []
 
 
+def test_lists_of_samples_are_capped_so_the_size_does_not_grow_with_the_dataset(tiny):
+    """Issue #17: 100,000 skipped or warned samples must not make a 100,000-row report; the first
+    LISTED_SAMPLES are named, then one line says how many more and where they all are."""
+    from segviz.dataset import Problem
+    from segviz.report.sections import LISTED_SAMPLES, problems_html
+
+    def report(n: int) -> str:
+        skipped = [Problem(f"skip{i:05d}", f"gt/skip{i:05d}.png: unreadable") for i in range(n)]
+        warned = [Problem(f"warn{i:05d}", f"images/warn{i:05d}.jpg: photo unreadable") for i in range(n)]
+        return problems_html(fold([], tiny.table, skipped=skipped, warnings=warned))
+
+    few, many, more = report(LISTED_SAMPLES), report(LISTED_SAMPLES + 7), report(3 * LISTED_SAMPLES)
+    assert "more, not listed here" not in few and f"skip{LISTED_SAMPLES - 1:05d}" in few
+    assert f"all {LISTED_SAMPLES:,} samples" in few
+    assert many.count("… and 7 more, not listed here") == 2  # the skipped table and the warned names
+    assert f"skip{LISTED_SAMPLES - 1:05d}" in many and f"skip{LISTED_SAMPLES:05d}" not in many
+    assert f"warn{LISTED_SAMPLES - 1:05d}" in many and f"warn{LISTED_SAMPLES:05d}" not in many
+    assert (
+        f"the first {LISTED_SAMPLES:,} samples" in many
+        and "segviz evaluate --json</code> names every one" in many
+    )
+    assert f"{LISTED_SAMPLES + 7} samples could not be evaluated" in many  # the counts stay whole
+    assert abs(len(more) - len(many)) < 100  # the same size, whatever the number of samples
+
+
 # ---------------------------------------------------------------------- in a browser
 @pytest.mark.browser
 def test_report_renders_offline_in_chromium(browser, sample, sample_html: str):

@@ -394,16 +394,31 @@ def problems_html(evaluation: Evaluation, *, root: str | EllipsisType | None = F
     if evaluation.skipped:
         rows = "".join(
             f"<tr><td class='name'>{esc(p.name)}</td><td>{shown(p.reason)}</td></tr>"
-            for p in evaluation.skipped
+            for p in evaluation.skipped[:LISTED_SAMPLES]
         )
         skipped = (
             f"<p>{len(evaluation.skipped)} samples could not be evaluated and are in no number above:</p>"
             f'<div class="scroll"><table class="data problems"><thead><tr><th>Sample</th><th>Reason</th>'
-            f"</tr></thead><tbody>{rows}</tbody></table></div>"
+            f"</tr></thead><tbody>{rows}</tbody></table></div>{_more(len(evaluation.skipped))}"
         )
     else:
         skipped = "<p>No sample was skipped: every sample found was evaluated.</p>"
     return fill("problems.html", skipped=skipped, warnings=_warnings_html(evaluation, shown))
+
+
+#: Most samples named in one list of the report (skipped samples, the samples of one kind of
+#: warning): its size must not grow with the dataset; ``segviz evaluate --json`` names them all.
+LISTED_SAMPLES = 1000
+
+
+def _more(count: int) -> str:
+    """The line under a list of :data:`LISTED_SAMPLES` samples that names fewer than ``count``."""
+    if count <= LISTED_SAMPLES:
+        return ""
+    return (
+        f"<p class='small muted'>… and {count - LISTED_SAMPLES:,} more, not listed here (the report's size "
+        "does not grow with the dataset): <code>segviz evaluate --json</code> names every one.</p>"
+    )
 
 
 def _warnings_html(evaluation: Evaluation, shown) -> str:
@@ -412,10 +427,11 @@ def _warnings_html(evaluation: Evaluation, shown) -> str:
         if g.count <= FIRST:  # a few of a kind read one by one, as on the command line
             items.extend(f"<li>{shown(p.reason)}</li>" for p in g.problems)
         else:
-            names = ", ".join(esc(n) for n in g.names)
+            names = ", ".join(esc(n) for n in g.names[:LISTED_SAMPLES])
+            listed = f"all {g.count:,}" if len(g.names) <= LISTED_SAMPLES else f"the first {LISTED_SAMPLES:,}"
             items.append(
-                f"<li>{g.count:,} samples, e.g. {shown(g.example)}<details><summary>all {g.count:,} "
-                f"samples</summary><p class='small'>{names}</p></details></li>"
+                f"<li>{g.count:,} samples, e.g. {shown(g.example)}<details><summary>{listed} "
+                f"samples</summary><p class='small'>{names}</p>{_more(len(g.names))}</details></li>"
             )
     if not items:
         return ""
