@@ -281,11 +281,12 @@ class Evaluation:
         return self._cache["matrix"]
 
     def image_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(TP, GT, PRED) per image and class, each dense int64 (N, K); for large N prefer the sparse
-        :meth:`image_count_matrix`."""
+        """(TP, GT, PRED) per image and class, three dense int64 (N, K) arrays (each its own: keeping
+        one does not keep the others); for large N prefer the sparse :meth:`image_count_matrix`."""
         k = self.table.num_classes
-        dense = self.image_count_matrix().toarray()
-        return dense[:, :k], dense[:, k : 2 * k], dense[:, 2 * k :]
+        m = self.image_count_matrix()
+        # three arrays, not views of one (N, 3K): a caller that keeps GT only keeps N x K
+        return tuple(m[:, j * k : (j + 1) * k].toarray() for j in range(3))  # type: ignore[return-value]
 
     def image_frame(self, *, per_class: bool = True) -> pd.DataFrame:
         """Per-image table: name, pixel_accuracy, mean_iou, ignored_pixels, invalid_pred_pixels, then
