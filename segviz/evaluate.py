@@ -308,13 +308,7 @@ class Evaluation:
                 "pixel_accuracy": pa,
                 "mean_iou": miou,
                 "ignored_pixels": self.ignored_per_image,
-                "invalid_pred_pixels": np.bincount(
-                    self.image_rows[:, 0],
-                    weights=np.where(
-                        self.image_rows[:, 2] == self.table.num_classes, self.image_rows[:, 3], 0
-                    ),
-                    minlength=self.num_images,
-                ).astype(np.int64),
+                "invalid_pred_pixels": self._invalid_per_image(),
             }
         )
         if iou is None:
@@ -326,6 +320,13 @@ class Evaluation:
             out.insert(position, column, frame[column].to_numpy())
         return out
 
+    def _invalid_per_image(self) -> np.ndarray:
+        """Invalid predicted pixels per image, int64 (N,), from the rows with pred == K only."""
+        invalid = self.image_rows[self.image_rows[:, 2] == self.table.num_classes]
+        return np.rint(np.bincount(invalid[:, 0], weights=invalid[:, 3], minlength=self.num_images)).astype(
+            np.int64
+        )
+
     def _image_metrics(self, *, per_class: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Per image: pixel accuracy (N,), mIoU (N,) and per-class IoU (N, K) (None unless
         ``per_class``), float64, NaN = undefined, from the sparse aggregates (O(entries), no Python
@@ -334,11 +335,9 @@ class Evaluation:
         stays ~ one block, never N x K."""
         n, k = self.num_images, self.table.num_classes
         m = self.image_count_matrix()
-        img = np.repeat(np.arange(n), np.diff(m.indptr))
-        col, val = m.indices, m.data
-        tp_sum = np.bincount(img[col < k], weights=val[col < k], minlength=n)
-        in_gt = (col >= k) & (col < 2 * k)
-        gt_sum = np.bincount(img[in_gt], weights=val[in_gt], minlength=n)
+        # (row sums of the TP and GT blocks: exact integers, the same floats as a float sum)
+        tp_sum = np.asarray(m[:, :k].sum(axis=1), dtype=np.float64).ravel()
+        gt_sum = np.asarray(m[:, k : 2 * k].sum(axis=1), dtype=np.float64).ravel()
         miou = np.empty(n)
         iou = np.empty((n, k)) if per_class else None
         step = max(1, _BLOCK_CELLS // max(k, 1))
@@ -536,6 +535,8 @@ def _count_matrix(rows: np.ndarray, n: int, k: int):
         img = rows[:, 0]
     g, p, c = rows[:, 1], rows[:, 2], rows[:, 3]
     step = max(1, _BLOCK_CELLS // max(width, 1))
+    # (scipy's own choice of index type: int32 while the cells and columns fit; no later copy)
+    index_dtype = np.int32 if max(len(rows) * 3, width) < 2**31 else np.int64
     bounds = np.searchsorted(img, np.arange(0, n + step, step).clip(max=n))
     indices, data, per_image = [], [], np.zeros(n, dtype=np.int64)
     for block, (lo, hi) in enumerate(itertools.pairwise(bounds)):
@@ -550,11 +551,11 @@ def _count_matrix(rows: np.ndarray, n: int, k: int):
         stored = np.flatnonzero(sums)
         sums = sums[stored]
         image, column = np.divmod(stored, width)
-        indices.append(column)
+        indices.append(column.astype(index_dtype))
         data.append(np.rint(sums).astype(np.int64))
         per_image[first : first + size] = np.bincount(image, minlength=size)
-    indptr = np.concatenate([[0], np.cumsum(per_image)])
-    indices = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(per_image)]).astype(index_dtype)
+    indices = np.concatenate(indices) if indices else np.zeros(0, dtype=index_dtype)
     data = np.concatenate(data) if data else np.zeros(0, dtype=np.int64)
     return sp.csr_matrix((data, indices, indptr), shape=(n, width))
 

@@ -247,7 +247,7 @@ def paired_bootstrap(
     # (n, 6K): a's [TP | GT | PRED], then b's [TP | PRED], and b's GT when it differs from a's
     same_gt = (ra[:, k : 2 * k] != rb[:, k : 2 * k]).nnz == 0
     parts = [ra, rb[:, :k], rb[:, 2 * k :]] + ([] if same_gt else [rb[:, k : 2 * k]])
-    both = sp.hstack(parts, format="csr")
+    both = sp.hstack(parts, format="csr", dtype=np.float64)  # (float64 once: what the product takes)
     order = np.r_[0 : 3 * k, 3 * k : 4 * k, (k if same_gt else 5 * k) + np.arange(k), 4 * k : 5 * k]
     total = np.asarray(both.sum(axis=0))[:, order]  # (1, 6K)
     est_a, iou_a = _full_data(_split(total[:, : 3 * k], k))
@@ -332,7 +332,7 @@ def _resampled_sums(matrix, n: int, *, resamples: int, seed: int) -> np.ndarray:
     out = np.empty((resamples, matrix.shape[1]))
     # (M, n) in CSC: the product walks image by image, adding value x that image's weight row
     # (b contiguous floats) into the class's output row, which stays in cache
-    t = matrix.astype(np.float64).T
+    t = matrix.astype(np.float64, copy=False).T
     lo = 0
     for w in resample_weight_chunks(n, resamples=resamples, seed=seed):
         out[lo : lo + w.shape[1]] = (t @ w).T
