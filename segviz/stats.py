@@ -247,7 +247,7 @@ def paired_bootstrap(
     # (n, 6K): a's [TP | GT | PRED], then b's [TP | PRED], and b's GT when it differs from a's
     same_gt = (ra[:, k : 2 * k] != rb[:, k : 2 * k]).nnz == 0
     parts = [ra, rb[:, :k], rb[:, 2 * k :]] + ([] if same_gt else [rb[:, k : 2 * k]])
-    both = sp.hstack(parts, format="csr", dtype=np.float64)  # (float64 once: what the product takes)
+    both = sp.hstack(parts, format="csr")
     order = np.r_[0 : 3 * k, 3 * k : 4 * k, (k if same_gt else 5 * k) + np.arange(k), 4 * k : 5 * k]
     total = np.asarray(both.sum(axis=0))[:, order]  # (1, 6K)
     est_a, iou_a = _full_data(_split(total[:, : 3 * k], k))
