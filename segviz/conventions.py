@@ -120,8 +120,8 @@ def _pooled_mean_of(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, 
 
 def _image_mious(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Part of the image-mean rule: each image's mIoU (B,), and which classes have an IoU."""
-    per_image = metrics.from_counts(tp, gt, pred)  # the mean_iou column of Evaluation.image_frame
-    return per_image["mean_iou"], (~np.isnan(per_image["iou"])).any(axis=0)
+    iou = metrics.iou(tp, gt, pred)  # (from_counts' mean_iou, without its other metrics)
+    return metrics.mean_defined(iou)[0], (~np.isnan(iou)).any(axis=0)  # Evaluation.image_frame's mean_iou
 
 
 def _image_mean_of(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, int]:
