@@ -371,7 +371,7 @@ class Evaluation:
 
     def subset(self, indices: Iterable[int]) -> Evaluation:
         """The evaluation restricted to some images, in the order given (re-aggregated from the
-        sparse rows)."""
+        sparse rows; every image in its order shares the arrays and aggregates instead)."""
         if isinstance(indices, np.ndarray) and indices.dtype.kind in "iu":
             idx = indices.astype(np.int64).ravel()
         else:
@@ -513,7 +513,8 @@ def fold(
     )
 
 
-#: Cells (images x 3K columns) of one block of :func:`_count_matrix` (16 MB of float64 sums).
+#: Cells of one block of images: images x 3K of :func:`_count_matrix` (16 MB of float64 sums),
+#: images x K of the per-image IoUs (:meth:`Evaluation._image_metrics`).
 _BLOCK_CELLS = 1 << 21
 
 
