@@ -46,8 +46,8 @@ Speed and memory: the weights are drawn a chunk of resamples at a time (at most
 :data:`CHUNK_WEIGHTS` weights at once, never a resamples x N matrix) and each chunk is multiplied
 with the sparse per-image aggregates (:meth:`Evaluation.image_count_matrix`): cost ~ resamples x
 (classes present per image) x N, memory ~ one chunk. N = 100,000 ADE-like images (150 classes),
-1,000 paired resamples: ~2.3 s of CPU with the aggregates already built (the sparse product 1.3 s,
-drawing the weights 0.5 s; building both models' aggregates adds 0.7 s; see
+1,000 paired resamples: ~1.9 s of CPU with the aggregates already built (the sparse product 1.3 s,
+drawing the weights 0.5 s); building both models' aggregates first adds 0.7 s (see
 ``benchmarks/bench_scale.py``).
 """
 
