@@ -17,8 +17,19 @@ in a fresh process (``/usr/bin/time``: wall, CPU = user + sys, peak RSS), the re
 * ``one prediction changed``: one prediction file replaced (a new file, never written through the
   hard link), then ``segviz evaluate`` warm: one pair recounted and the store updated.
 
+* the peak RSS of the in-process steps is split: during the two reopens, and after them (Linux's
+  VmHWM is reset once the models are open; this also resets what ``/usr/bin/time`` reports for
+  those two processes, so their own rows are read from the in-process figures);
+* ``after reopen``: in one process, the two models reopened from the store, then timed on their
+  own (CPU and wall): what ``segviz compare`` does after loading (``compare``, 1,000 paired
+  resamples), what ``segviz report`` does after loading (``build_report``; its size), and the
+  report's parts (bootstrap, "Which mIoU?", fingerprint); the peak RSS of that process.
+
     python benchmarks/bench_scale.py --images 10000 [--images 100000] [--out DIR] [--before REV]
         [--skip-before-above N]  (the earlier code's compare at 100,000 needs several GB)
+        [--store DIR --steps compare,report,session,after]  (a warm store made beforehand with
+        ``segviz evaluate`` of both models: no cold evaluation, no change to the dataset, which may
+        then be read-only, e.g. ``--data /work/bench-data``)
 """
 
 from __future__ import annotations
@@ -39,7 +50,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 BEFORE = "19bb12f"  # main before issue #17 (format-2 store, dense bootstrap)
 
 SESSION = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 from segviz import open_dataset
 from segviz.evaluate import evaluate
@@ -56,16 +67,74 @@ def reopen(model):
     ev = evaluate(open_dataset(root, model=model), store=ResultsStore())
     ev.summary()
     return ev
+def reset_peak():  # (Linux: VmHWM restarts from the current RSS; what follows reopen is then seen)
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 a = step("reopen model_a", lambda: reopen("model_a"))
 b = step("reopen model_b", lambda: reopen("model_b"))
+out["peak RSS of the reopens MB"] = peak_mb()
+reset_peak()
 step("per-image table", a.image_frame)
 step("images of a cell", lambda: a.images_for_cell(0, 1))
 step("subset 10 %", lambda: a.subset(range(0, a.num_images, 10)).summary())
 step("bootstrap (1,000)", lambda: bootstrap(a, resamples=1000))
 step("paired bootstrap (1,000)", lambda: paired_bootstrap(a, b, resamples=1000))
-out["peak RSS MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["peak RSS after the reopens MB"] = peak_mb()
+out["peak RSS MB"] = max(out["peak RSS of the reopens MB"], out["peak RSS after the reopens MB"])
 print(json.dumps(out))
 """
+
+AFTER_REOPEN = r"""
+import json, sys, time
+from segviz import open_dataset
+from segviz.evaluate import evaluate
+from segviz.store import ResultsStore
+from segviz.compare import compare
+from segviz.stats import bootstrap
+from segviz.conventions import miou_conventions
+from segviz.report import build_report, dataset_fingerprint
+root = sys.argv[1]
+out = {}
+def step(name, fn):
+    t, c = time.perf_counter(), time.process_time()
+    value = fn()
+    out[name] = (time.perf_counter() - t, time.process_time() - c)
+    return value
+def reset_peak():  # (Linux: VmHWM restarts from the current RSS; what follows reopen is then seen)
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+a = step("reopen model_a", lambda: evaluate(open_dataset(root, model="model_a"), store=ResultsStore()))
+b = step("reopen model_b", lambda: evaluate(open_dataset(root, model="model_b"), store=ResultsStore()))
+out["peak RSS of the reopens MB"] = peak_mb()
+reset_peak()
+step("compare (1,000 paired resamples)", lambda: compare(a, b, name_a="model_a", name_b="model_b"))
+html = step("report (build_report)", lambda: build_report(a, title="t", dataset="d", model="model_a"))
+out["report bytes"] = len(html.encode())
+step("  bootstrap (1,000)", lambda: bootstrap(a, resamples=1000))
+step("  which mIoU? (conventions)", lambda: miou_conventions(a))
+step("  dataset fingerprint", lambda: dataset_fingerprint(a))
+out["peak RSS after the reopens MB"] = peak_mb()
+out["peak RSS MB"] = max(out["peak RSS of the reopens MB"], out["peak RSS after the reopens MB"])
+print(json.dumps(out))
+"""
+
+STEPS = ("evaluate", "compare", "report", "session", "after", "change")
 
 
 def run(cmd: list[str], *, code: Path, store: Path, cwd: Path) -> dict:
@@ -119,56 +188,110 @@ def bench(n: int, codes: dict[str, Path], args) -> dict:
     work = Path(tempfile.mkdtemp(dir=args.out))
     results: dict[str, dict] = {}
     py = sys.executable
+    steps = set(args.steps)
     for name, code in sorted(codes.items(), key=lambda kv: kv[0] != "new"):  # this checkout first
-        store = args.out / f"store-{name}-{n}"
-        shutil.rmtree(store, ignore_errors=True)
         r = results[name] = {}
         ev = [py, "-m", "segviz", "evaluate", str(root), "--quiet", "--model"]
-        r["evaluate cold"] = run([*ev, "model_a"], code=code, store=store, cwd=work)
-        if name == "new":
-            run([*ev, "model_b"], code=code, store=store, cwd=work)
-        else:  # (model_b's counts as this checkout stored them: the same format)
-            new_store = args.out / f"store-new-{n}"
-            for folder in new_store.iterdir():
-                if folder.is_dir() and not (store / folder.name).exists():
-                    shutil.copytree(folder, store / folder.name)
-        r["evaluate warm"] = run([*ev, "model_a"], code=code, store=store, cwd=work)
+        store = args.store or _cold_store(r, name, code, n, args, ev, work)
+        if "evaluate" in steps:
+            r["evaluate warm"] = run([*ev, "model_a"], code=code, store=store, cwd=work)
         skip = name == "before" and args.skip_before_above and n > args.skip_before_above
         if not skip:
-            r["compare warm"] = run(
-                [py, "-m", "segviz", "compare", str(root), "--models", "model_a", "model_b", "--quiet"],
-                code=code,
-                store=store,
-                cwd=work,
-            )
-            html = work / f"report-{name}.html"
-            r["report"] = run(
-                [py, "-m", "segviz", "report", str(root), "--model", "model_a", "--out", str(html)],
-                code=code,
-                store=store,
-                cwd=work,
-            )
-            r["report"]["bytes"] = html.stat().st_size if html.exists() else None
-            session = run([py, "-c", SESSION, str(root)], code=code, store=store, cwd=work)
-            r["library session"] = session
-            if session["rc"] == 0:
-                r["session steps"] = json.loads(session["stdout"].strip().splitlines()[-1])
-        replace_one_prediction(root, 0)
-        r["one prediction changed"] = run([*ev, "model_a"], code=code, store=store, cwd=work)
-        r["after the change (warm)"] = run([*ev, "model_a"], code=code, store=store, cwd=work)
-        # the dataset as generated again: image 0's prediction back to its pool file
-        target = root / "pred" / "model_a" / "ADE_train_00000000.png"
-        target.unlink()
-        os.link(root / "pool" / "model_a-0.png", target)
+            if "compare" in steps:
+                r["compare warm"] = run(
+                    [py, "-m", "segviz", "compare", str(root), "--models", "model_a", "model_b", "--quiet"],
+                    code=code,
+                    store=store,
+                    cwd=work,
+                )
+            if "report" in steps:
+                html = work / f"report-{name}.html"
+                r["report"] = run(
+                    [py, "-m", "segviz", "report", str(root), "--model", "model_a", "--out", str(html)],
+                    code=code,
+                    store=store,
+                    cwd=work,
+                )
+                r["report"]["bytes"] = html.stat().st_size if html.exists() else None
+            _in_process(r, steps, root, code=code, store=store, cwd=work)
+        if "change" in steps and not args.store:
+            replace_one_prediction(root, 0)
+            r["one prediction changed"] = run([*ev, "model_a"], code=code, store=store, cwd=work)
+            r["after the change (warm)"] = run([*ev, "model_a"], code=code, store=store, cwd=work)
+            # the dataset as generated again: image 0's prediction back to its pool file
+            target = root / "pred" / "model_a" / "ADE_train_00000000.png"
+            target.unlink()
+            os.link(root / "pool" / "model_a-0.png", target)
     shutil.rmtree(work, ignore_errors=True)
     return {name: results[name] for name in codes if name in results}
+
+
+def _cold_store(r: dict, name: str, code: Path, n: int, args, ev: list[str], work: Path) -> Path:
+    """A fresh store for ``code``: model_a evaluated cold (timed), model_b's counts added."""
+    store = args.out / f"store-{name}-{n}"
+    shutil.rmtree(store, ignore_errors=True)
+    r["evaluate cold"] = run([*ev, "model_a"], code=code, store=store, cwd=work)
+    if name == "new":
+        run([*ev, "model_b"], code=code, store=store, cwd=work)
+    else:  # (model_b's counts as this checkout stored them: the same format)
+        new_store = args.out / f"store-new-{n}"
+        for folder in new_store.iterdir():
+            if folder.is_dir() and not (store / folder.name).exists():
+                shutil.copytree(folder, store / folder.name)
+    return store
+
+
+def _in_process(r: dict, steps: set[str], root: Path, *, code: Path, store: Path, cwd: Path) -> None:
+    """The library session and the after-reopen steps, each in a fresh process."""
+    for key, script in (("session", SESSION), ("after", AFTER_REOPEN)):
+        if key not in steps:
+            continue
+        label = "library session" if key == "session" else "after reopen (one process)"
+        done = r[label] = run([sys.executable, "-c", script, str(root)], code=code, store=store, cwd=cwd)
+        if done["rc"] == 0:
+            r[f"{key} steps"] = json.loads(done["stdout"].strip().splitlines()[-1])
+
+
+def _step_table(results: dict, kind: str, title: str) -> list[str]:
+    """The in-process steps of one kind (wall / CPU per code), their peak RSS (and report size)."""
+    lines: list[str] = []
+    sub = [c for c in results if f"{kind} steps" in results[c]]
+    if not sub:
+        return []
+    lines += ["", f"| {title} | " + " | ".join(f"{c}: wall / CPU" for c in sub) + " |"]
+    lines.append("|---|" + "---|" * len(sub))
+    keys = [
+        k
+        for k in results[sub[-1]][f"{kind} steps"]
+        if not isinstance(results[sub[-1]][f"{kind} steps"][k], float | int)
+    ]
+    for k in keys:
+        row = []
+        for c in sub:
+            v = results[c][f"{kind} steps"].get(k)
+            row.append(f"{v[0]:.2f} s / {v[1]:.2f} s" if v else "–")
+        lines.append(f"| {k} | " + " | ".join(row) + " |")
+    if "report bytes" in results[sub[-1]][f"{kind} steps"]:
+        lines.append(
+            "| report size | "
+            + " | ".join(f"{results[c][f'{kind} steps'].get('report bytes', 0) / 1e6:.2f} MB" for c in sub)
+            + " |"
+        )
+    for label, key in (
+        ("peak RSS", "peak RSS MB"),
+        ("... during the two reopens", "peak RSS of the reopens MB"),
+        ("... after them (the steps above, both models held)", "peak RSS after the reopens MB"),
+    ):
+        cells = [results[c][f"{kind} steps"].get(key) for c in sub]
+        lines.append(f"| {label} | " + " | ".join(f"{v:,.0f} MB" if v else "–" for v in cells) + " |")
+    return lines
 
 
 def table(n: int, results: dict) -> str:
     names = list(results)
     steps = []
     for r in results.values():
-        steps += [s for s in r if s not in steps and s != "session steps"]
+        steps += [s for s in r if s not in steps and not s.endswith(" steps")]
     lines = [
         f"### {n:,} images",
         "",
@@ -190,22 +313,8 @@ def table(n: int, results: dict) -> str:
             a, b = (results[c][s]["cpu"] for c in names)
             ratio = f"{a / b:.1f}x" if b else ""
         lines.append(f"| {s} | " + " | ".join(cells) + f" | {ratio} |")
-    sub = [c for c in names if "session steps" in results[c]]
-    if sub:
-        lines += ["", "| library session step | " + " | ".join(f"{c}: wall / CPU" for c in sub) + " |"]
-        lines.append("|---|" + "---|" * len(sub))
-        keys = [k for k in results[sub[-1]]["session steps"] if k != "peak RSS MB"]
-        for k in keys:
-            row = []
-            for c in sub:
-                v = results[c]["session steps"].get(k)
-                row.append(f"{v[0]:.2f} s / {v[1]:.2f} s" if v else "–")
-            lines.append(f"| {k} | " + " | ".join(row) + " |")
-        lines.append(
-            "| peak RSS | "
-            + " | ".join(f"{results[c]['session steps']['peak RSS MB']:,.0f} MB" for c in sub)
-            + " |"
-        )
+    for kind, title in (("session", "library session step"), ("after", "after reopen step")):
+        lines += _step_table(results, kind, title)
     return "\n".join(lines)
 
 
@@ -217,11 +326,25 @@ def main() -> None:
     parser.add_argument("--before", default=BEFORE, help=f"earlier git revision (default {BEFORE})")
     parser.add_argument("--no-before", action="store_true", help="this checkout only")
     parser.add_argument("--skip-before-above", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        help="a warm results store of both models (no cold evaluation; the dataset is only read)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=lambda v: [x for x in v.split(",") if x],
+        default=list(STEPS),
+        help=f"comma-separated steps to run, of {','.join(STEPS)} (default all)",
+    )
     args = parser.parse_args()
     args.out = args.out.resolve()
     if args.out.is_relative_to(REPO):
         parser.error("--out must be outside the repository")
     args.out.mkdir(parents=True, exist_ok=True)
+    unknown = set(args.steps) - set(STEPS)
+    if unknown:
+        parser.error(f"--steps: unknown {', '.join(sorted(unknown))} (known: {', '.join(STEPS)})")
     codes = {} if args.no_before else {"before": export(args.before, args.out)}
     codes["new"] = REPO
     print(

@@ -8,7 +8,7 @@ have (matched by name). "Significant" means the paired-bootstrap interval of the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,8 @@ class Comparison:
     name_a: str
     name_b: str
     paired: PairedResult
+    #: the per-image list, computed once (:meth:`image_frame` returns copies of it)
+    _images: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def summary_frame(self) -> pd.DataFrame:
         """One row per summary metric: a, b, delta (b − a), low, high, significant."""
@@ -83,8 +85,15 @@ class Comparison:
         )
 
     def image_frame(self) -> pd.DataFrame:
-        """One row per shared image: mIoU and PA of both models and the mIoU delta, biggest gain first."""
-        fa, fb = self.a.image_frame(), self.b.image_frame()
+        """One row per shared image: mIoU and PA of both models and the mIoU delta, biggest gain first.
+        Computed once per comparison (the gains and losses, the JSON and the text all read it); each
+        call returns a copy."""
+        if "frame" not in self._images:
+            self._images["frame"] = self._image_frame()
+        return self._images["frame"].copy()
+
+    def _image_frame(self) -> pd.DataFrame:
+        fa, fb = self.a.image_frame(per_class=False), self.b.image_frame(per_class=False)
         frame = pd.DataFrame(
             {
                 "image": np.arange(self.a.num_images),

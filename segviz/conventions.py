@@ -32,7 +32,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -78,6 +78,58 @@ class Convention:
 
 
 # ---------------------------------------------------------------------- the rules, from counts
+# Each rule is two steps, so that it can run a block of images at a time (bounded memory at any N):
+# ``part`` of one block of per-image counts (B, K), then ``combine`` of every block's part, in image
+# order. A rule's public function is the same two steps over one block: one home per rule.
+def _totals(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> Counts:
+    """Part of a dataset rule: the block's counts summed over its images, (K,) each."""
+    return tp.sum(axis=0), gt.sum(axis=0), pred.sum(axis=0)
+
+
+def _summed(parts: list[Counts]) -> Counts:
+    """The blocks' totals added up (exact: integer counts)."""
+    tp, gt, pred = parts[0]
+    for more in parts[1:]:
+        tp, gt, pred = tp + more[0], gt + more[1], pred + more[2]
+    return tp, gt, pred
+
+
+def _union_mean_of(parts: list[Counts]) -> tuple[float, int]:
+    every = metrics.from_counts(*_summed(parts))
+    return float(every["mean_iou"]), int(every["mean_iou_classes"])
+
+
+def _gt_mean_of(parts: list[Counts]) -> tuple[float, int]:
+    tp, gt, pred = _summed(parts)
+    return _mean_over(metrics.iou(tp, gt, pred), gt > 0)
+
+
+def _defined_ious(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Part of the pooled rule: the defined (image, class) IoUs in row-major order, and which
+    classes have one."""
+    iou = metrics.iou(tp, gt, pred)
+    defined = ~np.isnan(iou)
+    return iou[defined], defined.any(axis=0)
+
+
+def _pooled_mean_of(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, int]:
+    values = np.concatenate([v for v, _ in parts])
+    value, _ = _mean_over(values, np.ones(len(values), dtype=bool))
+    return value, int(np.logical_or.reduce([c for _, c in parts]).sum())
+
+
+def _image_mious(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Part of the image-mean rule: each image's mIoU (B,), and which classes have an IoU."""
+    iou = metrics.iou(tp, gt, pred)  # (from_counts' mean_iou, without its other metrics)
+    return metrics.mean_defined(iou)[0], (~np.isnan(iou)).any(axis=0)  # Evaluation.image_frame's mean_iou
+
+
+def _image_mean_of(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, int]:
+    mious = np.concatenate([m for m, _ in parts])
+    value, _ = _mean_over(mious, ~np.isnan(mious))
+    return value, int(np.logical_or.reduce([c for _, c in parts]).sum())
+
+
 def dataset_union_mean(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[float, int]:
     """Counts summed over images; mean IoU over classes with a non-empty union.
 
@@ -85,8 +137,7 @@ def dataset_union_mean(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tupl
         >>> dataset_union_mean(np.array([[3, 0]]), np.array([[4, 0]]), np.array([[3, 1]]))
         (0.375, 2)
     """
-    every = metrics.from_counts(tp.sum(axis=0), gt.sum(axis=0), pred.sum(axis=0))
-    return float(every["mean_iou"]), int(every["mean_iou_classes"])
+    return _union_mean_of([_totals(tp, gt, pred)])
 
 
 def dataset_gt_mean(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[float, int]:
@@ -96,9 +147,7 @@ def dataset_gt_mean(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[f
         >>> dataset_gt_mean(np.array([[3, 0]]), np.array([[4, 0]]), np.array([[3, 1]]))
         (0.75, 1)
     """
-    tp, gt, pred = tp.sum(axis=0), gt.sum(axis=0), pred.sum(axis=0)
-    iou = metrics.iou(tp, gt, pred)
-    return _mean_over(iou, gt > 0)
+    return _gt_mean_of([_totals(tp, gt, pred)])
 
 
 def pooled_image_class_mean(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[float, int]:
@@ -109,10 +158,7 @@ def pooled_image_class_mean(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) ->
         >>> pooled_image_class_mean(tp, gt, pred)                  # (1 + 0 + 0.5) / 3
         (0.5, 2)
     """
-    iou = metrics.iou(tp, gt, pred)
-    defined = ~np.isnan(iou)
-    value, _ = _mean_over(iou.ravel(), defined.ravel())
-    return value, int(defined.any(axis=0).sum())
+    return _pooled_mean_of([_defined_ious(tp, gt, pred)])
 
 
 def image_mean_of_means(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tuple[float, int]:
@@ -123,9 +169,16 @@ def image_mean_of_means(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> tup
         >>> image_mean_of_means(tp, gt, pred)                      # ((1 + 0) / 2 + 0.5) / 2
         (0.5, 2)
     """
-    per_image = metrics.from_counts(tp, gt, pred)  # the mean_iou column of Evaluation.image_frame
-    value, _ = _mean_over(per_image["mean_iou"], ~np.isnan(per_image["mean_iou"]))
-    return value, int((~np.isnan(per_image["iou"])).any(axis=0).sum())
+    return _image_mean_of([_image_mious(tp, gt, pred)])
+
+
+#: Each rule's two steps: (part of a block of images, combine of the parts in image order).
+_BLOCKWISE: dict[Rule, tuple[Callable, Callable]] = {
+    dataset_union_mean: (_totals, _union_mean_of),
+    dataset_gt_mean: (_totals, _gt_mean_of),
+    pooled_image_class_mean: (_defined_ious, _pooled_mean_of),
+    image_mean_of_means: (_image_mious, _image_mean_of),
+}
 
 
 def _mean_over(values: np.ndarray, counted: np.ndarray) -> tuple[float, int]:
@@ -291,8 +344,9 @@ CONVENTIONS: tuple[_Spec, ...] = (
 def miou_conventions(evaluation: Evaluation) -> list[Convention]:
     """The mIoU each tool of :data:`CONVENTIONS` would report for ``evaluation``'s masks.
 
-    Computed from the per-image counts (:meth:`Evaluation.image_counts`, (N, K) each); the first
-    entry is segviz's own and equals ``evaluation.summary()["mean_iou"]``.
+    Computed from the per-image counts (:meth:`Evaluation.image_count_matrix`), a block of images at
+    a time (memory ~ a block, never (N, K)); the values are those of the rules on the whole (N, K)
+    counts, bit for bit. The first entry is segviz's own and equals ``evaluation.summary()["mean_iou"]``.
 
     Example:
         >>> from segviz.stats import _example_evaluation
@@ -300,8 +354,16 @@ def miou_conventions(evaluation: Evaluation) -> list[Convention]:
         >>> round(by_key["segviz"].value, 4), round(by_key["image_mean"].value, 4)
         (0.6946, 0.7018)
     """
-    counts = evaluation.image_counts()
-    return [_convention(spec, counts) for spec in CONVENTIONS]
+    parts: dict[Callable, list] = {part: [] for part, _ in _BLOCKWISE.values()}
+    for block in _count_blocks(evaluation):
+        for part, found in parts.items():
+            found.append(part(*block))
+    out = []
+    for spec in CONVENTIONS:
+        part, combine = _BLOCKWISE[spec.compute]
+        value, n = combine(parts[part])
+        out.append(Convention(spec.key, spec.tool, spec.rule, value, n, spec.source, spec.caveats))
+    return out
 
 
 def conventions_frame(evaluation: Evaluation) -> pd.DataFrame:
@@ -335,6 +397,17 @@ def conventions_frame(evaluation: Evaluation) -> pd.DataFrame:
     )
 
 
-def _convention(spec: _Spec, counts: Counts) -> Convention:
-    value, n = spec.compute(*counts)
-    return Convention(spec.key, spec.tool, spec.rule, value, n, spec.source, spec.caveats)
+#: Cells (images x classes) of one block of :func:`_count_blocks` (4 MB per int64 array).
+_BLOCK_CELLS = 1 << 19
+
+
+def _count_blocks(evaluation: Evaluation) -> Iterator[Counts]:
+    """Dense (TP, GT, PRED) blocks of consecutive images, (B, K) int64 each, from the sparse
+    per-image aggregates (:meth:`Evaluation.image_count_matrix`): never the whole (N, K) at once.
+    One empty block when there is no image (the rules then say "undefined")."""
+    k = evaluation.table.num_classes
+    matrix = evaluation.image_count_matrix()
+    step = max(1, _BLOCK_CELLS // max(k, 1))
+    for lo in range(0, max(matrix.shape[0], 1), step):
+        dense = matrix[lo : lo + step].toarray()
+        yield dense[:, :k], dense[:, k : 2 * k], dense[:, 2 * k :]

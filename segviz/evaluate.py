@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -276,62 +277,77 @@ class Evaluation:
             [[30, 15, 35, 15, 30, 20], [20, 16, 20, 30, 30, 16]]
         """
         if "matrix" not in self._cache:
-            import scipy.sparse as sp
-
-            n, k = self.num_images, self.table.num_classes
-            img, g, p, c = self.image_rows.T
-            diag, valid = g == p, p < k
-            rows = np.concatenate([img[diag], img, img[valid]])
-            cols = np.concatenate([g[diag], k + g, 2 * k + p[valid]])
-            vals = np.concatenate([c[diag], c, c[valid]])
-            matrix = sp.csr_matrix((vals, (rows, cols)), shape=(n, 3 * k), dtype=np.int64)
-            matrix.sum_duplicates()  # (csr_matrix sums repeated cells; this also sorts them)
-            self._cache["matrix"] = matrix
+            self._cache["matrix"] = _count_matrix(self.image_rows, self.num_images, self.table.num_classes)
         return self._cache["matrix"]
 
     def image_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(TP, GT, PRED) per image and class, each dense int64 (N, K); for large N prefer the sparse
-        :meth:`image_count_matrix`."""
+        """(TP, GT, PRED) per image and class, three dense int64 (N, K) arrays (each its own: keeping
+        one does not keep the others); for large N prefer the sparse :meth:`image_count_matrix`."""
         k = self.table.num_classes
-        dense = self.image_count_matrix().toarray()
-        return dense[:, :k], dense[:, k : 2 * k], dense[:, 2 * k :]
+        m = self.image_count_matrix()
+        # three arrays, not views of one (N, 3K): a caller that keeps GT only keeps N x K
+        return tuple(m[:, j * k : (j + 1) * k].toarray() for j in range(3))  # type: ignore[return-value]
 
-    def image_frame(self) -> pd.DataFrame:
-        """Per-image table: name, pixel_accuracy, mean_iou, then one ``iou:<class>`` column per class,
-        each computed from that image's own confusion matrix."""
+    def image_frame(self, *, per_class: bool = True) -> pd.DataFrame:
+        """Per-image table: name, pixel_accuracy, mean_iou, ignored_pixels, invalid_pred_pixels, then
+        (``per_class=True``, the default) one ``iou:<class>`` column per class, each computed from
+        that image's own confusion matrix. ``per_class=False`` leaves the N x K IoU columns out (the
+        other columns are the same numbers): what a ranking or a list of images needs.
+
+        Example:
+            >>> from segviz.stats import _example_evaluation
+            >>> _example_evaluation().image_frame(per_class=False).columns.tolist()
+            ['name', 'pixel_accuracy', 'mean_iou', 'ignored_pixels', 'invalid_pred_pixels']
+        """
         import pandas as pd
 
-        pa, miou, iou = self._image_metrics()
+        pa, miou, iou = self._image_metrics(per_class=per_class)
         frame = pd.DataFrame(
             {
                 "name": self.names,
                 "pixel_accuracy": pa,
                 "mean_iou": miou,
                 "ignored_pixels": self.ignored_per_image,
-                "invalid_pred_pixels": np.bincount(
-                    self.image_rows[:, 0],
-                    weights=np.where(
-                        self.image_rows[:, 2] == self.table.num_classes, self.image_rows[:, 3], 0
-                    ),
-                    minlength=self.num_images,
-                ).astype(np.int64),
+                "invalid_pred_pixels": self._invalid_per_image(),
             }
         )
-        per_class = pd.DataFrame(iou, columns=[f"iou:{n}" for n in self.table.names])
-        return pd.concat([frame, per_class], axis=1)
+        if iou is None:
+            return frame
+        # the (N, K) IoUs become the frame's one float block as they are (no copy, no concat: a
+        # copy of N x K floats is 120 MB at 100,000 images), the five columns inserted before them
+        out = pd.DataFrame(iou, columns=[f"iou:{n}" for n in self.table.names], copy=False)
+        for position, column in enumerate(frame.columns):
+            out.insert(position, column, frame[column].to_numpy())
+        return out
 
-    def _image_metrics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per image: pixel accuracy (N,), mIoU (N,) and per-class IoU (N, K), float64, NaN =
-        undefined, from the sparse aggregates (O(entries), no Python loop)."""
+    def _invalid_per_image(self) -> np.ndarray:
+        """Invalid predicted pixels per image, int64 (N,), from the rows with pred == K only."""
+        invalid = self.image_rows[self.image_rows[:, 2] == self.table.num_classes]
+        return np.rint(np.bincount(invalid[:, 0], weights=invalid[:, 3], minlength=self.num_images)).astype(
+            np.int64
+        )
+
+    def _image_metrics(self, *, per_class: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Per image: pixel accuracy (N,), mIoU (N,) and per-class IoU (N, K) (None unless
+        ``per_class``), float64, NaN = undefined, from the sparse aggregates (O(entries), no Python
+        loop over images). The IoUs are built a block of images at a time (each image's mIoU is a
+        sum over its own row, the same floats whatever the block), so without ``per_class`` memory
+        stays ~ one block, never N x K."""
         n, k = self.num_images, self.table.num_classes
         m = self.image_count_matrix()
-        img = np.repeat(np.arange(n), np.diff(m.indptr))
-        col, val = m.indices, m.data
-        tp_sum = np.bincount(img[col < k], weights=val[col < k], minlength=n)
-        in_gt = (col >= k) & (col < 2 * k)
-        gt_sum = np.bincount(img[in_gt], weights=val[in_gt], minlength=n)
-        iou = _sparse_iou(m, n, k)
-        return metrics.divide(tp_sum, gt_sum), metrics.mean_defined(iou)[0], iou
+        # (row sums of the TP and GT blocks: exact integers, the same floats as a float sum)
+        tp_sum = np.asarray(m[:, :k].sum(axis=1), dtype=np.float64).ravel()
+        gt_sum = np.asarray(m[:, k : 2 * k].sum(axis=1), dtype=np.float64).ravel()
+        miou = np.empty(n)
+        iou = np.empty((n, k)) if per_class else None
+        step = max(1, _BLOCK_CELLS // max(k, 1))
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
+            block = _sparse_iou(m[lo:hi], hi - lo, k)
+            miou[lo:hi] = metrics.mean_defined(block)[0]
+            if iou is not None:
+                iou[lo:hi] = block
+        return metrics.divide(tp_sum, gt_sum), miou, iou
 
     def images_for_cell(self, gt_index: int, pred_index: int) -> pd.DataFrame:
         """Images where ground-truth class ``gt_index`` was predicted as ``pred_index`` (K = invalid),
@@ -355,10 +371,15 @@ class Evaluation:
 
     def subset(self, indices: Iterable[int]) -> Evaluation:
         """The evaluation restricted to some images, in the order given (re-aggregated from the
-        sparse rows)."""
-        idx = np.asarray([int(i) for i in indices], dtype=np.int64)
+        sparse rows; every image in its order shares the arrays and aggregates instead)."""
+        if isinstance(indices, np.ndarray) and indices.dtype.kind in "iu":
+            idx = indices.astype(np.int64).ravel()
+        else:
+            idx = np.asarray([int(i) for i in indices], dtype=np.int64)
         if len(np.unique(idx)) != len(idx):
             raise ValueError("subset: indices must be unique")
+        if len(idx) == self.num_images and bool((idx == np.arange(len(idx))).all()):
+            return self._same_images()
         remap = np.full(self.num_images, -1, dtype=np.int64)
         remap[idx] = np.arange(len(idx))
         rows = self.image_rows[remap[self.image_rows[:, 0]] >= 0]
@@ -377,12 +398,28 @@ class Evaluation:
             out._cache["matrix"] = self._cache["matrix"][idx]
         return out
 
+    def _same_images(self) -> Evaluation:
+        """:meth:`subset` of every image in order: a new evaluation sharing the (read-only) arrays
+        and the computed aggregates, nothing re-aggregated."""
+        out = Evaluation(
+            table=self.table,
+            names=list(self.names),
+            pairs=list(self.pairs),
+            confusion=self.confusion,
+            image_rows=self.image_rows,
+            ignored_per_image=self.ignored_per_image,
+            skipped=list(self.skipped),
+            warnings=list(self.warnings),
+        )
+        out._cache.update(self._cache)
+        return out
+
     # ------------------------------------------------------------------ export
     def to_dict(self) -> dict:
         """The JSON contract of ``segviz evaluate --json`` (undefined values as None)."""
         s = self.summary()
         classes = self.class_frame()
-        pa, miou, _ = self._image_metrics()  # (not the whole per-image table: two columns of it)
+        pa, miou, _ = self._image_metrics(per_class=False)  # (two columns of the per-image table)
         return {
             "num_images": self.num_images,
             **{m: _clean(s[m]) for m in metrics.SUMMARY_METRICS},
@@ -474,6 +511,54 @@ def fold(
         skipped=skipped,
         warnings=warnings,
     )
+
+
+#: Cells of one block of images: images x 3K of :func:`_count_matrix` (16 MB of float64 sums),
+#: images x K of the per-image IoUs (:meth:`Evaluation._image_metrics`).
+_BLOCK_CELLS = 1 << 21
+
+
+def _count_matrix(rows: np.ndarray, n: int, k: int):
+    """The (N, 3K) ``[TP | GT | PRED]`` CSR matrix of per-image aggregates of the sparse rows
+    (image, gt, pred, count), int64, canonical (sorted column indices, no duplicates, no stored
+    zero).
+
+    A block of images at a time: each row is added to its flat (image, column) cell of a dense
+    block with ``np.bincount`` (no sort of the rows; exact: integer sums far below 2**53), and the
+    block's stored cells are taken in (image, column) order. Memory ~ :data:`_BLOCK_CELLS` cells.
+    """
+    import scipy.sparse as sp
+
+    width = 3 * k
+    img = rows[:, 0]
+    if len(img) > 1 and not bool((img[1:] >= img[:-1]).all()):  # (a subset in another order)
+        rows = rows[np.argsort(img, kind="stable")]
+        img = rows[:, 0]
+    g, p, c = rows[:, 1], rows[:, 2], rows[:, 3]
+    step = max(1, _BLOCK_CELLS // max(width, 1))
+    # (scipy's own choice of index type: int32 while the cells and columns fit; no later copy)
+    index_dtype = np.int32 if max(len(rows) * 3, width) < 2**31 else np.int64
+    bounds = np.searchsorted(img, np.arange(0, n + step, step).clip(max=n))
+    indices, data, per_image = [], [], np.zeros(n, dtype=np.int64)
+    for block, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        first = block * step
+        size = min(step, n - first)
+        local = (img[lo:hi] - first) * width
+        gb, pb, cb = g[lo:hi], p[lo:hi], c[lo:hi]
+        diag, valid = gb == pb, pb < k
+        cells = np.concatenate([local[diag] + gb[diag], local + k + gb, local[valid] + 2 * k + pb[valid]])
+        values = np.concatenate([cb[diag], cb, cb[valid]])
+        sums = np.bincount(cells, weights=values, minlength=size * width)
+        stored = np.flatnonzero(sums)
+        sums = sums[stored]
+        image, column = np.divmod(stored, width)
+        indices.append(column.astype(index_dtype))
+        data.append(np.rint(sums).astype(np.int64))
+        per_image[first : first + size] = np.bincount(image, minlength=size)
+    indptr = np.concatenate([[0], np.cumsum(per_image)]).astype(index_dtype)
+    indices = np.concatenate(indices) if indices else np.zeros(0, dtype=index_dtype)
+    data = np.concatenate(data) if data else np.zeros(0, dtype=np.int64)
+    return sp.csr_matrix((data, indices, indptr), shape=(n, width))
 
 
 def _sparse_iou(m, n: int, k: int) -> np.ndarray:

@@ -172,3 +172,21 @@ def test_gains_and_losses_on_real_data(shared_data, folder, model_a, model_b, im
         assert losses_line.endswith("no image got worse") and " -" not in gains_line
     else:
         assert gains_line.endswith("no image improved") and " +" not in losses_line
+
+
+def test_image_list_is_computed_once_and_each_caller_gets_its_own_copy(two_models):
+    """Issue #17: the per-image list is built once per comparison (gains and losses, JSON and text
+    all read it); a caller changing its copy changes nothing for the next one."""
+    a = evaluate(open_dataset(two_models, model="m1"))
+    b = evaluate(open_dataset(two_models, model="m2"))
+    c = compare(a, b, resamples=50)
+    first = c.image_frame()
+    # a: m1 class 0 IoU 0, class 1 2/4; m2 exact. c (255 ignored): class 0 1/2, class 2 1/2
+    by_hand = {"a": ((0 + 0.5) / 2, 1.0), "b": (1.0, 1.0), "c": (0.5, 0.5)}
+    for row in first.itertuples(index=False):  # mIoU of each image from its own masks
+        assert (row.miou_a, row.miou_b) == pytest.approx(by_hand[row.name])
+    first.loc[:, "delta"] = -1.0
+    again = c.image_frame()
+    assert again is not first and (again["delta"] != -1.0).all()
+    assert again["name"].tolist()[0] == "a"  # biggest gain first
+    assert c.to_dict()["images"][0]["name"] == "a"

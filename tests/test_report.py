@@ -186,6 +186,52 @@ def test_fingerprint_covers_ground_truth_and_predictions_not_photos(tiny_dataset
     assert dataset_fingerprint(ev) != before
 
 
+def brute_force_fingerprint(paths: list[str]) -> str:
+    """The fingerprint's definition written out: SHA-256 over the sorted (path relative to the
+    files' common folder, size, mtime_ns) lines, each file once."""
+    import hashlib
+
+    files = sorted({os.path.abspath(p) for p in paths})
+    root = os.path.commonpath([os.path.dirname(f) for f in files])
+    lines = sorted(
+        (os.path.relpath(f, root).replace(os.sep, "/"), os.stat(f).st_size, os.stat(f).st_mtime_ns)
+        for f in files
+    )
+    return hashlib.sha256("".join(f"{r}\t{s}\t{m}\n" for r, s, m in lines).encode()).hexdigest()
+
+
+def test_fingerprint_equals_its_definition_for_relative_nested_and_shared_paths(tmp_path, monkeypatch):
+    """Issue #17 computes absolute and relative paths once per folder: the same value as per file,
+    for paths written relative to the working folder, with "." and ".." in them, in nested folders,
+    and a file shared by two pairs (counted once)."""
+    from segviz.classes import ClassTable
+    from segviz.dataset import Pair
+    from segviz.evaluate import Evaluation
+    from segviz.report.fingerprint import mask_root
+
+    for rel in ("gt/x/a.png", "gt/x/b.png", "gt/y/c.png", "pred/m/a.png", "pred/m/b.png", "pred/m/c.png"):
+        save_mask(tmp_path / "d" / rel, np.full((3, 4), len(rel), dtype=np.uint8))
+    monkeypatch.chdir(tmp_path)
+    pairs = [
+        Pair("a", Path("d/gt/x/a.png"), Path("d/pred/m/a.png")),
+        Pair("b", Path("d/gt/x/../x/b.png"), "d/./pred/m/b.png"),
+        Pair("c", Path("d/gt/y/c.png"), Path("d/pred/m/c.png")),
+        Pair("c2", Path("d/gt/y/c.png"), Path("d/pred/m/c.png")),
+    ]
+    ev = Evaluation(
+        ClassTable.generated([0]),
+        [p.name for p in pairs],
+        pairs,
+        np.zeros((1, 2), dtype=np.int64),
+        np.zeros((0, 4), dtype=np.int64),
+        np.zeros(len(pairs), dtype=np.int64),
+    )
+    paths = [str(p) for pair in pairs for p in (pair.gt_path, pair.pred_path)]
+    assert dataset_fingerprint(ev) == brute_force_fingerprint(paths)
+    assert mask_root(ev) == str(tmp_path / "d")
+    assert dataset_fingerprint(ev, root=mask_root(ev)) == dataset_fingerprint(ev)
+
+
 # ---------------------------------------------------------------------- contents
 def test_report_is_one_self_contained_document(sample_html: str):
     assert sample_html.startswith("<!DOCTYPE html>")
@@ -319,6 +365,31 @@ def test_report_of_no_image_at_all(tiny):
     assert "No image was evaluated" in html
     assert ">n/a</div>" in html
     assert _external_references(html) == []
+
+
+def test_lists_of_samples_are_capped_so_the_size_does_not_grow_with_the_dataset(tiny):
+    """Issue #17: 100,000 skipped or warned samples must not make a 100,000-row report; the first
+    LISTED_SAMPLES are named, then one line says how many more and where they all are."""
+    from segviz.dataset import Problem
+    from segviz.report.sections import LISTED_SAMPLES, problems_html
+
+    def report(n: int) -> str:
+        skipped = [Problem(f"skip{i:05d}", f"gt/skip{i:05d}.png: unreadable") for i in range(n)]
+        warned = [Problem(f"warn{i:05d}", f"images/warn{i:05d}.jpg: photo unreadable") for i in range(n)]
+        return problems_html(fold([], tiny.table, skipped=skipped, warnings=warned))
+
+    few, many, more = report(LISTED_SAMPLES), report(LISTED_SAMPLES + 7), report(3 * LISTED_SAMPLES)
+    assert "more, not listed here" not in few and f"skip{LISTED_SAMPLES - 1:05d}" in few
+    assert f"all {LISTED_SAMPLES:,} samples" in few
+    assert many.count("… and 7 more, not listed here") == 2  # the skipped table and the warned names
+    assert f"skip{LISTED_SAMPLES - 1:05d}" in many and f"skip{LISTED_SAMPLES:05d}" not in many
+    assert f"warn{LISTED_SAMPLES - 1:05d}" in many and f"warn{LISTED_SAMPLES:05d}" not in many
+    assert (
+        f"the first {LISTED_SAMPLES:,} samples" in many
+        and "segviz evaluate --json</code> names every one" in many
+    )
+    assert f"{LISTED_SAMPLES + 7} samples could not be evaluated" in many  # the counts stay whole
+    assert abs(len(more) - len(many)) < 100  # the same size, whatever the number of samples
 
 
 # ---------------------------------------------------------------------- in a browser

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -287,3 +288,118 @@ def test_to_dict_images_are_the_per_image_table_columns():
     for key in ("pixel_accuracy", "mean_iou"):
         expected = [None if np.isnan(v) else v for v in frame[key]]
         assert [x[key] for x in got] == expected
+
+
+# ---------------------------------------------------------------------- after reopen, by blocks (#17)
+EVALUATE_MODULE = sys.modules[evaluate.__module__]  # (segviz.evaluate: the package exports the function)
+
+
+def coo_count_matrix(ev):
+    """The (N, 3K) [TP | GT | PRED] aggregates built the way they were before issue #17's blocks:
+    scipy's COO -> CSR (sort and sum of duplicates), an independent construction."""
+    import scipy.sparse as sp
+
+    n, k = ev.num_images, ev.table.num_classes
+    img, g, p, c = ev.image_rows.T
+    diag, valid = g == p, p < k
+    rows = np.concatenate([img[diag], img, img[valid]])
+    cols = np.concatenate([g[diag], k + g, 2 * k + p[valid]])
+    vals = np.concatenate([c[diag], c, c[valid]])
+    matrix = sp.csr_matrix((vals, (rows, cols)), shape=(n, 3 * k), dtype=np.int64)
+    matrix.sum_duplicates()
+    return matrix
+
+
+@pytest.mark.parametrize("block_images", [1, 3, 1000])
+def test_count_matrix_by_blocks_equals_the_coo_construction(monkeypatch, block_images):
+    """Blocks of 1, 3 or all images; rows in image order and (a subset) in any order."""
+    ev = random_evaluation(6, n=30)
+    ev.pairs = list(range(ev.num_images))  # (stand-ins: subset only reorders them)
+    monkeypatch.setattr(EVALUATE_MODULE, "_BLOCK_CELLS", block_images * 3 * ev.table.num_classes)
+    shuffled = ev.subset([int(i) for i in np.random.default_rng(1).permutation(ev.num_images)])
+    for e in (ev, shuffled):
+        got, expected = e.image_count_matrix(), coo_count_matrix(e)
+        assert got.has_canonical_format and got.dtype == np.int64
+        assert got.indptr.tolist() == expected.indptr.tolist()
+        assert got.indices.tolist() == expected.indices.tolist()
+        assert got.data.tolist() == expected.data.tolist()
+    empty = evaluation_from_rows(np.zeros((0, 4)), 4, names=[])
+    assert empty.image_count_matrix().shape == (0, 12)
+
+
+@pytest.mark.parametrize("block_images", [1, 4])
+def test_image_table_by_blocks_is_bit_for_bit_the_whole_table(monkeypatch, block_images):
+    ev = random_evaluation(7, n=25)
+    whole = ev.image_frame()
+    small = random_evaluation(7, n=25)
+    monkeypatch.setattr(EVALUATE_MODULE, "_BLOCK_CELLS", block_images * ev.table.num_classes)
+    blocks = small.image_frame()
+    assert blocks.equals(whole)  # same floats (NaN where undefined), not merely close
+    short = small.image_frame(per_class=False)
+    assert short.columns.tolist() == [
+        "name",
+        "pixel_accuracy",
+        "mean_iou",
+        "ignored_pixels",
+        "invalid_pred_pixels",
+    ]
+    assert short.equals(whole[short.columns])
+    miou = slow_image_frame(small)[2]
+    np.testing.assert_array_equal(short["mean_iou"].to_numpy(), miou)
+
+
+def test_subset_of_every_image_in_order_shares_the_aggregates():
+    ev = random_evaluation(8)
+    ev.pairs = list(range(ev.num_images))
+    matrix = ev.image_count_matrix()
+    same = ev.subset(range(ev.num_images))
+    assert same.image_count_matrix() is matrix  # nothing re-aggregated
+    assert same.names == ev.names and same.names is not ev.names
+    assert same.confusion.tolist() == ev.confusion.tolist()
+    assert same.image_frame().equals(ev.image_frame())
+    as_array = ev.subset(np.arange(ev.num_images))
+    assert as_array.image_count_matrix() is matrix
+    reordered = ev.subset(np.arange(ev.num_images)[::-1])  # any other order: re-aggregated
+    assert reordered.names == ev.names[::-1]
+    with pytest.raises(ValueError, match="indices must be unique"):
+        ev.subset(np.array([1, 1]))
+
+
+def test_matching_equal_names_gives_what_the_name_lookup_gives():
+    from segviz.stats import match_images
+
+    a = random_evaluation(9, n=12)
+    b = random_evaluation(10, n=12)
+    b.pairs = list(range(b.num_images))
+    in_a, in_b, only_a, only_b = match_images(a, b)  # the same names in the same order
+    assert in_a.tolist() == in_b.tolist() == list(range(12)) and only_a == only_b == ()
+    shuffled = b.subset([int(i) for i in np.random.default_rng(2).permutation(12)])
+    in_a, in_b, _, _ = match_images(a, shuffled)
+    assert [shuffled.names[j] for j in in_b] == [a.names[i] for i in in_a] == a.names
+
+
+@pytest.mark.parametrize("block_images", [1, 5])
+def test_conventions_by_blocks_equal_the_rules_on_the_whole_counts(monkeypatch, block_images):
+    """Which mIoU? computed a block of images at a time: exactly (==) each rule applied to the
+    dense (N, K) counts at once."""
+    from segviz import conventions
+
+    ev = random_evaluation(11, n=33)
+    monkeypatch.setattr(conventions, "_BLOCK_CELLS", block_images * ev.table.num_classes)
+    counts = dense_counts(ev)
+    got = conventions.miou_conventions(ev)
+    assert [c.key for c in got] == [s.key for s in conventions.CONVENTIONS]
+    for convention, spec in zip(got, conventions.CONVENTIONS, strict=True):
+        assert (convention.value, convention.classes_counted) == spec.compute(*counts)
+    assert got[0].value == ev.summary()["mean_iou"]
+    tp, gt, pred = counts  # the two per-image rules by hand
+    iou = np.array(
+        [
+            [t / (g + p - t) if g + p else np.nan for t, g, p in zip(*r, strict=True)]
+            for r in zip(tp, gt, pred, strict=True)
+        ]
+    )
+    pooled = next(c for c in got if c.key == "torchmetrics_meaniou").value
+    assert pooled == pytest.approx(np.nanmean(iou), rel=1e-12)
+    image_mean = next(c for c in got if c.key == "image_mean").value
+    assert image_mean == pytest.approx(np.nanmean(np.nanmean(iou, axis=1)), rel=1e-12)

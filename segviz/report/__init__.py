@@ -27,7 +27,7 @@ from segviz.compare import Comparison
 from segviz.evaluate import Evaluation
 from segviz.report import sections
 from segviz.report.analysis import anatomy_html, calibration_html
-from segviz.report.fingerprint import dataset_fingerprint
+from segviz.report.fingerprint import dataset_fingerprint, mask_root
 from segviz.report.markup import data_file, esc, fill, format_percent
 from segviz.report.pdf import CHROMIUM, CHROMIUM_ARGS, PRINT_WIDTH, write_pdf
 from segviz.report.sections import TABLE_ROWS
@@ -114,9 +114,10 @@ def build_report(
     if isinstance(worst, bool) or not isinstance(worst, int) or worst < 0:
         raise ValueError(f"worst must be a non-negative integer (got {worst!r})")
     boot = stats.bootstrap(evaluation, resamples=resamples, seed=seed) if evaluation.num_images else None
+    root = mask_root(evaluation)  # (once: every section that shows a path leaves it out)
     body = "\n".join(
         [
-            sections.header_html(evaluation, title=title, dataset=dataset, model=model),
+            sections.header_html(evaluation, title=title, dataset=dataset, model=model, root=root),
             sections.nav_html(worst > 0, comparison is not None),
             sections.summary_html(evaluation, boot),
             sections.weakest_html(weakest) if weakest is not None else "",
@@ -124,11 +125,11 @@ def build_report(
             sections.confusion_html(evaluation),
             calibration_html(confidence),
             anatomy_html(anatomy),
-            worst_html(evaluation, worst) if worst > 0 else "",
+            worst_html(evaluation, worst, root=root) if worst > 0 else "",
             sections.gains_losses_html(comparison) if comparison is not None else "",
             sections.conventions_html(evaluation),
-            sections.definitions_html(evaluation),
-            sections.problems_html(evaluation),
+            sections.definitions_html(evaluation, root=root),
+            sections.problems_html(evaluation, root=root),
             sections.footer_html(),
         ]
     )

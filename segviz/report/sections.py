@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from types import EllipsisType
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from segviz.conventions import miou_conventions
 from segviz.evaluate import Evaluation
 from segviz.figures import MAX_BARS, class_bar_figure, confusion_figure, default_top_n
 from segviz.problems import FIRST, group_problems
-from segviz.report.fingerprint import dataset_fingerprint, without_dataset_folder
+from segviz.report.fingerprint import FIND, dataset_fingerprint, without_dataset_folder
 from segviz.report.markup import (
     esc,
     esc_name,
@@ -51,8 +52,16 @@ _CLASS_COUNTS = {
 
 
 # ---------------------------------------------------------------------- header
-def header_html(evaluation: Evaluation, *, title: str, dataset: str, model: str | None) -> str:
-    """Title, dataset, model, counts, time, segviz version and the dataset fingerprint."""
+def header_html(
+    evaluation: Evaluation,
+    *,
+    title: str,
+    dataset: str,
+    model: str | None,
+    root: str | EllipsisType | None = FIND,
+) -> str:
+    """Title, dataset, model, counts, time, segviz version and the dataset fingerprint (``root``:
+    the masks' folder, :func:`segviz.report.fingerprint.mask_root`, found when not given)."""
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     table = evaluation.table
     items = [
@@ -62,7 +71,10 @@ def header_html(evaluation: Evaluation, *, title: str, dataset: str, model: str 
         ("Classes", f"{table.num_classes}"),
         ("Generated", generated),
         ("segviz", esc(__version__)),
-        ("Dataset fingerprint", f'<code class="hash">sha256:{dataset_fingerprint(evaluation)}</code>'),
+        (
+            "Dataset fingerprint",
+            f'<code class="hash">sha256:{dataset_fingerprint(evaluation, root=root)}</code>',
+        ),
     ]
     rows = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in items)
     return fill("header.html", title=esc(title), rows=rows)
@@ -357,8 +369,8 @@ def conventions_html(evaluation: Evaluation) -> str:
     return fill("conventions.html", rows="".join(rows))
 
 
-def definitions_html(evaluation: Evaluation) -> str:
-    """The metric definitions and the conventions segviz follows."""
+def definitions_html(evaluation: Evaluation, *, root: str | EllipsisType | None = FIND) -> str:
+    """The metric definitions and the conventions segviz follows (``root``: as for :func:`header_html`)."""
     table = evaluation.table
     defs = "".join(f"<li><code>{esc(text)}</code></li>" for text in metrics.DEFINITIONS.values())
     ignored = (
@@ -369,28 +381,44 @@ def definitions_html(evaluation: Evaluation) -> str:
         "definitions.html",
         defs=defs,
         ignored=ignored,
-        origin=without_dataset_folder(evaluation)(table.origin or "not named"),
+        origin=without_dataset_folder(evaluation, root=root)(table.origin or "not named"),
         num_classes=table.num_classes,
     )
 
 
 # ---------------------------------------------------------------------- problems
-def problems_html(evaluation: Evaluation) -> str:
-    """The skipped samples with their reasons, and the warnings grouped by kind."""
-    shown = without_dataset_folder(evaluation)
+def problems_html(evaluation: Evaluation, *, root: str | EllipsisType | None = FIND) -> str:
+    """The skipped samples with their reasons, and the warnings grouped by kind (``root``: as for
+    :func:`header_html`)."""
+    shown = without_dataset_folder(evaluation, root=root)
     if evaluation.skipped:
         rows = "".join(
             f"<tr><td class='name'>{esc(p.name)}</td><td>{shown(p.reason)}</td></tr>"
-            for p in evaluation.skipped
+            for p in evaluation.skipped[:LISTED_SAMPLES]
         )
         skipped = (
             f"<p>{len(evaluation.skipped)} samples could not be evaluated and are in no number above:</p>"
             f'<div class="scroll"><table class="data problems"><thead><tr><th>Sample</th><th>Reason</th>'
-            f"</tr></thead><tbody>{rows}</tbody></table></div>"
+            f"</tr></thead><tbody>{rows}</tbody></table></div>{_more(len(evaluation.skipped))}"
         )
     else:
         skipped = "<p>No sample was skipped: every sample found was evaluated.</p>"
     return fill("problems.html", skipped=skipped, warnings=_warnings_html(evaluation, shown))
+
+
+#: Most samples named in one list of the report (skipped samples, the samples of one kind of
+#: warning): its size must not grow with the dataset; ``segviz evaluate --json`` names them all.
+LISTED_SAMPLES = 1000
+
+
+def _more(count: int) -> str:
+    """The line under a list of :data:`LISTED_SAMPLES` samples that names fewer than ``count``."""
+    if count <= LISTED_SAMPLES:
+        return ""
+    return (
+        f"<p class='small muted'>… and {count - LISTED_SAMPLES:,} more, not listed here (the report's size "
+        "does not grow with the dataset): <code>segviz evaluate --json</code> names every one.</p>"
+    )
 
 
 def _warnings_html(evaluation: Evaluation, shown) -> str:
@@ -399,10 +427,11 @@ def _warnings_html(evaluation: Evaluation, shown) -> str:
         if g.count <= FIRST:  # a few of a kind read one by one, as on the command line
             items.extend(f"<li>{shown(p.reason)}</li>" for p in g.problems)
         else:
-            names = ", ".join(esc(n) for n in g.names)
+            names = ", ".join(esc(n) for n in g.names[:LISTED_SAMPLES])
+            listed = f"all {g.count:,}" if len(g.names) <= LISTED_SAMPLES else f"the first {LISTED_SAMPLES:,}"
             items.append(
-                f"<li>{g.count:,} samples, e.g. {shown(g.example)}<details><summary>all {g.count:,} "
-                f"samples</summary><p class='small'>{names}</p></details></li>"
+                f"<li>{g.count:,} samples, e.g. {shown(g.example)}<details><summary>{listed} "
+                f"samples</summary><p class='small'>{names}</p>{_more(len(g.names))}</details></li>"
             )
     if not items:
         return ""

@@ -6,18 +6,19 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass
+from types import EllipsisType
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
-from segviz import remote
+from segviz import metrics, remote
 from segviz.dataset import Location
 from segviz.errors import DatasetError, SegvizError
 from segviz.evaluate import Evaluation
 from segviz.masks import read_mask
 from segviz.overlay import ERROR_COLOURS, class_indices, error_map, fit_width, overlay, resize_labels, to_jpeg
-from segviz.report.fingerprint import mask_root, shown_path
+from segviz.report.fingerprint import FIND, mask_root, shown_path
 from segviz.report.markup import esc, fill, format_percent, num, swatch
 
 #: Width in pixels of the pictures of the worst images (never enlarged).
@@ -37,9 +38,12 @@ class _Pictures:
     size: tuple[int, int]
 
 
-def worst_html(evaluation: Evaluation, worst: int) -> str:
-    """The ``worst`` images with the lowest defined per-image mIoU, lowest first."""
-    images = evaluation.image_frame()
+def worst_html(evaluation: Evaluation, worst: int, *, root: str | EllipsisType | None = FIND) -> str:
+    """The ``worst`` images with the lowest defined per-image mIoU, lowest first (``root``: the
+    masks' folder, :func:`mask_root`, found when not given). Reads the per-image table without its
+    N x K IoU columns and the counts of the shown images only: its cost does not grow with the
+    classes times the images."""
+    images = evaluation.image_frame(per_class=False)
     ranked = images["mean_iou"].dropna().sort_values(kind="stable").index[:worst]
     legend_err = " · ".join(
         f"{swatch(ERROR_COLOURS[k])}{t}"
@@ -48,34 +52,29 @@ def worst_html(evaluation: Evaluation, worst: int) -> str:
     if not len(ranked):
         cards = "<p>No image has a defined mIoU.</p>"
     else:
-        tp, gt, pred = evaluation.image_counts()
-        root = mask_root(evaluation)
-        cards = "\n".join(_image_card(evaluation, images, int(i), (tp, gt, pred), root) for i in ranked)
+        root = mask_root(evaluation) if root is FIND else root
+        cards = "\n".join(_image_card(evaluation, images, int(i), root) for i in ranked)
     return fill("worst.html", count=len(ranked), legend=legend_err, cards=cards)
 
 
-def _image_card(
-    evaluation: Evaluation,
-    images: pd.DataFrame,
-    index: int,
-    counts: tuple[np.ndarray, np.ndarray, np.ndarray],
-    root: str | None,
-) -> str:
+def _image_card(evaluation: Evaluation, images: pd.DataFrame, index: int, root: str | None) -> str:
     """One worst image: name, metrics, files, the four pictures, lowest class IoUs, legend."""
-    _, gt, pred = counts
     table = evaluation.table
+    k = table.num_classes
     pair = evaluation.pairs[index]
     row = images.iloc[index]
     name = esc(pair.name)
-    present = np.flatnonzero((gt[index] > 0) | (pred[index] > 0))
-    present = present[np.argsort(-gt[index][present], kind="stable")]  # largest first
+    counts = evaluation.image_count_matrix()[index].toarray()[0]  # this image's [TP | GT | PRED]
+    tp, gt, pred = counts[:k], counts[k : 2 * k], counts[2 * k :]
+    present = np.flatnonzero((gt > 0) | (pred > 0))
+    present = present[np.argsort(-gt[present], kind="stable")]  # largest first
     legend = " ".join(
         f'<span class="chip">{swatch(table.colors[c])}{esc(table.names[c])}</span>'
         for c in present[:LEGEND_CLASSES]
     )
     if len(present) > LEGEND_CLASSES:
         legend += f' <span class="chip muted">and {len(present) - LEGEND_CLASSES:,} more classes</span>'
-    ious = row[[f"iou:{n}" for n in table.names]].to_numpy(dtype=float)
+    ious = metrics.iou(tp, gt, pred)  # (the iou:<class> columns of the per-image table, this row)
     lowest = [c for c in np.argsort(ious, kind="stable") if math.isfinite(ious[c])][:3]
     lowest_html = ", ".join(f"{esc(table.names[c])} {num(ious[c])} %" for c in lowest) or "n/a"
     try:
