@@ -85,7 +85,7 @@ class PairList(Sequence[Pair]):
         images: the photo of each pair, or None.
         gt_encoding, pred_encoding: each pair's mask encodings.
         urls: whether the (gt, pred, images) columns hold URLs (kept as text) rather than local
-            paths (given to callers as ``Path``).
+            paths (given to callers as ``Path``); None: either, per path (:meth:`of`).
         tops: for a local column walked below one folder, (that folder as walked, the same made
             absolute), so absolute paths are one string concatenation; None otherwise.
 
@@ -110,7 +110,7 @@ class PairList(Sequence[Pair]):
         gt_encoding: list[str],
         pred_encoding: list[str],
         *,
-        urls: tuple[bool, bool, bool] = (False, False, False),
+        urls: tuple[bool | None, bool | None, bool | None] = (False, False, False),
         tops: tuple[tuple[str, str] | None, ...] = (None, None, None),
     ) -> None:
         self.names, self.gt, self.pred, self.images = names, gt, pred, images
@@ -132,6 +132,7 @@ class PairList(Sequence[Pair]):
             [text[2](p.image_path) for p in pairs],
             [p.gt_encoding for p in pairs],
             [p.pred_encoding for p in pairs],
+            urls=(None, None, None),  # (per path: see absolute)
         )
         out._built = pairs
         return out
@@ -201,6 +202,8 @@ class PairList(Sequence[Pair]):
         "" for no photo): one string concatenation per file for a walked folder."""
         i = ("gt", "pred", "images").index(column)
         values = getattr(self, column)
+        if self.urls[i] is None:  # (columns of given Pair objects: URLs and paths mixed)
+            return ["" if v is None else v if remote.is_url(v) else os.path.abspath(v) for v in values]
         if self.urls[i]:
             return ["" if v is None else v for v in values]
         top = self.tops[i]
