@@ -22,6 +22,7 @@ photo whose real path leaves that root (a symbolic link pointing out of it) is r
 from __future__ import annotations
 
 import errno
+import operator
 import os
 import re
 import unicodedata
@@ -57,6 +58,7 @@ KNOWN_SUFFIXES = (
 #: Suffixes whose masks hold source label ids (Cityscapes labelIds), not class ids.
 LABEL_ID_SUFFIXES = ("_labelIds",)
 _SUFFIX_RE = re.compile("(" + "|".join(map(re.escape, KNOWN_SUFFIXES)) + ")$")
+_STRIPPED = (*KNOWN_SUFFIXES, "\n")  # (stems _SUFFIX_RE may change: "$" also matches before a final newline)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ class PairList(Sequence[Pair]):
         urls: whether the (gt, pred, images) columns hold URLs (kept as text) rather than local
             paths (given to callers as ``Path``); None: either, per path (:meth:`of`).
         tops: for a local column walked below one folder, (that folder as walked, the same made
-            absolute), so absolute paths are one string concatenation; None otherwise.
+            absolute, each with a final "/"): every path of the column then starts with the
+            first, and its absolute path is one string concatenation; None otherwise.
 
     Example:
         >>> pl = PairList(["a"], ["gt/a.png"], ["pred/a.png"], [None], ["ids"], ["ids"])
@@ -207,11 +210,12 @@ class PairList(Sequence[Pair]):
         if self.urls[i]:
             return ["" if v is None else v for v in values]
         top = self.tops[i]
-        if top is not None:
+        if top is not None:  # (every path of the column starts with the walked prefix)
             walked, absolute = top
             n = len(walked)
-            if all(v is None or v.startswith(walked) for v in values):
-                return ["" if v is None else absolute + v[n:] for v in values]
+            if None not in values:
+                return [absolute + v[n:] for v in values]
+            return ["" if v is None else absolute + v[n:] for v in values]
         return ["" if v is None else os.path.abspath(v) for v in values]
 
 
@@ -323,8 +327,20 @@ def open_dataset(  # noqa: C901 -- one branch per way a dataset is named (folder
     gts: list[str] = []
     preds: list[str] = []
     photos: list[str | None] = []
+    keys = sorted(gt_files.keys() | pred_files.keys() | image_files.keys())
+    if (
+        not ambiguous
+        and len(keys) == len(gt_files) == len(pred_files)
+        and len(image_files) in (0, len(keys))
+        and (images_dir is None or len(image_files) == len(keys))
+    ):  # (every key has its files: columns in one pass each)
+        names = keys
+        gts = [gt_files[k] for k in keys]
+        preds = [pred_files[k] for k in keys]
+        photos = [image_files[k] for k in keys] if image_files else [None] * len(keys)
+        keys = ()
     gt_get, pred_get, image_get = gt_files.get, pred_files.get, image_files.get
-    for key in sorted(gt_files.keys() | pred_files.keys() | image_files.keys()):
+    for key in keys:
         g, p, im = gt_get(key), pred_get(key), image_get(key)
         if g is None or p is None or key in ambiguous:
             if key in ambiguous:
@@ -366,7 +382,7 @@ def sample_key(relative: str) -> str:
     if not relative.isascii():  # (NFC changes nothing in ASCII text)
         relative = unicodedata.normalize("NFC", relative)
     stem = os.path.splitext(relative)[0]
-    return _SUFFIX_RE.sub("", stem) if stem.endswith(KNOWN_SUFFIXES) else stem
+    return _SUFFIX_RE.sub("", stem) if stem.endswith(_STRIPPED) else stem
 
 
 def common_folder(paths: Sequence[Location]) -> str:
@@ -404,7 +420,7 @@ def _check_label_ids(pairs: Sequence[Pair], table: ClassTable | None) -> None:
 
 def _encodings(paths: list[str]) -> list[Encoding]:
     """:func:`_encoding_of` of each path (one test of the whole column for the usual case)."""
-    if not any("_labelIds" in p for p in paths):
+    if "_labelIds" not in "\n".join(paths):
         return ["ids"] * len(paths)
     return [_encoding_of(p) for p in paths]
 
@@ -540,7 +556,7 @@ def _index_folder(
     return {key: Path(path) for key, path in found.items()}
 
 
-def _index_texts(
+def _index_texts(  # noqa: C901 -- a short path for plain names beside the general one
     folder: Location,
     suffixes: tuple[str, ...],
     kind: str,
@@ -557,26 +573,60 @@ def _index_texts(
     """
     found: dict[str, str] = {}
     doubled: dict[str, list[str]] = {}
-    for rel, fname, item in _files_below(folder):
-        dot = fname.rfind(".")
-        suffix = fname[dot:].lower() if dot > 0 and fname[0] != "." else os.path.splitext(fname)[1].lower()
-        if suffix not in suffixes:
-            if kind != "image" or suffix not in (".csv", ".json", ".txt", ".md"):
-                warnings.append(Problem(_printable(fname), _wrong_kind_message(_path_of(item), kind)))
-            continue
-        if isinstance(item, str):
-            path = item
-        else:
-            problem = _unusable_file(item, rel, kind, allowed_root)
-            if problem is not None:
-                skipped.append(problem)
-                continue
-            path = item.path
-        key = sample_key(rel)
+
+    def keep(key: str, path: str) -> None:
         if key in found:
             doubled.setdefault(key, [found[key]]).append(path)
         else:
             found[key] = path
+
+    def other_kind(fname: str, item) -> None:
+        suffix = os.path.splitext(fname)[1].lower()
+        if kind != "image" or suffix not in (".csv", ".json", ".txt", ".md"):
+            warnings.append(Problem(_printable(fname), _wrong_kind_message(_path_of(item), kind)))
+
+    if isinstance(folder, str):
+        for rel, url in remote.list_files(folder):
+            fname = rel.rsplit("/", 1)[-1]
+            if os.path.splitext(fname)[1].lower() not in suffixes:
+                other_kind(fname, url)
+            else:
+                keep(sample_key(rel), url)
+    else:
+        # This runs for every file each time a dataset opens (issue #17): plain ASCII names take
+        # a short path of string operations equal to sample_key and _unusable_file's checks.
+        for rel_dir, entries in _walk(os.fspath(folder)):
+            plain_dir = rel_dir.isascii()
+            for entry in entries:
+                fname = entry.name
+                dot = fname.rfind(".")
+                plain = plain_dir and dot > 0 and fname[0] != "." and fname.isascii()
+                if plain:
+                    if fname[dot:].lower() not in suffixes:
+                        other_kind(fname, entry)
+                        continue
+                    try:
+                        regular = entry.is_file()
+                    except OSError:
+                        regular = False
+                    plain = regular and (allowed_root is None or not entry.is_symlink())
+                elif os.path.splitext(fname)[1].lower() not in suffixes:
+                    other_kind(fname, entry)
+                    continue
+                if plain:
+                    stem = rel_dir + fname[:dot]
+                    key = _SUFFIX_RE.sub("", stem) if stem.endswith(_STRIPPED) else stem
+                else:
+                    rel = rel_dir + fname
+                    problem = _unusable_file(entry, rel, kind, allowed_root)
+                    if problem is not None:
+                        skipped.append(problem)
+                        continue
+                    key = sample_key(rel)
+                if key in found:
+                    doubled.setdefault(key, [found[key]]).append(entry.path)
+                else:
+                    found[key] = entry.path
     for key in [k for k in found if k in doubled] if doubled else ():  # (in the order first seen)
         paths = doubled[key]
         del found[key]
@@ -586,21 +636,11 @@ def _index_texts(
     return found
 
 
-def _files_below(folder: Location):
-    """(relative path with "/", file name, DirEntry or file URL) of every non-hidden file below
-    ``folder``, sorted. Local folders use os.scandir and strings until a file is kept: this runs
-    for every file each time a dataset opens."""
-    if isinstance(folder, str):
-        for rel, url in remote.list_files(folder):
-            yield rel, rel.rsplit("/", 1)[-1], url
-        return
-    for rel_dir, entries in _walk(os.fspath(folder)):
-        for entry in entries:
-            yield rel_dir + entry.name, entry.name, entry
-
-
 def _path_of(item: os.DirEntry | str) -> Location:
     return item if isinstance(item, str) else Path(item.path)
+
+
+_NAME = operator.attrgetter("name")
 
 
 def _walk(top: str):
@@ -612,7 +652,8 @@ def _walk(top: str):
         path, rel = stack.pop()
         try:
             with os.scandir(path) as it:
-                entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+                entries = [e for e in it if e.name[0] != "."]
+            entries.sort(key=_NAME)
         except OSError:
             continue
         files, subdirs = [], []
