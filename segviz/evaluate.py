@@ -537,44 +537,49 @@ def fold(
     n, k = len(cols), table.num_classes
     for i in np.flatnonzero([bool(w) for w in cols.warnings]).tolist():
         warnings.extend(Problem(pairs.names[i], w) for w in cols.warnings[i])
-    img = np.repeat(np.arange(n), np.diff(cols.offsets))
+    # Arrays as narrow as their values (image numbers int32, class indices int16): at 100,000
+    # images the rows are millions, and fresh memory costs time too (issue #17).
+    img = np.repeat(np.arange(n, dtype=np.int32 if n < 1 << 31 else np.int64), np.diff(cols.offsets))
     g, p, c = cols.gt_values, cols.pred_values, cols.counts
     # Lookups valid for any raw value (a value of 3e8 costs what 3 costs), see _lookup.
-    gi = _lookup(g, img, pairs.gt_encoding, table.gt_indices)
-    pi = _lookup(p, img, pairs.pred_encoding, table.pred_indices)
+    gi = _lookup(g, img, pairs.gt_encoding, table.gt_indices, k + 1)
+    unknown_gt = gi == k + 1
     bad = np.zeros(n, dtype=bool)
-    bad[img[gi == k + 1]] = True
+    if unknown_gt.any():
+        bad[img[unknown_gt]] = True
     for i in np.flatnonzero(bad).tolist():
         pc = cols[i]
         unknown = table.gt_indices(pc.gt_values, encoding=pc.pair.gt_encoding) == k + 1
         skipped.append(Problem(pc.pair.name, _unknown_gt_message(pc, unknown, table)))
+    del unknown_gt
     any_bad = bool(bad.any())
     is_ignored = gi == k
+    ignored = np.bincount(img[is_ignored], weights=c[is_ignored], minlength=n)
+    valid = ~is_ignored
+    del is_ignored
     if any_bad:
-        kept_rows = ~bad[img]
-        ignored_rows, valid = kept_rows & is_ignored, kept_rows & ~is_ignored
-    else:
-        ignored_rows, valid = is_ignored, ~is_ignored
-    ignored = np.bincount(img[ignored_rows], weights=c[ignored_rows], minlength=n)
+        valid &= ~bad[img]
+    pi = _lookup(p, img, pairs.pred_encoding, table.pred_indices, k)
     # (colours not in the table were already reported with the colours, by count_pair; in any other
     # mask 65535 is a value like any other)
     invalid = valid & (pi == k)
-    if cols.colour_coded.any():
-        invalid &= ~(cols.colour_coded[img] & (p == UNKNOWN_COLOUR))
-    warnings.extend(_invalid_prediction_warnings(cols, img, p, c, invalid))
-    if any_bad:
-        new_index = np.cumsum(~bad) - 1
-        rows = _merge(new_index[img[valid]], gi[valid], pi[valid], c[valid], k)
-        keep = np.flatnonzero(~bad)
-        kept = pairs.take(keep.tolist())
-    else:  # (every row kept but the ignored ones)
-        rows = _merge(img[valid], gi[valid], pi[valid], c[valid], k)
-        kept = pairs
+    if invalid.any():
+        if cols.colour_coded.any():
+            invalid &= ~(cols.colour_coded[img] & (p == UNKNOWN_COLOUR))
+        warnings.extend(_invalid_prediction_warnings(cols, img, p, c, invalid))
+    del invalid
+    image = img[valid] if not any_bad else (np.cumsum(~bad) - 1).astype(img.dtype)[img[valid]]
+    del img
+    gi, pi, c = gi[valid], pi[valid], c[valid]
+    del valid
+    confusion = _confusion(gi, pi, c, k)
+    rows = _merge(image, gi, pi, c, k)
+    kept = pairs.take(np.flatnonzero(~bad).tolist()) if any_bad else pairs
     return Evaluation(
         table=table,
         names=list(kept.names),
         pairs=kept,
-        confusion=_dense(rows, k),
+        confusion=confusion,
         image_rows=rows,
         ignored_per_image=np.rint(ignored[~bad]).astype(np.int64),
         skipped=skipped,
@@ -608,21 +613,23 @@ def _concat(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays).astype(np.int64, copy=False) if arrays else np.zeros(0, dtype=np.int64)
 
 
-def _lookup(values: np.ndarray, img: np.ndarray, encodings: list[str], indices) -> np.ndarray:
+def _lookup(values: np.ndarray, img: np.ndarray, encodings: list[str], indices, largest: int) -> np.ndarray:
     """Class indices of raw values, each row looked up in the table with its pair's encoding
     (``indices``: :meth:`ClassTable.gt_indices` or :meth:`ClassTable.pred_indices`: sparse lookups,
     never a table indexed by any value). When every value is below :data:`LUT_VALUES`, the same
     function is applied once to ``0..max`` and the rows read from that table (a gather instead of
-    a binary search per row: the same numbers)."""
+    a binary search per row: the same numbers). The result is int16 when ``largest`` (the largest
+    index ``indices`` returns) fits, else int64."""
+    dtype = np.int16 if largest < 1 << 15 else np.int64
     kinds = sorted(set(encodings))
     if len(kinds) == 1:  # (the usual case: one lookup, no per-row work)
-        return _indices(values, kinds[0], indices)
+        return _indices(values, kinds[0], indices, dtype)
     code = {e: i for i, e in enumerate(kinds)}
     per_row = np.fromiter((code[e] for e in encodings), np.int64, len(encodings))[img]
-    out = np.empty(len(values), dtype=np.int64)
+    out = np.empty(len(values), dtype=dtype)
     for i, encoding in enumerate(kinds):
         rows = per_row == i
-        out[rows] = _indices(values[rows], encoding, indices)
+        out[rows] = _indices(values[rows], encoding, indices, dtype)
     return out
 
 
@@ -630,13 +637,13 @@ def _lookup(values: np.ndarray, img: np.ndarray, encodings: list[str], indices) 
 LUT_VALUES = 1 << 16
 
 
-def _indices(values: np.ndarray, encoding: str, indices) -> np.ndarray:
+def _indices(values: np.ndarray, encoding: str, indices, dtype) -> np.ndarray:
     if len(values) > 1024 and values.dtype.kind in "iu":
         low, high = int(values.min()), int(values.max())
         if low >= 0 and high < LUT_VALUES:
             lut = indices(np.arange(high + 1, dtype=np.int64), encoding=encoding)
-            return np.asarray(lut, dtype=np.int64)[values]
-    return np.asarray(indices(values, encoding=encoding), dtype=np.int64)
+            return np.asarray(lut).astype(dtype)[values]
+    return np.asarray(indices(values, encoding=encoding)).astype(dtype)
 
 
 def evaluate(
@@ -732,21 +739,40 @@ def generated_table(counted: Sequence[PairCounts], *, ignore_ids: Iterable[int] 
 # ---------------------------------------------------------------------- helpers
 def _merge(image: np.ndarray, gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
     """Sum counts that fold onto the same (image, gt, pred) cell; rows (image, gt, pred, count),
-    sorted by image, then gt, then pred."""
-    key = (image.astype(np.int64) * (k + 1) + gi) * (k + 1) + pi
-    out = np.empty((len(key), 4), dtype=np.int64)
+    int64 (R, 4), sorted by image, then gt, then pred."""
+    key = image.astype(np.int64)  # (one int64 array, computed in place)
+    key *= k + 1
+    key += gi
+    key *= k + 1
+    key += pi
     if len(key) < 2 or bool((key[1:] > key[:-1]).all()):
         # already sorted and distinct (the lookup kept the order of each pair's sorted raw values
         # and mapped no two of them onto one class): nothing to merge
+        del key
+        out = np.empty((len(image), 4), dtype=np.int64)
         out[:, 0], out[:, 1], out[:, 2], out[:, 3] = image, gi, pi, c
         return out
     uniq, inverse = np.unique(key, return_inverse=True)
+    del key
     summed = np.rint(np.bincount(inverse, weights=c, minlength=len(uniq))).astype(np.int64)
     out = np.empty((len(uniq), 4), dtype=np.int64)
     out[:, 0], rest = np.divmod(uniq, (k + 1) * (k + 1))
     out[:, 1], out[:, 2] = np.divmod(rest, k + 1)
     out[:, 3] = summed
     return out
+
+
+def _confusion(gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """The (K, K+1) int64 dataset matrix of rows (gt index, pred index, count) (one pass, no sort;
+    float sums are exact below 2**53 pixels per cell)."""
+    if k * (k + 1) > max(1 << 22, len(c)):  # (a huge table: only the cells that occur)
+        rows = np.stack([np.zeros(len(c), np.int64), gi, pi, c], axis=1)
+        return _dense(rows, k)
+    cells = gi.astype(np.int32 if k * (k + 1) < 1 << 31 else np.int64)
+    cells *= k + 1
+    cells += pi
+    out = np.bincount(cells, weights=c, minlength=k * (k + 1))
+    return np.rint(out).astype(np.int64).reshape(k, k + 1)
 
 
 def _dense(rows: np.ndarray, k: int) -> np.ndarray:
