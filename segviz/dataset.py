@@ -213,6 +213,8 @@ class PairList(Sequence[Pair]):
         if top is not None:  # (every path of the column starts with the walked prefix)
             walked, absolute = top
             n = len(walked)
+            if walked == absolute:  # (walked below an absolute folder: already absolute)
+                return values if None not in values else ["" if v is None else v for v in values]
             if None not in values:
                 return [absolute + v[n:] for v in values]
             return ["" if v is None else absolute + v[n:] for v in values]

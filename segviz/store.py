@@ -663,7 +663,9 @@ def _read_file(folder: Path, entry: dict):
         raise StoreCorrupt(f"{entry['name']}: {len(data)} bytes, expected {entry['bytes']} (truncated?)")
     if hashlib.blake2b(data, digest_size=16).hexdigest() != entry["blake2b"]:
         raise StoreCorrupt(f"{entry['name']}: checksum mismatch (damaged file)")
-    return pq.read_table(pa.BufferReader(data))
+    return pq.ParquetFile(
+        pa.BufferReader(data)
+    ).read()  # (not read_table: it imports pyarrow.dataset and pandas)
 
 
 @dataclass
@@ -678,6 +680,12 @@ class _Stored:
     noted: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # entries with warnings
     hashed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # entries with a content hash
     parsed_notes: dict = field(default_factory=dict)  # {entry: warnings}, once checked
+
+    def key_list(self) -> list[str]:
+        """The stored keys as a list of text (made once, when the general match needs it)."""
+        if "key_list" not in self.images:
+            self.images["key_list"] = self.images["key"].to_pylist()
+        return self.images["key_list"]
 
     @property
     def h(self) -> np.ndarray:
@@ -804,7 +812,6 @@ def _check_values(s: _Stored) -> None:  # noqa: C901 -- one range check per stor
     ):
         if pc.all(pc.match_substring_regex(s.images[name], pattern)).as_py() not in (True, None):
             raise StoreCorrupt(what)
-    s.images["key"] = s.images["key"].to_pylist()  # (matched as text, see _match)
     s.noted = np.flatnonzero(pc.not_equal(s.images["warnings"], "[]").to_numpy(zero_copy_only=False))
     s.hashed = np.flatnonzero(pc.not_equal(s.images["content"], "").to_numpy(zero_copy_only=False))
 
@@ -818,8 +825,11 @@ def _match(stored: _Stored, texts: list[str], ckey: str) -> tuple[np.ndarray, di
     that match no wanted pair are parsed, to check they are well-formed (and one written otherwise,
     e.g. with other spacing, still matches its pair). An entry decoded from colours under other
     colours matches nothing."""
-    raw = stored.images["key"]
-    n = len(raw)
+    n = len(stored.h)
+    if n == len(texts) and _same_keys(stored, texts):  # (the usual reopen: no object per entry)
+        index = np.arange(n, dtype=np.int64)
+        return index, _colour_and_notes(stored, index, ckey)
+    raw = stored.key_list()
     by_raw = dict(zip(raw, range(n), strict=True))
     if len(by_raw) != n:
         seen: set[str] = set()
@@ -852,6 +862,24 @@ def _match(stored: _Stored, texts: list[str], ckey: str) -> tuple[np.ndarray, di
                 if index[w] >= 0:
                     raise StoreCorrupt(f"entry {i}: stored twice")
                 index[w] = i
+    return index, _colour_and_notes(stored, index, ckey)
+
+
+def _same_keys(stored: _Stored, texts: list[str]) -> bool:
+    """Whether the stored keys are ``texts``, in order (compared as Arrow text: no object per
+    entry); a key listed twice is never "the same" (the general path reports it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pa.array(texts, pa.string())
+    if not pc.all(pc.equal(stored.images["key"], wanted)).as_py():
+        return False
+    return pc.count_distinct(wanted).as_py() == len(texts)
+
+
+def _colour_and_notes(stored: _Stored, index: np.ndarray, ckey: str) -> dict[int, tuple]:
+    """Unmatch (``index`` -1) the entries decoded under other colours; the stored warnings of the
+    matched entries that have some ({wanted index: warnings}), checked."""
     hit = np.flatnonzero(index >= 0)
     colour = hit[stored.colour_coded[index[hit]]]
     if len(colour):  # (decoded under other colours: not this table's counts)
@@ -874,7 +902,7 @@ def _match(stored: _Stored, texts: list[str], ckey: str) -> tuple[np.ndarray, di
             found = stored.parsed_notes.get(int(index[w]))
             if found:
                 notes[w] = found
-    return index, notes
+    return notes
 
 
 def _contents(stored: _Stored, texts: list[str], index: np.ndarray) -> dict[str, str]:
