@@ -157,7 +157,8 @@ def _count_columns(
     counted = _assemble(columns, found, new)
     if store is not None and (len(todo) or store.stats.rebuilt):
         ok = _ok_indices(found, new, n)
-        store.save_columns(columns, counted, [texts[i] for i in ok.tolist()], table)
+        fresh = np.flatnonzero(np.isin(ok, list(new)))  # (the entries counted now)
+        store.save_columns(columns, counted, [texts[i] for i in ok.tolist()], table, new=fresh)
     return counted, bad
 
 

@@ -186,7 +186,7 @@ class ResultsStore:
         self._digests: dict[tuple, str] = {}  # content_digest of each entry's masks, by pair_key
         self._busy = False  # the last load found the lock held for lock_timeout
         self._read_state = None  # (folder, manifest, stored rows) of the last load that read a store
-        self._loaded: set[tuple] = set()  # keys of the entries the last load returned
+        self._found: Found | None = None  # what the last load found
 
     def folder_for(self, pairs: Sequence[Pair]) -> Path:
         """One folder per (ground-truth folder, prediction folder): the common parents of the files."""
@@ -267,7 +267,7 @@ class ResultsStore:
             return self._discard(folder, StoreCorrupt(f"unreadable ({type(exc).__name__}: {exc})"), found)
         if self.verify:
             self._verify(found, pairs)
-        self._loaded = {texts[i] for i in np.flatnonzero(found.part >= 0).tolist()}
+        self._found = found
         return found
 
     def _discard(self, folder: Path, exc: Exception, found: Found) -> Found:
@@ -277,7 +277,7 @@ class ResultsStore:
         self.stats.warnings.append(f"results store {folder}: stored results not used ({reason}); recomputing")
         found.parts, found.warnings = [], {}
         found.part[:], found.index[:] = -1, -1
-        self._loaded = set()
+        self._found = None
         return found
 
     def _verify(self, found: Found, pairs: Sequence[Pair]) -> None:
@@ -313,21 +313,36 @@ class ResultsStore:
         self.save_columns(pairs, columns, texts, table)
 
     def save_columns(
-        self, pairs: Sequence[Pair], columns: CountColumns, texts: list[str], table: ClassTable | None
+        self,
+        pairs: Sequence[Pair],
+        columns: CountColumns,
+        texts: list[str],
+        table: ClassTable | None,
+        *,
+        new: Sequence[int] | None = None,
     ) -> None:
         """:meth:`save` for counts held as columns, ``texts`` their keys as :func:`key_texts`
-        gave them *before* they were counted."""
+        gave them *before* they were counted; ``new``: the entries of ``columns`` the last
+        :meth:`load_columns` did not find (None: every entry whose key it did not find)."""
         folder = self.folder_for(pairs)
         try:
-            self._save(folder, columns, texts, table)
+            self._save(folder, columns, texts, table, new)
         except Exception as exc:  # the results are computed; a failed save must not lose them
             reason = _one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, StoreBusy) else str(exc))
             self.stats.warnings.append(f"results store {folder}: results not saved ({reason})")
 
-    def _save(self, folder: Path, columns: CountColumns, texts: list[str], table: ClassTable | None) -> None:
+    def _save(
+        self, folder: Path, columns: CountColumns, texts: list[str], table: ClassTable | None, new
+    ) -> None:
         state = self._read_state if self._read_state and self._read_state[0] == folder else None
         if state is not None and not self.stats.rebuilt:
-            new = np.array([i for i, t in enumerate(texts) if t not in self._loaded], dtype=np.int64)
+            if new is None:
+                found = self._found
+                loaded = (
+                    {found.texts[i] for i in np.flatnonzero(found.part >= 0).tolist()} if found else set()
+                )
+                new = [i for i, t in enumerate(texts) if t not in loaded]
+            new = np.asarray(new, dtype=np.int64)
             if self._append(folder, columns, texts, new, table, state):
                 return
         self._write(folder, columns, texts, None, table, base=None)
@@ -957,6 +972,7 @@ class Found:
 #: hold only these is written with one format string instead of json.dumps.
 _PLAIN = re.compile(r"[^ !#-\[\]-~]")
 _KEY_FORMAT = '["%s", "%s", %d, %d, "%s", %d, %d, "%s", %d, %d, "%s", "%s"]'
+_TEXT_FIELDS = (0, 1, 4, 7, 10, 11)  # (the text fields of a pair_key)
 
 
 def key_texts(pairs: Sequence[Pair]) -> list[str]:
@@ -984,7 +1000,8 @@ def key_texts(pairs: Sequence[Pair]) -> list[str]:
     if not any(_PLAIN.search(" ".join(t)) for t in texts):
         return [_KEY_FORMAT % row for row in rows]
     return [
-        _KEY_FORMAT % row if not any(_PLAIN.search(x) for x in row[::3]) else json.dumps(row) for row in rows
+        json.dumps(row) if any(_PLAIN.search(row[i]) for i in _TEXT_FIELDS) else _KEY_FORMAT % row
+        for row in rows
     ]
 
 
