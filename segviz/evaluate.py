@@ -37,7 +37,7 @@ from segviz.counts import CountColumns, Counted, PairCounts  # (defined there, i
 from segviz.dataset import Dataset, Pair, PairList, Problem
 from segviz.errors import ClassTableError, SegvizError
 from segviz.masks import UNKNOWN_COLOUR, MaskData, image_size, joint_counts, read_mask
-from segviz.store import ResultsStore, _ranges, key_texts
+from segviz.store import ResultsStore, concat_ranges, key_texts
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built: the command line starts faster
     import pandas as pd
@@ -227,7 +227,7 @@ def _assemble(columns: PairList, found, new: dict[int, PairCounts]) -> CountColu
         warnings[k] = tuple(pc.warnings)
         pools.append((pc.gt_values, pc.pred_values, pc.counts))
         base += len(pc.counts)
-    gather = _ranges(pool_start, sizes)
+    gather = concat_ranges(pool_start, sizes)
 
     def column(f: int) -> np.ndarray:
         arrays = [p[f] for p in pools]

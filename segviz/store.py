@@ -403,7 +403,7 @@ class ResultsStore:
         if len(select) == len(columns) and (select == np.arange(len(columns))).all():
             gather = slice(None)
         else:
-            gather = _ranges(starts, rows)
+            gather = concat_ranges(starts, rows)
 
         counts = {
             name: _narrow(values[gather])
@@ -934,11 +934,11 @@ def _contents(stored: _Stored, texts: list[str], index: np.ndarray) -> dict[str,
     return out
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The indices ``starts[i] .. starts[i] + lengths[i] - 1`` of every range, in order.
 
     Example:
-        >>> _ranges(np.array([5, 0]), np.array([2, 3])).tolist()
+        >>> concat_ranges(np.array([5, 0]), np.array([2, 3])).tolist()
         [5, 6, 0, 1, 2]
     """
     lengths = np.asarray(lengths, dtype=np.int64)
