@@ -37,7 +37,7 @@ from segviz.counts import CountColumns, Counted, PairCounts  # (defined there, i
 from segviz.dataset import Dataset, Pair, PairList, Problem
 from segviz.errors import ClassTableError, SegvizError
 from segviz.masks import UNKNOWN_COLOUR, MaskData, image_size, joint_counts, read_mask
-from segviz.store import ResultsStore, concat_ranges, key_texts
+from segviz.store import ResultsStore, key_texts
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built: the command line starts faster
     import pandas as pd
@@ -227,15 +227,45 @@ def _assemble(columns: PairList, found, new: dict[int, PairCounts]) -> CountColu
         warnings[k] = tuple(pc.warnings)
         pools.append((pc.gt_values, pc.pred_values, pc.counts))
         base += len(pc.counts)
-    gather = concat_ranges(pool_start, sizes)
-
-    def column(f: int) -> np.ndarray:
-        arrays = [p[f] for p in pools]
-        pool = arrays[0] if len(arrays) == 1 else np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
-        return pool[gather]  # (in the stored type: a quarter of the bytes for 16-bit values)
-
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    return CountColumns(pairs, column(0), column(1), column(2), offsets, shapes, warnings, colour)
+    columns_out = [_gather_runs([p[f] for p in pools], pool_start, sizes) for f in range(3)]
+    return CountColumns(pairs, *columns_out, offsets, shapes, warnings, colour)
+
+
+def _gather_runs(arrays: list[np.ndarray], pool_start: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Rows ``pool_start[i] : pool_start[i] + sizes[i]`` of ``arrays`` laid end to end (the pool),
+    for every i, concatenated: copied as slices of the runs that are contiguous in the pool (a store
+    with one changed pair: three slices, not an index per row), in the stored type when every
+    array's values fit it (16-bit values stay 16-bit).
+
+    Example:
+        >>> _gather_runs([np.array([1, 2, 3]), np.array([7, 8])], np.array([3, 0, 1]), np.array([2, 1, 2])).tolist()
+        [7, 8, 1, 2, 3]
+    """
+    if not len(sizes):
+        return np.zeros(0, dtype=arrays[0].dtype if arrays else np.int64)
+    dtype = np.result_type(*arrays)
+    small = [a.dtype for a in arrays if a.dtype != np.int64]
+    if dtype == np.int64 and small:  # (counted now as int64, stored as uint16: kept uint16 if they fit)
+        narrow = np.result_type(*small)
+        top = np.iinfo(narrow).max
+        if all(
+            a.dtype != np.int64 or not len(a) or (int(a.min()) >= 0 and int(a.max()) <= top) for a in arrays
+        ):
+            dtype = narrow
+    bases = np.concatenate([[0], np.cumsum([len(a) for a in arrays])])
+    breaks = np.flatnonzero(pool_start[1:] != pool_start[:-1] + sizes[:-1]) + 1
+    pieces = []
+    for a, b in zip(
+        np.concatenate([[0], breaks]).tolist(), np.concatenate([breaks, [len(sizes)]]).tolist(), strict=True
+    ):
+        lo, hi = int(pool_start[a]), int(pool_start[b - 1] + sizes[b - 1])
+        q = int(np.searchsorted(bases, lo, side="right")) - 1
+        while lo < hi:  # (a run may cross from one array of the pool into the next)
+            end = min(hi, int(bases[q + 1]))
+            pieces.append(arrays[q][lo - bases[q] : end - bases[q]])
+            lo, q = end, q + 1
+    return np.concatenate(pieces).astype(dtype, copy=False) if len(pieces) > 1 else pieces[0].astype(dtype)
 
 
 def _count_one(pair: Pair, table: ClassTable | None) -> PairCounts | Problem:

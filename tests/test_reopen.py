@@ -181,3 +181,28 @@ def test_open_dataset_reports_the_same_problems(tmp_path):
     assert "no prediction" in reasons["b"] and "ambiguous ground-truth files" in reasons["a"]
     assert any("no photo" in w.reason for w in ds.warnings)
     assert any("not a ground-truth file" in w.reason for w in ds.warnings)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_gathering_runs_equals_gathering_row_by_row(seed):
+    """_assemble's copy of contiguous runs against an index per row (the slow path it replaces),
+    on random pools: parts of 16-bit values and pairs counted now as int64."""
+    from segviz.evaluate import _gather_runs
+    from segviz.store import concat_ranges
+
+    rng = np.random.default_rng(seed)
+    arrays = [rng.integers(0, 60000, int(rng.integers(1, 50))).astype(np.uint16) for _ in range(3)]
+    arrays.append(rng.integers(0, 100, 5).astype(np.int64))
+    if seed == 3:
+        arrays.append(np.array([70000, 1], dtype=np.int64))  # (does not fit 16 bits: int64)
+    pool = np.concatenate(arrays).astype(np.int64)
+    starts, sizes = [], []
+    for _ in range(30):
+        a = int(rng.integers(0, len(pool) - 1))
+        starts.append(a)
+        sizes.append(int(rng.integers(1, len(pool) - a + 1)))
+    starts += [0, 0]  # (a run from the first row, twice: a run that restarts)
+    sizes += [3, 2]
+    got = _gather_runs(arrays, np.array(starts), np.array(sizes))
+    assert got.tolist() == pool[concat_ranges(np.array(starts), np.array(sizes))].tolist()
+    assert got.dtype == (np.int64 if seed == 3 else np.uint16)
