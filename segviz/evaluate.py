@@ -771,18 +771,17 @@ def generated_table(counted: Sequence[PairCounts], *, ignore_ids: Iterable[int] 
 def _merge(image: np.ndarray, gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
     """Sum counts that fold onto the same (image, gt, pred) cell; rows (image, gt, pred, count),
     int64 (R, 4), sorted by image, then gt, then pred."""
+    if _sorted_distinct(image, gi, pi, k):
+        # already sorted and distinct (the lookup kept the order of each pair's sorted raw values
+        # and mapped no two of them onto one class): nothing to merge
+        out = np.empty((len(image), 4), dtype=np.int64)
+        out[:, 0], out[:, 1], out[:, 2], out[:, 3] = image, gi, pi, c
+        return out
     key = image.astype(np.int64)  # (one int64 array, computed in place)
     key *= k + 1
     key += gi
     key *= k + 1
     key += pi
-    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):
-        # already sorted and distinct (the lookup kept the order of each pair's sorted raw values
-        # and mapped no two of them onto one class): nothing to merge
-        del key
-        out = np.empty((len(image), 4), dtype=np.int64)
-        out[:, 0], out[:, 1], out[:, 2], out[:, 3] = image, gi, pi, c
-        return out
     uniq, inverse = np.unique(key, return_inverse=True)
     del key
     summed = np.rint(np.bincount(inverse, weights=c, minlength=len(uniq))).astype(np.int64)
@@ -791,6 +790,30 @@ def _merge(image: np.ndarray, gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: 
     out[:, 1], out[:, 2] = np.divmod(rest, k + 1)
     out[:, 3] = summed
     return out
+
+
+def _sorted_distinct(image: np.ndarray, gi: np.ndarray, pi: np.ndarray, k: int) -> bool:
+    """Whether the (image, gt, pred) rows are strictly increasing; ``image`` never decreases (the
+    rows are grouped by image in order), so within an image (gt, pred) as one int32 must increase.
+
+    Example:
+        >>> _sorted_distinct(np.array([0, 0, 1]), np.array([2, 3, 0]), np.array([1, 0, 0]), 4)
+        True
+        >>> _sorted_distinct(np.array([0, 0]), np.array([2, 2]), np.array([1, 1]), 4)
+        False
+    """
+    if len(image) < 2:
+        return True
+    if (k + 1) * (k + 1) >= 1 << 31:
+        key = (image.astype(np.int64) * (k + 1) + gi) * (k + 1) + pi
+        return bool((key[1:] > key[:-1]).all())
+    step = image[1:] != image[:-1]
+    if (image[1:][step] < image[:-1][step]).any():  # (not grouped by image in order)
+        return False
+    cell = gi.astype(np.int32)
+    cell *= k + 1
+    cell += pi
+    return bool(((cell[1:] > cell[:-1]) | step).all())
 
 
 def _confusion(gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:

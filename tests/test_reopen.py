@@ -206,3 +206,12 @@ def test_gathering_runs_equals_gathering_row_by_row(seed):
     got = _gather_runs(arrays, np.array(starts), np.array(sizes))
     assert got.tolist() == pool[concat_ranges(np.array(starts), np.array(sizes))].tolist()
     assert got.dtype == (np.int64 if seed == 3 else np.uint16)
+
+
+def test_plain_text_check_equals_the_json_escape_rule():
+    """A key is formatted without json.dumps only for text json.dumps writes unchanged."""
+    from segviz.store import _PLAIN, _plain
+
+    for code in [*range(0, 300), 0x2028, 0xD800, 0x1F600]:
+        text = f"a{chr(code)}b"
+        assert _plain(text) == (not _PLAIN.search(text)) == (json.dumps(text) == f'"{text}"'), code
