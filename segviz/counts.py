@@ -8,6 +8,7 @@ can both use them without importing each other.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,5 +62,94 @@ class Counted:
         'a'
     """
 
-    counts: tuple[PairCounts, ...]
+    counts: Sequence[PairCounts]  # a CountColumns from segviz.evaluate.count
     unreadable: tuple[Problem, ...] = ()
+
+
+class CountColumns(Sequence[PairCounts]):
+    """Many pairs' counts in one set of arrays (issue #17): what the results store reads and
+    :func:`segviz.evaluate.fold` folds, with no :class:`PairCounts` object per pair; it behaves as
+    a read-only sequence of :class:`PairCounts`, built on access.
+
+    Attributes:
+        pairs: the N pairs (a :class:`segviz.dataset.PairList` or a list of :class:`Pair`).
+        gt_values, pred_values, counts: (R,) each, non-negative integers (int64, or the narrower
+            unsigned type the store keeps them in): pair i's rows are ``offsets[i]:offsets[i+1]``;
+            read-only (they may be the store's buffers).
+        offsets: int64 (N+1,). shapes: int64 (N, 2) (height, width). colour_coded: bool (N,).
+        warnings: N tuples of text.
+
+    Example:
+        >>> from pathlib import Path
+        >>> pc = PairCounts(Pair("a", Path("gt/a.png"), Path("pred/a.png")),
+        ...                 np.array([0, 1]), np.array([0, 1]), np.array([3, 1]), (2, 2))
+        >>> cols = CountColumns.of([pc, pc])
+        >>> len(cols), cols.offsets.tolist(), cols[1].counts.tolist()
+        (2, [0, 2, 4], [3, 1])
+    """
+
+    __slots__ = (
+        "colour_coded",
+        "counts",
+        "gt_values",
+        "offsets",
+        "pairs",
+        "pred_values",
+        "shapes",
+        "warnings",
+    )
+
+    def __init__(
+        self, pairs, gt_values, pred_values, counts, offsets, shapes, warnings, colour_coded
+    ) -> None:
+        self.pairs, self.offsets, self.shapes = pairs, offsets, shapes
+        self.gt_values, self.pred_values, self.counts = gt_values, pred_values, counts
+        self.warnings, self.colour_coded = warnings, colour_coded
+
+    @classmethod
+    def of(cls, counted: Sequence[PairCounts]) -> CountColumns:
+        """The columns of a list of :class:`PairCounts` (one copy of their arrays)."""
+        if isinstance(counted, CountColumns):
+            return counted
+        counted = list(counted)
+
+        def cat(name: str) -> np.ndarray:
+            arrays = [getattr(pc, name) for pc in counted]
+            return np.concatenate(arrays).astype(np.int64, copy=False) if arrays else np.zeros(0, np.int64)
+
+        sizes = np.fromiter((len(pc.counts) for pc in counted), np.int64, len(counted))
+        return cls(
+            [pc.pair for pc in counted],
+            cat("gt_values"),
+            cat("pred_values"),
+            cat("counts"),
+            np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            np.array([pc.shape for pc in counted], dtype=np.int64).reshape(len(counted), 2),
+            [tuple(pc.warnings) for pc in counted],
+            np.array([pc.colour_coded for pc in counted], dtype=bool),
+        )
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError("index out of range")
+        i = index % n
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        h, w = self.shapes[i].tolist()
+        return PairCounts(
+            self.pairs[i],
+            self.gt_values[a:b].astype(np.int64),
+            self.pred_values[a:b].astype(np.int64),
+            self.counts[a:b].astype(np.int64),
+            (h, w),
+            tuple(self.warnings[i]),
+            bool(self.colour_coded[i]),
+        )
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))

@@ -22,12 +22,14 @@ photo whose real path leaves that root (a symbolic link pointing out of it) is r
 from __future__ import annotations
 
 import errno
+import operator
 import os
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from segviz import remote
 from segviz.classes import ClassTable, Encoding
@@ -56,6 +58,7 @@ KNOWN_SUFFIXES = (
 #: Suffixes whose masks hold source label ids (Cityscapes labelIds), not class ids.
 LABEL_ID_SUFFIXES = ("_labelIds",)
 _SUFFIX_RE = re.compile("(" + "|".join(map(re.escape, KNOWN_SUFFIXES)) + ")$")
+_STRIPPED = (*KNOWN_SUFFIXES, "\n")  # (stems _SUFFIX_RE may change: "$" also matches before a final newline)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,154 @@ class Pair:
     image_path: Location | None = None
     gt_encoding: Encoding = "ids"
     pred_encoding: Encoding = "ids"
+
+
+class PairList(Sequence[Pair]):
+    """A dataset's pairs held as columns of strings (issue #17): :class:`Pair` objects, and the
+    ``Path`` objects in them, are built only for the pairs a caller looks at; the evaluation of a
+    large dataset reads the columns (names, paths, encodings) instead.
+
+    It behaves as a read-only list of :class:`Pair` (``len``, indexing, slicing, iteration, ``==``
+    with a list of the same pairs).
+
+    Args:
+        names, gt, pred: one entry per pair; ``gt`` / ``pred`` the files' paths as text (local
+            paths as walked, or URLs).
+        images: the photo of each pair, or None.
+        gt_encoding, pred_encoding: each pair's mask encodings.
+        urls: whether the (gt, pred, images) columns hold URLs (kept as text) rather than local
+            paths (given to callers as ``Path``); None: either, per path (:meth:`of`).
+        tops: for a local column walked below one folder, (that folder as walked, the same made
+            absolute, each with a final "/"): every path of the column then starts with the
+            first, and its absolute path is one string concatenation; None otherwise.
+
+    Example:
+        >>> pl = PairList(["a"], ["gt/a.png"], ["pred/a.png"], [None], ["ids"], ["ids"])
+        >>> pl[0] == Pair("a", Path("gt/a.png"), Path("pred/a.png"))
+        True
+        >>> len(pl), pl == [Pair("a", Path("gt/a.png"), Path("pred/a.png"))]
+        (1, True)
+        >>> pl.absolute("gt")[0] == os.path.abspath("gt/a.png")
+        True
+    """
+
+    __slots__ = ("_built", "gt", "gt_encoding", "images", "names", "pred", "pred_encoding", "tops", "urls")
+
+    def __init__(
+        self,
+        names: list[str],
+        gt: list[str],
+        pred: list[str],
+        images: list[str | None],
+        gt_encoding: list[str],
+        pred_encoding: list[str],
+        *,
+        urls: tuple[bool | None, bool | None, bool | None] = (False, False, False),
+        tops: tuple[tuple[str, str] | None, ...] = (None, None, None),
+    ) -> None:
+        self.names, self.gt, self.pred, self.images = names, gt, pred, images
+        self.gt_encoding, self.pred_encoding = gt_encoding, pred_encoding
+        self.urls, self.tops = urls, tops
+        self._built: list[Pair] | None = None
+
+    @classmethod
+    def of(cls, pairs: Iterable[Pair]) -> PairList:
+        """The columns of existing :class:`Pair` objects (kept as they are)."""
+        if isinstance(pairs, PairList):
+            return pairs
+        pairs = list(pairs)
+        text = [os.fspath, os.fspath, lambda p: None if p is None else os.fspath(p)]
+        out = cls(
+            [p.name for p in pairs],
+            [text[0](p.gt_path) for p in pairs],
+            [text[1](p.pred_path) for p in pairs],
+            [text[2](p.image_path) for p in pairs],
+            [p.gt_encoding for p in pairs],
+            [p.pred_encoding for p in pairs],
+            urls=(None, None, None),  # (per path: see absolute)
+        )
+        out._built = pairs
+        return out
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def _pair(self, i: int) -> Pair:
+        gt_url, pred_url, image_url = self.urls
+        image = self.images[i]
+        return Pair(
+            self.names[i],
+            self.gt[i] if gt_url else Path(self.gt[i]),
+            self.pred[i] if pred_url else Path(self.pred[i]),
+            None if image is None else (image if image_url else Path(image)),
+            self.gt_encoding[i],
+            self.pred_encoding[i],
+        )
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.take(range(len(self))[index])
+        if self._built is not None:
+            return self._built[index]
+        n = len(self.names)
+        if not -n <= index < n:
+            raise IndexError("pair index out of range")
+        return self._pair(index % n)
+
+    def __iter__(self):
+        if self._built is None:
+            self._built = [self._pair(i) for i in range(len(self.names))]
+        return iter(self._built)
+
+    def _columns(self) -> tuple:
+        return (self.urls, self.names, self.gt, self.pred, self.images, self.gt_encoding, self.pred_encoding)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PairList) and self._columns() == other._columns():
+            return True
+        if isinstance(other, (PairList, list, tuple)):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # (a list: not hashable)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(repr(self[i]) for i in range(min(2, len(self))))
+        return f"PairList([{shown}{', ...' if len(self) > 2 else ''}], {len(self)} pairs)"
+
+    def take(self, indices: Iterable[int]) -> PairList:
+        """The pairs at ``indices`` (any order), as a PairList."""
+        idx = list(indices)
+        out = PairList(
+            *([col[i] for i in idx] for col in (self.names, self.gt, self.pred, self.images)),
+            [self.gt_encoding[i] for i in idx],
+            [self.pred_encoding[i] for i in idx],
+            urls=self.urls,
+            tops=self.tops,
+        )
+        if self._built is not None:
+            out._built = [self._built[i] for i in idx]
+        return out
+
+    def absolute(self, column: Literal["gt", "pred", "images"]) -> list[str]:
+        """Each pair's file in ``column`` as an absolute path (``os.path.abspath``; a URL as it is;
+        "" for no photo): one string concatenation per file for a walked folder."""
+        i = ("gt", "pred", "images").index(column)
+        values = getattr(self, column)
+        if self.urls[i] is None:  # (columns of given Pair objects: URLs and paths mixed)
+            return ["" if v is None else v if remote.is_url(v) else os.path.abspath(v) for v in values]
+        if self.urls[i]:
+            return ["" if v is None else v for v in values]
+        top = self.tops[i]
+        if top is not None:  # (every path of the column starts with the walked prefix)
+            walked, absolute = top
+            n = len(walked)
+            if walked == absolute:  # (walked below an absolute folder: already absolute)
+                return values if None not in values else ["" if v is None else v for v in values]
+            if None not in values:
+                return [absolute + v[n:] for v in values]
+            return ["" if v is None else absolute + v[n:] for v in values]
+        return ["" if v is None else os.path.abspath(v) for v in values]
 
 
 @dataclass(frozen=True)
@@ -92,7 +243,7 @@ class Dataset:
     images_dir: Location | None
     table: ClassTable | None
     model: str | None
-    pairs: list[Pair]
+    pairs: Sequence[Pair]  # a PairList from open_dataset; any list of Pair works
     skipped: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     root: Location | None = None  # the dataset folder, when one was given
@@ -158,10 +309,10 @@ def open_dataset(  # noqa: C901 -- one branch per way a dataset is named (folder
     skipped: list[Problem] = []
     warnings: list[Problem] = []
     photo_problems: list[Problem] = []  # a bad photo never stops evaluation: warnings
-    gt_files = _index_folder(gt_dir, MASK_SUFFIXES, "ground-truth", skipped, warnings, allowed_root)
-    pred_files = _index_folder(pred_dir, MASK_SUFFIXES, "prediction", skipped, warnings, allowed_root)
+    gt_files = _index_texts(gt_dir, MASK_SUFFIXES, "ground-truth", skipped, warnings, allowed_root)
+    pred_files = _index_texts(pred_dir, MASK_SUFFIXES, "prediction", skipped, warnings, allowed_root)
     image_files = (
-        _index_folder(images_dir, IMAGE_SUFFIXES, "image", photo_problems, warnings, allowed_root)
+        _index_texts(images_dir, IMAGE_SUFFIXES, "image", photo_problems, warnings, allowed_root)
         if images_dir
         else {}
     )
@@ -173,21 +324,52 @@ def open_dataset(  # noqa: C901 -- one branch per way a dataset is named (folder
         raise DatasetError(f"{pred_dir}: no predicted masks found ({', '.join(MASK_SUFFIXES)})")
 
     ambiguous = {p.name for p in skipped}
-    pairs = []
-    for key in sorted(set(gt_files) | set(pred_files) | set(image_files)):
-        if key in ambiguous:
+    # Columns of text, no Pair or Path per file (issue #17): see PairList.
+    names: list[str] = []
+    gts: list[str] = []
+    preds: list[str] = []
+    photos: list[str | None] = []
+    keys = sorted(gt_files.keys() | pred_files.keys() | image_files.keys())
+    if (
+        not ambiguous
+        and len(keys) == len(gt_files) == len(pred_files)
+        and len(image_files) in (0, len(keys))
+        and (images_dir is None or len(image_files) == len(keys))
+    ):  # (every key has its files: columns in one pass each)
+        names = keys
+        gts = [gt_files[k] for k in keys]
+        preds = [pred_files[k] for k in keys]
+        photos = [image_files[k] for k in keys] if image_files else [None] * len(keys)
+        keys = ()
+    gt_get, pred_get, image_get = gt_files.get, pred_files.get, image_files.get
+    for key in keys:
+        g, p, im = gt_get(key), pred_get(key), image_get(key)
+        if g is None or p is None or key in ambiguous:
+            if key in ambiguous:
+                continue
+            if g is None:
+                where = _shown(p if p is not None else im)
+                skipped.append(Problem(key, f"{where}: no ground-truth mask in {gt_dir}"))
+            else:
+                skipped.append(Problem(key, f"{_shown(g)}: no prediction in {pred_dir}"))
             continue
-        g, p, im = gt_files.get(key), pred_files.get(key), image_files.get(key)
-        if g is None:
-            where = p if p is not None else im
-            skipped.append(Problem(key, f"{where}: no ground-truth mask in {gt_dir}"))
-            continue
-        if p is None:
-            skipped.append(Problem(key, f"{g}: no prediction in {pred_dir}"))
-            continue
-        if images_dir is not None and im is None and key not in bad_photos:
-            warnings.append(Problem(key, f"{g}: no photo in {images_dir} (shown without one)"))
-        pairs.append(Pair(key, g, p, im, _encoding_of(g), _encoding_of(p)))
+        if im is None and images_dir is not None and key not in bad_photos:
+            warnings.append(Problem(key, f"{_shown(g)}: no photo in {images_dir} (shown without one)"))
+        names.append(key)
+        gts.append(g)
+        preds.append(p)
+        photos.append(im)
+    folders = (gt_dir, pred_dir, images_dir)
+    pairs = PairList(
+        names,
+        gts,
+        preds,
+        photos,
+        _encodings(gts),
+        _encodings(preds),
+        urls=tuple(isinstance(f, str) for f in folders),
+        tops=tuple(_tops(f) for f in folders),
+    )
     _check_label_ids(pairs, table)
     return Dataset(gt_dir, pred_dir, images_dir, table, model_name, pairs, skipped, warnings, root_path)
 
@@ -199,8 +381,10 @@ def sample_key(relative: str) -> str:
         >>> sample_key("frankfurt/frankfurt_000000_000294_gtFine_labelIds.png")
         'frankfurt/frankfurt_000000_000294'
     """
-    stem, _ = os.path.splitext(unicodedata.normalize("NFC", relative))
-    return _SUFFIX_RE.sub("", stem)
+    if not relative.isascii():  # (NFC changes nothing in ASCII text)
+        relative = unicodedata.normalize("NFC", relative)
+    stem = os.path.splitext(relative)[0]
+    return _SUFFIX_RE.sub("", stem) if stem.endswith(_STRIPPED) else stem
 
 
 def common_folder(paths: Sequence[Location]) -> str:
@@ -217,23 +401,48 @@ def common_folder(paths: Sequence[Location]) -> str:
     return os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
 
 
-def _check_label_ids(pairs: list[Pair], table: ClassTable | None) -> None:
+def _check_label_ids(pairs: Sequence[Pair], table: ClassTable | None) -> None:
     """Masks named ``*_labelIds`` hold source label ids: without a table that maps them to class
     ids (the ``cityscapes`` preset), they cannot be read as class ids without guessing."""
     if table is not None and table.source_ids is not None:
         return
-    for pair in pairs:
-        for path, encoding in ((pair.gt_path, pair.gt_encoding), (pair.pred_path, pair.pred_encoding)):
-            if encoding == "label_ids":
-                has = (
-                    "no class table"
-                    if table is None
-                    else f"the class table ({table.origin}) has no labelId mapping"
-                )
-                raise DatasetError(
-                    f"{path}: a *_labelIds mask holds Cityscapes label ids, not class ids, but {has}; "
-                    "use --classes cityscapes (or a classes.csv with a labelId mapping), or rename the files"
-                )
+    columns = PairList.of(pairs)
+    for paths, encodings in ((columns.gt, columns.gt_encoding), (columns.pred, columns.pred_encoding)):
+        if "label_ids" not in encodings:
+            continue
+        path = paths[encodings.index("label_ids")]
+        has = (
+            "no class table" if table is None else f"the class table ({table.origin}) has no labelId mapping"
+        )
+        raise DatasetError(
+            f"{_shown(path)}: a *_labelIds mask holds Cityscapes label ids, not class ids, but {has}; "
+            "use --classes cityscapes (or a classes.csv with a labelId mapping), or rename the files"
+        )
+
+
+def _encodings(paths: list[str]) -> list[Encoding]:
+    """:func:`_encoding_of` of each path (one test of the whole column for the usual case)."""
+    if "_labelIds" not in "\n".join(paths):
+        return ["ids"] * len(paths)
+    return [_encoding_of(p) for p in paths]
+
+
+def _shown(path: str | None) -> Location | None:
+    """A file of a walked folder as messages showed it before (a ``Path`` for a local file)."""
+    if path is None or remote.is_url(path):
+        return path
+    return Path(path)
+
+
+def _tops(folder: Location | None) -> tuple[str, str] | None:
+    """(prefix of the paths walked below a local ``folder``, the same prefix made absolute)."""
+    if folder is None or isinstance(folder, str):
+        return None
+    walked, absolute = os.fspath(folder), os.path.abspath(folder)
+    return (
+        walked if walked.endswith("/") else walked + "/",
+        absolute if absolute.endswith("/") else absolute + "/",
+    )
 
 
 def _encoding_of(path: Path) -> Encoding:
@@ -341,50 +550,99 @@ def _index_folder(
     warnings: list[Problem],
     allowed_root: str | Path | Sequence[str | Path] | None = None,
 ) -> dict[str, Location]:
-    """Map matching key → file for every file of the right kind below ``folder``.
+    """Map matching key → file (a ``Path``, or a URL) for every file of the right kind below
+    ``folder``; see :func:`_index_texts`."""
+    found = _index_texts(folder, suffixes, kind, skipped, warnings, allowed_root)
+    if isinstance(folder, str):
+        return found
+    return {key: Path(path) for key, path in found.items()}
+
+
+def _index_texts(  # noqa: C901 -- a short path for plain names beside the general one
+    folder: Location,
+    suffixes: tuple[str, ...],
+    kind: str,
+    skipped: list[Problem],
+    warnings: list[Problem],
+    allowed_root: str | Path | Sequence[str | Path] | None = None,
+) -> dict[str, str]:
+    """Map matching key → file (its path as walked, or its URL, as text) for every file of the
+    right kind below ``folder``.
 
     Files that cannot be used for their key (several files for one key, a file that is not a regular
     file, a name that is not valid UTF-8) go to ``skipped`` under that key; files of another kind
     go to ``warnings``.
     """
-    found: dict[str, list[Location]] = {}
-    for rel, fname, item in _files_below(folder):
-        suffix = os.path.splitext(fname)[1].lower()
-        if suffix not in suffixes:
-            if kind != "image" or suffix not in (".csv", ".json", ".txt", ".md"):
-                warnings.append(Problem(_printable(fname), _wrong_kind_message(_path_of(item), kind)))
-            continue
-        problem = None if isinstance(item, str) else _unusable_file(item, rel, kind, allowed_root)
-        if problem is not None:
-            skipped.append(problem)
-            continue
-        found.setdefault(sample_key(rel), []).append(_path_of(item))
-    out: dict[str, Location] = {}
-    for key, paths in found.items():
-        if len(paths) > 1:
-            listed = ", ".join(str(p) for p in paths)
-            shown = " (shown without a photo)" if kind == "image" else ""
-            skipped.append(Problem(key, f"ambiguous {kind} files share the name {key!r}: {listed}{shown}"))
+    found: dict[str, str] = {}
+    doubled: dict[str, list[str]] = {}
+
+    def keep(key: str, path: str) -> None:
+        if key in found:
+            doubled.setdefault(key, [found[key]]).append(path)
         else:
-            out[key] = paths[0]
-    return out
+            found[key] = path
 
+    def other_kind(fname: str, item) -> None:
+        suffix = os.path.splitext(fname)[1].lower()
+        if kind != "image" or suffix not in (".csv", ".json", ".txt", ".md"):
+            warnings.append(Problem(_printable(fname), _wrong_kind_message(_path_of(item), kind)))
 
-def _files_below(folder: Location):
-    """(relative path with "/", file name, DirEntry or file URL) of every non-hidden file below
-    ``folder``, sorted. Local folders use os.scandir and strings until a file is kept: this runs
-    for every file each time a dataset opens."""
     if isinstance(folder, str):
         for rel, url in remote.list_files(folder):
-            yield rel, rel.rsplit("/", 1)[-1], url
-        return
-    for rel_dir, entries in _walk(os.fspath(folder)):
-        for entry in entries:
-            yield rel_dir + entry.name, entry.name, entry
+            fname = rel.rsplit("/", 1)[-1]
+            if os.path.splitext(fname)[1].lower() not in suffixes:
+                other_kind(fname, url)
+            else:
+                keep(sample_key(rel), url)
+    else:
+        # This runs for every file each time a dataset opens (issue #17): plain ASCII names take
+        # a short path of string operations equal to sample_key and _unusable_file's checks.
+        for rel_dir, entries in _walk(os.fspath(folder)):
+            plain_dir = rel_dir.isascii()
+            for entry in entries:
+                fname = entry.name
+                dot = fname.rfind(".")
+                plain = plain_dir and dot > 0 and fname[0] != "." and fname.isascii()
+                if plain:
+                    if fname[dot:].lower() not in suffixes:
+                        other_kind(fname, entry)
+                        continue
+                    try:
+                        regular = entry.is_file()
+                    except OSError:
+                        regular = False
+                    plain = regular and (allowed_root is None or not entry.is_symlink())
+                elif os.path.splitext(fname)[1].lower() not in suffixes:
+                    other_kind(fname, entry)
+                    continue
+                if plain:
+                    stem = rel_dir + fname[:dot]
+                    key = _SUFFIX_RE.sub("", stem) if stem.endswith(_STRIPPED) else stem
+                else:
+                    rel = rel_dir + fname
+                    problem = _unusable_file(entry, rel, kind, allowed_root)
+                    if problem is not None:
+                        skipped.append(problem)
+                        continue
+                    key = sample_key(rel)
+                if key in found:
+                    doubled.setdefault(key, [found[key]]).append(entry.path)
+                else:
+                    found[key] = entry.path
+    for key in [k for k in found if k in doubled] if doubled else ():  # (in the order first seen)
+        paths = doubled[key]
+        del found[key]
+        listed = ", ".join(str(_shown(p)) for p in paths)
+        shown = " (shown without a photo)" if kind == "image" else ""
+        skipped.append(Problem(key, f"ambiguous {kind} files share the name {key!r}: {listed}{shown}"))
+    return found
 
 
 def _path_of(item: os.DirEntry | str) -> Location:
     return item if isinstance(item, str) else Path(item.path)
+
+
+_NAME = operator.attrgetter("name")
 
 
 def _walk(top: str):
@@ -396,7 +654,8 @@ def _walk(top: str):
         path, rel = stack.pop()
         try:
             with os.scandir(path) as it:
-                entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+                entries = [e for e in it if e.name[0] != "."]
+            entries.sort(key=_NAME)
         except OSError:
             continue
         files, subdirs = [], []

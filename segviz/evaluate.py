@@ -34,11 +34,11 @@ import numpy as np
 
 from segviz import kernels, metrics
 from segviz.classes import ClassTable
-from segviz.counts import Counted, PairCounts  # (defined there, importable from here as before)
-from segviz.dataset import Dataset, Pair, Problem
+from segviz.counts import CountColumns, Counted, PairCounts  # (defined there, importable from here as before)
+from segviz.dataset import Dataset, Pair, PairList, Problem
 from segviz.errors import ClassTableError, SegvizError
 from segviz.masks import UNKNOWN_COLOUR, MaskData, image_size, joint_counts, read_mask
-from segviz.store import ResultsStore, pair_key
+from segviz.store import ResultsStore, key_texts
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built: the command line starts faster
     import pandas as pd
@@ -107,36 +107,166 @@ def count_pairs(
     Pairs whose files are unchanged since they were last counted come from ``store``; the others are
     read in ``workers`` threads (decoders and the counting kernel release the GIL) or, with
     ``dask_address``, on a Dask cluster. New results are written back to the store.
+    (:func:`count` gives the same results as columns, with no object per pair.)
     """
-    pairs = list(pairs)
-    keys = {p: pair_key(p) for p in pairs} if store is not None else {p: p for p in pairs}
-    stored = store.load(pairs, table, keys=list(keys.values())) if store is not None else {}
-    todo = [p for p in pairs if keys[p] not in stored]
+    counted, bad = _count_columns(
+        pairs, table, workers=workers, progress=progress, store=store, dask_address=dask_address
+    )
+    return list(counted), bad
+
+
+def _count_columns(
+    pairs: Sequence[Pair],
+    table: ClassTable | None,
+    *,
+    workers: int,
+    progress: Progress | None,
+    store: ResultsStore | None,
+    dask_address: str | None,
+) -> tuple[CountColumns, list[Problem]]:
+    """:func:`count_pairs` as :class:`CountColumns`: the stored pairs are gathered from the store's
+    arrays (no :class:`PairCounts` per pair), only the others are read."""
+    columns = PairList.of(pairs)
+    n = len(columns)
     if store is not None:
-        store.stats.hits, store.stats.misses = len(pairs) - len(todo), len(todo)
-    done = dict(stored)
-    offset = len(pairs) - len(todo)
+        texts = key_texts(columns)  # (before counting: a file changed meanwhile is counted again next time)
+        found = store.load_columns(columns, table, texts=texts)
+        todo = np.flatnonzero(found.part < 0)
+        store.stats.hits, store.stats.misses = n - len(todo), len(todo)
+    else:
+        texts, found, todo = None, None, np.arange(n)
+    offset = n - len(todo)
     if progress is not None and offset:
-        progress(offset, len(pairs))
+        progress(offset, n)
     if len(todo) >= 32:
         kernels.warm_up()
 
     def report(i: int) -> None:
         if progress is not None:
-            progress(offset + i, len(pairs))
+            progress(offset + i, n)
 
     runner = _count_on_dask if dask_address else _count_in_threads
-    results = runner(todo, table, workers=workers, report=report, address=dask_address)
+    todo_pairs = [columns[i] for i in todo.tolist()]
+    results = runner(todo_pairs, table, workers=workers, report=report, address=dask_address)
     bad: list[Problem] = []
-    for pair, result in zip(todo, results, strict=True):
+    new: dict[int, PairCounts] = {}
+    for i, result in zip(todo.tolist(), results, strict=True):
         if isinstance(result, Problem):
             bad.append(result)
         else:
-            done[keys[pair]] = result
-    ok = [done[keys[p]] for p in pairs if keys[p] in done]
-    if store is not None and (todo or store.stats.rebuilt):
-        store.save(pairs, ok, table, keys=keys)
-    return ok, bad
+            new[i] = result
+    counted = _assemble(columns, found, new)
+    if store is not None and (len(todo) or store.stats.rebuilt):
+        ok = _ok_indices(found, new, n)
+        fresh = np.flatnonzero(np.isin(ok, list(new)))  # (the entries counted now)
+        store.save_columns(columns, counted, [texts[i] for i in ok.tolist()], table, new=fresh)
+    return counted, bad
+
+
+def _ok_indices(found, new: dict[int, PairCounts], n: int) -> np.ndarray:
+    """The pairs counted (stored or read now), in order."""
+    ok = np.zeros(n, dtype=bool)
+    if found is not None:
+        ok[found.part >= 0] = True
+    ok[list(new)] = True
+    return np.flatnonzero(ok)
+
+
+def _assemble(columns: PairList, found, new: dict[int, PairCounts]) -> CountColumns:
+    """One :class:`CountColumns` of the pairs found in the store (``found``) and those counted now
+    (``new``: {pair index: PairCounts}), in the pairs' order; the stored arrays are used as they
+    are when the store holds exactly these pairs in this order."""
+    n = len(columns)
+    ok = _ok_indices(found, new, n)
+    pairs = columns if len(ok) == n else columns.take(ok.tolist())
+    parts = found.parts if found is not None else []
+    part = found.part[ok] if found is not None else np.full(len(ok), -1, dtype=np.int64)
+    index = found.index[ok] if found is not None else part
+    if (
+        len(parts) == 1
+        and len(ok) == n
+        and not new
+        and len(ok) == len(parts[0].h)
+        and bool((index == np.arange(len(ok))).all())
+    ):
+        s = parts[0]
+        offsets = np.concatenate([[0], np.cumsum(s.rows)]).astype(np.int64)
+        warnings = [()] * len(ok)
+        for w, notes in found.warnings.items():
+            warnings[w] = notes
+        shapes = np.stack([s.h, s.w], axis=1).astype(np.int64, copy=False)
+        return CountColumns(
+            pairs, s.gt, s.pred, s.count, offsets, shapes, warnings, s.colour_coded.astype(bool)
+        )
+    m = len(ok)
+    sizes = np.zeros(m, dtype=np.int64)
+    pool_start = np.zeros(m, dtype=np.int64)
+    shapes = np.zeros((m, 2), dtype=np.int64)
+    colour = np.zeros(m, dtype=bool)
+    warnings: list[tuple] = [()] * m
+    base = 0
+    pools: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for q, s in enumerate(parts):
+        mine = np.flatnonzero(part == q)
+        j = index[mine]
+        sizes[mine] = s.rows[j]
+        pool_start[mine] = base + s.start[j]
+        shapes[mine, 0], shapes[mine, 1] = s.h[j], s.w[j]
+        colour[mine] = s.colour_coded[j]
+        pools.append((s.gt, s.pred, s.count))
+        base += len(s.count)
+    position = np.full(n, -1, dtype=np.int64)
+    position[ok] = np.arange(m)
+    for w, notes in found.warnings.items() if found is not None else ():
+        warnings[position[w]] = notes
+    for i, pc in new.items():
+        k = int(position[i])
+        sizes[k] = len(pc.counts)
+        pool_start[k] = base
+        shapes[k] = pc.shape
+        colour[k] = pc.colour_coded
+        warnings[k] = tuple(pc.warnings)
+        pools.append((pc.gt_values, pc.pred_values, pc.counts))
+        base += len(pc.counts)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    columns_out = [_gather_runs([p[f] for p in pools], pool_start, sizes) for f in range(3)]
+    return CountColumns(pairs, *columns_out, offsets, shapes, warnings, colour)
+
+
+def _gather_runs(arrays: list[np.ndarray], pool_start: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Rows ``pool_start[i] : pool_start[i] + sizes[i]`` of ``arrays`` laid end to end (the pool),
+    for every i, concatenated: copied as slices of the runs that are contiguous in the pool (a store
+    with one changed pair: three slices, not an index per row), in the stored type when every
+    array's values fit it (16-bit values stay 16-bit).
+
+    Example:
+        >>> _gather_runs([np.array([1, 2, 3]), np.array([7, 8])], np.array([3, 0, 1]), np.array([2, 1, 2])).tolist()
+        [7, 8, 1, 2, 3]
+    """
+    if not len(sizes):
+        return np.zeros(0, dtype=arrays[0].dtype if arrays else np.int64)
+    dtype = np.result_type(*arrays)
+    small = [a.dtype for a in arrays if a.dtype != np.int64]
+    if dtype == np.int64 and small:  # (counted now as int64, stored as uint16: kept uint16 if they fit)
+        narrow = np.result_type(*small)
+        top = np.iinfo(narrow).max
+        if all(
+            a.dtype != np.int64 or not len(a) or (int(a.min()) >= 0 and int(a.max()) <= top) for a in arrays
+        ):
+            dtype = narrow
+    bases = np.concatenate([[0], np.cumsum([len(a) for a in arrays])])
+    breaks = np.flatnonzero(pool_start[1:] != pool_start[:-1] + sizes[:-1]) + 1
+    pieces = []
+    for a, b in zip(
+        np.concatenate([[0], breaks]).tolist(), np.concatenate([breaks, [len(sizes)]]).tolist(), strict=True
+    ):
+        lo, hi = int(pool_start[a]), int(pool_start[b - 1] + sizes[b - 1])
+        q = int(np.searchsorted(bases, lo, side="right")) - 1
+        while lo < hi:  # (a run may cross from one array of the pool into the next)
+            end = min(hi, int(bases[q + 1]))
+            pieces.append(arrays[q][lo - bases[q] : end - bases[q]])
+            lo, q = end, q + 1
+    return np.concatenate(pieces).astype(dtype, copy=False) if len(pieces) > 1 else pieces[0].astype(dtype)
 
 
 def _count_one(pair: Pair, table: ClassTable | None) -> PairCounts | Problem:
@@ -470,42 +600,54 @@ def fold(
     if isinstance(counted, Counted):
         skipped, counted = [*skipped, *counted.unreadable], counted.counts
     skipped, warnings = list(skipped), list(warnings)
-    counted = list(counted)
-    k = table.num_classes
-    for pc in counted:
-        warnings.extend(Problem(pc.pair.name, w) for w in pc.warnings)
-    # All pairs at once: one lookup per encoding and one sort, not a loop over images.
-    sizes = np.array([len(pc.counts) for pc in counted], dtype=np.int64)
-    img = np.repeat(np.arange(len(counted)), sizes)
-    g, p, c = (_concat([getattr(pc, f) for pc in counted]) for f in ("gt_values", "pred_values", "counts"))
-    # Sparse lookups (a search in the table per row): a raw value of 3e8 costs what 3 costs.
-    gi = _lookup(g, img, [pc.pair.gt_encoding for pc in counted], table.gt_indices)
-    pi = _lookup(p, img, [pc.pair.pred_encoding for pc in counted], table.pred_indices)
-    bad = np.zeros(len(counted), dtype=bool)
-    bad[img[gi == k + 1]] = True
-    for i in np.flatnonzero(bad):
-        pc = counted[i]
+    cols = CountColumns.of(counted)  # (all pairs at once: one lookup per encoding, no loop over images)
+    pairs = PairList.of(cols.pairs)
+    n, k = len(cols), table.num_classes
+    for i in np.flatnonzero([bool(w) for w in cols.warnings]).tolist():
+        warnings.extend(Problem(pairs.names[i], w) for w in cols.warnings[i])
+    # Arrays as narrow as their values (image numbers int32, class indices int16): at 100,000
+    # images the rows are millions, and fresh memory costs time too (issue #17).
+    img = np.repeat(np.arange(n, dtype=np.int32 if n < 1 << 31 else np.int64), np.diff(cols.offsets))
+    g, p, c = cols.gt_values, cols.pred_values, cols.counts
+    # Lookups valid for any raw value (a value of 3e8 costs what 3 costs), see _lookup.
+    gi = _lookup(g, img, pairs.gt_encoding, table.gt_indices, k + 1)
+    unknown_gt = gi == k + 1
+    bad = np.zeros(n, dtype=bool)
+    if unknown_gt.any():
+        bad[img[unknown_gt]] = True
+    for i in np.flatnonzero(bad).tolist():
+        pc = cols[i]
         unknown = table.gt_indices(pc.gt_values, encoding=pc.pair.gt_encoding) == k + 1
         skipped.append(Problem(pc.pair.name, _unknown_gt_message(pc, unknown, table)))
-    new_index = np.cumsum(~bad) - 1
+    del unknown_gt
+    any_bad = bool(bad.any())
     is_ignored = gi == k
-    kept_rows = ~bad[img]
-    ignored = np.bincount(
-        img[kept_rows & is_ignored], weights=c[kept_rows & is_ignored], minlength=len(counted)
-    )
-    valid = kept_rows & ~is_ignored
+    ignored = np.bincount(img[is_ignored], weights=c[is_ignored], minlength=n)
+    valid = ~is_ignored
+    del is_ignored
+    if any_bad:
+        valid &= ~bad[img]
+    pi = _lookup(p, img, pairs.pred_encoding, table.pred_indices, k)
     # (colours not in the table were already reported with the colours, by count_pair; in any other
     # mask 65535 is a value like any other)
-    colour_coded = np.array([pc.colour_coded for pc in counted], dtype=bool)
-    unknown_colour = colour_coded[img] & (p == UNKNOWN_COLOUR) if len(img) else np.zeros(0, dtype=bool)
-    warnings.extend(_invalid_prediction_warnings(counted, img, p, c, valid & (pi == k) & ~unknown_colour))
-    rows = _merge(new_index[img[valid]], gi[valid], pi[valid], c[valid], k)
-    kept = [pc for pc, b in zip(counted, bad, strict=True) if not b]
+    invalid = valid & (pi == k)
+    if invalid.any():
+        if cols.colour_coded.any():
+            invalid &= ~(cols.colour_coded[img] & (p == UNKNOWN_COLOUR))
+        warnings.extend(_invalid_prediction_warnings(cols, img, p, c, invalid))
+    del invalid
+    image = img[valid] if not any_bad else (np.cumsum(~bad) - 1).astype(img.dtype)[img[valid]]
+    del img
+    gi, pi, c = gi[valid], pi[valid], c[valid]
+    del valid
+    confusion = _confusion(gi, pi, c, k)
+    rows = _merge(image, gi, pi, c, k)
+    kept = pairs.take(np.flatnonzero(~bad).tolist()) if any_bad else pairs
     return Evaluation(
         table=table,
-        names=[pc.pair.name for pc in kept],
-        pairs=[pc.pair for pc in kept],
-        confusion=_dense(rows, k),
+        names=list(kept.names),
+        pairs=kept,
+        confusion=confusion,
         image_rows=rows,
         ignored_per_image=np.rint(ignored[~bad]).astype(np.int64),
         skipped=skipped,
@@ -587,20 +729,37 @@ def _concat(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays).astype(np.int64, copy=False) if arrays else np.zeros(0, dtype=np.int64)
 
 
-def _lookup(values: np.ndarray, img: np.ndarray, encodings: list[str], indices) -> np.ndarray:
+def _lookup(values: np.ndarray, img: np.ndarray, encodings: list[str], indices, largest: int) -> np.ndarray:
     """Class indices of raw values, each row looked up in the table with its pair's encoding
     (``indices``: :meth:`ClassTable.gt_indices` or :meth:`ClassTable.pred_indices`: sparse lookups,
-    never a table indexed by value)."""
+    never a table indexed by any value). When every value is below :data:`LUT_VALUES`, the same
+    function is applied once to ``0..max`` and the rows read from that table (a gather instead of
+    a binary search per row: the same numbers). The result is int16 when ``largest`` (the largest
+    index ``indices`` returns) fits, else int64."""
+    dtype = np.int16 if largest < 1 << 15 else np.int64
     kinds = sorted(set(encodings))
     if len(kinds) == 1:  # (the usual case: one lookup, no per-row work)
-        return np.asarray(indices(values, encoding=kinds[0]), dtype=np.int64)
+        return _indices(values, kinds[0], indices, dtype)
     code = {e: i for i, e in enumerate(kinds)}
     per_row = np.fromiter((code[e] for e in encodings), np.int64, len(encodings))[img]
-    out = np.empty(len(values), dtype=np.int64)
+    out = np.empty(len(values), dtype=dtype)
     for i, encoding in enumerate(kinds):
         rows = per_row == i
-        out[rows] = indices(values[rows], encoding=encoding)
+        out[rows] = _indices(values[rows], encoding, indices, dtype)
     return out
+
+
+#: Raw values up to this are looked up through a table of ``max + 1`` entries (see _lookup).
+LUT_VALUES = 1 << 16
+
+
+def _indices(values: np.ndarray, encoding: str, indices, dtype) -> np.ndarray:
+    if len(values) > 1024 and values.dtype.kind in "iu":
+        low, high = int(values.min()), int(values.max())
+        if low >= 0 and high < LUT_VALUES:
+            lut = indices(np.arange(high + 1, dtype=np.int64), encoding=encoding)
+            return np.asarray(lut).astype(dtype)[values]
+    return np.asarray(indices(values, encoding=encoding)).astype(dtype)
 
 
 def evaluate(
@@ -641,7 +800,7 @@ def count(
         workers: reading threads. progress: called with (done, total). store: the results store
             (unchanged pairs are not read again). dask_address: count on that Dask cluster instead.
     """
-    ok, bad = count_pairs(
+    counted, bad = _count_columns(
         dataset.pairs,
         dataset.table,
         workers=workers,
@@ -649,7 +808,7 @@ def count(
         store=store,
         dask_address=dask_address,
     )
-    return Counted(tuple(ok), tuple(bad))
+    return Counted(counted, tuple(bad))
 
 
 def choose_table(dataset: Dataset, counted: Counted, *, generated_ignore: Iterable[int] = ()) -> ClassTable:
@@ -696,15 +855,20 @@ def generated_table(counted: Sequence[PairCounts], *, ignore_ids: Iterable[int] 
 # ---------------------------------------------------------------------- helpers
 def _merge(image: np.ndarray, gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
     """Sum counts that fold onto the same (image, gt, pred) cell; rows (image, gt, pred, count),
-    sorted by image, then gt, then pred."""
-    key = (image * (k + 1) + gi) * (k + 1) + pi
-    out = np.empty((len(key), 4), dtype=np.int64)
-    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):
+    int64 (R, 4), sorted by image, then gt, then pred."""
+    if _sorted_distinct(image, gi, pi, k):
         # already sorted and distinct (the lookup kept the order of each pair's sorted raw values
         # and mapped no two of them onto one class): nothing to merge
+        out = np.empty((len(image), 4), dtype=np.int64)
         out[:, 0], out[:, 1], out[:, 2], out[:, 3] = image, gi, pi, c
         return out
+    key = image.astype(np.int64)  # (one int64 array, computed in place)
+    key *= k + 1
+    key += gi
+    key *= k + 1
+    key += pi
     uniq, inverse = np.unique(key, return_inverse=True)
+    del key
     summed = np.rint(np.bincount(inverse, weights=c, minlength=len(uniq))).astype(np.int64)
     out = np.empty((len(uniq), 4), dtype=np.int64)
     out[:, 0], rest = np.divmod(uniq, (k + 1) * (k + 1))
@@ -713,17 +877,58 @@ def _merge(image: np.ndarray, gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: 
     return out
 
 
+def _sorted_distinct(image: np.ndarray, gi: np.ndarray, pi: np.ndarray, k: int) -> bool:
+    """Whether the (image, gt, pred) rows are strictly increasing; ``image`` never decreases (the
+    rows are grouped by image in order), so within an image (gt, pred) as one int32 must increase.
+
+    Example:
+        >>> _sorted_distinct(np.array([0, 0, 1]), np.array([2, 3, 0]), np.array([1, 0, 0]), 4)
+        True
+        >>> _sorted_distinct(np.array([0, 0]), np.array([2, 2]), np.array([1, 1]), 4)
+        False
+    """
+    if len(image) < 2:
+        return True
+    if (k + 1) * (k + 1) >= 1 << 31:
+        key = (image.astype(np.int64) * (k + 1) + gi) * (k + 1) + pi
+        return bool((key[1:] > key[:-1]).all())
+    step = image[1:] != image[:-1]
+    if (image[1:][step] < image[:-1][step]).any():  # (not grouped by image in order)
+        return False
+    cell = gi.astype(np.int32)
+    cell *= k + 1
+    cell += pi
+    return bool(((cell[1:] > cell[:-1]) | step).all())
+
+
+def _confusion(gi: np.ndarray, pi: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """The (K, K+1) int64 dataset matrix of rows (gt index, pred index, count) (one pass, no sort;
+    float sums are exact below 2**53 pixels per cell)."""
+    if k * (k + 1) > max(1 << 22, len(c)):  # (a huge table: only the cells that occur)
+        rows = np.stack([np.zeros(len(c), np.int64), gi, pi, c], axis=1)
+        return _dense(rows, k)
+    cells = gi.astype(np.int32 if k * (k + 1) < 1 << 31 else np.int64)
+    cells *= k + 1
+    cells += pi
+    out = np.bincount(cells, weights=c, minlength=k * (k + 1))
+    return np.rint(out).astype(np.int64).reshape(k, k + 1)
+
+
 def _dense(rows: np.ndarray, k: int) -> np.ndarray:
     """The (K, K+1) int64 matrix of the sparse rows, summed over images (one K×(K+1) allocation:
     200 MB at 5,000 classes, so no float copy of it)."""
-    cells, inverse = np.unique(rows[:, 1] * (k + 1) + rows[:, 2], return_inverse=True)
+    cells = rows[:, 1] * (k + 1) + rows[:, 2]
+    if k * (k + 1) <= max(1 << 22, len(rows)):  # (no sort: one pass; 32 MB of floats at most)
+        out = np.bincount(cells, weights=rows[:, 3], minlength=k * (k + 1))
+        return np.rint(out).astype(np.int64).reshape(k, k + 1)
+    cells, inverse = np.unique(cells, return_inverse=True)
     out = np.zeros(k * (k + 1), dtype=np.int64)
     out[cells] = np.rint(np.bincount(inverse, weights=rows[:, 3], minlength=len(cells))).astype(np.int64)
     return out.reshape(k, k + 1)
 
 
 def _invalid_prediction_warnings(
-    counted: Sequence[PairCounts], img: np.ndarray, raw: np.ndarray, c: np.ndarray, invalid: np.ndarray
+    counted: CountColumns, img: np.ndarray, raw: np.ndarray, c: np.ndarray, invalid: np.ndarray
 ) -> list[Problem]:
     """One warning per prediction holding values that are not class ids (they count as wrong)."""
     out = []

@@ -59,7 +59,7 @@ import numpy as np
 
 from segviz import remote
 from segviz.classes import MAX_ID, ClassTable
-from segviz.counts import PairCounts
+from segviz.counts import CountColumns, PairCounts
 from segviz.dataset import Location, Pair, common_folder
 
 try:  # POSIX; elsewhere saves are still atomic, only not serialised
@@ -67,7 +67,7 @@ try:  # POSIX; elsewhere saves are still atomic, only not serialised
 except ImportError:  # pragma: no cover
     fcntl = None
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: count columns stored in the narrowest unsigned type that holds them (issue #17)
 MANIFEST = "meta.json"
 LOCK = ".lock"
 _MAX_MANIFEST_BYTES = 1 << 16
@@ -186,14 +186,16 @@ class ResultsStore:
         self._digests: dict[tuple, str] = {}  # content_digest of each entry's masks, by pair_key
         self._busy = False  # the last load found the lock held for lock_timeout
         self._read_state = None  # (folder, manifest, stored rows) of the last load that read a store
-        self._loaded: set[tuple] = set()  # keys of the entries the last load returned
+        self._found: Found | None = None  # what the last load found
 
     def folder_for(self, pairs: Sequence[Pair]) -> Path:
         """One folder per (ground-truth folder, prediction folder): the common parents of the files."""
         if not pairs:
             return self.root / "empty"
-        gt_top = _common_folder([p.gt_path for p in pairs])
-        pred_top = _common_folder([p.pred_path for p in pairs])
+        from segviz.dataset import PairList
+
+        columns = PairList.of(pairs)
+        gt_top, pred_top = (_column_folder(columns, c) for c in ("gt", "pred"))
         return self.root / hashlib.sha1(f"{gt_top}\0{pred_top}".encode()).hexdigest()[:20]
 
     # ------------------------------------------------------------------ reading
@@ -204,54 +206,96 @@ class ResultsStore:
         ``keys`` are the pairs' :func:`pair_key` when the caller has them already.
 
         Never raises for a damaged, unreadable or busy store: its entries are then left out (and
-        recomputed by the caller), with one line in ``self.stats.warnings``.
+        recomputed by the caller), with one line in ``self.stats.warnings``. (The evaluation reads
+        the store through :meth:`load_columns`, with no object per entry.)
+        """
+        pairs = list(pairs)
+        keys = list(keys) if keys is not None else [pair_key(p) for p in pairs]
+        found = self.load_columns(pairs, table, texts=[json.dumps(k) for k in keys])
+        out = {}
+        for i in np.flatnonzero(found.part >= 0).tolist():
+            stored, j = found.parts[found.part[i]], int(found.index[i])
+            a, b = int(stored.start[j]), int(stored.start[j] + stored.rows[j])
+            out[keys[i]] = PairCounts(
+                pairs[i],
+                stored.gt[a:b],
+                stored.pred[a:b],
+                stored.count[a:b],
+                (int(stored.h[j]), int(stored.w[j])),
+                found.warnings.get(i, ()),
+                bool(stored.colour_coded[j]),
+            )
+        return out
+
+    def load_columns(
+        self, pairs: Sequence[Pair], table: ClassTable | None, *, texts: list[str] | None = None
+    ) -> Found:
+        """Which pairs the store holds, and where (:class:`Found`): the pairs' files are stat'ed
+        once (:func:`key_texts`, or ``texts`` when the caller has them) and matched against the
+        stored keys as text, without an object per entry.
+
+        Never raises for a damaged, unreadable or busy store: nothing is then found (and the
+        caller recomputes), with one line in ``self.stats.warnings``.
         """
         folder = self.folder_for(pairs)
         self.stats = StoreStats()
         self._digests = {}
         self._busy = False
-        wanted = dict(zip(keys if keys is not None else map(pair_key, pairs), pairs, strict=True))
         self._read_state = None
+        texts = key_texts(pairs) if texts is None else texts
+        n = len(texts)
+        found = Found(texts, [], np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64), {})
         try:
             with self._lock(folder, shared=True):
-                stored = _read(folder)
-                out = {}
-                for part in stored or ():  # later segments replace earlier entries of the same key
-                    out.update(_entries(part, wanted, colour_key(table), self._digests))
+                stored = _read(folder) or []
+                ckey = colour_key(table)
+                for q, part in enumerate(stored):  # later segments replace earlier entries of the same key
+                    index, notes = _match(part, texts, ckey)
+                    hit = index >= 0
+                    found.part[hit], found.index[hit] = q, index[hit]
+                    found.warnings.update(notes)
+                    self._digests.update(_contents(part, texts, index))
+                found.parts = stored
                 if stored:
                     self._read_state = (folder, stored[0].manifest, sum(len(p.count) for p in stored))
         except StoreBusy as exc:
             self._busy = True  # (the save after it does not wait a second time)
-            return self._discard(folder, exc)
+            return self._discard(folder, exc, found)
         except StoreCorrupt as exc:
-            return self._discard(folder, exc)
+            return self._discard(folder, exc, found)
         except Exception as exc:  # anything else while reading is damage too: never trusted
-            return self._discard(folder, StoreCorrupt(f"unreadable ({type(exc).__name__}: {exc})"))
+            return self._discard(folder, StoreCorrupt(f"unreadable ({type(exc).__name__}: {exc})"), found)
         if self.verify:
-            out = self._verified(out, wanted)
-        self._loaded = set(out)
-        return out
+            self._verify(found, pairs)
+        self._found = found
+        return found
 
-    def _discard(self, folder: Path, exc: Exception) -> dict:
+    def _discard(self, folder: Path, exc: Exception, found: Found) -> Found:
         reason = _one_line(str(exc))
         self.stats.rebuilt = reason
         self._digests = {}
         self.stats.warnings.append(f"results store {folder}: stored results not used ({reason}); recomputing")
-        return {}
+        found.parts, found.warnings = [], {}
+        found.part[:], found.index[:] = -1, -1
+        self._found = None
+        return found
 
-    def _verified(self, out: dict, wanted: dict) -> dict:
+    def _verify(self, found: Found, pairs: Sequence[Pair]) -> None:
         """Keep the entries whose masks still hash to the stored digest; hash every wanted pair."""
         with ThreadPoolExecutor(max_workers=2) as pool:  # (hashing releases the GIL)
-            digests = dict(zip(wanted, pool.map(content_digest, wanted.values()), strict=True))
-        kept = {k: pc for k, pc in out.items() if digests[k] and self._digests.get(k) == digests[k]}
-        self.stats.verified, self.stats.changed = len(out), len(out) - len(kept)
+            digests = list(pool.map(content_digest, pairs))
+        hits = np.flatnonzero(found.part >= 0)
+        changed = [
+            i for i in hits.tolist() if not digests[i] or self._digests.get(found.texts[i]) != digests[i]
+        ]
+        found.part[changed] = -1
+        self.stats.verified, self.stats.changed = len(hits), len(changed)
         if self.stats.changed:
             self.stats.warnings.append(
-                f"results store: --verify found {self.stats.changed} of {len(out)} stored entries whose "
+                f"results store: --verify found {self.stats.changed} of {len(hits)} stored entries whose "
                 "masks' content differs or was never hashed; recomputing them"
             )
-        self._digests = digests
-        return kept
+        self._digests = dict(zip(found.texts, digests, strict=True))
 
     # ------------------------------------------------------------------ writing
     def save(
@@ -263,81 +307,125 @@ class ResultsStore:
         Never raises: a store that cannot be written (read-only, disk full, busy) adds one line to
         ``self.stats.warnings``.
         """
+        columns = CountColumns.of(counted)
+        keys = keys or {}
+        texts = [json.dumps(keys.get(p) or pair_key(p)) for p in columns.pairs]
+        self.save_columns(pairs, columns, texts, table)
+
+    def save_columns(
+        self,
+        pairs: Sequence[Pair],
+        columns: CountColumns,
+        texts: list[str],
+        table: ClassTable | None,
+        *,
+        new: Sequence[int] | None = None,
+    ) -> None:
+        """:meth:`save` for counts held as columns, ``texts`` their keys as :func:`key_texts`
+        gave them *before* they were counted; ``new``: the entries of ``columns`` the last
+        :meth:`load_columns` did not find (None: every entry whose key it did not find)."""
         folder = self.folder_for(pairs)
         try:
-            self._save(folder, list(counted), table, keys or {})
+            self._save(folder, columns, texts, table, new)
         except Exception as exc:  # the results are computed; a failed save must not lose them
             reason = _one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, StoreBusy) else str(exc))
             self.stats.warnings.append(f"results store {folder}: results not saved ({reason})")
 
-    def _save(self, folder: Path, counted: list, table: ClassTable | None, keys: dict) -> None:
+    def _save(
+        self, folder: Path, columns: CountColumns, texts: list[str], table: ClassTable | None, new
+    ) -> None:
         state = self._read_state if self._read_state and self._read_state[0] == folder else None
         if state is not None and not self.stats.rebuilt:
-            new = [pc for pc in counted if (keys.get(pc.pair) or pair_key(pc.pair)) not in self._loaded]
-            if self._append(folder, new, table, keys, state):
+            if new is None:
+                found = self._found
+                loaded = (
+                    {found.texts[i] for i in np.flatnonzero(found.part >= 0).tolist()} if found else set()
+                )
+                new = [i for i, t in enumerate(texts) if t not in loaded]
+            new = np.asarray(new, dtype=np.int64)
+            if self._append(folder, columns, texts, new, table, state):
                 return
-        self._write(folder, counted, table, keys, base=None)
+        self._write(folder, columns, texts, None, table, base=None)
 
-    def _append(self, folder: Path, new: list, table, keys: dict, state: tuple) -> bool:
-        """Add ``new`` entries as one more segment when the store is large, the segments few and
-        the manifest still the one read; False when a full rewrite is due (that is compaction)."""
+    def _append(
+        self, folder: Path, columns: CountColumns, texts, new: np.ndarray, table, state: tuple
+    ) -> bool:
+        """Add the ``new`` entries as one more segment when the store is large, the segments few
+        and the manifest still the one read; False when a full rewrite is due (that is compaction)."""
         _, manifest, stored_rows = state
         segments = manifest.get("segments", [])
-        new_rows = sum(len(pc.counts) for pc in new)
+        new_rows = int((columns.offsets[new + 1] - columns.offsets[new]).sum()) if len(new) else 0
         if stored_rows < APPEND_MIN_ROWS:
             return False
-        if not new:  # (pairs that failed to read, a folder that lost files: nothing to add)
+        if not len(new):  # (pairs that failed to read, a folder that lost files: nothing to add)
             return True
         if len(segments) >= MAX_SEGMENTS or new_rows * 4 > stored_rows:  # (rewrite, dropping the stale)
             return False
-        return self._write(folder, new, table, keys, base=manifest)
+        return self._write(folder, columns, texts, new, table, base=manifest)
 
-    def _write(self, folder: Path, counted: list, table, keys: dict, *, base: dict | None) -> bool:  # noqa: C901 -- a whole store or one segment, each file written, hashed and listed in turn
-        """Write ``counted`` as the whole store (``base`` None) or as a segment added to the
-        manifest ``base``; False (nothing written) when ``base`` is no longer the current manifest."""
+    def _write(  # noqa: C901 -- a whole store or one segment, each file written, hashed and listed in turn
+        self, folder: Path, columns: CountColumns, texts: list[str], select, table, *, base: dict | None
+    ) -> bool:
+        """Write the entries ``select`` (indices; None: all) of ``columns`` as the whole store
+        (``base`` None) or as a segment added to the manifest ``base``; False (nothing written)
+        when ``base`` is no longer the current manifest. A key given twice is written once."""
         import pyarrow as pa
 
+        n = len(texts)
+        select = np.arange(n, dtype=np.int64) if select is None else np.asarray(select, dtype=np.int64)
+        chosen = [texts[i] for i in select.tolist()]
+        if len(set(chosen)) != len(chosen):  # (the same pair counted twice: one entry)
+            first = dict(zip(reversed(chosen), reversed(select.tolist()), strict=True))
+            select = np.array(sorted(first.values()), dtype=np.int64)
+            chosen = [texts[i] for i in select.tolist()]
         ckey = colour_key(table)
-        images = {name: [] for name in _IMAGES_SCHEMA().names}
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        start = 0
-        for pc in counted:
-            key = keys.get(pc.pair) or pair_key(pc.pair)
-            digest = self._digests.get(key, "")
+        starts, ends = columns.offsets[select], columns.offsets[select + 1]
+        rows = ends - starts
+        out_start = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64) if len(rows) else rows
+        colour_coded = columns.colour_coded[select]
+        content = []
+        for i, text in zip(select.tolist(), chosen, strict=True):
+            digest = self._digests.get(text, "")
             if not digest and self.verify:
-                digest = content_digest(pc.pair)
-            for name, value in (
-                ("key", json.dumps(key)),
-                ("h", int(pc.shape[0])),
-                ("w", int(pc.shape[1])),
-                ("warnings", json.dumps(list(pc.warnings))),
-                ("colour_coded", bool(pc.colour_coded)),
-                ("colour_key", ckey if pc.colour_coded else ""),
-                ("start", start),
-                ("rows", len(pc.counts)),
-                ("content", digest),
-            ):
-                images[name].append(value)
-            parts.append((pc.gt_values, pc.pred_values, pc.counts))
-            start += len(pc.counts)
+                digest = content_digest(columns.pairs[i])
+            content.append(digest)
+        images = {
+            "key": chosen,
+            "h": columns.shapes[select, 0],
+            "w": columns.shapes[select, 1],
+            "warnings": [json.dumps(list(columns.warnings[i])) for i in select.tolist()],
+            "colour_coded": colour_coded,
+            "colour_key": np.where(colour_coded, ckey, "").tolist(),
+            "start": out_start,
+            "rows": rows,
+            "content": content,
+        }
+        if len(select) == len(columns) and (select == np.arange(len(columns))).all():
+            gather = slice(None)
+        else:
+            gather = concat_ranges(starts, rows)
 
-        def cat(i: int) -> np.ndarray:
-            return np.concatenate([p[i] for p in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
-
+        counts = {
+            name: _narrow(values[gather])
+            for name, values in (
+                ("gt", columns.gt_values),
+                ("pred", columns.pred_values),
+                ("count", columns.counts),
+            )
+        }
         blobs = {
             "images": _parquet(pa.table(images, schema=_IMAGES_SCHEMA())),
-            "counts": _parquet(
-                pa.table({"gt": cat(0), "pred": cat(1), "count": cat(2)}, schema=_COUNTS_SCHEMA())
-            ),
+            "counts": _parquet(pa.table(counts)),
         }
+        total = int(rows.sum())
         files = {}
         for role, data in blobs.items():
             digest = hashlib.blake2b(data, digest_size=16).hexdigest()
             files[role] = {"name": f"{role}-{digest}.parquet", "bytes": len(data), "blake2b": digest}
         if base is None:
-            manifest = {"format": FORMAT_VERSION, "pairs": len(counted), "rows": start, "files": files}
+            manifest = {"format": FORMAT_VERSION, "pairs": len(chosen), "rows": total, "files": files}
         else:
-            segment = {"pairs": len(counted), "rows": start, "files": files}
+            segment = {"pairs": len(chosen), "rows": total, "files": files}
             manifest = {k: v for k, v in base.items() if k != "checksum"}
             manifest["segments"] = [*base.get("segments", []), segment]
         manifest["checksum"] = _manifest_checksum(manifest)
@@ -421,6 +509,16 @@ def _common_folder(paths: list) -> str:
     return common_folder([min(names), max(names)])
 
 
+def _column_folder(columns, column: str) -> str:
+    """:func:`_common_folder` of a :class:`~segviz.dataset.PairList` column; for a walked local
+    folder from its absolute paths (already normal: the first and last suffice, no call per path)."""
+    i = ("gt", "pred").index(column)
+    if columns.urls[i] is False and columns.tops[i] is not None:
+        paths = columns.absolute(column)
+        return common_folder([min(paths), max(paths)])
+    return _common_folder(getattr(columns, column))
+
+
 def _one_line(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:297] + "..."
@@ -431,7 +529,8 @@ def _parquet(table) -> bytes:
     import pyarrow.parquet as pq
 
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
+    # (one row group: each column is read back as one array, no copy to join chunks)
+    pq.write_table(table, sink, compression="zstd", row_group_size=max(1, table.num_rows))
     return sink.getvalue().to_pybytes()
 
 
@@ -472,9 +571,34 @@ def _IMAGES_SCHEMA():
 
 
 def _COUNTS_SCHEMA():
+    """The count columns' names; each column's type is one of :func:`_COUNT_TYPES`."""
     import pyarrow as pa
 
     return pa.schema([("gt", pa.int64()), ("pred", pa.int64()), ("count", pa.int64())])
+
+
+def _COUNT_TYPES():
+    import pyarrow as pa
+
+    return (pa.uint16(), pa.uint32(), pa.int64())
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """``values`` (non-negative integers) in the narrowest of uint16, uint32 and int64 that holds
+    them: the ADE-like counts take a quarter of the bytes to read and hold (issue #17).
+
+    Example:
+        >>> [_narrow(np.array(v)).dtype.name for v in ([0, 65535], [65536], [-1], [1 << 40], [])]
+        ['uint16', 'uint32', 'int64', 'int64', 'uint16']
+    """
+    values = np.asarray(values)
+    if not len(values):
+        return values.astype(np.uint16)
+    low, high = int(values.min()), int(values.max())
+    for dtype in (np.uint16, np.uint32):
+        if low >= 0 and high <= np.iinfo(dtype).max:
+            return values.astype(dtype)
+    return values.astype(np.int64)
 
 
 # ---------------------------------------------------------------------- reading and checking
@@ -554,18 +678,49 @@ def _read_file(folder: Path, entry: dict):
         raise StoreCorrupt(f"{entry['name']}: {len(data)} bytes, expected {entry['bytes']} (truncated?)")
     if hashlib.blake2b(data, digest_size=16).hexdigest() != entry["blake2b"]:
         raise StoreCorrupt(f"{entry['name']}: checksum mismatch (damaged file)")
-    return pq.read_table(pa.BufferReader(data))
+    return pq.ParquetFile(
+        pa.BufferReader(data)
+    ).read()  # (not read_table: it imports pyarrow.dataset and pandas)
 
 
 @dataclass
 class _Stored:
     """Checked columns of one store folder."""
 
-    images: dict[str, list]
+    images: dict  # numbers as numpy arrays, "key" as a list of text, other text as Arrow arrays
     gt: np.ndarray
     pred: np.ndarray
     count: np.ndarray
     manifest: dict  # the whole store's manifest
+    noted: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # entries with warnings
+    hashed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # entries with a content hash
+    parsed_notes: dict = field(default_factory=dict)  # {entry: warnings}, once checked
+
+    def key_list(self) -> list[str]:
+        """The stored keys as a list of text (made once, when the general match needs it)."""
+        if "key_list" not in self.images:
+            self.images["key_list"] = self.images["key"].to_pylist()
+        return self.images["key_list"]
+
+    @property
+    def h(self) -> np.ndarray:
+        return self.images["h"]
+
+    @property
+    def w(self) -> np.ndarray:
+        return self.images["w"]
+
+    @property
+    def start(self) -> np.ndarray:
+        return self.images["start"]
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.images["rows"]
+
+    @property
+    def colour_coded(self) -> np.ndarray:
+        return self.images["colour_coded"]
 
 
 def _read(folder: Path) -> list[_Stored] | None:
@@ -577,30 +732,40 @@ def _read(folder: Path) -> list[_Stored] | None:
     return [_read_part(folder, part, meta) for part in _parts(meta)]
 
 
+_NUMBERS = ("h", "w", "start", "rows", "colour_coded")
+
+
 def _read_part(folder: Path, part: dict, meta: dict) -> _Stored:
+    import pyarrow as pa
+
     images = _read_file(folder, part["files"]["images"])
     counts = _read_file(folder, part["files"]["counts"])
     for name, table, schema, n in (
         ("images", images, _IMAGES_SCHEMA(), part["pairs"]),
         ("counts", counts, _COUNTS_SCHEMA(), part["rows"]),
     ):
-        if not table.schema.remove_metadata().equals(schema):
+        given = table.schema.remove_metadata()
+        if name == "counts" and given.names == schema.names and all(f.type in _COUNT_TYPES() for f in given):
+            given = schema  # (each count column in one of the allowed types)
+        if not given.equals(schema):
             raise StoreCorrupt(f"{name}: unexpected columns ({', '.join(table.schema.names)})")
         if table.num_rows != n:
             raise StoreCorrupt(f"{name}: {table.num_rows} rows, {MANIFEST} says {n}")
         if any(col.null_count for col in table.columns):
             raise StoreCorrupt(f"{name}: missing values")
+    images, counts = images.combine_chunks(), counts.combine_chunks()  # (one chunk: no copy to numpy)
     columns = {}
-    for name in images.schema.names:  # numbers as arrays, strings as lists: no dict per entry
-        col = images.column(name)
-        columns[name] = col.to_numpy() if name in ("h", "w", "start", "rows", "colour_coded") else col
-    stored = _Stored(
-        columns,
-        counts.column("gt").to_numpy(),
-        counts.column("pred").to_numpy(),
-        counts.column("count").to_numpy(),
-        meta,
-    )
+    for name in images.schema.names:  # numbers as arrays, text as Arrow arrays: no object per entry
+        col = (
+            images.column(name).chunk(0) if images.num_rows else pa.array([], images.schema.field(name).type)
+        )
+        columns[name] = col.to_numpy(zero_copy_only=False) if name in _NUMBERS else col
+
+    def array(name: str) -> np.ndarray:  # (zero copy: read-only, in the stored type)
+        col = counts.column(name)
+        return col.chunk(0).to_numpy() if counts.num_rows else np.zeros(0, np.uint16)
+
+    stored = _Stored(columns, array("gt"), array("pred"), array("count"), meta)
     _check_values(stored)
     return stored
 
@@ -629,15 +794,25 @@ def _check_values(s: _Stored) -> None:  # noqa: C901 -- one range check per stor
             raise StoreCorrupt(
                 f"count row {int(np.argmax(s.count < 1))}: count {int(s.count.min())} not positive"
             )
-        if (s.count > np.repeat(h * w, rows)).any():  # (so the sums below cannot overflow)
-            raise StoreCorrupt("a count larger than its image")
-        if (s.gt < 0).any() or (s.pred < 0).any():
+        if int(s.count.max()) > int((h * w).max()):
+            raise StoreCorrupt("a count larger than any image")
+        if any(v.dtype.kind == "i" and (v < 0).any() for v in (s.gt, s.pred)):
             raise StoreCorrupt("a negative raw value")
-        colour = np.repeat(np.asarray(s.images["colour_coded"], dtype=bool), rows)
-        if (colour & ((s.gt > MAX_ID + 1) | (s.pred > MAX_ID + 1))).any():  # (MAX_ID + 1: unknown colour)
-            raise StoreCorrupt("a colour-coded value above the largest class id")
-        cum = np.concatenate([[0], np.cumsum(s.count, dtype=np.int64)])
-        fail("pixel total differs from its image size", cum[starts + rows] - cum[starts] != h * w)
+        coded = np.asarray(s.images["colour_coded"], dtype=bool)
+        if coded.any():
+            colour = np.repeat(coded, rows)
+            if (colour & ((s.gt > MAX_ID + 1) | (s.pred > MAX_ID + 1))).any():  # (MAX_ID + 1: unknown colour)
+                raise StoreCorrupt("a colour-coded value above the largest class id")
+        # Positive counts, each at most 2**40 (the largest image) and fewer than 2**22 per entry:
+        # the int64 sums cannot wrap, and a count larger than its own image makes its sum wrong.
+        if int(rows.max()) < 1 << 22:
+            sums = np.add.reduceat(s.count, starts, dtype=np.int64)
+        else:  # (per row, checked against its own image first, so the running sum cannot wrap)
+            if (s.count > np.repeat(h * w, rows)).any():
+                raise StoreCorrupt("a count larger than its image")
+            cum = np.concatenate([[0], np.cumsum(s.count, dtype=np.int64)])
+            sums = cum[starts + rows] - cum[starts]
+        fail("pixel total differs from its image size", sums != h * w)
         first = np.zeros(len(s.count), dtype=bool)
         first[starts] = True
         order = (s.gt[1:] > s.gt[:-1]) | ((s.gt[1:] == s.gt[:-1]) & (s.pred[1:] > s.pred[:-1]))
@@ -652,66 +827,219 @@ def _check_values(s: _Stored) -> None:  # noqa: C901 -- one range check per stor
     ):
         if pc.all(pc.match_substring_regex(s.images[name], pattern)).as_py() not in (True, None):
             raise StoreCorrupt(what)
-    for name in ("key", "warnings", "colour_key", "content"):  # checked: now plain lists
-        s.images[name] = s.images[name].to_pylist()
+    s.noted = np.flatnonzero(pc.not_equal(s.images["warnings"], "[]").to_numpy(zero_copy_only=False))
+    s.hashed = np.flatnonzero(pc.not_equal(s.images["content"], "").to_numpy(zero_copy_only=False))
 
 
-def _entries(stored: _Stored | None, wanted: dict, ckey: str, digests: dict) -> dict:  # noqa: C901 -- one check per stored column of each entry, each a reason to recompute it
-    """PairCounts of the stored entries that ``wanted`` asks for; fills ``digests`` for them.
+def _match(stored: _Stored, texts: list[str], ckey: str) -> tuple[np.ndarray, dict[int, tuple]]:  # noqa: C901 -- one check per stored column of each entry, each a reason to recompute it
+    """For each wanted key text, the index of the stored entry with that key, or -1; and the
+    stored warnings of the matched entries that have some ({wanted index: warnings}).
 
-    Stored keys are matched as the JSON text the store writes (one dict lookup per entry, no JSON
-    parsing); only entries that match no wanted pair are parsed, to check they are well-formed."""
-    if stored is None:
-        return {}
-    im = stored.images
-    raw_keys = im["key"]
-    by_text = {json.dumps(key): key for key in wanted}
-    found: dict[tuple, int] = {}
-    seen: set[str] = set()
-    for i, raw in enumerate(raw_keys):
-        if raw in seen:
-            raise StoreCorrupt(f"entry {i}: stored twice")
-        seen.add(raw)
-        key = by_text.get(raw)
-        if key is None:  # not asked for (or written differently): check it is a key at all
+    Stored keys are matched as the JSON text the store writes (a list compare when the store holds
+    the same pairs in the same order, else one dict lookup per pair, no JSON parsing); only entries
+    that match no wanted pair are parsed, to check they are well-formed (and one written otherwise,
+    e.g. with other spacing, still matches its pair). An entry decoded from colours under other
+    colours matches nothing."""
+    n = len(stored.h)
+    if n == len(texts) and _same_keys(stored, texts):  # (the usual reopen: no object per entry)
+        index = np.arange(n, dtype=np.int64)
+        return index, _colour_and_notes(stored, index, ckey)
+    raw = stored.key_list()
+    by_raw = dict(zip(raw, range(n), strict=True))
+    if len(by_raw) != n:
+        seen: set[str] = set()
+        for i, key in enumerate(raw):
+            if key in seen:
+                raise StoreCorrupt(f"entry {i}: stored twice")
+            seen.add(key)
+    if raw == texts:
+        index = np.arange(n, dtype=np.int64)
+    else:
+        get = by_raw.get
+        index = np.fromiter((get(t, -1) for t in texts), np.int64, len(texts))
+        matched = np.zeros(n, dtype=bool)
+        matched[index[index >= 0]] = True
+        wanted = None
+        for i in np.flatnonzero(~matched).tolist():  # not asked for: check it is a key at all
             try:
-                parsed = json.loads(raw)
+                parsed = json.loads(raw[i])
             except ValueError:
                 raise StoreCorrupt(f"entry {i}: malformed key") from None
             if not isinstance(parsed, list) or len(parsed) != _KEY_LENGTH:
                 raise StoreCorrupt(f"entry {i}: malformed key")
-            key = tuple(parsed)
-            if key not in wanted:
+            canonical = json.dumps(parsed)
+            if canonical == raw[i]:
                 continue
-        if key in found:
-            raise StoreCorrupt(f"entry {i}: stored twice")
-        found[key] = i
-    h, w = im["h"].tolist(), im["w"].tolist()
-    start, rows = im["start"].tolist(), im["rows"].tolist()
-    colour_coded, colour_keys, content, notes = (
-        im["colour_coded"].tolist(),
-        im["colour_key"],
-        im["content"],
-        im["warnings"],
-    )
-    gt, pred, count = stored.gt, stored.pred, stored.count
+            if wanted is None:
+                wanted = dict(zip(texts, range(len(texts)), strict=True))
+            w = wanted.get(canonical)
+            if w is not None:
+                if index[w] >= 0:
+                    raise StoreCorrupt(f"entry {i}: stored twice")
+                index[w] = i
+    return index, _colour_and_notes(stored, index, ckey)
+
+
+def _same_keys(stored: _Stored, texts: list[str]) -> bool:
+    """Whether the stored keys are ``texts``, in order (compared as Arrow text: no object per
+    entry); a key listed twice is never "the same" (the general path reports it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pa.array(texts, pa.string())
+    if not pc.all(pc.equal(stored.images["key"], wanted)).as_py():
+        return False
+    return pc.count_distinct(wanted).as_py() == len(texts)
+
+
+def _colour_and_notes(stored: _Stored, index: np.ndarray, ckey: str) -> dict[int, tuple]:
+    """Unmatch (``index`` -1) the entries decoded under other colours; the stored warnings of the
+    matched entries that have some ({wanted index: warnings}), checked."""
+    hit = np.flatnonzero(index >= 0)
+    colour = hit[stored.colour_coded[index[hit]]]
+    if len(colour):  # (decoded under other colours: not this table's counts)
+        keys = stored.images["colour_key"]
+        other = [w for w in colour.tolist() if keys[int(index[w])].as_py() != ckey]
+        index[other] = -1
+        hit = np.flatnonzero(index >= 0)
+    notes: dict[int, tuple] = {}
+    for j in stored.noted.tolist():  # entries with warnings (most have none: "[]")
+        text = stored.images["warnings"][j].as_py()
+        try:
+            warnings = json.loads(text)
+        except ValueError:
+            raise StoreCorrupt(f"entry {j}: malformed warnings") from None
+        if not isinstance(warnings, list) or not all(isinstance(x, str) for x in warnings):
+            raise StoreCorrupt(f"entry {j}: malformed warnings")
+        stored.parsed_notes[j] = tuple(warnings)
+    if len(stored.parsed_notes):
+        for w in hit.tolist():
+            found = stored.parsed_notes.get(int(index[w]))
+            if found:
+                notes[w] = found
+    return notes
+
+
+def _contents(stored: _Stored, texts: list[str], index: np.ndarray) -> dict[str, str]:
+    """{key text: content hash} of the matched entries stored with one."""
+    if not len(stored.hashed):
+        return {}
+    hashed = np.zeros(len(stored.h), dtype=bool)
+    hashed[stored.hashed] = True
     out = {}
-    for key, i in found.items():
-        if colour_coded[i] and colour_keys[i] != ckey:
-            continue
-        if notes[i] == "[]":
-            warnings = ()
-        else:
-            try:
-                warnings = json.loads(notes[i])
-            except ValueError:
-                raise StoreCorrupt(f"entry {i}: malformed warnings") from None
-            if not isinstance(warnings, list) or not all(isinstance(x, str) for x in warnings):
-                raise StoreCorrupt(f"entry {i}: malformed warnings")
-        a, b = start[i], start[i] + rows[i]
-        out[key] = PairCounts(
-            wanted[key], gt[a:b], pred[a:b], count[a:b], (h[i], w[i]), tuple(warnings), colour_coded[i]
-        )
-        if content[i]:
-            digests[key] = content[i]
+    for w in np.flatnonzero(index >= 0).tolist():
+        j = int(index[w])
+        if hashed[j]:
+            out[texts[w]] = stored.images["content"][j].as_py()
     return out
+
+
+def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The indices ``starts[i] .. starts[i] + lengths[i] - 1`` of every range, in order.
+
+    Example:
+        >>> concat_ranges(np.array([5, 0]), np.array([2, 3])).tolist()
+        [5, 6, 0, 1, 2]
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return np.repeat(np.asarray(starts, dtype=np.int64) - firsts, lengths) + np.arange(total, dtype=np.int64)
+
+
+@dataclass
+class Found:
+    """What :meth:`ResultsStore.load_columns` found: for wanted pair i, the stored part
+    ``parts[part[i]]`` holds it as entry ``index[i]`` (``part[i] == -1``: not stored).
+
+    Attributes:
+        texts: the wanted pairs' keys (:func:`key_texts`).
+        parts: the checked data-file pairs read (base first, then segments).
+        part, index: int64 (N,).
+        warnings: {wanted index: stored warnings} for the found pairs that have some.
+    """
+
+    texts: list[str]
+    parts: list
+    part: np.ndarray
+    index: np.ndarray
+    warnings: dict[int, tuple]
+
+
+#: Characters json.dumps writes as they are (printable ASCII but '"' and '\\'): a key whose texts
+#: hold only these is written with one format string instead of json.dumps.
+_PLAIN = re.compile(r"[^ !#-\[\]-~]")
+_KEY_FORMAT = '["%s", "%s", %d, %d, "%s", %d, %d, "%s", %d, %d, "%s", "%s"]'
+_TEXT_FIELDS = (0, 1, 4, 7, 10, 11)  # (the text fields of a pair_key)
+
+
+def key_texts(pairs: Sequence[Pair]) -> list[str]:
+    """``json.dumps(pair_key(pair))`` of every pair (what the store matches), computed column by
+    column: one ``os.stat`` per file on text paths, no ``Path`` or tuple per pair (issue #17).
+
+    Example:
+        >>> import json
+        >>> pair = Pair("x", __file__, __file__)
+        >>> key_texts([pair]) == [json.dumps(pair_key(pair))]
+        True
+    """
+    from segviz.dataset import PairList
+
+    columns = PairList.of(pairs)
+    sigs = [_signatures(columns.absolute(c)) for c in ("gt", "pred", "images")]
+    rows = zip(
+        columns.names,
+        *(x for paths, sizes, times in sigs for x in (paths, sizes, times)),
+        columns.gt_encoding,
+        columns.pred_encoding,
+        strict=True,
+    )
+    texts = [columns.names, *(paths for paths, _, _ in sigs), columns.gt_encoding, columns.pred_encoding]
+    if all(_plain(" ".join(t)) for t in texts):
+        return [_KEY_FORMAT % row for row in rows]
+    return [
+        json.dumps(row) if any(_PLAIN.search(row[i]) for i in _TEXT_FIELDS) else _KEY_FORMAT % row
+        for row in rows
+    ]
+
+
+def _plain(text: str) -> bool:
+    r"""Whether json.dumps writes ``text`` as it is (printable ASCII, no '"' nor '\'): the same
+    answer as ``not _PLAIN.search(text)``, in a few passes of C over the text.
+
+    Example:
+        >>> [_plain(t) for t in ("a b/c.png", 'a"b', "caf\u00e9", "tab\there", "back\\slash", "del\x7f")]
+        [True, False, False, False, False, False]
+    """
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+
+
+def _signatures(paths: list[str]) -> tuple[list[str], list[int], list[int]]:
+    """:func:`file_signature` of each absolute path or URL ("": no file), as three columns."""
+    sizes, times = [], []
+    names = paths
+    stat = os.stat
+    for i, path in enumerate(paths):
+        if not path:
+            sizes.append(-1)
+            times.append(-1)
+            continue
+        if "://" in path and remote.is_url(path):
+            name, size, version = remote.signature(path)
+            if name != path:
+                names = names if names is not paths else list(paths)
+                names[i] = name
+            sizes.append(size)
+            times.append(version)
+            continue
+        try:
+            st = stat(path)
+        except OSError:
+            sizes.append(-1)
+            times.append(-1)
+            continue
+        sizes.append(st.st_size)
+        times.append(st.st_mtime_ns)
+    return names, sizes, times

@@ -68,8 +68,19 @@ def reseal(folder: Path, *, images: pa.Table | None = None, counts: pa.Table | N
 
 
 def with_column(table: pa.Table, name: str, values) -> pa.Table:
+    """``table`` with column ``name`` replaced; a count column (stored unsigned and as narrow as its
+    values allow, format 3) becomes int64, which the format also allows, to hold any damage."""
     i = table.schema.get_field_index(name)
-    return table.set_column(i, table.schema.field(i), pa.array(values, type=table.schema.field(i).type))
+    kind = table.schema.field(i).type
+    kind = pa.int64() if pa.types.is_unsigned_integer(kind) else kind
+    return table.set_column(i, pa.field(name, kind), pa.array(values, type=kind))
+
+
+def wide(schema: pa.Schema) -> pa.Schema:
+    """The count columns as int64 (allowed by the format; holds negative and huge damage)."""
+    return pa.schema(
+        [(f.name, pa.int64() if pa.types.is_unsigned_integer(f.type) else f.type) for f in schema]
+    )
 
 
 def column(table: pa.Table, name: str) -> list:
@@ -117,7 +128,7 @@ def _sealed_counts(edit: Callable[[dict], None]) -> Callable[[Path], None]:
         counts = read(folder, "counts")
         cols = {name: column(counts, name) for name in counts.schema.names}
         edit(cols)
-        reseal(folder, counts=pa.table(cols, schema=counts.schema))
+        reseal(folder, counts=pa.table(cols, schema=wide(counts.schema)))
 
     return damage
 
@@ -175,6 +186,13 @@ def _float_counts(folder: Path) -> None:
     reseal(folder, counts=counts.set_column(2, "count", pa.array(column(counts, "count"), pa.float64())))
 
 
+def _int16_counts(folder: Path) -> None:
+    """Format 3 allows uint16, uint32 and int64 count columns only (a signed 16-bit column could
+    hold negative values that wrap)."""
+    counts = read(folder, "counts")
+    reseal(folder, counts=counts.set_column(2, "count", pa.array(column(counts, "count"), pa.int16())))
+
+
 def _drop_content_column(folder: Path) -> None:
     images = read(folder, "images")
     reseal(folder, images=images.drop(["content"]))
@@ -227,6 +245,7 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
     "meta-truncated": _truncate("meta", 0.5),
     "meta-a-folder": _meta_is_a_folder,
     "old-format": _legacy_layout,
+    "format-2": lambda f: reseal(f, format=2),  # (before the narrow count columns: recomputed once)
     # data files, damaged
     "counts-truncated": _truncate("counts", 0.5),
     "images-truncated": _truncate("images", 0.9),
@@ -255,6 +274,7 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
     "sealed-colour-value-too-large": _colour_value_too_large,
     "sealed-bad-content-hash": _sealed_images(_set("content", 0, "zz")),
     "sealed-float-counts": _float_counts,
+    "sealed-signed-16-bit-counts": _int16_counts,
     "sealed-missing-column": _drop_content_column,
     "sealed-extra-column": _extra_column,
     "sealed-null-cell": _null_cell,
