@@ -126,17 +126,16 @@ def test_sample_overview_nothing_cut(browser, sample_server, size):
     context.close()
 
 
-def click_cell(page, row: int, col: int) -> tuple[list[int], str, str]:
-    """Click the centre of the cell at category positions (row, col); returns the click layer's
-    customdata of that cell and its GT / predicted categories."""
+def click_cell(page, row: int, col: int, at: tuple[float, float] = (0.5, 0.5)) -> tuple[list[int], str, str]:
+    """Click the cell at category positions (row, col), at fraction ``at`` of its width and height
+    from its top-left corner (default its centre); returns the (gt, pred) class ids of that cell
+    (the figure's layout.meta, what a click must select) and its GT / predicted categories."""
     handle = page.evaluate_handle(f"() => {MATRIX}")
     x, y, data, gt, pred = page.evaluate(
         """([g, r, c]) => {
             const L = g._fullLayout, gt = L.yaxis._categories[r], pred = L.xaxis._categories[c];
             const box = g.querySelector('.nsewdrag').getBoundingClientRect();
-            const t = g.data.find(t => t.name === 'cells');
-            const i = t.x.findIndex((x, k) => x === pred && t.y[k] === gt);
-            return [box.left + L.xaxis.d2p(pred), box.top + L.yaxis.d2p(gt), t.customdata[i], gt, pred];
+            return [box.left + L.xaxis.d2p(pred), box.top + L.yaxis.d2p(gt), [g.layout.meta.rows[r], g.layout.meta.cols[c]], gt, pred];
         }""",
         [handle, row, col],
     )
@@ -149,9 +148,10 @@ def click_cell(page, row: int, col: int) -> tuple[list[int], str, str]:
     )
     page.wait_for_timeout(400)
     x, y = page.evaluate(
-        """([g, gt, pred]) => { const L = g._fullLayout; const box = g.querySelector('.nsewdrag').getBoundingClientRect();
-            return [box.left + L.xaxis.d2p(pred), box.top + L.yaxis.d2p(gt)]; }""",
-        [handle, gt, pred],
+        """([g, gt, pred, fx, fy]) => { const L = g._fullLayout; const box = g.querySelector('.nsewdrag').getBoundingClientRect();
+            const w = L.xaxis._length / L.xaxis._categories.length, h = L.yaxis._length / L.yaxis._categories.length;
+            return [box.left + L.xaxis.d2p(pred) + (fx - 0.5) * w, box.top + L.yaxis.d2p(gt) + (fy - 0.5) * h]; }""",
+        [handle, gt, pred, *at],
     )
     page.mouse.move(x, y)
     page.wait_for_timeout(250)
