@@ -290,3 +290,26 @@ def test_click_on_the_other_bucket_lists_its_pairs(browser, sample_server):
     page.wait_for_function("() => /cell=\\d+(%2C|,)\\d+/.test(window.location.search)")
     assert page.get_by_text("is outside this").count() == 0
     context.close()
+
+
+def test_clicking_the_same_cell_toggles_it_even_after_a_pair_chose_another(browser, sample_server):
+    """The figure is not redrawn when a pair chooses a cell, so plotly still holds the cell clicked
+    before as selected: clicking that cell again must select it (plotly reports a deselection),
+    and a second click on the selected cell clears it."""
+    context, page = open_overview(browser, sample_server.url + "/?model=baseline", (1280, 800))
+    a, _, _ = click_cell(page, 1, 0)
+    wait_cell(page, a)
+    wait_outlined(page, a)
+    page.locator(".st-key-pairs button").nth(2).click()  # another cell, chosen from the list
+    page.wait_for_function(f"() => !window.location.search.includes('cell={a[0]}%2C{a[1]}')")
+    b = url_cell(page)
+    assert b != a
+    wait_outlined(page, b)
+    again, _, _ = click_cell(page, 1, 0)  # the first cell again
+    assert again == a
+    wait_cell(page, a)
+    wait_outlined(page, a)
+    click_cell(page, 1, 0)  # and once more: cleared
+    page.wait_for_function("() => !window.location.search.includes('cell=')")
+    page.wait_for_function(f"() => ({OUTLINED})({MATRIX}) === null")
+    context.close()

@@ -471,21 +471,35 @@ def confusion_figure_now(result: Evaluation, *, present: bool = False):
     return fig
 
 
+CLICKED = "cm:clicked"  # the cell plotly holds selected (the last one clicked on the matrix)
+
+
 def _on_cell_select() -> None:
     """A click on the matrix: the point's position on the click layer is turned into class ids
     with the drawn matrix's ids (:func:`segviz.figures.matrix_cell`). A class cell goes through
     state.py's cell selection; a cell of the "(other)" row or column (``OTHER_INDEX``) opens the
-    list of the pooled pairs behind it; a click that deselects clears the cell."""
-    event = st.session_state.get("ov:cm") or {}
+    list of the pooled pairs behind it.
+
+    A click on the chosen (outlined) cell clears it. The figure is not redrawn when a pair or a
+    link chooses a cell, so plotly's own selection can differ from the chosen cell: an event
+    without points is plotly deselecting the point it holds, i.e. a click on the cell clicked
+    last (:data:`CLICKED`), which is then chosen, or cleared if it is the chosen one."""
+    ss = st.session_state
+    event = ss.get("ov:cm") or {}
     points = event.get("selection", {}).get("points", []) if event else []
-    cell = (
-        matrix_cell(st.session_state.get(CELLS), points[0].get("x"), points[0].get("y")) if points else None
-    )
+    if points:
+        clicked = matrix_cell(ss.get(CELLS), points[0].get("x"), points[0].get("y"))
+        ss[CLICKED] = clicked
+    else:
+        clicked = ss.pop(CLICKED, None)
+    chosen = ss.get("ov:other") or state.current().cell
+    chosen = tuple(chosen) if chosen is not None else None
+    cell = None if clicked is None or tuple(clicked) == chosen else tuple(clicked)
     if cell is not None and OTHER_INDEX in cell:
-        st.session_state["ov:other"] = cell
+        ss["ov:other"] = cell
         state.set_cell(None)
         return
-    st.session_state["ov:other"] = None
+    ss["ov:other"] = None
     state.set_cell(cell)
 
 
