@@ -607,9 +607,9 @@ def _wide_figure(
     traces.append(heat)
     if text is not None:
         _annotate(heat, text, max(len(x_names), len(y_names)))
-    fig = go.Figure(traces)
-    for layer in _click_layers(c, x_names, y_names):
-        fig.add_scatter(**layer)
+    # the click layers as plain dicts: a trace object (or add_scatter) deep-copies object arrays
+    # element by element (0.1 s at 150 classes), a dict is validated without a copy
+    fig = go.Figure([*traces, *(dict(layer, type="scatter") for layer in _click_layers(c, x_names, y_names))])
     _wide_layout(fig, x_names, y_names, [short[i] for i in c.col_ids], [short[i] for i in c.row_ids])
     fig.update_layout(meta=dict(rows=c.row_ids.tolist(), cols=c.col_ids.tolist()))
     return fig
@@ -711,22 +711,13 @@ def _positions(index: np.ndarray) -> np.ndarray:
     return index.astype(np.uint8 if index.size == 0 or index.max() < 256 else np.uint16)
 
 
-def _numbers(values: np.ndarray, decimals: int) -> np.ndarray:
-    """Numbers rounded for the wire as an object array (plotly keeps them numbers, and a zero is
-    sent as ``0``)."""
-    out = np.round(values, decimals).astype(object)
-    out[values == 0] = 0
-    return out
-
-
 def _click_layers(c: _Cells, x_names, y_names) -> list[dict]:
     """The wide matrix's click layer: one text point per cell centre, on the hidden axes
     ``x2``/``y2`` (positions 0..m-1, 0..n-1). Text points, because plotly ties every marker point
     within 3 px of the pointer (a click then lands on a neighbour when cells are under 6 px) but
     text points only within 0.5 px: the nearest centre, i.e. the cell under the pointer, wins at
     any cell size. Nothing is drawn (``maxdisplayed``, transparent text). The cells with pixels
-    carry their count (``customdata``), row percentage (``hovertext``) and column percentage
-    (``text``); empty cells are grouped by whether their row / column has pixels, with a fixed
+    carry ``customdata`` [count, row %, column %]; empty cells are grouped by whether their row / column has pixels, with a fixed
     hover each. A click returns the point's x/y: :func:`matrix_cell` turns them into class ids."""
     n, m = c.sub.shape
     yy, xx = np.meshgrid(np.arange(n), np.arange(m), indexing="ij")
@@ -751,11 +742,14 @@ def _click_layers(c: _Cells, x_names, y_names) -> list[dict]:
                 base,
                 x=_positions(xx[full]),
                 y=_positions(yy[full]),
-                customdata=count[full].astype(object),
-                hovertext=_numbers(c.row_pct[full], 1),
-                text=_numbers(c.col_pct[full], 1),
-                hovertemplate=_HOVER_HEAD + "%{customdata:,} px<br>%{hovertext:.1f} % of the GT row<br>"
-                "%{text:.1f} % of the predicted column<extra></extra>",
+                # one typed array (object arrays cost 0.1 s to copy): count, row %, column %;
+                # float32 while it holds every count exactly (< 2**24), else float64
+                customdata=np.stack(
+                    [count[full], c.row_pct[full].round(1), c.col_pct[full].round(1)], axis=1
+                ).astype(np.float32 if count.max() < 2**24 else np.float64),
+                hovertemplate=_HOVER_HEAD
+                + "%{customdata[0]:,} px<br>%{customdata[1]:.1f} % of the GT row<br>"
+                "%{customdata[2]:.1f} % of the predicted column<extra></extra>",
             )
         )
     for (has_row, has_col), hover in _EMPTY_HOVER.items():

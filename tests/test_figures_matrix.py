@@ -144,10 +144,11 @@ def test_wide_matrix_click_layer_covers_every_cell_once_with_its_numbers():
     row_tot, col_tot = cm.sum(axis=1), cm[:, :150].sum(axis=0)
     for (g, p), (t, n) in seen.items():
         if cm[g, p]:
-            assert t.customdata[n] == cm[g, p]
-            assert t.hovertext[n] == pytest.approx(round(100 * cm[g, p] / row_tot[g], 1))
-            assert t.text[n] == pytest.approx(round(100 * cm[g, p] / col_tot[p], 1))
-            assert "%{customdata:,} px" in t.hovertemplate
+            count, row, col = t.customdata[n]
+            assert count == cm[g, p]
+            assert row == pytest.approx(round(100 * cm[g, p] / row_tot[g], 1), abs=1e-5)
+            assert col == pytest.approx(round(100 * cm[g, p] / col_tot[p], 1), abs=1e-5)
+            assert "%{customdata[0]:,} px" in t.hovertemplate
         else:
             assert t.customdata is None and "0 px" in t.hovertemplate
             assert ("no ground-truth pixels" in t.hovertemplate) == (row_tot[g] == 0)
@@ -191,3 +192,21 @@ def test_confusion_order_puts_unconfused_classes_last_in_class_order():
     order = confusion_order(cm, np.arange(6)).tolist()
     assert set(order[:3]) == {1, 4, 5} and order[3:] == [0, 2, 3]
     assert abs(order.index(1) - order.index(4)) == 1 and abs(order.index(4) - order.index(5)) == 1
+
+
+def test_wide_matrix_hover_counts_stay_exact_beyond_float32():
+    """Counts are sent as float32 only while every count fits exactly (< 2**24); a dataset's
+    123,456,789 confused pixels must not show as 123,456,792."""
+    cm = np.array([[10**9, 123_456_789, 0], [7, 5_000_000, 0]])
+    fig = confusion_figure(cm, ["road", "car"], layout="wide", order="class", normalize="row")
+    (cells,) = [t for t in fig.data if t.name == "cells" and t.customdata is not None]
+    sent = json.loads(fig.to_json())["data"][fig.data.index(cells)]["customdata"]
+    assert sent["dtype"] == "f8"
+    got = {
+        matrix_cell(fig, x, y): int(row[0])
+        for x, y, row in zip(cells.x, cells.y, cells.customdata, strict=True)
+    }
+    assert got == {(0, 0): 10**9, (0, 1): 123_456_789, (1, 0): 7, (1, 1): 5_000_000}
+    small = confusion_figure(cm // 1000, ["road", "car"], layout="wide", order="class")
+    (sent,) = [t["customdata"] for t in json.loads(small.to_json())["data"] if "customdata" in t]
+    assert sent["dtype"] == "f4"
