@@ -227,6 +227,37 @@ def heading(gt: str, pred: str) -> re.Pattern:
     return re.compile(f"GT {cut(gt)}.* → predicted {cut(pred)}")
 
 
+def check_hover(page, handle) -> None:
+    """The hover of a cell with pixels (in Streamlit's own plotly.js) names both classes in full
+    and shows the count and both percentages, decoded from the typed customdata."""
+    where = page.evaluate(
+        """(g) => { const t = g._fullData.find(t => t.name === 'cells' && t.customdata);
+            const L = g._fullLayout, x = t.x[0], y = t.y[0];
+            return {x, y, data: Array.from(t.customdata[0]), gt: L.yaxis2.ticktext[y], pred: L.xaxis2.ticktext[x]}; }""",
+        handle,
+    )
+    page.evaluate(
+        """([g, y]) => { const box = g.querySelector('.nsewdrag').getBoundingClientRect();
+            document.querySelector('[data-testid=stMain]').scrollBy(0, box.top + g._fullLayout.yaxis2.l2p(y) - window.innerHeight / 2); }""",
+        [handle, where["y"]],
+    )
+    page.wait_for_timeout(400)
+    x, y = page.evaluate(
+        """([g, x, y]) => { const L = g._fullLayout, box = g.querySelector('.nsewdrag').getBoundingClientRect();
+            return [Math.round(box.left + L.xaxis2.l2p(x)), Math.round(box.top + L.yaxis2.l2p(y))]; }""",
+        [handle, where["x"], where["y"]],
+    )
+    page.mouse.move(x, y)
+    page.wait_for_function("() => document.querySelector('.hovertext')")
+    text = page.evaluate("() => document.querySelector('.hovertext').textContent")
+    count, row, col = where["data"]
+    strip = lambda s: s.split("…")[0]  # noqa: E731  (names are isolated: U+2068 … U+2069)
+    assert f"GT {strip(where['gt'])}" in text and f"predicted {strip(where['pred'])}" in text, text
+    assert f"{int(count):,} px" in text and f"{row:.1f} % of the GT row" in text, text
+    assert f"{col:.1f} % of the predicted column" in text, text
+    page.mouse.move(5, 5)
+
+
 FITS = "() => { const b = document.querySelector('.st-key-cm_box'); return [b.scrollWidth, b.clientWidth]; }"
 
 
@@ -251,6 +282,7 @@ def test_ade_top150_matrix_fits_and_clicks_land_in_their_cell(browser, shared_da
         assert labels == 150  # every row labelled
         screenshot_whole(page, ARTIFACTS / f"overview_ade150_{size[0]}.png")
         handle = page.evaluate_handle(f"() => {MATRIX}")
+        check_hover(page, handle)
         page.evaluate("(g) => { window.plots = 0; g.on('plotly_afterplot', () => window.plots++); }", handle)
         clicks = [
             ((3, 4), (0.5, 0.5)),
