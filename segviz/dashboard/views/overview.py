@@ -3,8 +3,6 @@ matrix and the images behind a clicked cell."""
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -454,8 +452,10 @@ def confusion_figure_now(result: Evaluation, *, present: bool = False):
         marked=found,
         layout="wide",
     )
+    from hashlib import blake2b  # here, not at the top: keeps this change out of the shared import block
+
     key = (
-        hashlib.blake2b(np.ascontiguousarray(result.confusion).tobytes(), digest_size=16).hexdigest(),
+        blake2b(np.ascontiguousarray(result.confusion).tobytes(), digest_size=16).hexdigest(),
         tuple(names),
         repr(sorted(args.items())),
     )
