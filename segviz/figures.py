@@ -484,14 +484,18 @@ def confusion_figure(
     :func:`confusion_order` (clusters adjacent; "(other)" and "(invalid)" stay last), else class
     order. Axis categories are the full (escaped) names, tick labels the :func:`short_labels`.
     ``selected`` = (gt index, pred index) is outlined; ``marked`` classes get an outlined row and
-    column and bold labels. Clicks arrive as the scatter trace's ``customdata``
+    column and bold labels. Square layout: clicks arrive as the scatter trace's ``customdata``
     ``[gt_index, pred_index, count]`` (``pred_index == K`` for invalid, :data:`OTHER_INDEX` for
-    "(other)").
+    "(other)"); wide layout: as the point's (x, y) position, which :func:`matrix_cell` turns into
+    the same (gt_index, pred_index) with ``layout.meta`` (the drawn rows' and columns' ids).
 
     ``layout="square"``: square cells, side set by ``height`` (reports). ``layout="wide"`` (the
-    app): the matrix fills the width it is given, rows :func:`matrix_pitch` pixels high, fixed
-    margins (no automargin passes), the colour bar on top, and a lean click layer (hover built by
-    a template, one marker drawn): ≈10× faster to draw at 150 classes.
+    app, :func:`_wide_figure`): the matrix fills the width it is given (columns of at least
+    :data:`MIN_COLUMN` px where the app allows), rows :func:`matrix_pitch` pixels high, fixed
+    margins (no automargin passes), fixed axes (no zoom or pan), the colour bar on top, and a
+    click layer without any per-cell name or string: ≈ 8× smaller than the square layout's at 150
+    classes and the same whatever cell is chosen when ``selected`` is None (the app outlines the
+    chosen cell over the chart).
     """
     k = cm.shape[0]
     top_n = default_top_n(k) if top_n is None else top_n
