@@ -493,9 +493,9 @@ def confusion_figure(
     app, :func:`_wide_figure`): the matrix fills the width it is given (columns of at least
     :data:`MIN_COLUMN` px where the app allows), rows :func:`matrix_pitch` pixels high, fixed
     margins (no automargin passes), fixed axes (no zoom or pan), the colour bar on top, and a
-    click layer without any per-cell name or string: ≈ 8× smaller than the square layout's at 150
-    classes and the same whatever cell is chosen when ``selected`` is None (the app outlines the
-    chosen cell over the chart).
+    click layer without any per-cell name or string (ADE20K at 150 classes: 0.26 MB, was 2.2 MB),
+    the same whatever cell is chosen when ``selected`` is None (the app outlines the chosen cell
+    over the chart).
     """
     k = cm.shape[0]
     top_n = default_top_n(k) if top_n is None else top_n
