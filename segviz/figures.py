@@ -1,8 +1,10 @@
 """Plotly figures. Each function returns a ``plotly.graph_objects.Figure`` and displays nothing.
 
-The confusion-matrix heatmap carries a transparent scatter trace with one marker per cell centre:
-Streamlit forwards clicks on scatter points but not on heatmap cells (``shared/NOTES.md``). Each
-marker's ``customdata`` is ``[gt_index, pred_index, count]`` as plain Python lists.
+The confusion-matrix heatmap carries a transparent scatter trace with one point per cell centre:
+Streamlit forwards clicks on scatter points but not on heatmap cells (``shared/NOTES.md``). In the
+square layout (reports) each marker's ``customdata`` is ``[gt_index, pred_index, count]`` as plain
+Python lists; the wide layout (the app) sends no per-cell names or ids at all (see
+:func:`confusion_figure`): a click is decoded from the point's position with :func:`matrix_cell`.
 
 Every figure draws a bounded number of classes, whatever the class table holds: the confusion and
 difference heatmaps the top-N classes (:func:`default_top_n`: all up to 30, else 25), with
@@ -52,9 +54,16 @@ MAX_BARS = 40
 MAX_HOVER_SIDE = 320
 #: Longest axis label (characters) before it is cut with "…" (the hover shows the full name).
 MAX_LABEL = 18
-#: Smallest cell side (px) of a wide matrix: a label fits each row, and a click lands in its cell
-#: (plotly ties the points within 3 px of the pointer, so cells must be ≥ 6 px).
+#: Smallest row height (px) of a wide matrix: a label fits each row.
 MIN_CELL = 8
+#: Narrowest column (px) of a wide matrix before its box scrolls sideways: at 150 classes the
+#: matrix fits the main column of a 1280-pixel window (≈ 4.5 px a column). A click still lands in
+#: the cell under the pointer at any width: the click points are text points, which plotly
+#: hit-tests to 0.5 px (marker points tie everything within 3 px of the pointer).
+MIN_COLUMN = 4
+#: Above this many columns only every second column is labelled, so that labels stay ≥ 9 px apart
+#: in a 1280-pixel window (the hover names every cell; columns are in the rows' order).
+LABEL_ALL_COLUMNS_UP_TO = 75
 SELECTED_COLOUR = "#e4572e"
 MARK_COLOUR = "#ff9f1c"
 
@@ -475,14 +484,18 @@ def confusion_figure(
     :func:`confusion_order` (clusters adjacent; "(other)" and "(invalid)" stay last), else class
     order. Axis categories are the full (escaped) names, tick labels the :func:`short_labels`.
     ``selected`` = (gt index, pred index) is outlined; ``marked`` classes get an outlined row and
-    column and bold labels. Clicks arrive as the scatter trace's ``customdata``
+    column and bold labels. Square layout: clicks arrive as the scatter trace's ``customdata``
     ``[gt_index, pred_index, count]`` (``pred_index == K`` for invalid, :data:`OTHER_INDEX` for
-    "(other)").
+    "(other)"); wide layout: as the point's (x, y) position, which :func:`matrix_cell` turns into
+    the same (gt_index, pred_index) with ``layout.meta`` (the drawn rows' and columns' ids).
 
     ``layout="square"``: square cells, side set by ``height`` (reports). ``layout="wide"`` (the
-    app): the matrix fills the width it is given, rows :func:`matrix_pitch` pixels high, fixed
-    margins (no automargin passes), the colour bar on top, and a lean click layer (hover built by
-    a template, one marker drawn): ≈10× faster to draw at 150 classes.
+    app, :func:`_wide_figure`): the matrix fills the width it is given (columns of at least
+    :data:`MIN_COLUMN` px where the app allows), rows :func:`matrix_pitch` pixels high, fixed
+    margins (no automargin passes), fixed axes (no zoom or pan), the colour bar on top, and a
+    click layer without any per-cell name or string (ADE20K at 150 classes: 0.26 MB, was 2.2 MB),
+    the same whatever cell is chosen when ``selected`` is None (the app outlines the chosen cell
+    over the chart).
     """
     k = cm.shape[0]
     top_n = default_top_n(k) if top_n is None else top_n
@@ -510,6 +523,28 @@ def confusion_figure(
     }
     x_names = [full[i] for i in c.col_ids]
     y_names = [full[i] for i in c.row_ids]
+    n = max(len(c.row_ids), len(c.col_ids))
+    if annotate if annotate is not None else n <= (24 if layout == "wide" else 20):
+        unit = "px" if normalize == "none" else "%"
+        text = np.vectorize(lambda v: _compact(v, unit), otypes=[object])(value)
+    else:
+        text = None
+    if layout == "wide":
+        fig = _wide_figure(
+            c,
+            z,
+            is_diag,
+            x_names,
+            y_names,
+            full,
+            short,
+            normalize=normalize,
+            log=log,
+            dim=diagonal == "dim",
+            text=text,
+        )
+        _decorate(fig, c, selected=selected, marked=marked)
+        return fig
     traces: list[go.BaseTraceType] = []
     if diagonal == "dim":
         traces.append(
@@ -524,26 +559,63 @@ def confusion_figure(
                 ygap=1,
             )
         )
-    heat = _heat(z, x_names, y_names, normalize=normalize, log=log, wide=layout == "wide")
+    heat = _heat(z, x_names, y_names, normalize=normalize, log=log, wide=False)
     traces.append(heat)
-    n = max(len(c.row_ids), len(c.col_ids))
-    if annotate if annotate is not None else n <= (24 if layout == "wide" else 20):
-        unit = "px" if normalize == "none" else "%"
-        heat.text = np.vectorize(lambda v: _compact(v, unit), otypes=[object])(value)
-        heat.texttemplate = "%{text}"
-        heat.textfont = dict(size=9 if n > 16 else (10 if n > 12 else 11))
-    click = _click_layer if layout == "square" else _lean_click_layer
+    if text is not None:
+        _annotate(heat, text, n)
     fig = go.Figure(traces)
     # added by keyword, not as a trace object: go.Figure deep-copies trace objects, element by
     # element for object arrays (0.5 s at 150 classes)
-    fig.add_scatter(**click(c, x_names, y_names, full))
-    if layout == "wide":
-        _wide_layout(fig, x_names, y_names, [short[i] for i in c.col_ids], [short[i] for i in c.row_ids])
-    else:
-        _square_layout(fig, height or int(min(900, max(420, 150 + 26 * n))))
-        fig.update_xaxes(tickmode="array", tickvals=x_names, ticktext=[short[i] for i in c.col_ids])
-        fig.update_yaxes(tickmode="array", tickvals=y_names, ticktext=[short[i] for i in c.row_ids])
+    fig.add_scatter(**_click_layer(c, x_names, y_names, full))
+    _square_layout(fig, height or int(min(900, max(420, 150 + 26 * n))))
+    fig.update_xaxes(tickmode="array", tickvals=x_names, ticktext=[short[i] for i in c.col_ids])
+    fig.update_yaxes(tickmode="array", tickvals=y_names, ticktext=[short[i] for i in c.row_ids])
     _decorate(fig, c, selected=selected, marked=marked)
+    return fig
+
+
+def _annotate(heat: go.Heatmap, text: np.ndarray, n: int) -> None:
+    heat.text = text
+    heat.texttemplate = "%{text}"
+    heat.textfont = dict(size=9 if n > 16 else (10 if n > 12 else 11))
+
+
+def _wide_figure(
+    c: _Cells, z, is_diag, x_names, y_names, full, short, *, normalize, log, dim, text
+) -> go.Figure:
+    """The app's matrix, built to be small on the wire (≈ 0.3–0.6 MB at 150 classes instead of
+    2.2 MB): no name, id or formatted string per cell. The heatmap's colours as float32; the grey
+    diagonal as one heatmap of its n cells; the click layer as text points on two hidden linear
+    axes (``xaxis2``/``yaxis2``, overlaying the category axes cell for cell) whose positions are
+    uint8/uint16 arrays and whose tick texts are the full names, so the hover's ``%{x}``/``%{y}``
+    name the classes. Cells are split by what their hover says: cells with pixels carry their count
+    and percentages, the empty ones only a fixed text. The axes are fixed (no zoom or pan), so the
+    app can draw the selected cell's outline over the chart without touching the figure."""
+    traces: list[go.BaseTraceType] = []
+    if dim:
+        ii, jj = np.nonzero(is_diag)
+        has = np.isfinite(c.row_pct[ii, jj])  # grey where the row has pixels
+        traces.append(
+            go.Heatmap(
+                x=[x_names[j] for j in jj],
+                y=[y_names[i] for i in ii],
+                z=np.where(has, 1.0, np.nan).astype(np.float32),
+                colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]],
+                showscale=False,
+                hoverinfo="skip",
+                xgap=1,
+                ygap=1,
+            )
+        )
+    heat = _heat(z, x_names, y_names, normalize=normalize, log=log, wide=True)
+    traces.append(heat)
+    if text is not None:
+        _annotate(heat, text, max(len(x_names), len(y_names)))
+    # the click layers as plain dicts: a trace object (or add_scatter) deep-copies object arrays
+    # element by element (0.1 s at 150 classes), a dict is validated without a copy
+    fig = go.Figure([*traces, *(dict(layer, type="scatter") for layer in _click_layers(c, x_names, y_names))])
+    _wide_layout(fig, x_names, y_names, [short[i] for i in c.col_ids], [short[i] for i in c.row_ids])
+    fig.update_layout(meta=dict(rows=c.row_ids.tolist(), cols=c.col_ids.tolist()))
     return fig
 
 
@@ -568,7 +640,7 @@ def _heat(z, x_names, y_names, *, normalize: Normalize, log: bool, wide: bool) -
         else dict(title=dict(text=title, side="right"), thickness=14)
     )
     heat = go.Heatmap(
-        z=colour_z,
+        z=colour_z.astype(np.float32) if wide else colour_z,  # colours only: the hover has the counts
         x=x_names,
         y=y_names,
         colorscale="Blues",
@@ -627,37 +699,108 @@ def _click_layer(c: _Cells, x_names, y_names, label) -> dict:
     )
 
 
-def _lean_click_layer(c: _Cells, x_names, y_names, label) -> dict:
-    """The click layer of a wide matrix: the hover is a template over the point's x/y (the full
-    names) and two short percentage strings; only one marker is drawn (``maxdisplayed``: hover and
-    click selection still use every point), and markers are small (4 px) so that the nearest cell
-    centre, i.e. the cell under the pointer, wins the hover whenever cells are ≥ 6 px."""
-    yy, xx = _grid(c)
-    row = _pct_strings(c.row_pct)[yy, xx]
-    col = _pct_strings(c.col_pct)[yy, xx]
-    return dict(
-        x=np.asarray(x_names, dtype=object)[xx],
-        y=np.asarray(y_names, dtype=object)[yy],
-        mode="markers",
-        marker=dict(size=4, opacity=0, color="black", maxdisplayed=1),
-        selected=dict(marker=dict(opacity=0)),
-        unselected=dict(marker=dict(opacity=0)),
-        customdata=_customdata(c, yy, xx),
-        text=row,
-        hovertext=col,
-        hovertemplate="GT <b>%{y}</b> → predicted <b>%{x}</b><br>%{customdata[2]:,} px<br>"
-        "%{text} of the GT row<br>%{hovertext} of the predicted column<extra></extra>",
+#: The hover of a wide matrix's cell: the names come from the hidden axes' tick texts.
+_HOVER_HEAD = "GT <b>%{y}</b> → predicted <b>%{x}</b><br>"
+#: (row has pixels, column has pixels) -> the hover of an empty cell.
+_EMPTY_HOVER = {
+    (True, True): "0 px<br>0.0 % of the GT row<br>0.0 % of the predicted column",
+    (False, True): "0 px<br>no ground-truth pixels of this class<br>0.0 % of the predicted column",
+    (True, False): "0 px<br>0.0 % of the GT row<br>nothing is predicted as this class",
+    (False, False): "0 px<br>no ground-truth pixels of this class<br>nothing is predicted as this class",
+}
+
+
+def _positions(index: np.ndarray) -> np.ndarray:
+    """Cell positions in the smallest unsigned type (sent as a typed array: 1–2 bytes a cell)."""
+    return index.astype(np.uint8 if index.size == 0 or index.max() < 256 else np.uint16)
+
+
+def _click_layers(c: _Cells, x_names, y_names) -> list[dict]:
+    """The wide matrix's click layer: one text point per cell centre, on the hidden axes
+    ``x2``/``y2`` (positions 0..m-1, 0..n-1). Text points, because plotly ties every marker point
+    within 3 px of the pointer (a click then lands on a neighbour when cells are under 6 px) but
+    text points only within 0.5 px: the nearest centre, i.e. the cell under the pointer, wins at
+    any cell size. Nothing is drawn (``maxdisplayed``, transparent text). The cells with pixels
+    carry ``customdata`` [count, row %, column %]; empty cells are grouped by whether their row / column has pixels, with a fixed
+    hover each. A click returns the point's x/y: :func:`matrix_cell` turns them into class ids."""
+    n, m = c.sub.shape
+    yy, xx = np.meshgrid(np.arange(n), np.arange(m), indexing="ij")
+    count = np.asarray(c.sub, dtype=np.int64)
+    row_ok = np.broadcast_to(np.isfinite(c.row_pct), (n, m))
+    col_ok = np.broadcast_to(np.isfinite(c.col_pct), (n, m))
+    base = dict(
+        xaxis="x2",
+        yaxis="y2",
+        mode="text",
+        textfont=dict(size=1, color="rgba(0,0,0,0)"),
+        marker=dict(maxdisplayed=1),
+        hoverlabel=dict(bgcolor="#262730", bordercolor="#262730", font=dict(color="white")),
         showlegend=False,
         name="cells",
     )
+    layers = []
+    full = count > 0
+    if full.any():
+        layers.append(
+            dict(
+                base,
+                x=_positions(xx[full]),
+                y=_positions(yy[full]),
+                # one typed array (object arrays cost 0.1 s to copy): count, row %, column %;
+                # float32 while it holds every count exactly (< 2**24), else float64
+                customdata=np.stack(
+                    [count[full], c.row_pct[full].round(1), c.col_pct[full].round(1)], axis=1
+                ).astype(np.float32 if count.max() < 2**24 else np.float64),
+                hovertemplate=_HOVER_HEAD
+                + "%{customdata[0]:,} px<br>%{customdata[1]:.1f} % of the GT row<br>"
+                "%{customdata[2]:.1f} % of the predicted column<extra></extra>",
+            )
+        )
+    for (has_row, has_col), hover in _EMPTY_HOVER.items():
+        where = ~full & (row_ok == has_row) & (col_ok == has_col)
+        if where.any():
+            layers.append(
+                dict(
+                    base,
+                    x=_positions(xx[where]),
+                    y=_positions(yy[where]),
+                    hovertemplate=_HOVER_HEAD + hover + "<extra></extra>",
+                )
+            )
+    return layers
 
 
-def _pct_strings(pct: np.ndarray) -> np.ndarray:
-    """``_fmt_pct`` of every element as an object array, formatting each distinct value once."""
-    tenths = np.where(np.isfinite(pct), np.round(np.nan_to_num(pct) * 10), -1).astype(np.int64)
-    values, inverse = np.unique(tenths, return_inverse=True)
-    text = np.array([f"{v / 10:.1f} %" if v >= 0 else "n/a" for v in values], dtype=object)
-    return text[inverse].reshape(pct.shape)
+def matrix_cell(fig_or_meta, x, y) -> tuple[int, int] | None:
+    """(gt index, pred index) of the wide-matrix cell at click-layer position (x, y) — what a click
+    returns — from the figure (or its ``layout.meta``); None when (x, y) is not a cell.
+
+    Example:
+        >>> cm = np.array([[5, 1, 0], [2, 7, 0]])
+        >>> fig = confusion_figure(cm, ["a", "b"], layout="wide", order="class")
+        >>> matrix_cell(fig, 1, 0), matrix_cell(fig, 9, 0)
+        ((0, 1), None)
+    """
+    meta = fig_or_meta.layout.meta if isinstance(fig_or_meta, go.Figure) else fig_or_meta
+    try:
+        rows, cols = list(meta["rows"]), list(meta["cols"])
+        i, j = int(y), int(x)
+    except (TypeError, KeyError, ValueError):
+        return None
+    if not (0 <= i < len(rows) and 0 <= j < len(cols)) or (i, j) != (y, x):
+        return None
+    return int(rows[i]), int(cols[j])
+
+
+def matrix_position(fig_or_meta, cell: tuple[int, int] | None) -> tuple[int, int] | None:
+    """(row, column) position of the class cell ``cell`` = (gt index, pred index) in a wide matrix,
+    or None when it is not drawn (the inverse of :func:`matrix_cell`)."""
+    meta = fig_or_meta.layout.meta if isinstance(fig_or_meta, go.Figure) else fig_or_meta
+    if cell is None or not meta:
+        return None
+    rows, cols = list(meta["rows"]), list(meta["cols"])
+    if cell[0] not in rows or cell[1] not in cols:
+        return None
+    return rows.index(cell[0]), cols.index(cell[1])
 
 
 def _square_layout(fig: go.Figure, side: int) -> None:
@@ -706,16 +849,32 @@ def _tick_font(n: int) -> int:
 
 def _wide_layout(fig: go.Figure, x_names, y_names, x_short: list[str], y_short: list[str]) -> None:
     """Fixed margins from the label lengths (automargin would redraw the plot several times),
-    rows :func:`matrix_pitch` px high, the colour bar above the matrix."""
+    rows :func:`matrix_pitch` px high, the colour bar above the matrix, every column labelled up
+    to :data:`LABEL_ALL_COLUMNS_UP_TO` columns (else every second one), no zoom or pan, and the
+    click layer's hidden axes ``x2``/``y2`` laid exactly over the category axes."""
     n = max(len(x_short), len(y_short))
     font = _tick_font(n)
     char = 0.6 * font  # Liberation Sans averages ≈0.55 em a character
     longest_y = max((len(html.unescape(s)) for s in y_short), default=4)
-    longest_x = max((len(html.unescape(s)) for s in x_short), default=4)
+    x_text = list(x_short)
+    if len(x_text) > LABEL_ALL_COLUMNS_UP_TO:
+        x_text = [t if j % 2 == 0 else "" for j, t in enumerate(x_text)]
+    longest_x = max((len(html.unescape(s)) for s in x_text), default=4)
     angle = -90 if n > 20 else -45
     left = int(28 + char * longest_y + 8)
     bottom = int(28 + char * longest_x * (1 if angle == -90 else 0.75) + 8)
     top = 58
+    x_range = [-0.5, len(x_short) - 0.5]  # autorange would pad for the click layer's points
+    y_range = [len(y_short) - 0.5, -0.5]
+    hidden = dict(
+        tickmode="array",
+        showticklabels=False,
+        showgrid=False,
+        zeroline=False,
+        showline=False,
+        ticks="",
+        fixedrange=True,
+    )
     fig.update_layout(
         font=FONT,
         height=top + bottom + matrix_pitch(n) * len(y_short),
@@ -725,6 +884,8 @@ def _wide_layout(fig: go.Figure, x_names, y_names, x_short: list[str], y_short: 
         xaxis=dict(
             title=dict(text="Predicted class", standoff=4),
             type="category",
+            categoryorder="array",
+            categoryarray=x_names,
             tickangle=angle,
             tickfont=dict(size=font),
             side="bottom",
@@ -732,29 +893,56 @@ def _wide_layout(fig: go.Figure, x_names, y_names, x_short: list[str], y_short: 
             showgrid=False,
             tickmode="array",
             tickvals=x_names,
-            ticktext=x_short,
-            range=[-0.5, len(x_short) - 0.5],  # autorange pads for the click layer's markers
+            ticktext=x_text,
+            range=x_range,
+            fixedrange=True,
         ),
         yaxis=dict(
             title=dict(text="Ground-truth class", standoff=4),
             type="category",
+            categoryorder="array",
+            categoryarray=y_names,
             tickfont=dict(size=font),
             automargin=False,
             showgrid=False,
             tickmode="array",
             tickvals=y_names,
             ticktext=y_short,
-            range=[len(y_short) - 0.5, -0.5],
+            range=y_range,
+            fixedrange=True,
+        ),
+        # the click layer's axes: positions 0..m-1 over the same pixels; their tick texts (never
+        # drawn) are the full names the hover shows for %{x} and %{y}
+        xaxis2=dict(
+            hidden, overlaying="x", range=x_range, tickvals=list(range(len(x_names))), ticktext=x_names
+        ),
+        yaxis2=dict(
+            hidden, overlaying="y", range=y_range, tickvals=list(range(len(y_names))), ticktext=y_names
         ),
     )
 
 
 def min_matrix_width(fig: go.Figure) -> int:
-    """The narrowest a wide matrix may be drawn with square cells of :data:`MIN_CELL` px (the
-    app lets it scroll sideways below that)."""
+    """The narrowest a wide matrix may be drawn: columns of :data:`MIN_COLUMN` px (the app lets
+    it scroll sideways below that)."""
     m = fig.layout.margin
-    cols = len(fig.data[-1].x) // max(1, len(set(fig.data[-1].y)))
-    return int(m.l + m.r + MIN_CELL * cols)
+    return int(m.l + m.r + MIN_COLUMN * len(fig.layout.xaxis.tickvals))
+
+
+def matrix_geometry(fig: go.Figure) -> dict:
+    """Where a wide matrix's cells are, for drawing over it: ``left``, ``right``, ``top`` (px
+    margins of the plot area), ``pitch`` (row height, px), ``rows`` and ``cols`` (counts). Columns
+    share the width left between the margins equally."""
+    m = fig.layout.margin
+    rows, cols = len(fig.layout.yaxis.tickvals), len(fig.layout.xaxis.tickvals)
+    return dict(
+        left=m.l,
+        right=m.r,
+        top=m.t,
+        pitch=(fig.layout.height - m.t - m.b) / max(rows, 1),
+        rows=rows,
+        cols=cols,
+    )
 
 
 def _decorate(fig: go.Figure, c: _Cells, *, selected, marked) -> None:

@@ -48,6 +48,14 @@ def brute_force_pairs(cm: np.ndarray, limit: int) -> list[tuple[int, int, int]]:
     return [(g, p, n) for n, g, p in cells[:limit]]
 
 
+def matrix_chart(at: AppTest):
+    return next(c for c in at.get("plotly_chart") if '"cells"' in c.proto.spec)
+
+
+def outline_style(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if ".st-key-ov-cm" in m.value)
+
+
 def test_most_confused_pairs_are_ranked_and_select_their_cell(monkeypatch):
     at = run_app(monkeypatch, query={"model": "baseline"})
     assert not at.exception, at.exception
@@ -59,22 +67,31 @@ def test_most_confused_pairs_are_ranked_and_select_their_cell(monkeypatch):
     names = result.table.names
     share = n / result.confusion[g].sum() * 100
     assert unmarked(buttons[0].label) == f"1. {names[g]} → {names[p]} · {share:.1f} % · {n:,} px"
+    before = matrix_chart(at).proto
+    spec_before, id_before = before.spec, before.id
+    assert "::after" not in outline_style(at)  # nothing chosen, nothing outlined
     buttons[1].click().run()  # the second pair: the same path as a click on its cell
     g2, p2, _ = expected[1]
     assert at.session_state["cell"] == (g2, p2) and at.query_params["cell"] == f"{g2},{p2}"
     assert any(f"GT {names[g2]} → predicted {names[p2]}" in unmarked(s.value) for s in at.subheader)
-    shapes = matrix(at)["layout"]["shapes"]  # the chosen cell is outlined where it is drawn
-    assert len(shapes) == 1
+    # the figure is the same message as before (Streamlit sends the browser a reference to its
+    # copy and plotly does not redraw): the chosen cell is outlined by CSS over the chart
+    chart = matrix_chart(at).proto
+    assert chart.spec == spec_before and chart.id == id_before
     spec = matrix(at)
+    assert not spec["layout"].get("shapes")
     heat = [t for t in spec["data"] if t["type"] == "heatmap"][-1]
     rows, cols = [unmarked(y) for y in heat["y"]], [unmarked(x) for x in heat["x"]]
     i, j = rows.index(names[g2]), cols.index(names[p2])
-    assert (shapes[0]["x0"], shapes[0]["x1"], shapes[0]["y0"], shapes[0]["y1"]) == (
-        j - 0.5,
-        j + 0.5,
-        i - 0.5,
-        i + 0.5,
+    m, pitch = (
+        spec["layout"]["margin"],
+        (spec["layout"]["height"] - spec["layout"]["margin"]["t"] - spec["layout"]["margin"]["b"])
+        / len(rows),
     )
+    style = outline_style(at)
+    assert f"(100% - {m['l'] + m['r']}px) / {len(cols)} * {j} - 2px)" in style
+    assert f"top:{m['t'] + pitch * i - 2:.2f}px;height:{pitch + 4:.2f}px" in style
+    assert spec["layout"]["meta"]["rows"][i] == g2 and spec["layout"]["meta"]["cols"][j] == p2
 
 
 def test_other_bucket_click_lists_its_pooled_pairs(monkeypatch):

@@ -282,7 +282,8 @@ def test_a_control_reruns_its_fragment_only(monkeypatch):
     _fragment_rerun(at, "confusion_section")
     assert not at.exception, at.exception
     heat = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.id.endswith("ov:cm"))
-    assert heat["data"][-2]["colorbar"]["title"]["text"] == "% of pred column"
+    colours = next(t for t in heat["data"] if t["type"] == "heatmap" and "colorbar" in t)
+    assert colours["colorbar"]["title"]["text"] == "% of pred column"
     assert any("GT sidewalk → predicted road" in unmarked(s.value) for s in at.subheader)
     assert at.query_params["cell"] == "1,0" and opened == []  # the page was not rerun
     at.run()  # a whole-page run does reopen (and check) the dataset

@@ -10,11 +10,15 @@ import numpy as np
 import pytest
 
 from segviz.figures import (
+    LABEL_ALL_COLUMNS_UP_TO,
     MIN_CELL,
+    MIN_COLUMN,
     confused_pairs,
     confusion_figure,
     confusion_order,
+    matrix_cell,
     matrix_pitch,
+    matrix_position,
     min_matrix_width,
     short_labels,
 )
@@ -77,13 +81,13 @@ def test_confused_pairs_match_a_brute_force_loop():
     assert set(only["gt"]) <= {2} and set(only["pred"]) <= {0, 1, 9}
 
 
-def test_wide_matrix_at_150_classes():
-    """Top-N 150: rows of MIN_CELL px, every class labelled (short tick, full name as category),
-    the selected cell outlined, the click layer lean (one marker drawn, hover by template)."""
-    rng = np.random.default_rng(0)
+def wide_150(selected=None, seed: int = 0, density: float = 0.1):
+    rng = np.random.default_rng(seed)
     k = 150
-    cm = rng.integers(0, 30, (k, k + 1)) * (rng.random((k, k + 1)) < 0.1)
+    cm = rng.integers(0, 30, (k, k + 1)) * (rng.random((k, k + 1)) < density)
     np.fill_diagonal(cm, 5000)
+    cm[17] = 0  # a class without ground-truth pixels
+    cm[:, 23] = 0  # and one nothing is predicted as
     names = [f"class {i};alt;another long alternative" for i in range(k)]
     fig = confusion_figure(
         cm,
@@ -94,23 +98,87 @@ def test_wide_matrix_at_150_classes():
         diagonal="dim",
         layout="wide",
         order="confusion",
-        selected=(7, 9),
+        selected=selected,
     )
+    return cm, names, fig
+
+
+def test_wide_matrix_at_150_classes():
+    """Top-N 150: rows of MIN_CELL px, every row labelled (short tick, full name as category),
+    every second column above LABEL_ALL_COLUMNS_UP_TO, no zoom or pan, fits MIN_COLUMN px columns."""
+    _, _, fig = wide_150()
+    k = 150
     m = fig.layout.margin
     assert fig.layout.height == m.t + m.b + MIN_CELL * k and matrix_pitch(k) == MIN_CELL
-    assert min_matrix_width(fig) == m.l + m.r + MIN_CELL * k
+    assert min_matrix_width(fig) == m.l + m.r + MIN_COLUMN * k
+    assert min_matrix_width(fig) < 780  # fits the main column of a 1280-pixel window (≈ 820 px)
     assert list(fig.layout.yaxis.ticktext)[:2] != list(fig.layout.yaxis.tickvals)[:2]
     assert all(";" not in t for t in fig.layout.yaxis.ticktext) and len(fig.layout.yaxis.ticktext) == k
-    cells = fig.data[-1]
-    assert cells.marker.maxdisplayed == 1 and cells.marker.size == 4 and cells.text is not None
+    xt = list(fig.layout.xaxis.ticktext)
+    assert k > LABEL_ALL_COLUMNS_UP_TO and all(t for t in xt[::2]) and not any(xt[1::2])
+    for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
+        assert fig.layout[axis].fixedrange is True  # the app's outline assumes the cells never move
     assert fig.layout.xaxis.automargin is False and fig.layout.yaxis.scaleanchor is None
-    (shape,) = fig.layout.shapes
-    j = list(fig.layout.xaxis.tickvals).index(names[9])
-    i = list(fig.layout.yaxis.tickvals).index(names[7])
+    # the hidden axes lie over the category axes position for position, and name every class fully
+    assert list(fig.layout.xaxis2.range) == list(fig.layout.xaxis.range) == [-0.5, k - 0.5]
+    assert list(fig.layout.xaxis2.ticktext) == list(fig.layout.xaxis.tickvals)
+    assert list(fig.layout.yaxis2.ticktext) == list(fig.layout.yaxis.tickvals)
+    assert list(fig.layout.yaxis2.range) == list(fig.layout.yaxis.range)
+
+
+def test_wide_matrix_click_layer_covers_every_cell_once_with_its_numbers():
+    """The click layer (text points, hit-tested to 0.5 px) has one point per cell; a point's
+    position decodes (matrix_cell) to the class pair whose count and percentages it carries,
+    checked against the matrix by a plain loop; empty cells say why they are empty."""
+    cm, _, fig = wide_150()
+    layers = [t for t in fig.data if t.name == "cells"]
+    assert all(t.mode == "text" and t.xaxis == "x2" and t.yaxis == "y2" for t in layers)
+    assert all(t.marker.maxdisplayed == 1 for t in layers)
+    seen = {}
+    for t in layers:
+        for n, (x, y) in enumerate(zip(t.x, t.y, strict=True)):
+            g, p = matrix_cell(fig, x, y)
+            assert (g, p) not in seen
+            seen[(g, p)] = (t, n)
+    assert len(seen) == 150 * 150
+    row_tot, col_tot = cm.sum(axis=1), cm[:, :150].sum(axis=0)
+    for (g, p), (t, n) in seen.items():
+        if cm[g, p]:
+            count, row, col = t.customdata[n]
+            assert count == cm[g, p]
+            assert row == pytest.approx(round(100 * cm[g, p] / row_tot[g], 1), abs=1e-5)
+            assert col == pytest.approx(round(100 * cm[g, p] / col_tot[p], 1), abs=1e-5)
+            assert "%{customdata[0]:,} px" in t.hovertemplate
+        else:
+            assert t.customdata is None and "0 px" in t.hovertemplate
+            assert ("no ground-truth pixels" in t.hovertemplate) == (row_tot[g] == 0)
+            assert ("nothing is predicted as this class" in t.hovertemplate) == (col_tot[p] == 0)
+    assert (
+        matrix_cell(fig, 150, 0) is None
+        and matrix_cell(fig, 0.5, 0) is None
+        and matrix_cell(None, 0, 0) is None
+    )
+    i, j = matrix_position(fig, (7, 9))
+    assert matrix_cell(fig, j, i) == (7, 9) and matrix_position(fig, (7, 150)) is None
+
+
+def test_wide_matrix_is_small_and_the_same_whatever_cell_is_chosen():
+    """What the browser receives: no name, id or string per cell (regression: 2.2 MB at ADE20K's
+    150 classes, resent on every click). Without ``selected`` the figure does not depend on the
+    chosen cell at all (the app outlines it with CSS), so Streamlit can send a reference."""
+    _, names, sparse = wide_150()
+    _, _, dense = wide_150(density=1.0)
+    sent = json.loads(dense.to_json())
+    cells = [t for t in sent["data"] if t.get("name") == "cells"]
+    assert all(isinstance(t["x"], dict) and t["x"]["dtype"] == "u1" for t in cells)  # typed, 1 byte
+    assert not any(n in json.dumps(t) for t in cells for n in names[:3])
+    assert len(sparse.to_json()) < 400_000 and len(dense.to_json()) < 700_000
+    heat = [t for t in sent["data"] if t["type"] == "heatmap"]
+    assert heat[-1]["z"]["dtype"] == "f4" and len(heat[0]["x"]) == 150  # grey diagonal: its cells only
+    assert wide_150(selected=None)[2].to_json() == sparse.to_json()
+    (shape,) = wide_150(selected=(7, 9))[2].layout.shapes  # reports still get the outline shape
+    i, j = matrix_position(sparse, (7, 9))
     assert (shape.x0, shape.y0) == (j - 0.5, i - 0.5)
-    sent = next(t for t in json.loads(fig.to_json())["data"] if t.get("name") == "cells")
-    assert isinstance(sent["customdata"][0], list) and len(sent["customdata"]) == k * k
-    assert len(fig.to_json()) < 3_000_000  # was 5.7 MB with one hover string per cell
 
 
 def test_matrix_pitch_grows_for_few_classes():
@@ -124,3 +192,21 @@ def test_confusion_order_puts_unconfused_classes_last_in_class_order():
     order = confusion_order(cm, np.arange(6)).tolist()
     assert set(order[:3]) == {1, 4, 5} and order[3:] == [0, 2, 3]
     assert abs(order.index(1) - order.index(4)) == 1 and abs(order.index(4) - order.index(5)) == 1
+
+
+def test_wide_matrix_hover_counts_stay_exact_beyond_float32():
+    """Counts are sent as float32 only while every count fits exactly (< 2**24); a dataset's
+    123,456,789 confused pixels must not show as 123,456,792."""
+    cm = np.array([[10**9, 123_456_789, 0], [7, 5_000_000, 0]])
+    fig = confusion_figure(cm, ["road", "car"], layout="wide", order="class", normalize="row")
+    (cells,) = [t for t in fig.data if t.name == "cells" and t.customdata is not None]
+    sent = json.loads(fig.to_json())["data"][fig.data.index(cells)]["customdata"]
+    assert sent["dtype"] == "f8"
+    got = {
+        matrix_cell(fig, x, y): int(row[0])
+        for x, y, row in zip(cells.x, cells.y, cells.customdata, strict=True)
+    }
+    assert got == {(0, 0): 10**9, (0, 1): 123_456_789, (1, 0): 7, (1, 1): 5_000_000}
+    small = confusion_figure(cm // 1000, ["road", "car"], layout="wide", order="class")
+    (sent,) = [t["customdata"] for t in json.loads(small.to_json())["data"] if "customdata" in t]
+    assert sent["dtype"] == "f4"

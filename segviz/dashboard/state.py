@@ -1,7 +1,7 @@
 """The shareable selection: one frozen :class:`ViewState`, read once per run, validated where it enters.
 
 Streamlit widgets are bound to plain session-state keys (``dataset``, ``model``, ``view``, ``cell``,
-``image``, ``present``, ``cvd``); this module is the only one that writes them outside a widget. Values
+``image``, ``present``, ``step``, ``cvd``); this module is the only one that writes them outside a widget. Values
 enter from two places and are checked there: the URL query string (:func:`init`, once per session) and
 the widgets/callbacks below. What depends on the data (a cell against the class count, an image against
 the image names) is checked by :func:`validate` once the evaluation is known. Anything malformed is
@@ -16,11 +16,11 @@ from urllib.parse import quote, unquote
 import streamlit as st
 
 VIEWS = ("Overview", "Images", "Compare", "Errors", "Confidence", "Slices")
-KEYS = ("dataset", "model", "view", "cell", "image", "present", "cvd", "errors", "slice")
+KEYS = ("dataset", "model", "view", "cell", "image", "present", "step", "cvd", "errors", "slice")
 NOTICES = "_notices"
 URL_WRITTEN = "_url_written"  # the managed query parameters as last written
 FROM_LINK = "_image_from_link"
-URL_KEYS = ("dataset", "model", "view", "cell", "image", "present", "errors", "slice")
+URL_KEYS = ("dataset", "model", "view", "cell", "image", "present", "step", "errors", "slice")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class ViewState:
     cell: tuple[int, int] | None = None
     image: str | None = None
     present: bool = False
+    step: int = 0  # presentation screen, 0-based; in the URL 1-based (step=3: the "3 / 5" screen)
     cvd: bool = False
     errors: str | None = None  # error-type filter "class_index:type" (Errors view), see parse_errors
     slice: str | None = None  # "column=value" or "a=x&b=y" (see format_slice): a filter for every view
@@ -52,6 +53,23 @@ def parse_cell(text: str | None) -> tuple[int, int] | None:
         return a, b
     except ValueError:
         return None
+
+
+MAX_STEP = 99  # more screens than a presentation can have: a longer step number is refused
+
+
+def parse_step(text: str | None) -> int | None:
+    """The URL's presentation step (1-based, as the "3 / 5" indicator) as a 0-based screen index;
+    None when it is not a whole number from 1 to :data:`MAX_STEP`.
+
+    >>> parse_step("3"), parse_step(" 1 "), parse_step("0"), parse_step("two"), parse_step("1e9")
+    (2, 0, None, None, None)
+    """
+    try:
+        step = int((text or "").strip())
+    except ValueError:
+        return None
+    return step - 1 if 1 <= step <= MAX_STEP else None
 
 
 def parse_errors(text: str | None) -> str | None:
@@ -157,6 +175,13 @@ def _from_url(default_dataset: str) -> None:
     if q.get("present") not in (None, "0", "1"):
         notice(f"The link's present={shown(q.get('present'))} is neither 0 nor 1; presentation mode is off.")
     ss["present"] = q.get("present") == "1"
+    step = parse_step(q.get("step"))
+    if q.get("step") is not None and step is None:
+        notice(
+            f"The link's presentation step {shown(q.get('step'))} is not a screen number "
+            f"(1 to {MAX_STEP}); showing the first screen."
+        )
+    ss["step"] = step or 0
     ss["slice"] = slice_from_url(q.get("slice"))
     # a link naming an image and a cell must open an image that has that confusion
     ss[FROM_LINK] = image is not None and cell is not None and ss["view"] == "Images"
@@ -173,6 +198,7 @@ def current() -> ViewState:
         cell=ss.get("cell"),
         image=ss.get("image"),
         present=bool(ss.get("present")),
+        step=int(ss.get("step") or 0),
         cvd=bool(ss.get("cvd")),
         errors=ss.get("errors"),
         slice=ss.get("slice"),
@@ -221,6 +247,11 @@ def set_image(name: str | None) -> None:
 
 def set_cell(cell: tuple[int, int] | None) -> None:
     st.session_state["cell"] = cell
+
+
+def set_step(step: int) -> None:
+    """The presentation screen (0-based)."""
+    st.session_state["step"] = max(int(step), 0)
 
 
 def set_errors(errors: str | None) -> None:
@@ -282,6 +313,7 @@ def sync_url(state: ViewState | None = None) -> None:
         "cell": ",".join(map(str, state.cell)) if state.cell else None,
         "image": state.image,
         "present": "1" if state.present else None,
+        "step": str(state.step + 1) if state.present else None,  # only a presentation has steps
         "errors": state.errors,
         "slice": state.slice,
     }

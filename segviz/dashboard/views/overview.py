@@ -18,10 +18,14 @@ from segviz.figures import (
     INVALID_NAME,
     METRIC_LABELS,
     OTHER_INDEX,
+    SELECTED_COLOUR,
     class_bar_figure,
     confused_pairs,
     confusion_figure,
     default_top_n,
+    matrix_cell,
+    matrix_geometry,
+    matrix_position,
     min_matrix_width,
     short_labels,
     shown_classes,
@@ -349,13 +353,22 @@ def confusion_ui(result: Evaluation, *, present: bool):
     return fig
 
 
+CELLS = "cm:cells"  # the drawn matrix's row / column class ids (layout.meta), for the click callback
+
+
 def _matrix(result: Evaluation, fig, *, present: bool) -> None:
     box = st.container(key="cm_box")
-    # the matrix never draws cells under MIN_CELL px: a narrower column scrolls sideways
+    # The figure does not change when a cell is chosen (the same spec: Streamlit sends a reference
+    # to the copy the browser has, which does not redraw it); the chosen cell's outline is drawn
+    # over the chart by CSS instead. Columns never under MIN_COLUMN px: a narrower box scrolls.
+    selected = None if present else state.current().cell
     box.markdown(
-        f"<style>.st-key-cm_box{{overflow-x:auto}}.st-key-ov-cm{{min-width:{min_matrix_width(fig)}px}}</style>",
+        "<style>.st-key-cm_box{overflow-x:auto}"
+        f".st-key-ov-cm{{min-width:{min_matrix_width(fig)}px;position:relative}}"
+        f"{outline_css(fig, selected)}</style>",
         unsafe_allow_html=True,
     )
+    st.session_state[CELLS] = fig.layout.meta
     box.plotly_chart(
         fig,
         width="stretch",
@@ -372,6 +385,24 @@ def _matrix(result: Evaluation, fig, *, present: bool) -> None:
     st.caption(
         f"Rows: ground truth · columns: prediction · {order}"
         + ("" if present else " · click a cell (or a pair) to list the images where it happens")
+    )
+
+
+def outline_css(fig, cell: tuple[int, int] | None, selector: str = ".st-key-ov-cm") -> str:
+    """CSS drawing the outline of ``cell`` (gt, pred) over a wide matrix in ``selector`` (which
+    holds the chart at its full width); "" when the cell is not drawn. Columns share the width
+    between the margins, rows are ``pitch`` px: the box is exact at any window width."""
+    at = matrix_position(fig, cell)
+    if at is None:
+        return ""
+    i, j = at
+    g = matrix_geometry(fig)
+    side = g["left"] + g["right"]
+    col = f"(100% - {side}px) / {g['cols']}"
+    return (
+        f"{selector}::after{{content:'';position:absolute;pointer-events:none;z-index:4;box-sizing:border-box;"
+        f"border:2px solid {SELECTED_COLOUR};left:calc({g['left']}px + {col} * {j} - 2px);"
+        f"width:calc({col} + 4px);top:{g['top'] + g['pitch'] * i - 2:.2f}px;height:{g['pitch'] + 4:.2f}px}}"
     )
 
 
@@ -446,42 +477,76 @@ def _order(result: Evaluation, present: bool = False) -> str:
 
 
 def confusion_figure_now(result: Evaluation, *, present: bool = False):
-    """The confusion figure with the controls' current values (defaults in presentation mode)."""
+    """The confusion figure with the controls' current values (defaults in presentation mode),
+    without the selected cell (:func:`outline_css` draws it): kept per session and rebuilt only
+    when a control changes, so a click reruns without building or changing it."""
     k = result.table.num_classes
     names = list(result.table.names)
     ss = {} if present else st.session_state
     opt = {key: ss.get(key, default) for key, default in CONFUSION_DEFAULTS.items()}
-    top_n = ss.get("cm:top", default_top_n(k))
-    return confusion_figure(
-        result.confusion,
-        plot_names(names),  # cut, isolated and distinct (issue 11, item 18); escaped by the figure
+    found = found_classes(result, ss.get("cm:find"))
+    args = dict(
         normalize=opt["cm:norm"] or "row",
         log=bool(opt["cm:log"]),
         hidden=[names.index(h) for h in opt["cm:hide"] if h in names],
-        top_n=int(top_n),
+        top_n=int(ss.get("cm:top", default_top_n(k))),
         other=True,
         diagonal="dim" if opt["cm:dim"] else "show",
         show_invalid=bool(opt["cm:inv"]) and result.invalid_pred_pixels > 0,
         order=_order(result, present),
-        include=found_classes(result, ss.get("cm:find")),
-        marked=found_classes(result, ss.get("cm:find")),
-        selected=None if present else state.current().cell,
+        include=found,
+        marked=found,
         layout="wide",
     )
+    from hashlib import blake2b  # here, not at the top: keeps this change out of the shared import block
+
+    key = (
+        blake2b(np.ascontiguousarray(result.confusion).tobytes(), digest_size=16).hexdigest(),
+        tuple(names),
+        repr(sorted(args.items())),
+    )
+    kept = st.session_state.get("cm:figure")
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    fig = confusion_figure(
+        result.confusion,
+        plot_names(names),  # cut, isolated and distinct (issue 11, item 18); escaped by the figure
+        **args,
+    )
+    st.session_state["cm:figure"] = (key, fig)
+    return fig
+
+
+CLICKED = "cm:clicked"  # the cell plotly holds selected (the last one clicked on the matrix)
 
 
 def _on_cell_select() -> None:
-    """A click on the matrix: a class cell goes through state.py's cell selection; a cell of the
-    "(other)" row or column (``OTHER_INDEX``) opens the list of the pooled pairs behind it."""
-    event = st.session_state.get("ov:cm") or {}
+    """A click on the matrix: the point's position on the click layer is turned into class ids
+    with the drawn matrix's ids (:func:`segviz.figures.matrix_cell`). A class cell goes through
+    state.py's cell selection; a cell of the "(other)" row or column (``OTHER_INDEX``) opens the
+    list of the pooled pairs behind it.
+
+    A click on the chosen (outlined) cell clears it. The figure is not redrawn when a pair or a
+    link chooses a cell, so plotly's own selection can differ from the chosen cell: an event
+    without points is plotly deselecting the point it holds, i.e. a click on the cell clicked
+    last (:data:`CLICKED`), which is then chosen, or cleared if it is the chosen one."""
+    ss = st.session_state
+    event = ss.get("ov:cm") or {}
     points = event.get("selection", {}).get("points", []) if event else []
-    data = points[0].get("customdata") if points else None
-    if data and OTHER_INDEX in (int(data[0]), int(data[1])):
-        st.session_state["ov:other"] = (int(data[0]), int(data[1]))
+    if points:
+        clicked = matrix_cell(ss.get(CELLS), points[0].get("x"), points[0].get("y"))
+        ss[CLICKED] = clicked
+    else:
+        clicked = ss.pop(CLICKED, None)
+    chosen = ss.get("ov:other") or state.current().cell
+    chosen = tuple(chosen) if chosen is not None else None
+    cell = None if clicked is None or tuple(clicked) == chosen else tuple(clicked)
+    if cell is not None and OTHER_INDEX in cell:
+        ss["ov:other"] = cell
         state.set_cell(None)
         return
-    st.session_state["ov:other"] = None
-    state.on_cell_select("ov:cm")
+    ss["ov:other"] = None
+    state.set_cell(cell)
 
 
 def other_cell_ui(result: Evaluation, cell: tuple[int, int]) -> None:

@@ -21,11 +21,10 @@ from segviz.overlay import error_map, fit_width, to_jpeg
 from segviz.panels import confusion_pairs_figure, top_confusions
 from segviz.stats import bootstrap
 
-from .. import cache
+from .. import cache, state
 from ..context import RESAMPLES, Context, for_display
 from ..widgets import CHART_CONFIG, fmt, name, resize_rgb
 
-STEP = "pr:step"
 WORST = 3
 NEXT, PREV = "Next", "Previous"  # the shortcut badge (→, ←) is drawn beside the label
 CHROME_CSS = """
@@ -113,7 +112,15 @@ def previous_model(models: list[str], model: str | None) -> tuple[str, str]:
 def render(ctx: Context) -> None:
     st.markdown(CHROME_CSS, unsafe_allow_html=True)
     screens = steps(ctx)
-    step = min(max(int(st.session_state.get(STEP, 0)), 0), len(screens) - 1)
+    step = ctx.state.step  # from the URL (step=N, 1-based) or the buttons: a link opens this screen
+    if step >= len(screens):
+        st.warning(
+            f"The link's presentation step {step + 1} is beyond this presentation's {len(screens)} "
+            f"screens; showing the last one.",
+            icon=":material/link:",
+        )
+        step = len(screens) - 1
+        state.set_step(step)
     title, where = st.columns([5, 1], vertical_alignment="bottom")
     sel = ctx.sel
     title.caption(f"{name(sel.root.name)}" + (f" · model {name(sel.model)}" if sel.model else ""))
@@ -124,12 +131,12 @@ def render(ctx: Context) -> None:
 
 
 def _go(step: int) -> None:
-    st.session_state[STEP] = step
+    state.set_step(step)  # in the URL: a shared link opens this screen, Back returns to the last
 
 
 def _exit() -> None:
     st.session_state["present"] = False
-    st.session_state.pop(STEP, None)
+    state.set_step(0)
 
 
 def _controls(ctx: Context, step: int, count: int) -> None:
