@@ -48,8 +48,8 @@ async def _one_session(browser_async, url: str, timings: dict, errors: list, i: 
         await page.mouse.move(x, y)
         await page.wait_for_timeout(300)
         await page.mouse.click(x, y)
-        try:
-            await heading.wait_for(timeout=15_000)
+        try:  # (a retry that lands after a late first click clears the cell again: wait long enough)
+            await heading.wait_for(timeout=60_000)
             break
         except Exception:
             continue
