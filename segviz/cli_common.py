@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from segviz.classes import describe_table_choice, parse_ignore_ids
@@ -49,6 +50,27 @@ def load(
 ) -> Evaluation:
     """Open and evaluate the dataset the arguments describe; report problems on stderr.
     ``evaluator``: called instead of :func:`segviz.evaluate.evaluate` (same arguments)."""
+    return _report_loaded(args, model, *_open_and_evaluate(args, model, pred, evaluator))
+
+
+def load_models(args: argparse.Namespace, models: Sequence[str]) -> list[Evaluation]:
+    """:func:`load` of each model, in a thread each (listing, ``stat``, the store's reads and the
+    array work release the GIL: two models' reopens overlap on two cores); the problems are
+    reported on stderr model by model in the order given, as one :func:`load` after another does.
+    A usage error of a model is raised after the problems of the models before it."""
+    if args.dask or len(models) < 2:
+        return [load(args, model=m) for m in models]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(models)) as pool:
+        futures = [pool.submit(_open_and_evaluate, args, m, None, None) for m in models]
+    out = []
+    for model, future in zip(models, futures, strict=True):
+        out.append(_report_loaded(args, model, *future.result()))
+    return out
+
+
+def _open_and_evaluate(args: argparse.Namespace, model: str | None, pred: str | None, evaluator):
     try:
         ignore = list(parse_ignore_ids(args.ignore)) if args.ignore is not None else None
         dataset = open_dataset(
@@ -66,6 +88,12 @@ def load(
     result = (evaluator or evaluate)(
         dataset, workers=args.workers, generated_ignore=ignore or (), store=store, dask_address=args.dask
     )
+    return dataset, store, result
+
+
+def _report_loaded(
+    args: argparse.Namespace, model: str | None, dataset, store: ResultsStore | None, result: Evaluation
+) -> Evaluation:
     for line in store.stats.warnings if store is not None else ():  # a damaged or unwritable store
         say(f"warning: {line}")
     label = f"[{model}] " if model and args.command == "compare" else ""

@@ -315,30 +315,63 @@ def resample_weight_chunks(
         ...       == resample_weights(4, resamples=5, seed=0)).all())
         True
     """
+    for draws in _draw_chunks(n, resamples=resamples, seed=seed, chunk=chunk):
+        yield _weights_of(draws, n)
+
+
+def _draw_chunks(n: int, *, resamples: int, seed: int, chunk: int | None = None) -> Iterator[np.ndarray]:
+    """The draws behind :func:`resample_weight_chunks`: (b, n) image indices per chunk of
+    resamples, from one ``np.random.default_rng(seed)`` in resample order."""
     rng = np.random.default_rng(seed)
     chunk = chunk or max(1, min(resamples, CHUNK_WEIGHTS // max(n, 1)))
     for lo in range(0, resamples, chunk):
         b = min(chunk, resamples - lo)
         # (int32 draws are the same numbers as int64 ones for n < 2**31, at half the memory)
-        draws = rng.integers(0, n, (b, n), dtype=np.int64 if n >= 1 << 31 else np.int32)
-        weights = np.empty((n, b))
-        for j in range(b):  # (one bincount per resample stays in cache; one over n x b does not)
-            weights[:, j] = np.bincount(draws[j], minlength=n)
-        yield weights
+        yield rng.integers(0, n, (b, n), dtype=np.int64 if n >= 1 << 31 else np.int32)
+
+
+def _weights_of(draws: np.ndarray, n: int) -> np.ndarray:
+    """float64 (n, b): column j = how often each image is in ``draws[j]``."""
+    weights = np.empty((n, len(draws)))
+    for j in range(len(draws)):  # (one bincount per resample stays in cache; one over n x b does not)
+        weights[:, j] = np.bincount(draws[j], minlength=n)
+    return weights
+
+
+#: Threads multiplying chunks of weights with the aggregates while the next chunk is drawn (the
+#: sparse product releases the GIL): the sums are the same numbers whatever the threads.
+PRODUCT_THREADS = 2
 
 
 def _resampled_sums(matrix, n: int, *, resamples: int, seed: int) -> np.ndarray:
     """Column sums of ``matrix`` (sparse (n, M) per-image counts) under every resample's weights:
     float64 (resamples, M), exact (integers below 2**53). One sparse product per chunk of
-    resamples, cost ~ nonzeros x resamples, memory ~ one chunk of weights."""
+    resamples, cost ~ nonzeros x resamples; the images are drawn in order in this thread while
+    :data:`PRODUCT_THREADS` threads turn the chunks already drawn into weights and multiply them
+    (each chunk's product is the same whatever thread computes it), at most that many chunks of half the usual size in flight:
+    memory ~ one chunk of :func:`resample_weight_chunks`, as before."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
     out = np.empty((resamples, matrix.shape[1]))
     # (M, n) in CSC: the product walks image by image, adding value x that image's weight row
     # (b contiguous floats) into the class's output row, which stays in cache
     t = matrix.astype(np.float64, copy=False).T
-    lo = 0
-    for w in resample_weight_chunks(n, resamples=resamples, seed=seed):
-        out[lo : lo + w.shape[1]] = (t @ w).T
-        lo += w.shape[1]
+
+    def product(lo: int, draws: np.ndarray) -> None:
+        out[lo : lo + len(draws)] = (t @ _weights_of(draws, n)).T
+
+    chunk = max(1, min(resamples, CHUNK_WEIGHTS // (2 * max(n, 1))))
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=PRODUCT_THREADS) as pool:
+        lo = 0
+        for draws in _draw_chunks(n, resamples=resamples, seed=seed, chunk=chunk):
+            while len(pending) >= PRODUCT_THREADS:  # (bounded memory: wait for the oldest)
+                pending.popleft().result()
+            pending.append(pool.submit(product, lo, draws))
+            lo += len(draws)
+        while pending:
+            pending.popleft().result()
     return out
 
 
