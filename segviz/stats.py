@@ -48,7 +48,9 @@ with the sparse per-image aggregates (:meth:`Evaluation.image_count_matrix`): co
 (classes present per image) x N, memory ~ one chunk. N = 100,000 ADE-like images (150 classes),
 1,000 paired resamples: ~1.9 s of CPU with the aggregates already built (the sparse product 1.3 s,
 drawing the weights 0.5 s); building both models' aggregates first adds 0.7 s (see
-``benchmarks/bench_scale.py``).
+``benchmarks/bench_scale.py``). The images are drawn in order in one thread while
+:data:`PRODUCT_THREADS` threads turn each chunk into weights and multiply it (the same sums: the
+wall time on two idle cores is about that of the product alone).
 """
 
 from __future__ import annotations
@@ -348,8 +350,8 @@ def _resampled_sums(matrix, n: int, *, resamples: int, seed: int) -> np.ndarray:
     float64 (resamples, M), exact (integers below 2**53). One sparse product per chunk of
     resamples, cost ~ nonzeros x resamples; the images are drawn in order in this thread while
     :data:`PRODUCT_THREADS` threads turn the chunks already drawn into weights and multiply them
-    (each chunk's product is the same whatever thread computes it), at most that many chunks of half the usual size in flight:
-    memory ~ one chunk of :func:`resample_weight_chunks`, as before."""
+    (each chunk's product is the same whatever thread computes it); at most that many chunks of
+    half the usual size in flight: memory ~ one chunk of :func:`resample_weight_chunks`."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
