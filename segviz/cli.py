@@ -25,7 +25,6 @@ from segviz.cli_common import (
     EXIT_USAGE,
     UsageError,
     load,
-    load_models,
 )
 from segviz.cli_common import dataset_args as _dataset_args
 from segviz.cli_common import say as _say
@@ -329,7 +328,7 @@ def _compare(args: argparse.Namespace) -> int:
     name_a, name_b = args.models
     if name_a == name_b:
         raise UsageError(f"--models: give two different models (got {name_a} twice)")
-    a, b = load_models(args, [name_a, name_b], aggregates=True)  # (in two threads)
+    a, b = load(args, model=name_a), load(args, model=name_b)
     comparison = compare(a, b, name_a=name_a, name_b=name_b, resamples=args.resamples, seed=args.seed)
     only = [Problem(n, f"only {name_a} has a prediction for it") for n in comparison.paired.only_in_a]
     only += [Problem(n, f"only {name_b} has a prediction for it") for n in comparison.paired.only_in_b]
@@ -480,7 +479,7 @@ def _slices_of_two(args: argparse.Namespace) -> int:
         raise UsageError(f"--models: give two different models (got {name_a} twice)")
     if not args.by:
         raise UsageError("--models needs --by COLUMN (the values to compare the models on)")
-    a, b = load_models(args, [name_a, name_b], aggregates=True)  # (in two threads)
+    a, b = load(args, model=name_a), load(args, model=name_b)
     slicer = _slicer(args, a, pixels=any(c not in _slicer(args, a, pixels=False).columns for c in args.by))
     out = []
     for column in args.by:

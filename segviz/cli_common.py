@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from segviz.classes import describe_table_choice, parse_ignore_ids
@@ -50,36 +49,6 @@ def load(
 ) -> Evaluation:
     """Open and evaluate the dataset the arguments describe; report problems on stderr.
     ``evaluator``: called instead of :func:`segviz.evaluate.evaluate` (same arguments)."""
-    return _report_loaded(args, model, *_open_and_evaluate(args, model, pred, evaluator))
-
-
-def load_models(
-    args: argparse.Namespace, models: Sequence[str], *, aggregates: bool = False
-) -> list[Evaluation]:
-    """:func:`load` of each model, in a thread each (listing, ``stat``, the store's reads and the
-    array work release the GIL: two models' reopens overlap on two cores); the problems are
-    reported on stderr model by model in the order given, as one :func:`load` after another does.
-    A usage error of a model is raised after the problems of the models before it.
-    ``aggregates``: also build each evaluation's per-image aggregates
-    (:meth:`Evaluation.image_count_matrix`, what a comparison reads) in its thread."""
-    if args.dask or len(models) < 2:
-        out = [load(args, model=m) for m in models]
-        for ev in out if aggregates else ():
-            ev.image_count_matrix()
-        return out
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=len(models)) as pool:
-        futures = [pool.submit(_open_and_evaluate, args, m, None, None, aggregates) for m in models]
-    out = []
-    for model, future in zip(models, futures, strict=True):
-        out.append(_report_loaded(args, model, *future.result()))
-    return out
-
-
-def _open_and_evaluate(
-    args: argparse.Namespace, model: str | None, pred: str | None, evaluator, aggregates: bool = False
-):
     try:
         ignore = list(parse_ignore_ids(args.ignore)) if args.ignore is not None else None
         dataset = open_dataset(
@@ -97,14 +66,6 @@ def _open_and_evaluate(
     result = (evaluator or evaluate)(
         dataset, workers=args.workers, generated_ignore=ignore or (), store=store, dask_address=args.dask
     )
-    if aggregates:
-        result.image_count_matrix()
-    return dataset, store, result
-
-
-def _report_loaded(
-    args: argparse.Namespace, model: str | None, dataset, store: ResultsStore | None, result: Evaluation
-) -> Evaluation:
     for line in store.stats.warnings if store is not None else ():  # a damaged or unwritable store
         say(f"warning: {line}")
     label = f"[{model}] " if model and args.command == "compare" else ""

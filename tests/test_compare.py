@@ -89,9 +89,9 @@ def test_compare_command(two_models, tmp_path, capsys):
 
 
 def test_compare_json_is_that_of_the_models_loaded_one_after_the_other(two_models, tmp_path, capsys):
-    """Issue #17: `segviz compare` opens and evaluates the two models in two threads; its --json is
-    byte for byte that of the models evaluated one after the other in this thread, and its messages
-    come model by model in the order given."""
+    """Issue #17 (compare at 100,000 images): the command's --json is byte for byte that of the
+    library steps (the paired bootstrap's product now runs in threads), and its messages come model
+    by model in the order given."""
     save_mask(two_models / "pred" / "m1" / "only-m1.png", np.zeros((1, 4)))  # (no GT: skipped, for m1)
     out = tmp_path / "c.json"
     args = ["compare", str(two_models), "--json", str(out), "--resamples", "300", "--seed", "5"]
