@@ -243,21 +243,15 @@ def paired_bootstrap(
             f"a and b share no image name (a has {a.num_images} images, b {b.num_images}); "
             "compare two models evaluated on the same dataset"
         )
-    import scipy.sparse as sp
 
     k = a.table.num_classes
-    ma, mb = a.image_count_matrix(), b.image_count_matrix()
-    ra, rb = _rows(ma, in_a), _rows(mb, in_b)
-    # (n, 6K): a's [TP | GT | PRED], then b's [TP | PRED], and b's GT when it differs from a's
-    same_gt = (ra[:, k : 2 * k] != rb[:, k : 2 * k]).nnz == 0
-    parts = [ra, rb[:, :k], rb[:, 2 * k :]] + ([] if same_gt else [rb[:, k : 2 * k]])
-    both = sp.hstack(parts, format="csr")
-    order = np.r_[0 : 3 * k, 3 * k : 4 * k, (k if same_gt else 5 * k) + np.arange(k), 4 * k : 5 * k]
-    total = np.asarray(both.sum(axis=0))[:, order]  # (1, 6K)
-    est_a, iou_a = _full_data(_split(total[:, : 3 * k], k))
-    est_b, iou_b = _full_data(_split(total[:, 3 * k :], k))
-    sums = _resampled_sums(both, len(in_a), resamples=resamples, seed=seed)[:, order]
-    counts_a, counts_b = _split(sums[:, : 3 * k], k), _split(sums[:, 3 * k :], k)
+    ra, rb = _rows(a.image_count_matrix(), in_a), _rows(b.image_count_matrix(), in_b)
+    # each model's (n, 3K) [TP | GT | PRED] under the same weights (b's GT, when it is a's, gives
+    # a's sums: the same values added in the same order); no joined copy of the two matrices
+    est_a, iou_a = _full_data(_split(np.asarray(ra.sum(axis=0)), k))
+    est_b, iou_b = _full_data(_split(np.asarray(rb.sum(axis=0)), k))
+    sums_a, sums_b = _resampled_sums([ra, rb], len(in_a), resamples=resamples, seed=seed)
+    counts_a, counts_b = _split(sums_a, k), _split(sums_b, k)
     rep_a, iou_rep_a = summary_from_counts(*counts_a), iou_from_counts(*counts_a)
     rep_b, iou_rep_b = summary_from_counts(*counts_b), iou_from_counts(*counts_b)
     summary = {
@@ -345,23 +339,29 @@ def _weights_of(draws: np.ndarray, n: int) -> np.ndarray:
 PRODUCT_THREADS = 2
 
 
-def _resampled_sums(matrix, n: int, *, resamples: int, seed: int) -> np.ndarray:
-    """Column sums of ``matrix`` (sparse (n, M) per-image counts) under every resample's weights:
-    float64 (resamples, M), exact (integers below 2**53). One sparse product per chunk of
-    resamples, cost ~ nonzeros x resamples; the images are drawn in order in this thread while
+def _resampled_sums(matrices, n: int, *, resamples: int, seed: int):
+    """Column sums of ``matrices`` (sparse (n, M) per-image counts, or a list of them, each
+    multiplied by the same weights) under every resample's weights: float64 (resamples, M) each
+    (a list for a list), exact (integers below 2**53). One sparse product per chunk of resamples,
+    cost ~ nonzeros x resamples; the images are drawn in order in this thread while
     :data:`PRODUCT_THREADS` threads turn the chunks already drawn into weights and multiply them
-    (each chunk's product is the same whatever thread computes it); at most that many chunks of
-    half the usual size in flight: memory ~ one chunk of :func:`resample_weight_chunks`."""
+    (each chunk's product is the same whatever thread computes it, and each column's sum the same
+    whatever other columns are multiplied with it); at most that many chunks of half the usual
+    size in flight: memory ~ one chunk of :func:`resample_weight_chunks`."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    out = np.empty((resamples, matrix.shape[1]))
+    single = not isinstance(matrices, list | tuple)
+    matrices = [matrices] if single else list(matrices)
+    outs = [np.empty((resamples, m.shape[1])) for m in matrices]
     # (M, n) in CSC: the product walks image by image, adding value x that image's weight row
     # (b contiguous floats) into the class's output row, which stays in cache
-    t = matrix.astype(np.float64, copy=False).T
+    ts = [m.astype(np.float64, copy=False).T for m in matrices]
 
     def product(lo: int, draws: np.ndarray) -> None:
-        out[lo : lo + len(draws)] = (t @ _weights_of(draws, n)).T
+        weights = _weights_of(draws, n)
+        for t, out in zip(ts, outs, strict=True):
+            out[lo : lo + len(draws)] = (t @ weights).T
 
     chunk = max(1, min(resamples, CHUNK_WEIGHTS // (2 * max(n, 1))))
     pending: deque = deque()
@@ -374,7 +374,7 @@ def _resampled_sums(matrix, n: int, *, resamples: int, seed: int) -> np.ndarray:
             lo += len(draws)
         while pending:
             pending.popleft().result()
-    return out
+    return outs[0] if single else outs
 
 
 def _split(sums: np.ndarray, k: int) -> Counts:

@@ -119,6 +119,10 @@ def test_resampled_sums_in_threads_equal_the_dense_weights_product(monkeypatch, 
     rng = np.random.default_rng(2)
     dense = rng.integers(0, 5000, (13, 9)) * (rng.random((13, 9)) < 0.4)
     got = stats_module._resampled_sums(sp.csr_matrix(dense), 13, resamples=23, seed=4)
+    pair = stats_module._resampled_sums(
+        [sp.csr_matrix(dense[:, :4]), sp.csr_matrix(dense)], 13, resamples=23, seed=4
+    )
+    assert [p.tolist() for p in pair] == [got[:, :4].tolist(), got.tolist()]  # (the same weights for both)
     expected = resample_weights(13, resamples=23, seed=4) @ dense  # int64: an exact reference
     assert got.dtype == np.float64 and got.shape == (23, 9)
     assert got.tolist() == expected.astype(np.float64).tolist()
