@@ -48,7 +48,9 @@ with the sparse per-image aggregates (:meth:`Evaluation.image_count_matrix`): co
 (classes present per image) x N, memory ~ one chunk. N = 100,000 ADE-like images (150 classes),
 1,000 paired resamples: ~1.9 s of CPU with the aggregates already built (the sparse product 1.3 s,
 drawing the weights 0.5 s); building both models' aggregates first adds 0.7 s (see
-``benchmarks/bench_scale.py``).
+``benchmarks/bench_scale.py``). The images are drawn in order in one thread while
+:data:`PRODUCT_THREADS` threads turn each chunk into weights and multiply it (the same sums: the
+wall time on two idle cores is about that of the product alone).
 """
 
 from __future__ import annotations
@@ -241,21 +243,15 @@ def paired_bootstrap(
             f"a and b share no image name (a has {a.num_images} images, b {b.num_images}); "
             "compare two models evaluated on the same dataset"
         )
-    import scipy.sparse as sp
 
     k = a.table.num_classes
-    ma, mb = a.image_count_matrix(), b.image_count_matrix()
-    ra, rb = _rows(ma, in_a), _rows(mb, in_b)
-    # (n, 6K): a's [TP | GT | PRED], then b's [TP | PRED], and b's GT when it differs from a's
-    same_gt = (ra[:, k : 2 * k] != rb[:, k : 2 * k]).nnz == 0
-    parts = [ra, rb[:, :k], rb[:, 2 * k :]] + ([] if same_gt else [rb[:, k : 2 * k]])
-    both = sp.hstack(parts, format="csr")
-    order = np.r_[0 : 3 * k, 3 * k : 4 * k, (k if same_gt else 5 * k) + np.arange(k), 4 * k : 5 * k]
-    total = np.asarray(both.sum(axis=0))[:, order]  # (1, 6K)
-    est_a, iou_a = _full_data(_split(total[:, : 3 * k], k))
-    est_b, iou_b = _full_data(_split(total[:, 3 * k :], k))
-    sums = _resampled_sums(both, len(in_a), resamples=resamples, seed=seed)[:, order]
-    counts_a, counts_b = _split(sums[:, : 3 * k], k), _split(sums[:, 3 * k :], k)
+    ra, rb = _rows(a.image_count_matrix(), in_a), _rows(b.image_count_matrix(), in_b)
+    # each model's (n, 3K) [TP | GT | PRED] under the same weights (b's GT, when it is a's, gives
+    # a's sums: the same values added in the same order); no joined copy of the two matrices
+    est_a, iou_a = _full_data(_split(np.asarray(ra.sum(axis=0)), k))
+    est_b, iou_b = _full_data(_split(np.asarray(rb.sum(axis=0)), k))
+    sums_a, sums_b = _resampled_sums([ra, rb], len(in_a), resamples=resamples, seed=seed)
+    counts_a, counts_b = _split(sums_a, k), _split(sums_b, k)
     rep_a, iou_rep_a = summary_from_counts(*counts_a), iou_from_counts(*counts_a)
     rep_b, iou_rep_b = summary_from_counts(*counts_b), iou_from_counts(*counts_b)
     summary = {
@@ -315,31 +311,70 @@ def resample_weight_chunks(
         ...       == resample_weights(4, resamples=5, seed=0)).all())
         True
     """
+    for draws in _draw_chunks(n, resamples=resamples, seed=seed, chunk=chunk):
+        yield _weights_of(draws, n)
+
+
+def _draw_chunks(n: int, *, resamples: int, seed: int, chunk: int | None = None) -> Iterator[np.ndarray]:
+    """The draws behind :func:`resample_weight_chunks`: (b, n) image indices per chunk of
+    resamples, from one ``np.random.default_rng(seed)`` in resample order."""
     rng = np.random.default_rng(seed)
     chunk = chunk or max(1, min(resamples, CHUNK_WEIGHTS // max(n, 1)))
     for lo in range(0, resamples, chunk):
         b = min(chunk, resamples - lo)
         # (int32 draws are the same numbers as int64 ones for n < 2**31, at half the memory)
-        draws = rng.integers(0, n, (b, n), dtype=np.int64 if n >= 1 << 31 else np.int32)
-        weights = np.empty((n, b))
-        for j in range(b):  # (one bincount per resample stays in cache; one over n x b does not)
-            weights[:, j] = np.bincount(draws[j], minlength=n)
-        yield weights
+        yield rng.integers(0, n, (b, n), dtype=np.int64 if n >= 1 << 31 else np.int32)
 
 
-def _resampled_sums(matrix, n: int, *, resamples: int, seed: int) -> np.ndarray:
-    """Column sums of ``matrix`` (sparse (n, M) per-image counts) under every resample's weights:
-    float64 (resamples, M), exact (integers below 2**53). One sparse product per chunk of
-    resamples, cost ~ nonzeros x resamples, memory ~ one chunk of weights."""
-    out = np.empty((resamples, matrix.shape[1]))
+def _weights_of(draws: np.ndarray, n: int) -> np.ndarray:
+    """float64 (n, b): column j = how often each image is in ``draws[j]``."""
+    weights = np.empty((n, len(draws)))
+    for j in range(len(draws)):  # (one bincount per resample stays in cache; one over n x b does not)
+        weights[:, j] = np.bincount(draws[j], minlength=n)
+    return weights
+
+
+#: Threads multiplying chunks of weights with the aggregates while the next chunk is drawn (the
+#: sparse product releases the GIL): the sums are the same numbers whatever the threads.
+PRODUCT_THREADS = 2
+
+
+def _resampled_sums(matrices, n: int, *, resamples: int, seed: int):
+    """Column sums of ``matrices`` (sparse (n, M) per-image counts, or a list of them, each
+    multiplied by the same weights) under every resample's weights: float64 (resamples, M) each
+    (a list for a list), exact (integers below 2**53). One sparse product per chunk of resamples,
+    cost ~ nonzeros x resamples; the images are drawn in order in this thread while
+    :data:`PRODUCT_THREADS` threads turn the chunks already drawn into weights and multiply them
+    (each chunk's product is the same whatever thread computes it, and each column's sum the same
+    whatever other columns are multiplied with it); at most that many chunks of half the usual
+    size in flight: memory ~ one chunk of :func:`resample_weight_chunks`."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    single = not isinstance(matrices, list | tuple)
+    matrices = [matrices] if single else list(matrices)
+    outs = [np.empty((resamples, m.shape[1])) for m in matrices]
     # (M, n) in CSC: the product walks image by image, adding value x that image's weight row
     # (b contiguous floats) into the class's output row, which stays in cache
-    t = matrix.astype(np.float64, copy=False).T
-    lo = 0
-    for w in resample_weight_chunks(n, resamples=resamples, seed=seed):
-        out[lo : lo + w.shape[1]] = (t @ w).T
-        lo += w.shape[1]
-    return out
+    ts = [m.astype(np.float64, copy=False).T for m in matrices]
+
+    def product(lo: int, draws: np.ndarray) -> None:
+        weights = _weights_of(draws, n)
+        for t, out in zip(ts, outs, strict=True):
+            out[lo : lo + len(draws)] = (t @ weights).T
+
+    chunk = max(1, min(resamples, CHUNK_WEIGHTS // (2 * max(n, 1))))
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=PRODUCT_THREADS) as pool:
+        lo = 0
+        for draws in _draw_chunks(n, resamples=resamples, seed=seed, chunk=chunk):
+            while len(pending) >= PRODUCT_THREADS:  # (bounded memory: wait for the oldest)
+                pending.popleft().result()
+            pending.append(pool.submit(product, lo, draws))
+            lo += len(draws)
+        while pending:
+            pending.popleft().result()
+    return outs[0] if single else outs
 
 
 def _split(sums: np.ndarray, k: int) -> Counts:

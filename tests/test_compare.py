@@ -88,6 +88,25 @@ def test_compare_command(two_models, tmp_path, capsys):
     assert main(["compare", str(two_models), "--models", "m1", "nope"]) == 2
 
 
+def test_compare_json_is_that_of_the_models_loaded_one_after_the_other(two_models, tmp_path, capsys):
+    """Issue #17 (compare at 100,000 images): the command's --json is byte for byte that of the
+    library steps (the paired bootstrap's product now runs in threads), and its messages come model
+    by model in the order given."""
+    save_mask(two_models / "pred" / "m1" / "only-m1.png", np.zeros((1, 4)))  # (no GT: skipped, for m1)
+    out = tmp_path / "c.json"
+    args = ["compare", str(two_models), "--json", str(out), "--resamples", "300", "--seed", "5"]
+    assert main([*args, "--models", "m1", "m2"]) == 1
+    err = capsys.readouterr().err
+    assert err.index("skipped [m1] only-m1") < err.index("skipped [m2] extra")
+    a = evaluate(open_dataset(two_models, model="m1"))
+    b = evaluate(open_dataset(two_models, model="m2"))
+    expected = compare(a, b, name_a="m1", name_b="m2", resamples=300, seed=5).to_dict()
+    assert out.read_text() == json.dumps(expected, indent=1, allow_nan=False) + "\n"
+    assert main([*args, "--models", "m2", "m1"]) == 1  # (the other order: m2's messages first)
+    err = capsys.readouterr().err
+    assert err.index("skipped [m2] extra") < err.index("skipped [m1] only-m1")
+
+
 @pytest.mark.shared_data
 def test_compare_on_real_models(shared_data):
     voc = shared_data / "voc2012-deeplab"

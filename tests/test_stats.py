@@ -104,6 +104,30 @@ def test_resample_weights_count_the_draws():
         assert row.tolist() == np.bincount(d, minlength=5).tolist()
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("chunk_weights", [7, 40, 1 << 22])
+def test_resampled_sums_in_threads_equal_the_dense_weights_product(monkeypatch, threads, chunk_weights):
+    """Issue #17 (compare at 100,000 images): the chunks drawn in this thread and multiplied in
+    ``PRODUCT_THREADS`` threads give exactly the sums of the dense (resamples, n) weights, in
+    resample order, whatever the threads and the chunk size (the same intervals as before, bit for bit)."""
+    import scipy.sparse as sp
+
+    import segviz.stats as stats_module
+
+    monkeypatch.setattr(stats_module, "PRODUCT_THREADS", threads)
+    monkeypatch.setattr(stats_module, "CHUNK_WEIGHTS", chunk_weights)
+    rng = np.random.default_rng(2)
+    dense = rng.integers(0, 5000, (13, 9)) * (rng.random((13, 9)) < 0.4)
+    got = stats_module._resampled_sums(sp.csr_matrix(dense), 13, resamples=23, seed=4)
+    pair = stats_module._resampled_sums(
+        [sp.csr_matrix(dense[:, :4]), sp.csr_matrix(dense)], 13, resamples=23, seed=4
+    )
+    assert [p.tolist() for p in pair] == [got[:, :4].tolist(), got.tolist()]  # (the same weights for both)
+    expected = resample_weights(13, resamples=23, seed=4) @ dense  # int64: an exact reference
+    assert got.dtype == np.float64 and got.shape == (23, 9)
+    assert got.tolist() == expected.astype(np.float64).tolist()
+
+
 def test_one_resample_equals_the_metrics_of_the_drawn_images():
     rng = np.random.default_rng(5)
     gt, correct = beta_population(rng, 12, mean=0.7)
