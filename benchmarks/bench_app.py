@@ -83,7 +83,10 @@ def prepare(
         env = {**os.environ, "PYTHONPATH": str(old.parent), "SEGVIZ_STORE": str(before_store)}
         for model in reversed(models):
             command = [sys.executable, "-m", "segviz", "evaluate", str(root), "--quiet"]
-            subprocess.run([*command, *(["--model", model] if model else [])], env=env, check=False)
+            # (cwd: ``python -m`` puts the working directory first on sys.path, before PYTHONPATH)
+            subprocess.run(
+                [*command, *(["--model", model] if model else [])], env=env, cwd=old.parent, check=False
+            )
     return root, old, cell, reopen
 
 
