@@ -530,11 +530,13 @@ class Evaluation:
 
     def _same_images(self) -> Evaluation:
         """:meth:`subset` of every image in order: a new evaluation sharing the (read-only) arrays
-        and the computed aggregates, nothing re-aggregated."""
+        and the computed aggregates, nothing re-aggregated. A :class:`PairList` is shared as it is
+        (read-only): ``list()`` of it builds a ``Pair`` and its ``Path`` objects for every image
+        (2 x 1.3 s of ``compare`` at 100,000 images)."""
         out = Evaluation(
             table=self.table,
             names=list(self.names),
-            pairs=list(self.pairs),
+            pairs=self.pairs if isinstance(self.pairs, PairList) else list(self.pairs),
             confusion=self.confusion,
             image_rows=self.image_rows,
             ignored_per_image=self.ignored_per_image,
