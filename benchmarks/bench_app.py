@@ -5,6 +5,8 @@ one session driven by Streamlit's AppTest in this process (no browser: server ti
 
     python benchmarks/bench_app.py [--pairs 2000] [--rounds 3] [--out /tmp/segviz-bench-app]
     SEGVIZ_STORE=/path/to/store python benchmarks/bench_app.py --data /path/to/dataset --rounds 1
+        [--before REV --before-store DIR]  (the old app and segviz of REV instead of main; DIR its
+        own results store, filled first: an older store format must not share the new one's)
 
 ``--data`` takes an existing dataset instead (e.g. the 100,000-image one of issue 17; never written
 into: the results store is ``$SEGVIZ_STORE``, filled first for every model) and the app opens its
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,9 +40,13 @@ if "--variant" not in sys.argv:  # a child imports the segviz its PYTHONPATH nam
     sys.path.insert(0, str(ROOT))
 
 
-def prepare(out: Path, pairs: int, data: Path | None = None) -> tuple[Path, Path, tuple[int, int], dict]:
-    """The dataset (generated once, or ``data``), the old app file, the worst confusion cell, and
-    the library's reopen time (store warm: open_dataset + store load + fold) of the first model."""
+def prepare(
+    out: Path, pairs: int, data: Path | None = None, *, before: str = "main", before_store: Path | None = None
+) -> tuple[Path, Path, tuple[int, int], dict]:
+    """The dataset (generated once, or ``data``), the old app file (``before``'s app.py and segviz),
+    the worst confusion cell, and the library's reopen time (store warm: open_dataset + store load +
+    fold) of the first model. ``before_store``: the old code's own results store (an earlier store
+    format is recomputed, never shared), filled first with the old code's ``segviz evaluate``."""
     import datagen
 
     from segviz import evaluate, list_models, open_dataset
@@ -66,11 +73,20 @@ def prepare(out: Path, pairs: int, data: Path | None = None) -> tuple[Path, Path
     old.parent.mkdir(parents=True, exist_ok=True)
     old.write_text(
         subprocess.run(
-            ["git", "show", "main:app.py"], cwd=ROOT, capture_output=True, text=True, check=True
+            ["git", "show", f"{before}:app.py"], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout
     )
-    archive = subprocess.run(["git", "archive", "main", "segviz"], cwd=ROOT, capture_output=True, check=True)
+    shutil.rmtree(old.parent / "segviz", ignore_errors=True)
+    archive = subprocess.run(["git", "archive", before, "segviz"], cwd=ROOT, capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(old.parent)], input=archive.stdout, check=True)
+    if before_store is not None:  # the old code's counts in its own store (untimed)
+        env = {**os.environ, "PYTHONPATH": str(old.parent), "SEGVIZ_STORE": str(before_store)}
+        for model in reversed(models):
+            command = [sys.executable, "-m", "segviz", "evaluate", str(root), "--quiet"]
+            # (cwd: ``python -m`` puts the working directory first on sys.path, before PYTHONPATH)
+            subprocess.run(
+                [*command, *(["--model", model] if model else [])], env=env, cwd=old.parent, check=False
+            )
     return root, old, cell, reopen
 
 
@@ -199,7 +215,7 @@ def session(app: Path, cell: tuple[int, int], *, fragments: bool) -> dict:
 
 
 VARIANTS = {
-    "old": ("old app.py + main's segviz", False),
+    "old": ("old app.py + its segviz (--before)", False),
     "whole": ("new, whole script rerun", False),
     "fragment": ("new, fragment rerun (browser)", True),
 }
@@ -253,6 +269,14 @@ def main() -> None:
         default=",".join(VARIANTS),
         help=f"which of {','.join(VARIANTS)} to run (comma-separated)",
     )
+    parser.add_argument(
+        "--before", default="main", help="git revision of the old app and segviz (default main)"
+    )
+    parser.add_argument(
+        "--before-store",
+        type=Path,
+        help="the old code's own results store (filled first), when its store format differs",
+    )
     parser.add_argument("--variant", choices=[*VARIANTS, "reopen"], help=argparse.SUPPRESS)
     parser.add_argument("--app", help=argparse.SUPPRESS)
     parser.add_argument("--dataset", help=argparse.SUPPRESS)
@@ -262,7 +286,10 @@ def main() -> None:
         return child(args)
     if args.out.resolve().is_relative_to(ROOT):
         parser.error("--out must be outside the repository")
-    root, old, cell, reopen = prepare(args.out, args.pairs, args.data)
+    root, old, cell, reopen = prepare(
+        args.out, args.pairs, args.data, before=args.before, before_store=args.before_store
+    )
+    stores = {"old": str(args.before_store or os.environ["SEGVIZ_STORE"])}
     chosen = [v for v in args.variants.split(",") if v in VARIANTS]
     runs: dict[str, list[dict]] = {v: [] for v in chosen}
     for r in range(args.rounds):
@@ -270,7 +297,8 @@ def main() -> None:
             # main's app.py runs on main's segviz (exported next to it); the new one on this checkout
             src = old.parent if variant == "old" else ROOT
             app = old if variant == "old" else ROOT / "app.py"
-            env = {**os.environ, "PYTHONPATH": str(src), "SEGVIZ_STORE": os.environ["SEGVIZ_STORE"]}
+            store = stores.get(variant, os.environ["SEGVIZ_STORE"])
+            env = {**os.environ, "PYTHONPATH": str(src), "SEGVIZ_STORE": store}
             out = subprocess.run(
                 [
                     sys.executable,
@@ -294,14 +322,14 @@ def main() -> None:
                 raise RuntimeError(f"{variant} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
             runs[variant].append(json.loads(line[7:]))
             if variant in ("old", "fragment"):  # the library reopen of the same segviz, same model
-                runs[variant][-1].update(_child(src, "reopen", reopen["model"] or "", root, cell))
+                runs[variant][-1].update(_child(src, "reopen", reopen["model"] or "", root, cell, store))
     report(runs, reopen, args, root)
 
 
-def _child(src: Path, variant: str, app: str, root: Path, cell: tuple[int, int]) -> dict:
+def _child(src: Path, variant: str, app: str, root: Path, cell: tuple[int, int], store: str) -> dict:
     import json
 
-    env = {**os.environ, "PYTHONPATH": str(src), "SEGVIZ_STORE": os.environ["SEGVIZ_STORE"]}
+    env = {**os.environ, "PYTHONPATH": str(src), "SEGVIZ_STORE": store}
     command = [sys.executable, __file__, "--variant", variant, "--app", app, "--dataset", str(root)]
     out = subprocess.run(
         [*command, "--cell", f"{cell[0]},{cell[1]}"], env=env, capture_output=True, text=True, check=False
@@ -343,7 +371,7 @@ STEPS = [
 def report(runs: dict, reopen: dict, args, root: Path) -> None:
     print(
         f"segviz dashboard, server time per interaction: {root.name} ({reopen['images']:,} images, model "
-        f"{reopen['model']}), results store warm, server process warm, app caches empty, one session "
+        f"{reopen['model']}), old = {args.before}, results store warm, server process warm, app caches empty, one session "
         f"(AppTest), median of {args.rounds} round(s); wall s (CPU s of the process); "
         f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
     )
