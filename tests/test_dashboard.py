@@ -105,6 +105,33 @@ def test_byte_budget_bounds_what_the_cache_keeps():
     assert lru.get("huge") is None and lru.get(("photo", 9)) is not None
 
 
+def test_the_results_cache_keeps_the_latest_value_over_its_budget():
+    """Bug (issue #17, measured at 1,000,000 images): an evaluation of ≈ 4 GB was larger than the
+    results cache's 1 GB budget, silently not kept, and every page run reopened the dataset (≈ 23 s
+    CPU a click). The results cache keeps the latest such value outside the budget and says so."""
+    import numpy as np
+
+    from segviz.dashboard.cache import ByteLru
+
+    lru = ByteLru(budget=2**20, keep_oversize=True)
+    lru.put("small", np.zeros(2**16, np.uint8))
+    big = np.broadcast_to(np.uint8(1), (2**21,))
+    lru.put("big", big)
+    assert lru.get("big") is big and lru.get("small") is not None  # kept beside the budgeted ones
+    assert lru.nbytes <= lru.budget and 2**21 <= lru.oversize < 2**21 + 1024
+    for i in range(40):  # budgeted values come and go; the big one stays
+        lru.put(("other", i), np.zeros(2**16, np.uint8))
+    assert lru.get("big") is big and lru.nbytes <= lru.budget
+    bigger = np.broadcast_to(np.uint8(2), (2**22,))
+    lru.put("bigger", bigger)  # one at a time: the latest replaces it
+    assert lru.get("big") is None and lru.get("bigger") is bigger and 2**22 <= lru.oversize < 2**22 + 1024
+    lru.discard("bigger")
+    assert lru.get("bigger") is None and lru.oversize == 0
+    plain = ByteLru(budget=2**20)  # the pictures cache keeps nothing over its budget
+    plain.put("big", big)
+    assert plain.get("big") is None and plain.oversize == 0
+
+
 def test_decoded_photos_respect_the_picture_budget(monkeypatch, tmp_path):
     import numpy as np
     from PIL import Image

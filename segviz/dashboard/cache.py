@@ -94,7 +94,10 @@ def _scaled(part: int, measured: int, total: int) -> int:
 class ByteLru:
     """A thread-safe LRU bounded by the bytes its values hold (see :func:`size_of`).
 
-    A value larger than the whole budget is returned to the caller but not kept.
+    A value larger than the whole budget is returned to the caller but not kept; with
+    ``keep_oversize`` (the results cache: an evaluation of 1,000,000 images holds ≈ 4 GB and takes
+    ≈ 20 s to reopen) the latest such value is kept beside the budgeted ones, outside the budget
+    (memory ≤ budget + the largest value), and :attr:`oversize` says its size (0 when none).
 
     >>> lru = ByteLru(budget=3000)
     >>> for i in range(4):
@@ -103,9 +106,11 @@ class ByteLru:
     ([1, 2, 3], True)
     """
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, *, keep_oversize: bool = False) -> None:
         self.budget = budget
+        self.keep_oversize = keep_oversize
         self.nbytes = 0
+        self._pinned: tuple | None = None  # (key, value, size) of the one value over the budget
         self._data: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict = {}
@@ -115,14 +120,23 @@ class ByteLru:
             if key in self._data:
                 self._data.move_to_end(key)
                 return self._data[key][0]
+            if self._pinned is not None and self._pinned[0] == key:
+                return self._pinned[1]
             return None
+
+    @property
+    def oversize(self) -> int:
+        """The size in bytes of the value kept over the budget (0 when none)."""
+        pinned = self._pinned
+        return 0 if pinned is None else pinned[2]
 
     def put(self, key, value) -> None:
         size = size_of(value)
         with self._lock:
-            if key in self._data:
-                self.nbytes -= self._data.pop(key)[1]
+            self._forget(key)
             if size > self.budget:
+                if self.keep_oversize:
+                    self._pinned = (key, value, size)
                 return
             self._data[key] = (value, size)
             self.nbytes += size
@@ -134,18 +148,26 @@ class ByteLru:
         """A lock per key, so that sessions asking for the same value at once compute it once."""
         with self._lock:
             if len(self._key_locks) > 4096:  # forget the locks of keys no longer held
-                self._key_locks = {k: v for k, v in self._key_locks.items() if k in self._data or v.locked()}
+                pinned = self._pinned[0] if self._pinned is not None else None
+                held = {k for k in self._key_locks if k in self._data or k == pinned}
+                self._key_locks = {k: v for k, v in self._key_locks.items() if k in held or v.locked()}
             return self._key_locks.setdefault(key, threading.Lock())
 
     def discard(self, key) -> None:
         with self._lock:
-            if key in self._data:
-                self.nbytes -= self._data.pop(key)[1]
+            self._forget(key)
+
+    def _forget(self, key) -> None:  # (the lock held)
+        if key in self._data:
+            self.nbytes -= self._data.pop(key)[1]
+        if self._pinned is not None and self._pinned[0] == key:
+            self._pinned = None
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
             self.nbytes = 0
+            self._pinned = None
 
 
 def _budget(variable: str, default_mb: int) -> int:
@@ -154,7 +176,7 @@ def _budget(variable: str, default_mb: int) -> int:
 
 @st.cache_resource
 def results_cache() -> ByteLru:
-    return ByteLru(_budget("SEGVIZ_CACHE_MB", 1024))
+    return ByteLru(_budget("SEGVIZ_CACHE_MB", 1024), keep_oversize=True)
 
 
 @st.cache_resource

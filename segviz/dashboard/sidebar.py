@@ -338,6 +338,13 @@ def files_ui(entry: cache.Opened, files: str | None) -> None:
         help="Compare every mask's size and modification time with the results (one file "
         "system look-up per file: about a second per 100,000 images)",
     )
+    pool = cache.results_cache()
+    if pool.oversize:
+        sb.caption(
+            f"These results ({pool.oversize / 2**30:.1f} GB) are larger than the results cache "
+            f"(SEGVIZ_CACHE_MB = {pool.budget / 2**20:,.0f} MB): the latest such result is kept "
+            "outside it, one at a time; another one replaces it and is then reopened from the store."
+        )
     # said on the first run whose results come from other files than the previous run's
     # (``files``: the digest the shown evaluation was counted from)
     before = st.session_state.get("_files_shown")
