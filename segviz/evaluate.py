@@ -123,13 +123,17 @@ def _count_columns(
     progress: Progress | None,
     store: ResultsStore | None,
     dask_address: str | None,
+    keys: Sequence[str] | None = None,
 ) -> tuple[CountColumns, list[Problem]]:
     """:func:`count_pairs` as :class:`CountColumns`: the stored pairs are gathered from the store's
     arrays (no :class:`PairCounts` per pair), only the others are read."""
     columns = PairList.of(pairs)
     n = len(columns)
     if store is not None:
-        texts = key_texts(columns)  # (before counting: a file changed meanwhile is counted again next time)
+        # (taken before counting: a file changed meanwhile is counted again next time)
+        texts = list(keys) if keys is not None else key_texts(columns)
+        if len(texts) != n:
+            raise ValueError(f"keys: {len(texts)} keys for {n} pairs")
         found = store.load_columns(columns, table, texts=texts)
         todo = np.flatnonzero(found.part < 0)
         store.stats.hits, store.stats.misses = n - len(todo), len(todo)
@@ -796,6 +800,7 @@ def count(
     progress: Progress | None = None,
     store: ResultsStore | None = None,
     dask_address: str | None = None,
+    keys: Sequence[str] | None = None,
 ) -> Counted:
     """Step 1: count every pair of ``dataset`` (:func:`count_pairs` over its pairs and class table).
 
@@ -806,6 +811,8 @@ def count(
         dataset: the pairs to read; its class table decodes RGB masks (None: grey id masks).
         workers: reading threads. progress: called with (done, total). store: the results store
             (unchanged pairs are not read again). dask_address: count on that Dask cluster instead.
+        keys: the store's keys of ``dataset.pairs`` (:func:`segviz.store.key_texts`) when the
+            caller took them already, before counting (the dashboard's file check): not taken again.
     """
     counted, bad = _count_columns(
         dataset.pairs,
@@ -814,6 +821,7 @@ def count(
         progress=progress,
         store=store,
         dask_address=dask_address,
+        keys=keys,
     )
     return Counted(counted, tuple(bad))
 

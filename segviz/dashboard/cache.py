@@ -31,7 +31,7 @@ from segviz.dataset import Dataset, open_dataset
 from segviz.evaluate import Evaluation, choose_table, count, fold
 from segviz.masks import read_mask
 from segviz.overlay import class_indices, error_map, fit_width, to_jpeg
-from segviz.store import ResultsStore
+from segviz.store import ResultsStore, key_texts
 
 from .widgets import resize_rgb
 
@@ -292,15 +292,11 @@ def folders_changed(folders: tuple) -> bool:
 
 
 def fingerprint(dataset: Dataset) -> tuple:
-    """Paths, sizes and modification times of every mask: what identifies the counts. One ``stat``
-    per mask (O(N)): taken when a dataset is opened, then by :func:`check_files` only."""
-    out = []
-    stat = os.stat
-    for p in dataset.pairs:
-        for path in (str(p.gt_path), str(p.pred_path)):
-            s = stat(path)
-            out.append((path, s.st_size, s.st_mtime_ns))
-    return tuple(out)
+    """The results store's key of every pair (its name, the paths, sizes and modification times of
+    its files, the encodings: :func:`segviz.store.key_texts`): what identifies the counts. One
+    ``stat`` per file (O(N)): taken when a dataset is opened (and handed to the count, so the store
+    does not take it again), then by :func:`check_files` only."""
+    return key_texts(dataset.pairs)
 
 
 @dataclasses.dataclass(eq=False)
@@ -315,6 +311,7 @@ class Opened:
     checked_at: float
     changed_at: float | None = None
     checking: bool = False
+    keys: list[str] | None = None  # fingerprint's keys until the first count takes them (then None)
     stale: bool = False  # a check found a folder changed: the next run lists the dataset again
 
     def age(self) -> float:
@@ -330,7 +327,8 @@ def _open(root: Path, model: str | None, table: ClassTable | None, allowed: tupl
     if table is None:
         dataset.table = None
     checked = time.time()
-    return Opened(dataset, folders, _digest(fingerprint(dataset)), checked)
+    keys = fingerprint(dataset)
+    return Opened(dataset, folders, _digest(keys), checked, keys=keys)
 
 
 def _dataset_key(root: Path, model: str | None, table: ClassTable | None, allowed: tuple[str, ...]) -> tuple:
@@ -386,12 +384,18 @@ KEEP_COUNTS_UP_TO = int(os.environ.get("SEGVIZ_KEEP_COUNTS_UP_TO", 10_000))
 
 
 def evaluate_cached(
-    dataset: Dataset, files: str, table_choice: str, generated_ignore: tuple[int, ...] = ()
+    dataset: Dataset,
+    files: str,
+    table_choice: str,
+    generated_ignore: tuple[int, ...] = (),
+    *,
+    keys: list[str] | None = None,
 ) -> tuple[Evaluation, tuple]:
     """Counts are computed once per (files, colours) and shared; folding is cheap and cached too.
     ``files``: the digest of the masks' paths, sizes and mtimes (:attr:`Opened.files`). The fold is
     keyed on what determines it (the counts, the dataset's table, the table choice and ignore ids),
-    so a cached evaluation is found without the counts."""
+    so a cached evaluation is found without the counts. ``keys``: the files' store keys when
+    they were taken already (:func:`fingerprint`)."""
     pool = results_cache()
     colours = tuple(dataset.table.colour_codes()[0].tolist()) if dataset.table is not None else ()
     count_key = ("counts", files, colours)
@@ -402,7 +406,7 @@ def evaluate_cached(
     with pool.lock_for(fold_key):
         result = pool.get(fold_key)
         if result is None:
-            counts = _counts(dataset, count_key, pool)
+            counts = _counts(dataset, count_key, pool, keys=keys)
             table = choose_table(dataset, counts, generated_ignore=generated_ignore)
             result = fold(counts, table, skipped=dataset.skipped, warnings=dataset.warnings)
             pool.put(fold_key, result)
@@ -411,7 +415,7 @@ def evaluate_cached(
     return result, fold_key
 
 
-def _counts(dataset: Dataset, count_key: tuple, pool: ByteLru):
+def _counts(dataset: Dataset, count_key: tuple, pool: ByteLru, *, keys: list[str] | None = None):
     """The raw counts (segviz.evaluate.count through the results store), once per key even when
     sessions race; the store's warnings are kept beside them (:func:`store_warnings`)."""
     with pool.lock_for(count_key):  # several sessions opening one dataset evaluate it once
@@ -425,7 +429,7 @@ def _counts(dataset: Dataset, count_key: tuple, pool: ByteLru):
 
             store = ResultsStore()
             # the library's own steps (count -> choose the table -> fold), never a copy of evaluate()
-            counts = count(dataset, progress=progress, store=store)
+            counts = count(dataset, progress=progress, store=store, keys=keys)
             bar.empty()
             pool.put(("count_warnings", count_key), tuple(store.stats.warnings))
             pool.put(count_key, counts)
@@ -461,7 +465,9 @@ def open_model(
     while no folder changed (one stat per folder), and the masks' sizes and mtimes are compared in
     the background every ``CHECK_EVERY_S`` seconds or on request (:func:`opened`)."""
     entry = opened(root, model, table, allowed)
-    return evaluate_cached(entry.dataset, entry.files, table_choice, tuple(generated_ignore))
+    out = evaluate_cached(entry.dataset, entry.files, table_choice, tuple(generated_ignore), keys=entry.keys)
+    entry.keys = None  # (counted: the keys are in the store now)
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
