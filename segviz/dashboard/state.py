@@ -119,7 +119,10 @@ def init(default_dataset: str) -> None:
     Each parameter is checked here for its form (what depends on the data is checked by the
     sidebar and :func:`validate`); a malformed one is replaced by its default with a notice."""
     if st.session_state.get("_initialised"):
-        if browser_navigated():
+        # the URL is adopted only while the session's own state is what it last wrote: a widget or
+        # callback that changed it in this rerun sent the request before the browser had applied
+        # the previous run's URL (a lagging URL, not Back), and its change wins
+        if browser_navigated() and url_of(current()) == st.session_state.get(URL_WRITTEN):
             _from_url(default_dataset)
         return
     _from_url(default_dataset)
@@ -303,9 +306,8 @@ def validate(state: ViewState, *, num_classes: int, names: list[str] | tuple[str
     return replace(state, **changes)
 
 
-def sync_url(state: ViewState | None = None) -> None:
-    """The URL query string follows the selection (the one place that writes it)."""
-    state = state or current()
+def url_of(state: ViewState) -> dict[str, str]:
+    """The managed query parameters that stand for ``state``."""
     wanted = {
         "dataset": state.dataset or None,
         "model": state.model,
@@ -317,7 +319,12 @@ def sync_url(state: ViewState | None = None) -> None:
         "errors": state.errors,
         "slice": state.slice,
     }
-    wanted = {k: str(v) for k, v in wanted.items() if v is not None}
+    return {k: str(v) for k, v in wanted.items() if v is not None}
+
+
+def sync_url(state: ViewState | None = None) -> None:
+    """The URL query string follows the selection (the one place that writes it)."""
+    wanted = url_of(state or current())
     st.session_state[URL_WRITTEN] = wanted
     if _managed(st.query_params.to_dict()) != wanted:
         # one message for all keys: Streamlit pushes one browser-history entry per URL change, so

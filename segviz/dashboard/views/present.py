@@ -130,8 +130,12 @@ def render(ctx: Context) -> None:
     _controls(ctx, step, len(screens))
 
 
-def _go(step: int) -> None:
-    state.set_step(step)  # in the URL: a shared link opens this screen, Back returns to the last
+def _move(delta: int, count: int) -> None:
+    """One screen on from the current one (not from the screen the button was drawn on: a key
+    pressed while the next screen is still drawing reaches the previous run's button). In the URL:
+    a shared link opens this screen, Back returns to the last."""
+    current = int(st.session_state.get("step") or 0)
+    state.set_step(min(max(current + delta, 0), count - 1))
 
 
 def _exit() -> None:
@@ -145,8 +149,8 @@ def _controls(ctx: Context, step: int, count: int) -> None:
         PREV,
         key="pr:prev",
         disabled=step == 0,
-        on_click=_go,
-        args=(step - 1,),
+        on_click=_move,
+        args=(-1, count),
         shortcut="Left",
         width="stretch",
     )
@@ -154,8 +158,8 @@ def _controls(ctx: Context, step: int, count: int) -> None:
         NEXT,
         key="pr:next",
         disabled=step >= count - 1,
-        on_click=_go,
-        args=(step + 1,),
+        on_click=_move,
+        args=(1, count),
         shortcut="Right",
         type="primary",
         width="stretch",
