@@ -56,13 +56,13 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 BEFORE = "19bb12f"  # main before issue #17 (format-2 store, dense bootstrap)
 
-SESSION = r"""
+# what both in-process scripts begin with: the timer of a step, and the peak RSS (Linux: VmHWM, reset
+# once the models are open, so that what follows the reopens is seen on its own)
+_PRELUDE = r"""
 import json, sys, time
-import numpy as np
 from segviz import open_dataset
 from segviz.evaluate import evaluate
 from segviz.store import ResultsStore
-from segviz.stats import bootstrap, paired_bootstrap
 root = sys.argv[1]
 out = {}
 def step(name, fn):
@@ -70,11 +70,7 @@ def step(name, fn):
     value = fn()
     out[name] = (time.perf_counter() - t, time.process_time() - c)
     return value
-def reopen(model):
-    ev = evaluate(open_dataset(root, model=model), store=ResultsStore())
-    ev.summary()
-    return ev
-def reset_peak():  # (Linux: VmHWM restarts from the current RSS; what follows reopen is then seen)
+def reset_peak():
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -85,6 +81,21 @@ def peak_mb():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+"""
+_EPILOGUE = r"""
+out["peak RSS after the reopens MB"] = peak_mb()
+out["peak RSS MB"] = max(out["peak RSS of the reopens MB"], out["peak RSS after the reopens MB"])
+print(json.dumps(out))
+"""
+
+SESSION = (
+    _PRELUDE
+    + r"""
+from segviz.stats import bootstrap, paired_bootstrap
+def reopen(model):
+    ev = evaluate(open_dataset(root, model=model), store=ResultsStore())
+    ev.summary()
+    return ev
 a = step("reopen model_a", lambda: reopen("model_a"))
 b = step("reopen model_b", lambda: reopen("model_b"))
 out["peak RSS of the reopens MB"] = peak_mb()
@@ -94,38 +105,17 @@ step("images of a cell", lambda: a.images_for_cell(0, 1))
 step("subset 10 %", lambda: a.subset(range(0, a.num_images, 10)).summary())
 step("bootstrap (1,000)", lambda: bootstrap(a, resamples=1000))
 step("paired bootstrap (1,000)", lambda: paired_bootstrap(a, b, resamples=1000))
-out["peak RSS after the reopens MB"] = peak_mb()
-out["peak RSS MB"] = max(out["peak RSS of the reopens MB"], out["peak RSS after the reopens MB"])
-print(json.dumps(out))
 """
+    + _EPILOGUE
+)
 
-AFTER_REOPEN = r"""
-import json, sys, time
-from segviz import open_dataset
-from segviz.evaluate import evaluate
-from segviz.store import ResultsStore
+AFTER_REOPEN = (
+    _PRELUDE
+    + r"""
 from segviz.compare import compare
 from segviz.stats import bootstrap
 from segviz.conventions import miou_conventions
 from segviz.report import build_report, dataset_fingerprint
-root = sys.argv[1]
-out = {}
-def step(name, fn):
-    t, c = time.perf_counter(), time.process_time()
-    value = fn()
-    out[name] = (time.perf_counter() - t, time.process_time() - c)
-    return value
-def reset_peak():  # (Linux: VmHWM restarts from the current RSS; what follows reopen is then seen)
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-def peak_mb():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 a = step("reopen model_a", lambda: evaluate(open_dataset(root, model="model_a"), store=ResultsStore()))
 b = step("reopen model_b", lambda: evaluate(open_dataset(root, model="model_b"), store=ResultsStore()))
 out["peak RSS of the reopens MB"] = peak_mb()
@@ -136,10 +126,9 @@ out["report bytes"] = len(html.encode())
 step("  bootstrap (1,000)", lambda: bootstrap(a, resamples=1000))
 step("  which mIoU? (conventions)", lambda: miou_conventions(a))
 step("  dataset fingerprint", lambda: dataset_fingerprint(a))
-out["peak RSS after the reopens MB"] = peak_mb()
-out["peak RSS MB"] = max(out["peak RSS of the reopens MB"], out["peak RSS after the reopens MB"])
-print(json.dumps(out))
 """
+    + _EPILOGUE
+)
 
 REOPEN = r"""
 import json, resource, sys, time
