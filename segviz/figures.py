@@ -547,18 +547,8 @@ def confusion_figure(
         return fig
     traces: list[go.BaseTraceType] = []
     if diagonal == "dim":
-        traces.append(
-            go.Heatmap(
-                z=np.where(is_diag & np.isfinite(c.row_pct), 1.0, np.nan),  # rows with pixels
-                x=x_names,
-                y=y_names,
-                colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]],
-                showscale=False,
-                hoverinfo="skip",
-                xgap=1,
-                ygap=1,
-            )
-        )
+        rows_with_pixels = np.where(is_diag & np.isfinite(c.row_pct), 1.0, np.nan)
+        traces.append(_grey_diagonal(x_names, y_names, rows_with_pixels))
     heat = _heat(z, x_names, y_names, normalize=normalize, log=log, wide=False)
     traces.append(heat)
     if text is not None:
@@ -572,6 +562,20 @@ def confusion_figure(
     fig.update_yaxes(tickmode="array", tickvals=y_names, ticktext=[short[i] for i in c.row_ids])
     _decorate(fig, c, selected=selected, marked=marked)
     return fig
+
+
+def _grey_diagonal(x, y, z) -> go.Heatmap:
+    """The dimmed diagonal: one flat grey where ``z`` is 1 (NaN: not drawn), no hover."""
+    return go.Heatmap(
+        x=x,
+        y=y,
+        z=z,
+        colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]],
+        showscale=False,
+        hoverinfo="skip",
+        xgap=1,
+        ygap=1,
+    )
 
 
 def _annotate(heat: go.Heatmap, text: np.ndarray, n: int) -> None:
@@ -596,15 +600,10 @@ def _wide_figure(
         ii, jj = np.nonzero(is_diag)
         has = np.isfinite(c.row_pct[ii, jj])  # grey where the row has pixels
         traces.append(
-            go.Heatmap(
-                x=[x_names[j] for j in jj],
-                y=[y_names[i] for i in ii],
-                z=np.where(has, 1.0, np.nan).astype(np.float32),
-                colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]],
-                showscale=False,
-                hoverinfo="skip",
-                xgap=1,
-                ygap=1,
+            _grey_diagonal(
+                [x_names[j] for j in jj],
+                [y_names[i] for i in ii],
+                np.where(has, 1.0, np.nan).astype(np.float32),
             )
         )
     heat = _heat(z, x_names, y_names, normalize=normalize, log=log, wide=True)
