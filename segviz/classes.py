@@ -269,7 +269,8 @@ class ClassTable:
     def describe_ids(self) -> str:
         """A short human description of the valid values, for error messages."""
         ids = self.ids.tolist()
-        if ids and ids == list(range(ids[0], ids[-1] + 1)):
+        # (contiguous when the ids step by one; never a list of the range: ids may reach 10**9)
+        if ids and bool((np.diff(self.ids) == 1).all()):
             text = f"ids {ids[0]}..{ids[-1]}"
         else:
             text = "ids " + ", ".join(map(str, ids[:12])) + (", ..." if len(ids) > 12 else "")

@@ -299,3 +299,12 @@ def test_parse_ignore_ids_refuses_what_is_not_an_id(text):
         parse_ignore_ids(text)
     with pytest.raises(ValueError, match="Ignore ids: "):  # OptionError is a ValueError too (the app's)
         parse_ignore_ids(text, option="Ignore ids")
+
+
+def test_describe_ids_of_huge_sparse_ids_builds_no_range():
+    """Regression: describe_ids built list(range(first, last)); ids up to 10**9 raised MemoryError
+    while folding a pair with an unknown ground-truth value (found by the fold kernel's tests)."""
+    table = ClassTable.generated([1, 5, 10**9], ignore_ids=[0])
+    assert table.describe_ids() == "ids 1, 5, 1000000000; ignore 0"
+    assert ClassTable.generated([3, 4, 5]).describe_ids() == "ids 3..5"
+    assert ClassTable.generated([3, 5, 6]).describe_ids() == "ids 3, 5, 6"
