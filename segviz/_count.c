@@ -290,11 +290,11 @@ fail:
  * image_matrix(rows, n, k, indptr, indices, data) -> nnz
  *
  * rows: int64 (R, 4) of (image, gt, pred, pixels), images non-decreasing in 0..n-1, 0 <= gt < k,
- *      0 <= pred <= k. indptr: writable int64 (n+1,). With indices and data None: indptr is set to
- *      the CSR row pointer of the (n, 3k) [TP | GT | PRED] matrix (TP: gt == pred, PRED: pred < k),
- *      zero sums not stored; then with indices (writable int32 or int64) and data (writable int64),
- *      each of indptr[n] entries, they are filled in row order, columns increasing. Returns -1 with
- *      ValueError when rows break the rules above.
+ *      0 <= pred <= k. indptr: writable int64 (n+1,); indices: writable int32 or int64, data:
+ *      writable int64, each of 3R entries (the most there can be). On return they hold the CSR
+ *      arrays of the (n, 3k) [TP | GT | PRED] matrix (TP: gt == pred, PRED: pred < k), columns
+ *      increasing in each row, zero sums not stored: indices[:nnz], data[:nnz] (one pass; the
+ *      entries never written are never touched). ValueError when rows break the rules above.
  */
 
 static inline uint64_t fold_read(const char *buf, Py_ssize_t size, Py_ssize_t i) {
@@ -513,8 +513,8 @@ fail:
 }
 
 /* one pass over the rows: per image, the sums of its [TP | GT | PRED] columns in a dense scratch
- * with a bitmap of the columns touched, then read in column order. With indices == NULL only the
- * row pointer is set. Returns nnz, or -1 when the rows break the rules. */
+ * with a bitmap of the columns touched, then read in column order. Returns nnz, or -1 when the
+ * rows break the rules. */
 static Py_ssize_t matrix_run(const int64_t *rows, Py_ssize_t nrows, Py_ssize_t n, int64_t k, int64_t *indptr,
                              void *indices, int isize, int64_t *data, int64_t *dense, uint64_t *bits) {
     Py_ssize_t r = 0, nnz = 0;
@@ -542,16 +542,13 @@ static Py_ssize_t matrix_run(const int64_t *rows, Py_ssize_t nrows, Py_ssize_t n
             while (word) {
                 int64_t col = (int64_t)w * 64 + __builtin_ctzll(word);
                 word &= word - 1;
-                if (dense[col] != 0) {
-                    if (indices != NULL) {
-                        if (isize == 4) {
-                            ((int32_t *)indices)[nnz] = (int32_t)col;
-                        } else {
-                            ((int64_t *)indices)[nnz] = col;
-                        }
-                        data[nnz] = dense[col];
+                if (dense[col] != 0) { /* (nnz < 3R: a row adds at most three entries) */
+                    if (isize == 4) {
+                        ((int32_t *)indices)[nnz] = (int32_t)col;
+                    } else {
+                        ((int64_t *)indices)[nnz] = col;
                     }
-                    nnz++;
+                    data[nnz++] = dense[col];
                 }
                 dense[col] = 0;
             }
@@ -563,38 +560,28 @@ static Py_ssize_t matrix_run(const int64_t *rows, Py_ssize_t nrows, Py_ssize_t n
 }
 
 static PyObject *image_matrix(PyObject *self, PyObject *args) {
-    PyObject *rows_obj, *indptr_obj, *indices_obj, *data_obj;
-    Py_ssize_t n;
+    PyObject *objs[4];
+    Py_buffer views[4];
+    Py_ssize_t n, nnz = -1;
     long long k;
-    Py_buffer rows, indptr, indices, data;
-    int fill, have = 0;
-    Py_ssize_t nnz = -1;
+    int got = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OnLOOO:image_matrix", &rows_obj, &n, &k, &indptr_obj, &indices_obj, &data_obj)) {
-        return NULL;
-    }
-    fill = indices_obj != Py_None;
+    if (!PyArg_ParseTuple(args, "OnLOOO:image_matrix", &objs[0], &n, &k, &objs[1], &objs[2], &objs[3])) return NULL;
     if (n < 0 || k < 1 || k > (1LL << 40)) {
         PyErr_SetString(PyExc_ValueError, "image_matrix: n must be >= 0, k positive");
         return NULL;
     }
-    if (PyObject_GetBuffer(rows_obj, &rows, PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    have = 1;
-    if (PyObject_GetBuffer(indptr_obj, &indptr, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) goto done;
-    have = 2;
-    if (fill) {
-        if (PyObject_GetBuffer(indices_obj, &indices, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) goto done;
-        have = 3;
-        if (PyObject_GetBuffer(data_obj, &data, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) goto done;
-        have = 4;
+    for (; got < 4; got++) { /* rows, indptr, indices, data */
+        if (PyObject_GetBuffer(objs[got], &views[got], PyBUF_C_CONTIGUOUS | (got ? PyBUF_WRITABLE : 0)) < 0) goto done;
     }
-    if (rows.len % 32 || indptr.len != (n + 1) * 8) {
+    Py_ssize_t nrows = views[0].len / 32;
+    if (views[0].len % 32 || views[1].len != (n + 1) * 8) {
         PyErr_SetString(PyExc_ValueError, "image_matrix: rows must be int64 (R, 4), indptr int64 (n+1,)");
         goto done;
     }
-    if (fill && (!(indices.itemsize == 4 || indices.itemsize == 8) || data.len % 8 ||
-                 indices.len / indices.itemsize != data.len / 8)) {
-        PyErr_SetString(PyExc_ValueError, "image_matrix: indices int32 or int64, data int64, of one length");
+    if (!(views[2].itemsize == 4 || views[2].itemsize == 8) || views[3].itemsize != 8 ||
+        views[2].len / views[2].itemsize < 3 * nrows || views[3].len / 8 < 3 * nrows) {
+        PyErr_SetString(PyExc_ValueError, "image_matrix: indices (int32 or int64) and data (int64) need 3R entries");
         goto done;
     }
     {
@@ -607,19 +594,9 @@ static PyObject *image_matrix(PyObject *self, PyObject *args) {
             PyErr_NoMemory();
             goto done;
         }
-        int64_t *ptr = (int64_t *)indptr.buf;
-        if (fill) { /* (the row pointer of the counting call: the room given must be exactly nnz) */
-            Py_ssize_t room = data.len / 8;
-            if (ptr[n] != room) {
-                free(dense);
-                free(bits);
-                PyErr_SetString(PyExc_ValueError, "image_matrix: indices and data must hold indptr[n] entries");
-                goto done;
-            }
-        }
         Py_BEGIN_ALLOW_THREADS
-        nnz = matrix_run((const int64_t *)rows.buf, rows.len / 32, n, (int64_t)k, ptr, fill ? indices.buf : NULL,
-                         fill ? (int)indices.itemsize : 0, fill ? (int64_t *)data.buf : NULL, dense, bits);
+        nnz = matrix_run((const int64_t *)views[0].buf, nrows, n, (int64_t)k, (int64_t *)views[1].buf, views[2].buf,
+                         (int)views[2].itemsize, (int64_t *)views[3].buf, dense, bits);
         Py_END_ALLOW_THREADS
         free(dense);
         free(bits);
@@ -630,10 +607,7 @@ static PyObject *image_matrix(PyObject *self, PyObject *args) {
         }
     }
 done:
-    if (have >= 4) PyBuffer_Release(&data);
-    if (have >= 3) PyBuffer_Release(&indices);
-    if (have >= 2) PyBuffer_Release(&indptr);
-    PyBuffer_Release(&rows);
+    for (int j = 0; j < got; j++) PyBuffer_Release(&views[j]);
     return nnz < 0 ? NULL : PyLong_FromSsize_t(nnz);
 }
 /* ========================================================================= fold: end */

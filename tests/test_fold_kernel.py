@@ -190,10 +190,13 @@ def test_kernel_refuses_bad_buffers():
     ck = kernels._ckernel
     z = np.zeros(3, np.int64)
     rows = np.array([[0, 0, 0, 5], [1, 0, 0, 1], [0, 1, 1, 2]], np.int64)  # image 0 after image 1
+    room = np.zeros(9, np.int32), np.zeros(9, np.int64)
     with pytest.raises(ValueError, match="images non-decreasing"):
-        ck.image_matrix(rows, 2, 2, z, None, None)
+        ck.image_matrix(rows, 2, 2, z, *room)
     with pytest.raises(ValueError, match="indptr int64"):
-        ck.image_matrix(rows, 5, 2, z, None, None)
+        ck.image_matrix(rows, 5, 2, z, *room)
+    with pytest.raises(ValueError, match="need 3R entries"):
+        ck.image_matrix(rows, 2, 2, z, room[0][:8], room[1])
     lut = np.array([0, 1], np.int32)
     offsets = np.array([0, 1], np.int64)
     raw = np.array([2], np.uint8)  # beyond the lookup table
