@@ -698,8 +698,11 @@ def _fold_kernel(cols: CountColumns, pairs: PairList, table: ClassTable) -> _Fol
         return None
     if len(set(pairs.pred_encoding)) > 1:
         return None
-    if any(a.dtype.kind not in "iu" or a.dtype.itemsize not in (1, 2, 4, 8) for a in (g, p, c)):
-        return None
+    if any(
+        a.dtype.kind not in "iu" or a.dtype.itemsize not in (1, 2, 4, 8) or not a.dtype.isnative
+        for a in (g, p, c)
+    ):
+        return None  # (the kernel reads native unsigned integers)
     limits = [(int(a.min()), int(a.max())) if len(a) else (0, 0) for a in (g, p, c)]
     if any(low < 0 for low, _ in limits) or limits[0][1] >= LUT_VALUES or limits[1][1] >= LUT_VALUES:
         return None

@@ -162,6 +162,10 @@ def test_the_kernel_stands_aside_where_it_does_not_apply(monkeypatch):
     assert _fold_kernel(CountColumns.of(pcs), PairList.of([q.pair for q in pcs]), table) is None
     c_result, numpy_result = _both(pcs, table, monkeypatch)
     _assert_identical(c_result, numpy_result)
+    swapped = CountColumns.of(_random_counts(rng, 5, [3], extra=[], dtype=np.int64))
+    swapped.gt_values = swapped.gt_values.astype(">u2")  # (not native: the kernel would misread it)
+    assert _fold_kernel(swapped, PairList.of(list(swapped.pairs)), table) is None
+    _assert_identical(*_both(Counted(swapped), table, monkeypatch))
     monkeypatch.setattr(kernels, "_ckernel", None)
     small = _random_counts(rng, 5, [3], extra=[], dtype=np.int64)
     assert _fold_kernel(CountColumns.of(small), PairList.of([q.pair for q in small]), table) is None
