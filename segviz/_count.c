@@ -459,8 +459,8 @@ static PyObject *fold_rows(PyObject *self, PyObject *args) {
         Py_ssize_t n = views[0].len / 8 - 1, total;
         int64_t k = (int64_t)k_arg;
         const int64_t *offsets = (const int64_t *)views[0].buf;
-        if (n < 0 || views[0].len % 8 || k < 1 || k > (1LL << 31)) {
-            PyErr_SetString(PyExc_ValueError, "fold_rows: offsets must be int64 (N+1,), k positive");
+        if (n < 0 || views[0].len % 8 || k < 1 || k > (1LL << 28)) { /* (k*(k+1)*8 fits int64) */
+            PyErr_SetString(PyExc_ValueError, "fold_rows: offsets must be int64 (N+1,), k in 1..2**28");
             goto fail;
         }
         total = (Py_ssize_t)offsets[n];

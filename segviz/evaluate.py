@@ -689,12 +689,12 @@ def _fold_kernel(cols: CountColumns, pairs: PairList, table: ClassTable) -> _Fol
     """:func:`_fold_numpy`'s results from the C kernel's ``fold_rows`` (one pass over the stored
     rows, per image: no array per row but the (R, 4) result, which it writes once), or None where
     it does not apply: no kernel, several encodings on a side, raw values that are not integers
-    in ``0..LUT_VALUES-1``, or a table past int32 indices. The lookup tables are the class table's
+    in ``0..LUT_VALUES-1``, a table of 2**28 classes or more. The lookup tables are the class table's
     own functions applied to ``0..max`` (as in :func:`_indices`): the same class indices."""
     fold_rows = getattr(kernels._ckernel, "fold_rows", None)
     n, k = len(cols), table.num_classes
     g, p, c = cols.gt_values, cols.pred_values, cols.counts
-    if fold_rows is None or not 0 < k < 1 << 30 or len(set(pairs.gt_encoding)) > 1:
+    if fold_rows is None or not 0 < k < 1 << 28 or len(set(pairs.gt_encoding)) > 1:
         return None
     if len(set(pairs.pred_encoding)) > 1:
         return None
@@ -717,9 +717,12 @@ def _fold_kernel(cols: CountColumns, pairs: PairList, table: ClassTable) -> _Fol
     colour = np.ascontiguousarray(cols.colour_coded, dtype=np.uint8)
     offsets = np.ascontiguousarray(cols.offsets, dtype=np.int64)
     contiguous = [np.ascontiguousarray(a) for a in (g, p, c)]
-    size = fold_rows(
-        offsets, *contiguous, lut_g, lut_p, k, colour, UNKNOWN_COLOUR, confusion, ignored, flags, rows
-    )
+    try:
+        size = fold_rows(
+            offsets, *contiguous, lut_g, lut_p, k, colour, UNKNOWN_COLOUR, confusion, ignored, flags, rows
+        )
+    except ValueError:  # (arrays the kernel does not take: the numpy code gives what it gives)
+        return None
     if size < len(rows):
         rows.resize((size, 4), refcheck=False)  # (in place: a shorter array, no copy)
     flagged = np.flatnonzero(flags == 2)
