@@ -265,6 +265,353 @@ fail:
     return NULL;
 }
 
+/* ======================================================================= fold: begin
+ * (issue #17, branch "fold") The fold of the stored sparse rows through the class table, and the
+ * per-image [TP | GT | PRED] aggregates, each in one pass with no temporary per row. Used by
+ * segviz.evaluate (fold, _count_matrix) when present; the numpy code there is the reference and the
+ * fallback, with identical results (tests/test_fold_kernel.py).
+ *
+ * fold_rows(offsets, g, p, c, lut_g, lut_p, k, colour, unknown, confusion, ignored, flags, rows) -> R
+ *
+ * offsets: int64 (N+1,), image i's rows are offsets[i]:offsets[i+1]. g, p, c: (offsets[N],) unsigned
+ *      integers of 1, 2, 4 or 8 bytes each (raw gt value, raw pred value, pixels; non-negative).
+ * lut_g: int32, class index of each raw gt value below len(lut_g) (K = ignored, K+1 = not in the
+ *      table); lut_p: int32, of each raw pred value (K = not a class).
+ * colour: uint8 (N,), 1 where the pair was colour-coded; unknown: the raw value of a colour not in
+ *      the table (its invalid predictions were reported already: flag bit 2 not set for them).
+ * confusion: writable int64 (K*(K+1),) of zeros, += the pixels of each (gt, pred) cell of the images
+ *      kept; ignored: writable int64 (N,), set to the ignored pixels of each image (0 for one not
+ *      kept); flags: writable uint8 (N,), set to 1 for an image with a gt value not in the table
+ *      (not kept), else 2 when it holds invalid predictions (not of an unknown colour), else 0.
+ * rows: writable int64 (offsets[N], 4): on return rows[:R] holds (image, gt, pred, pixels), the
+ *      images numbered among those kept, each image's cells distinct and in increasing (gt, pred).
+ * Returns -1 with ValueError for a raw value beyond its table or an entry out of 0..K+1.
+ *
+ * image_matrix(rows, n, k, indptr, indices, data) -> nnz
+ *
+ * rows: int64 (R, 4) of (image, gt, pred, pixels), images non-decreasing in 0..n-1, 0 <= gt < k,
+ *      0 <= pred <= k. indptr: writable int64 (n+1,); indices: writable int32 or int64, data:
+ *      writable int64, each of 3R entries (the most there can be). On return they hold the CSR
+ *      arrays of the (n, 3k) [TP | GT | PRED] matrix (TP: gt == pred, PRED: pred < k), columns
+ *      increasing in each row, zero sums not stored: indices[:nnz], data[:nnz] (one pass; the
+ *      entries never written are never touched). ValueError when rows break the rules above.
+ */
+
+static inline uint64_t fold_read(const char *buf, Py_ssize_t size, Py_ssize_t i) {
+    switch (size) {
+    case 1: return ((const uint8_t *)buf)[i];
+    case 2: return ((const uint16_t *)buf)[i];
+    case 4: return ((const uint32_t *)buf)[i];
+    default: return ((const uint64_t *)buf)[i];
+    }
+}
+
+typedef struct {
+    int64_t key, count;
+} fold_cell;
+
+/* sort cells by key: insertion sort of runs of 16, then bottom-up merges (skipped where the two
+ * halves are in order already); tmp holds n cells */
+static void fold_sort(fold_cell *a, Py_ssize_t n, fold_cell *tmp) {
+    const Py_ssize_t run = 16;
+    for (Py_ssize_t lo = 0; lo < n; lo += run) {
+        Py_ssize_t hi = lo + run < n ? lo + run : n;
+        for (Py_ssize_t i = lo + 1; i < hi; i++) {
+            fold_cell x = a[i];
+            Py_ssize_t j = i;
+            while (j > lo && a[j - 1].key > x.key) {
+                a[j] = a[j - 1];
+                j--;
+            }
+            a[j] = x;
+        }
+    }
+    for (Py_ssize_t width = run; width < n; width *= 2) {
+        for (Py_ssize_t lo = 0; lo + width < n; lo += 2 * width) {
+            Py_ssize_t mid = lo + width, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            if (a[mid - 1].key <= a[mid].key) continue;
+            Py_ssize_t nl = mid - lo, i = 0, j = mid, o = lo;
+            memcpy(tmp, a + lo, (size_t)nl * sizeof(fold_cell));
+            while (i < nl && j < hi) a[o++] = a[j].key < tmp[i].key ? a[j++] : tmp[i++];
+            while (i < nl) a[o++] = tmp[i++];
+        }
+    }
+}
+
+typedef struct {
+    const int64_t *offsets;
+    Py_ssize_t n;
+    const char *g, *p, *c;
+    Py_ssize_t gsize, psize, csize;
+    const int32_t *lut_g, *lut_p;
+    Py_ssize_t ng, np;
+    int64_t k;
+    const uint8_t *colour;
+    uint64_t unknown;
+    int64_t *confusion, *ignored, *rows;
+    uint8_t *flags;
+} fold_job;
+
+/* returns R, or -1 (a raw value beyond its table), -2 (a table entry out of 0..K+1) */
+static Py_ssize_t fold_run(const fold_job *job, fold_cell *cells, fold_cell *tmp) {
+    const int64_t k = job->k, side = k + 1;
+    Py_ssize_t out = 0;
+    int64_t kept = 0;
+    for (Py_ssize_t i = 0; i < job->n; i++) {
+        Py_ssize_t lo = (Py_ssize_t)job->offsets[i], hi = (Py_ssize_t)job->offsets[i + 1];
+        int bad = 0;
+        for (Py_ssize_t r = lo; r < hi; r++) { /* an unknown gt value skips the whole image */
+            uint64_t v = fold_read(job->g, job->gsize, r);
+            if (v >= (uint64_t)job->ng) return -1;
+            int64_t gi = job->lut_g[v];
+            if (gi < 0 || gi > k + 1) return -2;
+            bad |= gi == k + 1;
+        }
+        if (bad) {
+            job->flags[i] = 1;
+            job->ignored[i] = 0;
+            continue;
+        }
+        int64_t ignored = 0, last = -1;
+        int sorted = 1;
+        uint8_t flag = 0;
+        Py_ssize_t m = 0;
+        for (Py_ssize_t r = lo; r < hi; r++) {
+            int64_t gi = job->lut_g[fold_read(job->g, job->gsize, r)];
+            int64_t count = (int64_t)fold_read(job->c, job->csize, r);
+            if (gi == k) {
+                ignored += count;
+                continue;
+            }
+            uint64_t v = fold_read(job->p, job->psize, r);
+            if (v >= (uint64_t)job->np) return -1;
+            int64_t pi = job->lut_p[v];
+            if (pi < 0 || pi > k) return -2;
+            if (pi == k && !(job->colour[i] && v == job->unknown)) flag = 2;
+            int64_t key = gi * side + pi;
+            job->confusion[key] += count;
+            sorted &= key > last;
+            last = key;
+            cells[m].key = key;
+            cells[m++].count = count;
+        }
+        job->ignored[i] = ignored;
+        job->flags[i] = flag;
+        if (!sorted) { /* raw values folded out of order or onto one cell: sort, then sum */
+            fold_sort(cells, m, tmp);
+            Py_ssize_t w = 0;
+            for (Py_ssize_t j = 0; j < m; j++) {
+                if (w && cells[w - 1].key == cells[j].key) {
+                    cells[w - 1].count += cells[j].count;
+                } else {
+                    cells[w++] = cells[j];
+                }
+            }
+            m = w;
+        }
+        int64_t *row = job->rows + 4 * out;
+        for (Py_ssize_t j = 0; j < m; j++, row += 4) {
+            row[0] = kept;
+            row[1] = cells[j].key / side;
+            row[2] = cells[j].key % side;
+            row[3] = cells[j].count;
+        }
+        out += m;
+        kept++;
+    }
+    return out;
+}
+
+static int fold_int_buffer(PyObject *obj, Py_buffer *view, const char *name) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS) < 0) return -1;
+    Py_ssize_t s = view->itemsize;
+    if (!(s == 1 || s == 2 || s == 4 || s == 8) || view->len % s) {
+        PyErr_Format(PyExc_ValueError, "fold_rows: %s must hold integers of 1, 2, 4 or 8 bytes", name);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *fold_rows(PyObject *self, PyObject *args) {
+    PyObject *objs[12];
+    Py_buffer views[12];
+    long long k_arg;
+    unsigned long long unknown;
+    int got = 0;
+    Py_ssize_t result = 0;
+    (void)self;
+    /* offsets g p c lut_g lut_p | k | colour | unknown | confusion ignored flags rows */
+    if (!PyArg_ParseTuple(args, "OOOOOOLOKOOOO:fold_rows", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
+                          &objs[5], &k_arg, &objs[6], &unknown, &objs[7], &objs[8], &objs[9], &objs[10])) {
+        return NULL;
+    }
+    static const char *names[] = {"offsets", "g", "p", "c", "lut_g", "lut_p", "colour",
+                                  "confusion", "ignored", "flags", "rows"};
+    for (; got < 11; got++) {
+        if (got >= 1 && got <= 3) {
+            if (fold_int_buffer(objs[got], &views[got], names[got]) < 0) goto fail;
+        } else if (PyObject_GetBuffer(objs[got], &views[got], PyBUF_C_CONTIGUOUS | (got >= 7 ? PyBUF_WRITABLE : 0)) < 0) {
+            goto fail;
+        }
+    }
+    {
+        Py_ssize_t n = views[0].len / 8 - 1, total;
+        int64_t k = (int64_t)k_arg;
+        const int64_t *offsets = (const int64_t *)views[0].buf;
+        if (n < 0 || views[0].len % 8 || k < 1 || k > (1LL << 28)) { /* (k*(k+1)*8 fits int64) */
+            PyErr_SetString(PyExc_ValueError, "fold_rows: offsets must be int64 (N+1,), k in 1..2**28");
+            goto fail;
+        }
+        total = (Py_ssize_t)offsets[n];
+        if (offsets[0] != 0 || views[1].len / views[1].itemsize != total || views[2].len / views[2].itemsize != total ||
+            views[3].len / views[3].itemsize != total) {
+            PyErr_SetString(PyExc_ValueError, "fold_rows: g, p and c must hold offsets[N] values");
+            goto fail;
+        }
+        Py_ssize_t most = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (offsets[i + 1] < offsets[i]) {
+                PyErr_SetString(PyExc_ValueError, "fold_rows: offsets must not decrease");
+                goto fail;
+            }
+            if (offsets[i + 1] - offsets[i] > most) most = (Py_ssize_t)(offsets[i + 1] - offsets[i]);
+        }
+        if (views[4].len % 4 || views[5].len % 4 || views[6].len != n || views[7].len != k * (k + 1) * 8 ||
+            views[8].len != n * 8 || views[9].len != n || views[10].len != total * 32) {
+            PyErr_SetString(PyExc_ValueError,
+                            "fold_rows: lut_g, lut_p int32; colour, flags uint8 (N,); confusion int64 (K*(K+1),); "
+                            "ignored int64 (N,); rows int64 (offsets[N], 4)");
+            goto fail;
+        }
+        fold_job job = {offsets, n, (const char *)views[1].buf, (const char *)views[2].buf,
+                        (const char *)views[3].buf, views[1].itemsize, views[2].itemsize, views[3].itemsize,
+                        (const int32_t *)views[4].buf, (const int32_t *)views[5].buf, views[4].len / 4,
+                        views[5].len / 4, k, (const uint8_t *)views[6].buf, (uint64_t)unknown,
+                        (int64_t *)views[7].buf, (int64_t *)views[8].buf, (int64_t *)views[10].buf,
+                        (uint8_t *)views[9].buf};
+        fold_cell *cells = (fold_cell *)malloc((size_t)(most ? most : 1) * 2 * sizeof(fold_cell));
+        if (cells == NULL) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        result = fold_run(&job, cells, cells + (most ? most : 1));
+        Py_END_ALLOW_THREADS
+        free(cells);
+        if (result < 0) {
+            PyErr_SetString(PyExc_ValueError, result == -1 ? "fold_rows: a raw value beyond its lookup table"
+                                                           : "fold_rows: a lookup table entry out of 0..K+1");
+            goto fail;
+        }
+    }
+    for (int j = 0; j < got; j++) PyBuffer_Release(&views[j]);
+    return PyLong_FromSsize_t(result);
+fail:
+    for (int j = 0; j < got; j++) PyBuffer_Release(&views[j]);
+    return NULL;
+}
+
+/* one pass over the rows: per image, the sums of its [TP | GT | PRED] columns in a dense scratch
+ * with a bitmap of the columns touched, then read in column order. Returns nnz, or -1 when the
+ * rows break the rules. */
+static Py_ssize_t matrix_run(const int64_t *rows, Py_ssize_t nrows, Py_ssize_t n, int64_t k, int64_t *indptr,
+                             void *indices, int isize, int64_t *data, int64_t *dense, uint64_t *bits) {
+    Py_ssize_t r = 0, nnz = 0;
+    indptr[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t wlo = PY_SSIZE_T_MAX, whi = -1;
+        for (; r < nrows && rows[4 * r] == i; r++) {
+            int64_t g = rows[4 * r + 1], p = rows[4 * r + 2], c = rows[4 * r + 3];
+            if (g < 0 || g >= k || p < 0 || p > k) return -1;
+            int64_t cols[3] = {k + g, g, 2 * k + p};
+            int ncols = 1 + (g == p); /* GT always, TP on the diagonal, PRED when valid */
+            if (p < k) cols[ncols++] = 2 * k + p;
+            for (int j = 0; j < ncols; j++) {
+                int64_t col = cols[j];
+                Py_ssize_t w = (Py_ssize_t)(col >> 6);
+                dense[col] += c;
+                bits[w] |= 1ULL << (col & 63);
+                if (w < wlo) wlo = w;
+                if (w > whi) whi = w;
+            }
+        }
+        if (r < nrows && (rows[4 * r] < i || rows[4 * r] >= n)) return -1; /* out of order, or beyond n */
+        for (Py_ssize_t w = wlo; w <= whi; w++) {
+            uint64_t word = bits[w];
+            while (word) {
+                int64_t col = (int64_t)w * 64 + __builtin_ctzll(word);
+                word &= word - 1;
+                if (dense[col] != 0) { /* (nnz < 3R: a row adds at most three entries) */
+                    if (isize == 4) {
+                        ((int32_t *)indices)[nnz] = (int32_t)col;
+                    } else {
+                        ((int64_t *)indices)[nnz] = col;
+                    }
+                    data[nnz++] = dense[col];
+                }
+                dense[col] = 0;
+            }
+            bits[w] = 0;
+        }
+        indptr[i + 1] = nnz;
+    }
+    return r == nrows ? nnz : -1;
+}
+
+static PyObject *image_matrix(PyObject *self, PyObject *args) {
+    PyObject *objs[4];
+    Py_buffer views[4];
+    Py_ssize_t n, nnz = -1;
+    long long k;
+    int got = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnLOOO:image_matrix", &objs[0], &n, &k, &objs[1], &objs[2], &objs[3])) return NULL;
+    if (n < 0 || k < 1 || k > (1LL << 40)) {
+        PyErr_SetString(PyExc_ValueError, "image_matrix: n must be >= 0, k positive");
+        return NULL;
+    }
+    for (; got < 4; got++) { /* rows, indptr, indices, data */
+        if (PyObject_GetBuffer(objs[got], &views[got], PyBUF_C_CONTIGUOUS | (got ? PyBUF_WRITABLE : 0)) < 0) goto done;
+    }
+    Py_ssize_t nrows = views[0].len / 32;
+    if (views[0].len % 32 || views[1].len != (n + 1) * 8) {
+        PyErr_SetString(PyExc_ValueError, "image_matrix: rows must be int64 (R, 4), indptr int64 (n+1,)");
+        goto done;
+    }
+    if (!(views[2].itemsize == 4 || views[2].itemsize == 8) || views[3].itemsize != 8 ||
+        views[2].len / views[2].itemsize < 3 * nrows || views[3].len / 8 < 3 * nrows) {
+        PyErr_SetString(PyExc_ValueError, "image_matrix: indices (int32 or int64) and data (int64) need 3R entries");
+        goto done;
+    }
+    {
+        Py_ssize_t width = (Py_ssize_t)(3 * k), words = (width + 63) / 64;
+        int64_t *dense = (int64_t *)calloc((size_t)width, sizeof(int64_t));
+        uint64_t *bits = (uint64_t *)calloc((size_t)words, sizeof(uint64_t));
+        if (dense == NULL || bits == NULL) {
+            free(dense);
+            free(bits);
+            PyErr_NoMemory();
+            goto done;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        nnz = matrix_run((const int64_t *)views[0].buf, nrows, n, (int64_t)k, (int64_t *)views[1].buf, views[2].buf,
+                         (int)views[2].itemsize, (int64_t *)views[3].buf, dense, bits);
+        Py_END_ALLOW_THREADS
+        free(dense);
+        free(bits);
+        if (nnz < 0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "image_matrix: rows must be (image, gt, pred, pixels), images non-decreasing in "
+                            "0..n-1, gt in 0..k-1, pred in 0..k");
+        }
+    }
+done:
+    for (int j = 0; j < got; j++) PyBuffer_Release(&views[j]);
+    return nnz < 0 ? NULL : PyLong_FromSsize_t(nnz);
+}
+/* ========================================================================= fold: end */
+
 static PyMethodDef methods[] = {
     {"sparse_u8", sparse_u8, METH_VARARGS,
      "sparse_u8(gt, pred, hist, keys, counts) -> n: sorted distinct gt*256+pred keys and their counts."},
@@ -273,6 +620,13 @@ static PyMethodDef methods[] = {
     {"level_pairs_u8", level_pairs_u8, METH_VARARGS,
      "level_pairs_u8(level, gt, pred, code, ncodes, hist, keys, counts) -> n: sorted distinct "
      "level*256 + code[gt*256 + pred] and their counts."},
+    /* fold: begin */
+    {"fold_rows", fold_rows, METH_VARARGS,
+     "fold_rows(offsets, g, p, c, lut_g, lut_p, k, colour, unknown, confusion, ignored, flags, rows) -> R: "
+     "the stored sparse rows folded through the class table (see segviz/_count.c)."},
+    {"image_matrix", image_matrix, METH_VARARGS,
+     "image_matrix(rows, n, k, indptr, indices, data) -> nnz: the per-image [TP | GT | PRED] CSR arrays."},
+    /* fold: end */
     {NULL, NULL, 0, NULL},
 };
 

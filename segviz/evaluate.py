@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -613,9 +614,41 @@ def fold(
     skipped, warnings = list(skipped), list(warnings)
     cols = CountColumns.of(counted)  # (all pairs at once: one lookup per encoding, no loop over images)
     pairs = PairList.of(cols.pairs)
-    n, k = len(cols), table.num_classes
+    k = table.num_classes
     for i in np.flatnonzero([bool(w) for w in cols.warnings]).tolist():
         warnings.extend(Problem(pairs.names[i], w) for w in cols.warnings[i])
+    folded = _fold_kernel(cols, pairs, table)
+    if folded is None:
+        folded = _fold_numpy(cols, pairs, table)
+    confusion, rows, ignored, bad, invalid_warnings = folded
+    for i in np.flatnonzero(bad).tolist():
+        pc = cols[i]
+        unknown = table.gt_indices(pc.gt_values, encoding=pc.pair.gt_encoding) == k + 1
+        skipped.append(Problem(pc.pair.name, _unknown_gt_message(pc, unknown, table)))
+    warnings.extend(invalid_warnings)
+    any_bad = bool(bad.any())
+    kept = pairs.take(np.flatnonzero(~bad).tolist()) if any_bad else pairs
+    return Evaluation(
+        table=table,
+        names=list(kept.names),
+        pairs=kept,
+        confusion=confusion,
+        image_rows=rows,
+        ignored_per_image=ignored[~bad] if any_bad else ignored,
+        skipped=skipped,
+        warnings=warnings,
+    )
+
+
+#: (confusion (K, K+1) int64, image_rows (R, 4) int64, ignored pixels of every pair (N,) int64,
+#: bad (N,) bool: pairs skipped for gt values not in the table, warnings of invalid predictions)
+_Folded = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Problem]]
+
+
+def _fold_numpy(cols: CountColumns, pairs: PairList, table: ClassTable) -> _Folded:
+    """:func:`fold`'s arrays with numpy (the reference of :func:`_fold_kernel`)."""
+    n, k = len(cols), table.num_classes
+    warnings: list[Problem] = []
     # Arrays as narrow as their values (image numbers int32, class indices int16): at 100,000
     # images the rows are millions, and fresh memory costs time too (issue #17).
     img = np.repeat(np.arange(n, dtype=np.int32 if n < 1 << 31 else np.int64), np.diff(cols.offsets))
@@ -626,10 +659,6 @@ def fold(
     bad = np.zeros(n, dtype=bool)
     if unknown_gt.any():
         bad[img[unknown_gt]] = True
-    for i in np.flatnonzero(bad).tolist():
-        pc = cols[i]
-        unknown = table.gt_indices(pc.gt_values, encoding=pc.pair.gt_encoding) == k + 1
-        skipped.append(Problem(pc.pair.name, _unknown_gt_message(pc, unknown, table)))
     del unknown_gt
     any_bad = bool(bad.any())
     is_ignored = gi == k
@@ -653,17 +682,86 @@ def fold(
     del valid
     confusion = _confusion(gi, pi, c, k)
     rows = _merge(image, gi, pi, c, k)
-    kept = pairs.take(np.flatnonzero(~bad).tolist()) if any_bad else pairs
-    return Evaluation(
-        table=table,
-        names=list(kept.names),
-        pairs=kept,
-        confusion=confusion,
-        image_rows=rows,
-        ignored_per_image=np.rint(ignored[~bad]).astype(np.int64),
-        skipped=skipped,
-        warnings=warnings,
-    )
+    return confusion, rows, np.rint(ignored).astype(np.int64), bad, warnings
+
+
+def _fold_kernel(cols: CountColumns, pairs: PairList, table: ClassTable) -> _Folded | None:
+    """:func:`_fold_numpy`'s results from the C kernel's ``fold_rows`` (one pass over the stored
+    rows, per image: no array per row but the (R, 4) result, which it writes once), or None where
+    it does not apply: no kernel, several encodings on a side, raw values that are not integers
+    in ``0..LUT_VALUES-1``, a table of 2**28 classes or more. The lookup tables are the class table's
+    own functions applied to ``0..max`` (as in :func:`_indices`): the same class indices."""
+    fold_rows = getattr(kernels._ckernel, "fold_rows", None)
+    n, k = len(cols), table.num_classes
+    g, p, c = cols.gt_values, cols.pred_values, cols.counts
+    if fold_rows is None or not 0 < k < 1 << 28 or len(set(pairs.gt_encoding)) > 1:
+        return None
+    if len(set(pairs.pred_encoding)) > 1:
+        return None
+    if any(
+        a.dtype.kind not in "iu" or a.dtype.itemsize not in (1, 2, 4, 8) or not a.dtype.isnative
+        for a in (g, p, c)
+    ):
+        return None  # (the kernel reads native unsigned integers)
+    limits = [(int(a.min()), int(a.max())) if len(a) else (0, 0) for a in (g, p, c)]
+    if any(low < 0 for low, _ in limits) or limits[0][1] >= LUT_VALUES or limits[1][1] >= LUT_VALUES:
+        return None
+    gt_encoding = pairs.gt_encoding[0] if n else "ids"
+    pred_encoding = pairs.pred_encoding[0] if n else "ids"
+    lut_g = _kernel_lut(table.gt_indices, limits[0][1], gt_encoding)
+    lut_p = _kernel_lut(table.pred_indices, limits[1][1], pred_encoding)
+    confusion = np.zeros((k, k + 1), dtype=np.int64)
+    ignored = np.empty(n, dtype=np.int64)
+    flags = np.empty(n, dtype=np.uint8)
+    rows = _written_once((len(c), 4), np.int64)
+    colour = np.ascontiguousarray(cols.colour_coded, dtype=np.uint8)
+    offsets = np.ascontiguousarray(cols.offsets, dtype=np.int64)
+    contiguous = [np.ascontiguousarray(a) for a in (g, p, c)]
+    try:
+        size = fold_rows(
+            offsets, *contiguous, lut_g, lut_p, k, colour, UNKNOWN_COLOUR, confusion, ignored, flags, rows
+        )
+    except ValueError:  # (arrays the kernel does not take: the numpy code gives what it gives)
+        return None
+    if size < len(rows):
+        rows.resize((size, 4), refcheck=False)  # (in place: a shorter array, no copy)
+    flagged = np.flatnonzero(flags == 2)
+    warnings: list[Problem] = []
+    if len(flagged):  # the invalid predictions' warnings, from the rows of those images only
+        lo, hi = cols.offsets[flagged], cols.offsets[flagged + 1]
+        img = np.repeat(flagged, hi - lo)
+        at = np.arange(len(img)) - np.repeat(np.cumsum(hi - lo) - (hi - lo), hi - lo) + np.repeat(lo, hi - lo)
+        raw, counts = p[at], c[at]
+        invalid = (
+            (lut_g[g[at]] != k) & (lut_p[raw] == k) & ~(cols.colour_coded[img] & (raw == UNKNOWN_COLOUR))
+        )
+        warnings = _invalid_prediction_warnings(cols, img, raw, counts, invalid)
+    return confusion, rows, ignored, flags == 1, warnings
+
+
+_madvise_lock = threading.Lock()
+
+
+def _written_once(shape, dtype) -> np.ndarray:
+    """``np.empty(shape, dtype)`` in small pages, for a large result a kernel writes once, in order.
+    numpy asks Linux for transparent huge pages on large arrays (madvise); where the kernel then
+    compacts memory to find them (``defrag`` = madvise), the first write into 211 MB of rows costs
+    0.01-0.5 s of system time, against a steady 0.05-0.1 s in 4 KB pages (issue #17, measured at
+    100,000 images). numpy's switch is process-wide: held off under a lock for this allocation only."""
+    switch = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage", None)
+    if switch is None:
+        return np.empty(shape, dtype=dtype)
+    with _madvise_lock:
+        before = switch(False)
+        try:
+            return np.empty(shape, dtype=dtype)
+        finally:
+            switch(before)
+
+
+def _kernel_lut(indices, high: int, encoding: str) -> np.ndarray:
+    """int32 class index of every raw value ``0..high`` (``indices``: the table's lookup)."""
+    return np.asarray(indices(np.arange(high + 1, dtype=np.int64), encoding=encoding)).astype(np.int32)
 
 
 #: Cells of one block of images: images x 3K of :func:`_count_matrix` (16 MB of float64 sums),
@@ -687,10 +785,13 @@ def _count_matrix(rows: np.ndarray, n: int, k: int):
     if len(img) > 1 and not bool((img[1:] >= img[:-1]).all()):  # (a subset in another order)
         rows = rows[np.argsort(img, kind="stable")]
         img = rows[:, 0]
-    g, p, c = rows[:, 1], rows[:, 2], rows[:, 3]
-    step = max(1, _BLOCK_CELLS // max(width, 1))
     # (scipy's own choice of index type: int32 while the cells and columns fit; no later copy)
     index_dtype = np.int32 if max(len(rows) * 3, width) < 2**31 else np.int64
+    arrays = _count_matrix_kernel(rows, n, k, index_dtype)
+    if arrays is not None:
+        return sp.csr_matrix(arrays, shape=(n, width))
+    g, p, c = rows[:, 1], rows[:, 2], rows[:, 3]
+    step = max(1, _BLOCK_CELLS // max(width, 1))
     bounds = np.searchsorted(img, np.arange(0, n + step, step).clip(max=n))
     indices, data, per_image = [], [], np.zeros(n, dtype=np.int64)
     for block, (lo, hi) in enumerate(itertools.pairwise(bounds)):
@@ -712,6 +813,26 @@ def _count_matrix(rows: np.ndarray, n: int, k: int):
     indices = np.concatenate(indices) if indices else np.zeros(0, dtype=index_dtype)
     data = np.concatenate(data) if data else np.zeros(0, dtype=np.int64)
     return sp.csr_matrix((data, indices, indptr), shape=(n, width))
+
+
+def _count_matrix_kernel(rows: np.ndarray, n: int, k: int, index_dtype) -> tuple | None:
+    """:func:`_count_matrix`'s (data, indices, indptr) from the C kernel's ``image_matrix`` (one
+    pass over the rows, no array per row; written into room for 3 entries per row, of which the
+    pages never written are never touched, then trimmed in place), or None without the kernel or
+    where the rows are not what it takes (``rows`` sorted by image)."""
+    image_matrix = getattr(kernels._ckernel, "image_matrix", None)
+    if image_matrix is None or k < 1 or rows.dtype != np.int64 or rows.ndim != 2 or rows.shape[1] != 4:
+        return None
+    rows = np.ascontiguousarray(rows)
+    indptr = np.empty(n + 1, dtype=np.int64)
+    indices, data = _written_once(3 * len(rows), index_dtype), _written_once(3 * len(rows), np.int64)
+    try:
+        nnz = image_matrix(rows, n, k, indptr, indices, data)
+    except ValueError:  # (rows out of range: the numpy code gives what it gives)
+        return None
+    indices.resize(nnz, refcheck=False)  # (in place: realloc shrinks, never copies)
+    data.resize(nnz, refcheck=False)
+    return data, indices, indptr.astype(index_dtype, copy=False)
 
 
 def _sparse_iou(m, n: int, k: int) -> np.ndarray:
