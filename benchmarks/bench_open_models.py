@@ -60,7 +60,7 @@ else:
     keys, _ = cpu(lambda: (key_texts(da.pairs), key_texts(db.pairs)))
 one, d = cpu(lambda: ds.open_dataset(root, model=a))
 keys_one, _ = cpu(lambda: key_texts(d.pairs))
-print(json.dumps({"open two": two, "keys two": keys, "open one": one, "keys one": keys_one}))
+print(json.dumps({"segviz": ds.__file__, "open two": two, "keys two": keys, "open one": one, "keys one": keys_one}))
 """
 
 
@@ -83,6 +83,7 @@ def run(cmd: list[str], *, code: Path, store: Path, out: Path) -> dict:
     proc = subprocess.run(
         ["/usr/bin/time", "-f", "%e %U %S %M", "-o", str(timing), *cmd],
         env=env,
+        cwd=out,  # (not the checkout: ``python -m`` and ``-c`` import from the working folder first)
         capture_output=True,
         text=True,
     )
@@ -96,6 +97,27 @@ def run(cmd: list[str], *, code: Path, store: Path, out: Path) -> dict:
         "stdout": proc.stdout,
         "stderr": proc.stderr,
     }
+
+
+def one_round(name: str, code: Path, store: Path, args, out: Path) -> dict[str, dict]:
+    """Every step of one code once: {step: {cpu, wall, rss_mb[, md5, warnings]}}."""
+    a, b = args.models
+    js = out / f"compare-{name}.json"
+    compare = [sys.executable, "-m", "segviz", "compare", str(args.dataset), "--models", a, b]
+    steps = {"compare": run([*compare, "--quiet", "--json", str(js)], code=code, store=store, out=out)}
+    steps["compare"]["md5"] = hashlib.md5(js.read_bytes()).hexdigest()
+    steps["compare"]["warnings"] = steps["compare"]["stderr"].count("warning:")
+    report = [sys.executable, "-m", "segviz", "report", str(args.dataset), "--model", a]
+    steps["report"] = run(
+        [*report, "--out", str(out / f"report-{name}.html")], code=code, store=store, out=out
+    )
+    res = run([sys.executable, "-c", _INNER, str(args.dataset), a, b], code=code, store=store, out=out)
+    inner = json.loads(res["stdout"])
+    if Path(inner.pop("segviz")).resolve().parents[1] != Path(code).resolve():
+        raise SystemExit(f"{name}: segviz not imported from {code}")
+    for step, cpu in inner.items():
+        steps[step] = {"cpu": cpu, "wall": float("nan"), "rss_mb": float("nan")}
+    return steps
 
 
 def main() -> None:
@@ -114,38 +136,17 @@ def main() -> None:
         raise SystemExit(f"--out {out}: inside the repository; choose a folder outside it")
     out.mkdir(parents=True, exist_ok=True)
     codes = {"before": export(args.before, out), "now": REPO}
-    stores = {}
     for name in codes:
-        stores[name] = out / f"store-{name}"
-        if not stores[name].exists():
-            shutil.copytree(args.store, stores[name])
-    a, b = args.models
+        if not (out / f"store-{name}").exists():
+            shutil.copytree(args.store, out / f"store-{name}")
     best: dict[tuple[str, str], dict] = {}
     digests: dict[str, set[str]] = {name: set() for name in codes}
-    warnings: dict[str, int] = {}
-
-    def keep(key: tuple[str, str], result: dict) -> None:
-        if key not in best or result["cpu"] < best[key]["cpu"]:
-            best[key] = result
-
     for r in range(args.rounds):
-        order = list(codes) if r % 2 == 0 else list(reversed(codes))
-        for name in order:
-            code, store = codes[name], stores[name]
-            js = out / f"compare-{name}.json"
-            compare = [sys.executable, "-m", "segviz", "compare", str(args.dataset), "--models", a, b]
-            res = run([*compare, "--quiet", "--json", str(js)], code=code, store=store, out=out)
-            keep((name, "compare"), res)
-            digests[name].add(hashlib.md5(js.read_bytes()).hexdigest())
-            warnings[name] = res["stderr"].count("warning:")
-            report = [sys.executable, "-m", "segviz", "report", str(args.dataset), "--model", a]
-            res = run([*report, "--out", str(out / f"report-{name}.html")], code=code, store=store, out=out)
-            keep((name, "report"), res)
-            res = run(
-                [sys.executable, "-c", _INNER, str(args.dataset), a, b], code=code, store=store, out=out
-            )
-            for step, cpu in json.loads(res["stdout"]).items():
-                keep((name, step), {"cpu": cpu, "wall": float("nan"), "rss_mb": float("nan")})
+        for name in list(codes) if r % 2 == 0 else list(reversed(codes)):
+            for step, result in one_round(name, codes[name], out / f"store-{name}", args, out).items():
+                if (name, step) not in best or result["cpu"] < best[(name, step)]["cpu"]:
+                    best[(name, step)] = result
+                digests[name].update([result["md5"]] if "md5" in result else [])
     print(f"{args.dataset} ({args.rounds} rounds, least CPU of each kept; before = {args.before})\n")
     print(
         "| step | before CPU s | now CPU s | now / before | before wall s | now wall s | peak MB before / now |"
@@ -162,7 +163,8 @@ def main() -> None:
         f"\ncompare --json MD5: before {sorted(digests['before'])}, now {sorted(digests['now'])}: "
         f"{'identical' if same else 'DIFFERENT'}"
     )
-    print(f"warning lines on stderr (compare): before {warnings['before']}, now {warnings['now']}")
+    said = {name: best[(name, "compare")]["warnings"] for name in codes}
+    print(f"warning lines on stderr (compare): before {said['before']}, now {said['now']}")
 
 
 if __name__ == "__main__":
