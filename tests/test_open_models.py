@@ -20,7 +20,9 @@ from segviz.errors import DatasetError
 from segviz.store import key_texts, shared_key_texts
 
 #: A class table with two ids sharing a colour: its warning is the table's, not a model's.
-SHARED_COLOUR = "id,name,r,g,b,ignore\n0,road,1,2,3,0\n1,car,1,2,3,0\n2,person,220,20,60,0\n255,void,0,0,0,1\n"
+SHARED_COLOUR = (
+    "id,name,r,g,b,ignore\n0,road,1,2,3,0\n1,car,1,2,3,0\n2,person,220,20,60,0\n255,void,0,0,0,1\n"
+)
 
 
 def same_datasets(one, other) -> None:
@@ -41,7 +43,9 @@ def same_datasets(one, other) -> None:
     )
     assert (one.table is None) == (other.table is None)
     if one.table is not None:
-        assert np.array_equal(one.table.ids, other.table.ids) and list(one.table.names) == list(other.table.names)
+        assert np.array_equal(one.table.ids, other.table.ids) and list(one.table.names) == list(
+            other.table.names
+        )
         assert one.table.warnings == other.table.warnings
 
 
@@ -192,3 +196,27 @@ def test_compare_says_the_class_table_warning_once(troubled, tmp_path, capsys):
     assert main(["compare", str(troubled), "--models", "m1", "m2", "--json", str(out), "--resamples", "100",
                  "--no-store"]) == 1  # fmt: skip
     assert out.read_text() == store_json
+
+
+def test_compare_stats_each_ground_truth_file_once(troubled, tmp_path, monkeypatch, capsys):
+    """``segviz compare`` with the store warm: the ground-truth folder listed once, each of its
+    files stat'ed once (its listing and keys were taken once per model before)."""
+    args = [
+        "compare",
+        str(troubled),
+        "--models",
+        "m1",
+        "m3",
+        "--resamples",
+        "20",
+        "--store",
+        str(tmp_path / "s"),
+    ]
+    assert main(args) == 1  # (cold: counts stored)
+    scans, stats = counting(monkeypatch, "scandir"), counting(monkeypatch, "stat")
+    assert main(args) == 1
+    capsys.readouterr()
+    gt = troubled / "gt"
+    assert scans[str(gt)] == 1
+    assert [stats[str(gt / f"{name}.png")] for name in "acd"] == [1, 1, 1]
+    assert stats[str(troubled / "pred" / "m1" / "a.png")] == 1
