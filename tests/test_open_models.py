@@ -220,3 +220,19 @@ def test_compare_stats_each_ground_truth_file_once(troubled, tmp_path, monkeypat
     assert scans[str(gt)] == 1
     assert [stats[str(gt / f"{name}.png")] for name in "acd"] == [1, 1, 1]
     assert stats[str(troubled / "pred" / "m1" / "a.png")] == 1
+
+
+def test_url_datasets_open_and_key_as_one_by_one(tmp_path):
+    """A dataset behind fsspec URLs (here in memory): the listing is shared the same way, and
+    the keys of objects (their listed versions) are taken once each."""
+    pytest.importorskip("fsspec")
+    from test_remote import SAMPLE, to_memory
+
+    url = to_memory(SAMPLE)
+    models = list_models(url)
+    together = open_models(url, models=models)
+    alone = [open_dataset(url, model=m) for m in models]
+    for one, other in zip(together, alone, strict=True):
+        same_datasets(one, other)
+    assert together[0].pairs.gt[0].startswith("memory://")
+    assert shared_key_texts([d.pairs for d in together]) == [key_texts(d.pairs) for d in alone]
