@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from segviz import evaluate, open_dataset, open_models
 from segviz.cli import main
 from segviz.compare import compare
 from segviz.dataset import list_models
-from segviz.errors import DatasetError
+from segviz.errors import DatasetError, SegvizError
 from segviz.store import key_texts, shared_key_texts
 
 #: A class table with two ids sharing a colour: its warning is the table's, not a model's.
@@ -236,3 +237,36 @@ def test_url_datasets_open_and_key_as_one_by_one(tmp_path):
         same_datasets(one, other)
     assert together[0].pairs.gt[0].startswith("memory://")
     assert shared_key_texts([d.pairs for d in together]) == [key_texts(d.pairs) for d in alone]
+
+
+def test_report_fingerprint_reads_the_pair_columns(tmp_path, monkeypatch):
+    """Issue #17 (report at 100,000 images): the report's fingerprint and mask folder take the
+    walked paths from the pairs' columns (building a ``Pair`` and two ``Path`` objects per image
+    cost 1.2 s): the same values as its definition, for a dataset named relative to the working
+    folder with nested folders; no ``Pair`` is built; a file gone is named as before (the first
+    missing in the order ground truth, prediction of each pair)."""
+    from test_report import brute_force_fingerprint
+
+    from segviz.report.fingerprint import dataset_fingerprint, mask_files, mask_root
+
+    for rel in (
+        "gt/x/a.png",
+        "gt/x/b.png",
+        "gt/y/c.png",
+        "pred/m/x/a.png",
+        "pred/m/x/b.png",
+        "pred/m/y/c.png",
+    ):
+        save_mask(tmp_path / "d" / rel, np.full((3, 4), len(rel), dtype=np.uint8))
+    monkeypatch.chdir(tmp_path)
+    ev = evaluate(open_dataset("d", model="m", classes="voc"), store=None)
+    texts = [p for pair in zip(ev.pairs.gt, ev.pairs.pred, strict=True) for p in pair]
+    assert texts[:2] == ["d/gt/x/a.png", "d/pred/m/x/a.png"]
+    assert dataset_fingerprint(ev) == brute_force_fingerprint(texts)
+    assert mask_root(ev) == str(tmp_path / "d")
+    assert mask_files(ev) == sorted(map(Path, texts), key=str)
+    assert ev.pairs._built is None  # (no Pair object built)
+    (tmp_path / "d" / "gt" / "y" / "c.png").unlink()
+    (tmp_path / "d" / "pred" / "m" / "x" / "b.png").unlink()
+    with pytest.raises(SegvizError, match=r"^d/pred/m/x/b\.png: cannot fingerprint the dataset"):
+        dataset_fingerprint(ev)
