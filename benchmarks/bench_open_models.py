@@ -9,7 +9,8 @@ main before this change; and this checkout), in fresh processes, interleaved rou
 
 * ``compare``: ``segviz compare DATASET --models A B --json`` (CPU = user + sys, wall, peak RSS),
   and the JSON's MD5 (must be the same for both codes);
-* ``report``: ``segviz report DATASET --model A`` (one model: the listing and keys of one);
+* ``report``: ``segviz report DATASET --model A`` (one model: the listing and keys of one), and
+  the MD5 of its HTML but for the time stamp (must be the same for both codes);
 * in one process, CPU of: ``open two`` (both models listed and paired: two ``open_dataset`` before,
   one ``open_models`` now), ``keys two`` (their store keys: two ``key_texts`` before, one
   ``shared_key_texts`` now), ``open one`` / ``keys one`` (model A alone, as ``evaluate`` and the
@@ -28,6 +29,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -108,9 +110,10 @@ def one_round(name: str, code: Path, store: Path, args, out: Path) -> dict[str, 
     steps["compare"]["md5"] = hashlib.md5(js.read_bytes()).hexdigest()
     steps["compare"]["warnings"] = steps["compare"]["stderr"].count("warning:")
     report = [sys.executable, "-m", "segviz", "report", str(args.dataset), "--model", a]
-    steps["report"] = run(
-        [*report, "--out", str(out / f"report-{name}.html")], code=code, store=store, out=out
-    )
+    html = out / f"report-{name}.html"
+    steps["report"] = run([*report, "--out", str(html)], code=code, store=store, out=out)
+    stamp = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")  # (the report's time stamp)
+    steps["report"]["md5"] = hashlib.md5(stamp.sub(b"", html.read_bytes())).hexdigest()
     res = run([sys.executable, "-c", _INNER, str(args.dataset), a, b], code=code, store=store, out=out)
     inner = json.loads(res["stdout"])
     if Path(inner.pop("segviz")).resolve().parents[1] != Path(code).resolve():
@@ -140,13 +143,15 @@ def main() -> None:
         if not (out / f"store-{name}").exists():
             shutil.copytree(args.store, out / f"store-{name}")
     best: dict[tuple[str, str], dict] = {}
-    digests: dict[str, set[str]] = {name: set() for name in codes}
+    digests: dict[tuple[str, str], set[str]] = {
+        (n, step): set() for n in codes for step in ("compare", "report")
+    }
     for r in range(args.rounds):
         for name in list(codes) if r % 2 == 0 else list(reversed(codes)):
             for step, result in one_round(name, codes[name], out / f"store-{name}", args, out).items():
                 if (name, step) not in best or result["cpu"] < best[(name, step)]["cpu"]:
                     best[(name, step)] = result
-                digests[name].update([result["md5"]] if "md5" in result else [])
+                digests[(name, step)].update([result["md5"]] if "md5" in result else [])
     print(f"{args.dataset} ({args.rounds} rounds, least CPU of each kept; before = {args.before})\n")
     print(
         "| step | before CPU s | now CPU s | now / before | before wall s | now wall s | peak MB before / now |"
@@ -158,11 +163,11 @@ def main() -> None:
             f"| {step} | {x['cpu']:.2f} | {y['cpu']:.2f} | {y['cpu'] / x['cpu']:.2f} | {x['wall']:.2f} | "
             f"{y['wall']:.2f} | {x['rss_mb']:.0f} / {y['rss_mb']:.0f} |"
         )
-    same = len(digests["before"] | digests["now"]) == 1
-    print(
-        f"\ncompare --json MD5: before {sorted(digests['before'])}, now {sorted(digests['now'])}: "
-        f"{'identical' if same else 'DIFFERENT'}"
-    )
+    for step, what in (("compare", "compare --json"), ("report", "report HTML but its time stamp")):
+        before, now = sorted(digests[("before", step)]), sorted(digests[("now", step)])
+        same = "identical" if len(set(before) | set(now)) == 1 else "DIFFERENT"
+        print(f"\n{what} MD5: before {before}, now {now}: {same}", end="")
+    print()
     said = {name: best[(name, "compare")]["warnings"] for name in codes}
     print(f"warning lines on stderr (compare): before {said['before']}, now {said['now']}")
 

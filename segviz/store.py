@@ -1046,6 +1046,8 @@ def _shared_signatures(columns: list[list[str]]) -> list[tuple[list[str], list[i
         probes = {paths[0], paths[len(paths) // 2], paths[-1]} - {""} if paths else ()
         if not any(p in columns[j] for j in range(i) for p in probes):  # (no file seen before: stat)
             out.append(_signatures(paths))
+            if seen is not None:
+                seen.update(zip(paths, zip(*out[-1], strict=True), strict=True))
             continue
         if seen is None:
             seen = {}

@@ -161,7 +161,7 @@ def test_real_models_open_and_key_as_they_did_one_by_one(shared_data, folder, mo
 def test_shared_keys_of_parts_and_of_lists_without_shared_files(troubled, monkeypatch):
     m1, m2, m3 = open_models(troubled, models=["m1", "m2", "m3"])
     part = m1.pairs.take([2, 0])  # (another order, a part)
-    lists = [m1.pairs, part, m2.pairs, m3.pairs, []]
+    lists = [m1.pairs, part, m2.pairs, m3.pairs, m3.pairs.take([1]), []]  # (a part of each)
     expected = [key_texts(pairs) for pairs in lists]
     stats = counting(monkeypatch, "stat")
     assert shared_key_texts(lists) == expected
