@@ -151,7 +151,13 @@ def main() -> None:
             for step, result in one_round(name, codes[name], out / f"store-{name}", args, out).items():
                 if (name, step) not in best or result["cpu"] < best[(name, step)]["cpu"]:
                     best[(name, step)] = result
-                digests[(name, step)].update([result["md5"]] if "md5" in result else [])
+                if "md5" in result:
+                    digests[(name, step)].add(result["md5"])
+    print_table(best, digests, args)
+
+
+def print_table(best: dict[tuple[str, str], dict], digests: dict[tuple[str, str], set[str]], args) -> None:
+    """The figures of both codes side by side (markdown), and whether their outputs are the same."""
     print(f"{args.dataset} ({args.rounds} rounds, least CPU of each kept; before = {args.before})\n")
     print(
         "| step | before CPU s | now CPU s | now / before | before wall s | now wall s | peak MB before / now |"
@@ -168,7 +174,7 @@ def main() -> None:
         same = "identical" if len(set(before) | set(now)) == 1 else "DIFFERENT"
         print(f"\n{what} MD5: before {before}, now {now}: {same}", end="")
     print()
-    said = {name: best[(name, "compare")]["warnings"] for name in codes}
+    said = {name: best[(name, "compare")]["warnings"] for name in ("before", "now")}
     print(f"warning lines on stderr (compare): before {said['before']}, now {said['now']}")
 
 
