@@ -6,7 +6,7 @@ The library is numpy-first and never imports streamlit. Data flow, one module pe
 """
 
 from segviz.classes import ClassTable
-from segviz.dataset import Dataset, Pair, Problem, list_models, open_dataset
+from segviz.dataset import Dataset, Pair, Problem, list_models, open_dataset, open_models
 from segviz.errors import ClassTableError, DatasetError, MaskError, SegvizError
 from segviz.evaluate import Evaluation, evaluate
 from segviz.metrics import class_metrics, summary_metrics
@@ -28,5 +28,6 @@ __all__ = [
     "evaluate",
     "list_models",
     "open_dataset",
+    "open_models",
     "summary_metrics",
 ]

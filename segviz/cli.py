@@ -25,6 +25,7 @@ from segviz.cli_common import (
     EXIT_USAGE,
     UsageError,
     load,
+    load_models,
 )
 from segviz.cli_common import dataset_args as _dataset_args
 from segviz.cli_common import say as _say
@@ -328,7 +329,7 @@ def _compare(args: argparse.Namespace) -> int:
     name_a, name_b = args.models
     if name_a == name_b:
         raise UsageError(f"--models: give two different models (got {name_a} twice)")
-    a, b = load(args, model=name_a), load(args, model=name_b)
+    a, b = load_models(args, models=[name_a, name_b])  # (the ground truth listed once for both)
     comparison = compare(a, b, name_a=name_a, name_b=name_b, resamples=args.resamples, seed=args.seed)
     only = [Problem(n, f"only {name_a} has a prediction for it") for n in comparison.paired.only_in_a]
     only += [Problem(n, f"only {name_b} has a prediction for it") for n in comparison.paired.only_in_b]

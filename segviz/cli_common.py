@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 from segviz.classes import describe_table_choice, parse_ignore_ids
-from segviz.dataset import open_dataset
+from segviz.dataset import Dataset, open_dataset, open_models
 from segviz.evaluate import Evaluation, evaluate
 from segviz.problems import problem_lines
 from segviz.safety import terminal_text
-from segviz.store import ResultsStore
+from segviz.store import ResultsStore, shared_key_texts
 
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
 
@@ -50,7 +50,7 @@ def load(
     """Open and evaluate the dataset the arguments describe; report problems on stderr.
     ``evaluator``: called instead of :func:`segviz.evaluate.evaluate` (same arguments)."""
     try:
-        ignore = list(parse_ignore_ids(args.ignore)) if args.ignore is not None else None
+        ignore = _ignore_ids(args)
         dataset = open_dataset(
             args.dataset,
             model=model,
@@ -66,19 +66,73 @@ def load(
     result = (evaluator or evaluate)(
         dataset, workers=args.workers, generated_ignore=ignore or (), store=store, dask_address=args.dask
     )
+    _report_problems(args, dataset, result, store, model, said=set())
+    return result
+
+
+def load_models(args: argparse.Namespace, *, models: list[str]) -> list[Evaluation]:
+    """:func:`load` of each model of the dataset (``compare``), in turn, with the same results and
+    messages, but the ground truth listed and stat'ed once for all (:func:`segviz.dataset.open_models`,
+    :func:`segviz.store.shared_key_texts`; issue #17), and each class-table warning said once."""
+    try:
+        ignore = _ignore_ids(args)
+        datasets = open_models(
+            args.dataset,
+            models=models,
+            images=args.images,
+            gt=args.gt,
+            classes=args.classes,
+            ignore_ids=ignore,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    # (every file's size and mtime taken before any counting, as a single load takes them)
+    keys = [None] * len(datasets) if args.no_store else shared_key_texts([d.pairs for d in datasets])
+    said: set[str] = set()
+    results = []
+    for model, dataset, model_keys in zip(models, datasets, keys, strict=True):
+        store = None if args.no_store else ResultsStore(args.store, verify=args.verify)
+        result = evaluate(
+            dataset,
+            workers=args.workers,
+            generated_ignore=ignore or (),
+            store=store,
+            dask_address=args.dask,
+            keys=model_keys,
+        )
+        _report_problems(args, dataset, result, store, model, said=said)
+        results.append(result)
+    return results
+
+
+def _ignore_ids(args: argparse.Namespace) -> list[int] | None:
+    return list(parse_ignore_ids(args.ignore)) if args.ignore is not None else None
+
+
+def _report_problems(
+    args: argparse.Namespace,
+    dataset: Dataset,
+    result: Evaluation,
+    store: ResultsStore | None,
+    model: str | None,
+    *,
+    said: set[str],
+) -> None:
+    """One model's problems on stderr; a class-table warning in ``said`` (already said for another
+    model of the same table) is not said again."""
     for line in store.stats.warnings if store is not None else ():  # a damaged or unwritable store
         say(f"warning: {line}")
     label = f"[{model}] " if model and args.command == "compare" else ""
     if dataset.table is None:
         say(f"note: {label}{describe_table_choice(result.table).text}")
-    for w in result.table.warnings:
+    for w in [w for w in result.table.warnings if w not in said]:
         say(f"warning: {w}")
+    said.update(result.table.warnings)
     # one line per kind of problem (400 photos of the wrong size: one line); all of them in --json
     for line in problem_lines(result.warnings):
         say(f"warning: {label}{line}")
     for line in problem_lines(result.skipped, with_names=True):
         say(f"skipped {label}{line}")
-    return result
 
 
 def say(message: str) -> None:

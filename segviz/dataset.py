@@ -265,7 +265,7 @@ def list_models(root: str | Path) -> list[str]:
     return sorted(p.name for p in pred.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def open_dataset(  # noqa: C901 -- one branch per way a dataset is named (folder, URL, --gt/--pred, root rule)
+def open_dataset(
     root: str | Path | None = None,
     *,
     model: str | None = None,
@@ -286,16 +286,82 @@ def open_dataset(  # noqa: C901 -- one branch per way a dataset is named (folder
 
     Raises :class:`DatasetError` when a required folder is missing or empty, or the model is
     ambiguous; problems with single files end up in ``skipped`` / ``warnings`` instead.
+    (Several models of one dataset: :func:`open_models` lists the ground truth once for all.)
     """
+    return _open(
+        root,
+        [(model, pred)],
+        images=images,
+        gt=gt,
+        classes=classes,
+        ignore_ids=ignore_ids,
+        allowed_root=allowed_root,
+    )[0]
+
+
+def open_models(
+    root: str | Path | None = None,
+    *,
+    models: Sequence[str],
+    images: str | Path | None = None,
+    gt: str | Path | None = None,
+    classes: str | Path | ClassTable | None = None,
+    ignore_ids: Iterable[int] | None = None,
+    allowed_root: str | Path | Sequence[str | Path] | None = None,
+) -> list[Dataset]:
+    """Several models of one dataset (``root/pred/MODEL/`` for each of ``models``), each as
+    ``open_dataset(root, model=MODEL, ...)`` opens it — the same pairs, skipped samples and warnings,
+    in the same order — but the folders, the class table, the ground-truth and photo folders are
+    resolved, walked and indexed once, and the pairs' ground-truth, photo and name columns are
+    built once and shared (read-only) by the datasets whose files match the same keys (issue #17).
+
+    Raises :class:`DatasetError` as :func:`open_dataset` does, for the first model (in the order
+    given) that cannot be opened; nothing is returned then.
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for part in ("gt", "pred/m1", "pred/m2"):
+        ...     (root / part).mkdir(parents=True)
+        ...     (root / part / "a.png").touch()
+        >>> one, two = open_models(root, models=["m1", "m2"])
+        >>> one.model, two.model, one.pairs == open_dataset(root, model="m1").pairs
+        ('m1', 'm2', True)
+        >>> one.pairs.gt is two.pairs.gt  # (one ground-truth column for both)
+        True
+    """
+    return _open(
+        root,
+        [(model, None) for model in models],
+        images=images,
+        gt=gt,
+        classes=classes,
+        ignore_ids=ignore_ids,
+        allowed_root=allowed_root,
+    )
+
+
+def _open(
+    root: str | Path | None,
+    specs: Sequence[tuple[str | None, str | Path | None]],
+    *,
+    images: str | Path | None,
+    gt: str | Path | None,
+    classes: str | Path | ClassTable | None,
+    ignore_ids: Iterable[int] | None,
+    allowed_root: str | Path | Sequence[str | Path] | None,
+) -> list[Dataset]:
+    """:func:`open_dataset` of each (model, pred folder) of ``specs`` on one listing of the
+    ground truth and photos."""
     root_path = _location(root) if root is not None else None
     gt_dir = _resolve_dir(gt, root_path, "gt", required=True)
-    pred_dir = _resolve_pred_dir(pred, root_path, model)
+    pred_dirs = [_resolve_pred_dir(pred, root_path, model) for model, pred in specs]
     images_dir = _resolve_dir(images, root_path, "images", required=False)
     if allowed_root is not None:
         for folder, what in (
             (root_path, "dataset folder"),
             (gt_dir, "gt folder"),
-            (pred_dir, "pred folder"),
+            *((pred_dir, "pred folder") for pred_dir in pred_dirs),
             (images_dir, "images folder"),
         ):
             if isinstance(folder, Path):
@@ -303,75 +369,115 @@ def open_dataset(  # noqa: C901 -- one branch per way a dataset is named (folder
     table = _resolve_table(classes, root_path, allowed_root)
     if table is not None and ignore_ids is not None:
         table = table.with_ignore(ignore_ids)
-    pred_path = PurePosixPath(pred_dir) if isinstance(pred_dir, str) else pred_dir  # a URL's last parts
-    model_name = model or (pred_path.name if pred_path.parent.name == "pred" else None)
 
-    skipped: list[Problem] = []
-    warnings: list[Problem] = []
-    photo_problems: list[Problem] = []  # a bad photo never stops evaluation: warnings
-    gt_files = _index_texts(gt_dir, MASK_SUFFIXES, "ground-truth", skipped, warnings, allowed_root)
-    pred_files = _index_texts(pred_dir, MASK_SUFFIXES, "prediction", skipped, warnings, allowed_root)
-    image_files = (
-        _index_texts(images_dir, IMAGE_SUFFIXES, "image", photo_problems, warnings, allowed_root)
-        if images_dir
-        else {}
+    listing = _Listing(gt_dir, images_dir)
+    listing.gt_files = _index_texts(
+        gt_dir, MASK_SUFFIXES, "ground-truth", listing.gt_skipped, listing.gt_warnings, allowed_root
     )
-    warnings.extend(photo_problems)
-    bad_photos = {p.name for p in photo_problems}
-    if not gt_files:
+    preds = []
+    for pred_dir in pred_dirs:
+        skipped: list[Problem] = []
+        warnings: list[Problem] = []
+        found = _index_texts(pred_dir, MASK_SUFFIXES, "prediction", skipped, warnings, allowed_root)
+        preds.append((pred_dir, found, skipped, warnings))
+    if images_dir:
+        listing.image_files = _index_texts(
+            images_dir, IMAGE_SUFFIXES, "image", listing.photo_problems, listing.image_warnings, allowed_root
+        )
+    if not listing.gt_files:
         raise DatasetError(f"{gt_dir}: no ground-truth masks found ({', '.join(MASK_SUFFIXES)})")
-    if not pred_files:
-        raise DatasetError(f"{pred_dir}: no predicted masks found ({', '.join(MASK_SUFFIXES)})")
+    out = []
+    for (model, _), (pred_dir, pred_files, skipped, warnings) in zip(specs, preds, strict=True):
+        if not pred_files:
+            raise DatasetError(f"{pred_dir}: no predicted masks found ({', '.join(MASK_SUFFIXES)})")
+        pred_path = PurePosixPath(pred_dir) if isinstance(pred_dir, str) else pred_dir  # a URL's last parts
+        model_name = model or (pred_path.name if pred_path.parent.name == "pred" else None)
+        pairs = listing.pair(pred_dir, pred_files, skipped, warnings)
+        _check_label_ids(pairs, table)
+        out.append(
+            Dataset(gt_dir, pred_dir, images_dir, table, model_name, pairs, skipped, warnings, root_path)
+        )
+    return out
 
-    ambiguous = {p.name for p in skipped}
-    # Columns of text, no Pair or Path per file (issue #17): see PairList.
-    names: list[str] = []
-    gts: list[str] = []
-    preds: list[str] = []
-    photos: list[str | None] = []
-    keys = sorted(gt_files.keys() | pred_files.keys() | image_files.keys())
-    if (
-        not ambiguous
-        and len(keys) == len(gt_files) == len(pred_files)
-        and len(image_files) in (0, len(keys))
-        and (images_dir is None or len(image_files) == len(keys))
-    ):  # (every key has its files: columns in one pass each)
-        names = keys
-        gts = [gt_files[k] for k in keys]
-        preds = [pred_files[k] for k in keys]
-        photos = [image_files[k] for k in keys] if image_files else [None] * len(keys)
-        keys = ()
-    gt_get, pred_get, image_get = gt_files.get, pred_files.get, image_files.get
-    for key in keys:
-        g, p, im = gt_get(key), pred_get(key), image_get(key)
-        if g is None or p is None or key in ambiguous:
-            if key in ambiguous:
+
+class _Listing:
+    """The ground-truth and photo folders of a dataset, indexed once (:func:`_index_texts`), and
+    the pairs' columns that come from them, built once for every model whose predictions match
+    the same keys."""
+
+    def __init__(self, gt_dir: Location, images_dir: Location | None) -> None:
+        self.gt_dir, self.images_dir = gt_dir, images_dir
+        self.gt_files: dict[str, str] = {}
+        self.image_files: dict[str, str] = {}
+        self.gt_skipped: list[Problem] = []
+        self.gt_warnings: list[Problem] = []
+        self.image_warnings: list[Problem] = []  # (files of another kind)
+        self.photo_problems: list[Problem] = []  # a bad photo never stops evaluation: warnings
+        self._columns: tuple | None = None
+
+    def columns(self) -> tuple[list[str], list[str], list[str], list[str | None]]:
+        """(keys, ground-truth paths, their encodings, photos) of every ground-truth key, sorted;
+        built on the first call and shared by every model that has exactly these keys."""
+        if self._columns is None:
+            gt_files, image_files = self.gt_files, self.image_files
+            keys = sorted(gt_files)  # (walk order: nearly sorted already)
+            gts = [gt_files[k] for k in keys]
+            photos = [image_files[k] for k in keys] if image_files else [None] * len(keys)
+            self._columns = (keys, gts, _encodings(gts), photos)
+        return self._columns
+
+    def pair(
+        self, pred_dir: Location, pred_files: dict[str, str], skipped: list[Problem], warnings: list[Problem]
+    ) -> PairList:
+        """The pairs of one model's predictions; the listing's problems go first into ``skipped``
+        and ``warnings`` (the order :func:`open_dataset` always gave them), then the pairing's."""
+        gt_dir, images_dir, gt_files, image_files = (
+            self.gt_dir,
+            self.images_dir,
+            self.gt_files,
+            self.image_files,
+        )
+        skipped[:0] = self.gt_skipped
+        warnings[:0] = self.gt_warnings
+        warnings.extend(self.image_warnings)
+        warnings.extend(self.photo_problems)
+        bad_photos = {p.name for p in self.photo_problems}
+        ambiguous = {p.name for p in skipped}
+        folders = (gt_dir, pred_dir, images_dir)
+        urls = tuple(isinstance(f, str) for f in folders)
+        tops = tuple(_tops(f) for f in folders)
+        if (
+            not ambiguous
+            and pred_files.keys() == gt_files.keys()
+            and (images_dir is None or image_files.keys() == gt_files.keys())
+        ):  # (every key has its files: the listing's columns, and one pass for the predictions)
+            names, gts, gt_encoding, photos = self.columns()
+            preds = [pred_files[k] for k in names]
+            return PairList(names, gts, preds, photos, gt_encoding, _encodings(preds), urls=urls, tops=tops)
+        # Columns of text, no Pair or Path per file (issue #17): see PairList.
+        names: list[str] = []
+        gts: list[str] = []
+        preds: list[str] = []
+        photos: list[str | None] = []
+        gt_get, pred_get, image_get = gt_files.get, pred_files.get, image_files.get
+        for key in sorted(gt_files.keys() | pred_files.keys() | image_files.keys()):
+            g, p, im = gt_get(key), pred_get(key), image_get(key)
+            if g is None or p is None or key in ambiguous:
+                if key in ambiguous:
+                    continue
+                if g is None:
+                    where = _shown(p if p is not None else im)
+                    skipped.append(Problem(key, f"{where}: no ground-truth mask in {gt_dir}"))
+                else:
+                    skipped.append(Problem(key, f"{_shown(g)}: no prediction in {pred_dir}"))
                 continue
-            if g is None:
-                where = _shown(p if p is not None else im)
-                skipped.append(Problem(key, f"{where}: no ground-truth mask in {gt_dir}"))
-            else:
-                skipped.append(Problem(key, f"{_shown(g)}: no prediction in {pred_dir}"))
-            continue
-        if im is None and images_dir is not None and key not in bad_photos:
-            warnings.append(Problem(key, f"{_shown(g)}: no photo in {images_dir} (shown without one)"))
-        names.append(key)
-        gts.append(g)
-        preds.append(p)
-        photos.append(im)
-    folders = (gt_dir, pred_dir, images_dir)
-    pairs = PairList(
-        names,
-        gts,
-        preds,
-        photos,
-        _encodings(gts),
-        _encodings(preds),
-        urls=tuple(isinstance(f, str) for f in folders),
-        tops=tuple(_tops(f) for f in folders),
-    )
-    _check_label_ids(pairs, table)
-    return Dataset(gt_dir, pred_dir, images_dir, table, model_name, pairs, skipped, warnings, root_path)
+            if im is None and images_dir is not None and key not in bad_photos:
+                warnings.append(Problem(key, f"{_shown(g)}: no photo in {images_dir} (shown without one)"))
+            names.append(key)
+            gts.append(g)
+            preds.append(p)
+            photos.append(im)
+        return PairList(names, gts, preds, photos, _encodings(gts), _encodings(preds), urls=urls, tops=tops)
 
 
 def sample_key(relative: str) -> str:

@@ -902,14 +902,17 @@ def evaluate(
     generated_ignore: Iterable[int] = (),
     store: ResultsStore | None = None,
     dask_address: str | None = None,
+    keys: Sequence[str] | None = None,
 ) -> Evaluation:
     """Evaluate every pair of ``dataset``: :func:`count`, :func:`choose_table`, :func:`fold`.
 
     With no class table, one is generated from the ids found in the masks (named ``class_<id>``),
     with ``generated_ignore`` as its ignore ids. ``store`` and ``dask_address``: see
-    :func:`count_pairs`.
+    :func:`count_pairs`; ``keys``: see :func:`count`.
     """
-    counted = count(dataset, workers=workers, progress=progress, store=store, dask_address=dask_address)
+    counted = count(
+        dataset, workers=workers, progress=progress, store=store, dask_address=dask_address, keys=keys
+    )
     table = choose_table(dataset, counted, generated_ignore=generated_ignore)
     return fold(counted, table, skipped=dataset.skipped, warnings=dataset.warnings)
 

@@ -985,24 +985,79 @@ def key_texts(pairs: Sequence[Pair]) -> list[str]:
         >>> key_texts([pair]) == [json.dumps(pair_key(pair))]
         True
     """
+    return shared_key_texts([pairs])[0]
+
+
+def shared_key_texts(pair_lists: Sequence[Sequence[Pair]]) -> list[list[str]]:
+    """:func:`key_texts` of each pair list, each file stat'ed once however many lists name it:
+    several models of one dataset (:func:`segviz.dataset.open_models`) share their ground truth
+    and photos, whose sizes and modification times are then taken once for all (issue #17).
+
+    Example:
+        >>> import json
+        >>> one, two = Pair("x", __file__, __file__), Pair("y", __file__, "/nonexistent/p.png")
+        >>> shared_key_texts([[one], [one, two]]) == [key_texts([one]), key_texts([one, two])]
+        True
+    """
     from segviz.dataset import PairList
 
-    columns = PairList.of(pairs)
-    sigs = [_signatures(columns.absolute(c)) for c in ("gt", "pred", "images")]
-    rows = zip(
-        columns.names,
-        *(x for paths, sizes, times in sigs for x in (paths, sizes, times)),
-        columns.gt_encoding,
-        columns.pred_encoding,
-        strict=True,
-    )
-    texts = [columns.names, *(paths for paths, _, _ in sigs), columns.gt_encoding, columns.pred_encoding]
-    if all(_plain(" ".join(t)) for t in texts):
-        return [_KEY_FORMAT % row for row in rows]
-    return [
-        json.dumps(row) if any(_PLAIN.search(row[i]) for i in _TEXT_FIELDS) else _KEY_FORMAT % row
-        for row in rows
-    ]
+    lists = [PairList.of(pairs) for pairs in pair_lists]
+    sigs = {
+        c: _shared_signatures([columns.absolute(c) for columns in lists]) for c in ("gt", "pred", "images")
+    }
+    plain: dict[int, bool] = {}  # id(column) → _plain (a column shared by several lists is read once)
+
+    def all_plain(column: list[str]) -> bool:
+        if id(column) not in plain:
+            plain[id(column)] = _plain(" ".join(column))
+        return plain[id(column)]
+
+    out = []
+    for i, columns in enumerate(lists):
+        gt, pred, images = (sigs[c][i] for c in ("gt", "pred", "images"))
+        rows = zip(
+            columns.names, *gt, *pred, *images, columns.gt_encoding, columns.pred_encoding, strict=True
+        )
+        texts = [columns.names, gt[0], pred[0], images[0], columns.gt_encoding, columns.pred_encoding]
+        if all(all_plain(t) for t in texts):
+            out.append([_KEY_FORMAT % row for row in rows])
+            continue
+        out.append(
+            [
+                json.dumps(row) if any(_PLAIN.search(row[i]) for i in _TEXT_FIELDS) else _KEY_FORMAT % row
+                for row in rows
+            ]
+        )
+    return out
+
+
+def _shared_signatures(columns: list[list[str]]) -> list[tuple[list[str], list[int], list[int]]]:
+    """:func:`_signatures` of each column of paths, every path stat'ed once: a column equal to one
+    seen before takes its signatures as they are; one that shares files with those seen before (its
+    first, middle or last file is among them: a subset of the pairs) takes theirs and stats the
+    others; any other column (another model's predictions) is stat'ed whole."""
+    out: list[tuple[list[str], list[int], list[int]]] = []
+    seen: dict[str, tuple[str, int, int]] | None = None  # path → signature (built when needed)
+    for i, paths in enumerate(columns):
+        same = next((out[j] for j in range(i) if columns[j] is paths or columns[j] == paths), None)
+        if same is not None:
+            out.append(same)
+            continue
+        probes = {paths[0], paths[len(paths) // 2], paths[-1]} - {""} if paths else ()
+        if not any(p in columns[j] for j in range(i) for p in probes):  # (no file seen before: stat)
+            out.append(_signatures(paths))
+            if seen is not None:
+                seen.update(zip(paths, zip(*out[-1], strict=True), strict=True))
+            continue
+        if seen is None:
+            seen = {}
+            for j, sig in enumerate(out):
+                seen.update(zip(columns[j], zip(*sig, strict=True), strict=True))
+        new = [p for p in dict.fromkeys(paths) if p not in seen]
+        seen.update(zip(new, zip(*_signatures(new), strict=True), strict=True))
+        got = [seen[p] for p in paths]
+        out.append(tuple(map(list, zip(*got, strict=True))) if got else ([], [], []))
+    return out
 
 
 def _plain(text: str) -> bool:
