@@ -253,10 +253,12 @@ def running(key: tuple) -> bool:
         return key in _RUNNING
 
 
-#: Modules a page imports on first use that cost a first page noticeably: the confusion order of
-#: more than ``figures.ALL_CLASSES_UP_TO`` classes imports scipy.cluster (≈ 0.45 s, most of it
-#: scipy.spatial). :func:`warm_imports` imports them in the background once per process.
-WARM_IMPORTS = ("scipy.cluster.hierarchy", "scipy.spatial.distance")
+#: Modules a page imports on first use that cost it noticeably: the confusion order of more than
+#: ``figures.ALL_CLASSES_UP_TO`` classes imports scipy.cluster (≈ 0.45 s, most of it scipy.spatial,
+#: in the first overview of a large dataset), the Images view's table pandas' Styler (≈ 0.1 s,
+#: jinja2 templates). :func:`warm_imports` imports them in the background once per process. (None
+#: of them imports another's modules, nor segviz: a page importing one meanwhile waits for it.)
+WARM_IMPORTS = ("scipy.cluster.hierarchy", "scipy.spatial.distance", "pandas.io.formats.style")
 _WARMING: list[threading.Thread] = []
 
 
