@@ -98,12 +98,12 @@ def rss_mb(field: str = "VmRSS") -> float:
     return float("nan")
 
 
-def settle(timeout: float = 600) -> float:
+def settle(timeout: float = 600, names: tuple[str, ...] = ("segviz-background",)) -> float:
     """Wait until the app's background threads (bootstrap, per-image table) are done; seconds."""
     import threading
 
     t0 = time.perf_counter()
-    while any(t.name == "segviz-background" and t.is_alive() for t in threading.enumerate()):
+    while any(t.name in names and t.is_alive() for t in threading.enumerate()):
         if time.perf_counter() - t0 > timeout:
             break
         time.sleep(0.05)
@@ -246,6 +246,7 @@ def child(args) -> None:
     # A running server: imports done and plotly's validators warm (one session on the sample data)
     os.environ["SEGVIZ_DATA_ROOT"], os.environ["SEGVIZ_DATASET"] = str(ROOT), "sample_data"
     AppTest.from_file(str(app), default_timeout=900).run()
+    settle(names=("segviz-background", "segviz-warm-imports"))  # (what a running server has done)
     st.cache_data.clear()
     st.cache_resource.clear()
     os.environ["SEGVIZ_DATA_ROOT"], os.environ["SEGVIZ_DATASET"] = (
