@@ -6,7 +6,8 @@ one session driven by Streamlit's AppTest in this process (no browser: server ti
     python benchmarks/bench_app.py [--pairs 2000] [--rounds 3] [--out /tmp/segviz-bench-app]
     SEGVIZ_STORE=/path/to/store python benchmarks/bench_app.py --data /path/to/dataset --rounds 1
         [--before REV --before-store DIR]  (the old app and segviz of REV instead of main; DIR its
-        own results store, filled first: an older store format must not share the new one's)
+        own results store, filled first: an older store format must not share the new one's;
+        REV may be a checkout's folder, e.g. /work/main, run as it is with its compiled kernel)
 
 ``--data`` takes an existing dataset instead (e.g. the 100,000-image one of issue 17; never written
 into: the results store is ``$SEGVIZ_STORE``, filled first for every model) and the app opens its
@@ -69,16 +70,21 @@ def prepare(
     k = cm.shape[0]
     cm[range(k), range(k)] = 0
     cell = divmod(int(cm.argmax()), cm.shape[1])
-    old = out / "old_app" / "app.py"
-    old.parent.mkdir(parents=True, exist_ok=True)
-    old.write_text(
-        subprocess.run(
-            ["git", "show", f"{before}:app.py"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout
-    )
-    shutil.rmtree(old.parent / "segviz", ignore_errors=True)
-    archive = subprocess.run(["git", "archive", before, "segviz"], cwd=ROOT, capture_output=True, check=True)
-    subprocess.run(["tar", "-x", "-C", str(old.parent)], input=archive.stdout, check=True)
+    if Path(before).is_dir():  # a checkout (e.g. main's, with its compiled kernel): run as it is
+        old = Path(before).resolve() / "app.py"
+    else:
+        old = out / "old_app" / "app.py"
+        old.parent.mkdir(parents=True, exist_ok=True)
+        old.write_text(
+            subprocess.run(
+                ["git", "show", f"{before}:app.py"], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        shutil.rmtree(old.parent / "segviz", ignore_errors=True)
+        archive = subprocess.run(
+            ["git", "archive", before, "segviz"], cwd=ROOT, capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(old.parent)], input=archive.stdout, check=True)
     if before_store is not None:  # the old code's counts in its own store (untimed)
         env = {**os.environ, "PYTHONPATH": str(old.parent), "SEGVIZ_STORE": str(before_store)}
         for model in reversed(models):
@@ -271,7 +277,10 @@ def main() -> None:
         help=f"which of {','.join(VARIANTS)} to run (comma-separated)",
     )
     parser.add_argument(
-        "--before", default="main", help="git revision of the old app and segviz (default main)"
+        "--before",
+        default="main",
+        help="git revision of the old app and segviz (default main), or a checkout's folder (run as it "
+        "is, with its compiled kernel; git archive leaves that out)",
     )
     parser.add_argument(
         "--before-store",
