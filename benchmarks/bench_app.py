@@ -396,6 +396,13 @@ def report(runs: dict, reopen: dict, args, root: Path, load_before: float) -> No
     for step, target in STEPS:
         cells = [_median([r.get(step) for r in runs[v]]) for v in runs]
         print(f"| {step} | {' | '.join(cells)} | {target} |")
+    for v in runs:  # the spread behind the medians of the target this file is mostly run for
+        shown = ", ".join(
+            f"{r['first overview'][0]:.2f} s ({r['first overview'][1]:.2f})"
+            for r in runs[v]
+            if "first overview" in r
+        )
+        print(f"first overview, every round, {VARIANTS[v][0]}: {shown}")
     for v in runs:
         for r in runs[v]:
             for key in ("error", "error2"):
