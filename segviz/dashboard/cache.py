@@ -12,9 +12,11 @@ class table by a digest of its rows. Cached arrays are made read-only, since eve
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
+import stat
 import sys
 import threading
 import time
@@ -251,6 +253,34 @@ def running(key: tuple) -> bool:
         return key in _RUNNING
 
 
+#: Modules a page imports on first use that cost it noticeably: the confusion order of more than
+#: ``figures.ALL_CLASSES_UP_TO`` classes imports scipy.cluster (≈ 0.45 s, most of it scipy.spatial,
+#: in the first overview of a large dataset), the Images view's table pandas' Styler (≈ 0.1 s,
+#: jinja2 templates). :func:`warm_imports` imports them in the background once per process. (None
+#: of them imports another's modules, nor segviz: a page importing one meanwhile waits for it.)
+WARM_IMPORTS = ("scipy.cluster.hierarchy", "scipy.spatial.distance", "pandas.io.formats.style")
+_WARMING: list[threading.Thread] = []
+
+
+def warm_imports() -> threading.Thread:
+    """Import :data:`WARM_IMPORTS` in a background thread, started by the first call in the process
+    (later calls return the same thread): a page that needs them while they are imported waits
+    for the import instead of doing it again. An import that fails is left to the page that needs
+    it (which shows its error)."""
+    import importlib
+
+    def work() -> None:
+        for module in WARM_IMPORTS:
+            with contextlib.suppress(Exception):
+                importlib.import_module(module)
+
+    with _RUNNING_LOCK:
+        if not _WARMING:
+            _WARMING.append(threading.Thread(target=work, daemon=True, name="segviz-warm-imports"))
+            _WARMING[0].start()
+    return _WARMING[0]
+
+
 def _digest(value) -> str:
     return hashlib.blake2b(repr(value).encode(), digest_size=16).hexdigest()
 
@@ -268,15 +298,57 @@ def table_token(table: ClassTable | None) -> str:
 CHECK_EVERY_S = float(os.environ.get("SEGVIZ_CHECK_EVERY_S", 60))
 
 
-def folder_signature(root: Path) -> tuple:
-    """Modification times of every folder under gt/, pred/ and images/: a file added, removed or
-    renamed anywhere changes one of them (a file rewritten in place is caught by the fingerprint).
-    Walks every folder (lists every file): used when a dataset is opened or checked, not per run."""
+def folder_signature(root: Path, *, leaves_by_links: bool = True) -> tuple:
+    """Modification times of every folder under gt/, pred/ and images/ (those ``os.walk`` visits:
+    links to folders are not followed): a file added, removed or renamed anywhere changes one of
+    them (a file rewritten in place is caught by the fingerprint).
+
+    A folder's link count is 2 + its subfolders on the usual file systems (ext4, xfs, tmpfs), so
+    with ``leaves_by_links`` a folder whose count is 2 is not listed (a folder of 100,000 masks
+    costs one ``stat``, not a listing: 0.15-0.27 s at 100,000 images, issue 17); any other count
+    (1 on file systems that do not keep it) lists the folder for its subfolders. The background
+    check (:func:`check_files`) walks every folder, so a file system whose link counts are wrong
+    is found out there.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     (Path(d) / "gt" / "city").mkdir(parents=True)
+    ...     fast, full = folder_signature(Path(d)), folder_signature(Path(d), leaves_by_links=False)
+    ...     [Path(p).name for p, _ in fast], sorted(fast) == sorted(full)
+    (['gt', 'city'], True)
+    """
     out = []
     for part in ("gt", "pred", "images"):
-        for dirpath, _, _ in os.walk(root / part):
-            out.append((dirpath, os.stat(dirpath).st_mtime_ns))
+        if not leaves_by_links:
+            out.extend((dirpath, os.stat(dirpath).st_mtime_ns) for dirpath, _, _ in os.walk(root / part))
+            continue
+        stack = [os.fspath(root / part)]
+        while stack:
+            path = stack.pop()
+            try:
+                info = os.stat(path)
+                if not stat.S_ISDIR(info.st_mode):
+                    continue
+            except OSError:  # (gone, or no images/ folder: os.walk leaves it out too)
+                continue
+            out.append((path, info.st_mtime_ns))
+            if info.st_nlink == 2:  # no subfolder
+                continue
+            try:
+                with os.scandir(path) as entries:
+                    subdirs = [e.path for e in entries if _is_folder(e)]
+            except OSError:
+                continue
+            stack.extend(sorted(subdirs, reverse=True))
     return tuple(out)
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    """A folder that ``os.walk`` descends into (not a link to one)."""
+    try:
+        return entry.is_dir() and not entry.is_symlink()
+    except OSError:
+        return False
 
 
 def folders_changed(folders: tuple) -> bool:
@@ -313,6 +385,7 @@ class Opened:
     checking: bool = False
     keys: list[str] | None = None  # fingerprint's keys until the first count takes them (then None)
     stale: bool = False  # a check found a folder changed: the next run lists the dataset again
+    root: Path | None = None  # the dataset folder (the check walks all of it)
 
     def age(self) -> float:
         return max(time.time() - self.checked_at, 0.0)
@@ -328,7 +401,7 @@ def _open(root: Path, model: str | None, table: ClassTable | None, allowed: tupl
         dataset.table = None
     checked = time.time()
     keys = fingerprint(dataset)
-    return Opened(dataset, folders, _digest(keys), checked, keys=keys)
+    return Opened(dataset, folders, _digest(keys), checked, keys=keys, root=root)
 
 
 def _dataset_key(root: Path, model: str | None, table: ClassTable | None, allowed: tuple[str, ...]) -> tuple:
@@ -362,7 +435,9 @@ def check_files(entry: Opened) -> bool:
         now = time.time()
         if not folders_changed(entry.folders):
             files = _digest(fingerprint(entry.dataset))
-        if folders_changed(entry.folders):  # (again: a file may go while the masks are read)
+        # the folders again (a file may go while the masks are read), and every folder walked (one
+        # the signature left out, on a file system whose folder link counts are wrong)
+        if folders_changed(entry.folders) or _missed_folders(entry):
             entry.stale, entry.changed_at = True, now
             return True
     except OSError:  # a mask removed or unreadable: its folder changed, or the listing is wrong
@@ -375,6 +450,15 @@ def check_files(entry: Opened) -> bool:
         entry.files, entry.changed_at = files, now
     entry.checked_at = now
     return changed
+
+
+def _missed_folders(entry: Opened) -> bool:
+    """Whether a walk of every folder finds one the dataset's :func:`folder_signature` left out
+    (a file system whose folder link counts are wrong): the next page run lists the dataset again."""
+    if entry.root is None:
+        return False
+    walked = {path for path, _ in folder_signature(entry.root, leaves_by_links=False)}
+    return not walked <= {path for path, _ in entry.folders}
 
 
 #: Above this many images the raw counts are not kept once folded: the evaluation is what every

@@ -35,6 +35,7 @@ def data_root(default: Path) -> Path:
 
 def main(default_root: Path | None = None) -> None:
     st.set_page_config(page_title="segviz", page_icon="🟦", layout="wide")
+    cache.warm_imports()  # (once per process, in the background: scipy.cluster for a large matrix)
     default_dataset = os.environ.get("SEGVIZ_DATASET", "sample_data")
     state.init(default_dataset)
     sel = sidebar.render(data_root(default_root or Path.cwd()), default_dataset)
