@@ -345,14 +345,16 @@ typedef double boot_v8u __attribute__((vector_size(64), aligned(8), may_alias));
 #define boot_add8(p, v) (*(boot_v8u *)(p) += (v))
 
 BOOT_CLONES
-static void boot_column(const double *weights, Py_ssize_t base, const int32_t *rows, const double *vals, int64_t lo,
-                        int64_t hi, double *total) {
+static int boot_column(const double *weights, Py_ssize_t base, Py_ssize_t len, const int32_t *rows, const double *vals,
+                       int64_t lo, int64_t hi, double *total) {
+    /* returns 1 (nothing added) when an entry's image is outside the block base..base+len-1 */
     /* two sets of accumulators, for consecutive entries: two independent chains of additions */
     boot_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
     int64_t e = lo;
     for (; e + 1 < hi; e += 2) {
-        const double *w = weights + ((Py_ssize_t)rows[e] - base) * BOOT_WIDTH;
-        const double *x = weights + ((Py_ssize_t)rows[e + 1] - base) * BOOT_WIDTH;
+        Py_ssize_t r = (Py_ssize_t)rows[e] - base, t = (Py_ssize_t)rows[e + 1] - base;
+        if ((size_t)r >= (size_t)len || (size_t)t >= (size_t)len) return 1;
+        const double *w = weights + r * BOOT_WIDTH, *x = weights + t * BOOT_WIDTH;
         double v = vals[e], u = vals[e + 1];
         a0 += v * boot_load8(w);
         a1 += v * boot_load8(w + 8);
@@ -364,7 +366,9 @@ static void boot_column(const double *weights, Py_ssize_t base, const int32_t *r
         b3 += u * boot_load8(x + 24);
     }
     if (e < hi) {
-        const double *w = weights + ((Py_ssize_t)rows[e] - base) * BOOT_WIDTH;
+        Py_ssize_t r = (Py_ssize_t)rows[e] - base;
+        if ((size_t)r >= (size_t)len) return 1;
+        const double *w = weights + r * BOOT_WIDTH;
         double v = vals[e];
         a0 += v * boot_load8(w);
         a1 += v * boot_load8(w + 8);
@@ -375,36 +379,50 @@ static void boot_column(const double *weights, Py_ssize_t base, const int32_t *r
     boot_add8(total + 8, a1 + b1);
     boot_add8(total + 16, a2 + b2);
     boot_add8(total + 24, a3 + b3);
+    return 0;
 }
 
 BOOT_CLONES
-static void boot_column8(const double *weights, Py_ssize_t base, const int32_t *rows, const double *vals, int64_t lo,
-                         int64_t hi, double *total) {
+static int boot_column8(const double *weights, Py_ssize_t base, Py_ssize_t len, const int32_t *rows, const double *vals,
+                        int64_t lo, int64_t hi, double *total) {
+    /* returns 1 (nothing added) when an entry's image is outside the block base..base+len-1 */
     boot_v8 a0 = {0}, b0 = {0};
     int64_t e = lo;
     for (; e + 1 < hi; e += 2) {
-        a0 += vals[e] * boot_load8(weights + ((Py_ssize_t)rows[e] - base) * 8);
-        b0 += vals[e + 1] * boot_load8(weights + ((Py_ssize_t)rows[e + 1] - base) * 8);
+        Py_ssize_t r = (Py_ssize_t)rows[e] - base, t = (Py_ssize_t)rows[e + 1] - base;
+        if ((size_t)r >= (size_t)len || (size_t)t >= (size_t)len) return 1;
+        a0 += vals[e] * boot_load8(weights + r * 8);
+        b0 += vals[e + 1] * boot_load8(weights + t * 8);
     }
-    if (e < hi) a0 += vals[e] * boot_load8(weights + ((Py_ssize_t)rows[e] - base) * 8);
+    if (e < hi) {
+        Py_ssize_t r = (Py_ssize_t)rows[e] - base;
+        if ((size_t)r >= (size_t)len) return 1;
+        a0 += vals[e] * boot_load8(weights + r * 8);
+    }
     boot_add8(total, a0 + b0);
+    return 0;
 }
 #else
-static void boot_column8(const double *weights, Py_ssize_t base, const int32_t *rows, const double *vals, int64_t lo,
-                         int64_t hi, double *total) {
+static int boot_column8(const double *weights, Py_ssize_t base, Py_ssize_t len, const int32_t *rows, const double *vals,
+                        int64_t lo, int64_t hi, double *total) {
+    /* returns 1 (nothing added) when an entry's image is outside the block base..base+len-1 */
     for (int64_t e = lo; e < hi; e++) {
-        const double *w = weights + ((Py_ssize_t)rows[e] - base) * 8;
-        for (int j = 0; j < 8; j++) total[j] += vals[e] * w[j];
+        Py_ssize_t r = (Py_ssize_t)rows[e] - base;
+        if ((size_t)r >= (size_t)len) return 1;
+        for (int j = 0; j < 8; j++) total[j] += vals[e] * weights[r * 8 + j];
     }
+    return 0;
 }
 
-static void boot_column(const double *weights, Py_ssize_t base, const int32_t *rows, const double *vals, int64_t lo,
-                        int64_t hi, double *total) {
+static int boot_column(const double *weights, Py_ssize_t base, Py_ssize_t len, const int32_t *rows, const double *vals,
+                       int64_t lo, int64_t hi, double *total) {
+    /* returns 1 (nothing added) when an entry's image is outside the block base..base+len-1 */
     for (int64_t e = lo; e < hi; e++) {
-        const double *w = weights + ((Py_ssize_t)rows[e] - base) * BOOT_WIDTH;
-        double v = vals[e];
-        for (int j = 0; j < BOOT_WIDTH; j++) total[j] += v * w[j];
+        Py_ssize_t r = (Py_ssize_t)rows[e] - base;
+        if ((size_t)r >= (size_t)len) return 1;
+        for (int j = 0; j < BOOT_WIDTH; j++) total[j] += vals[e] * weights[r * BOOT_WIDTH + j];
     }
+    return 0;
 }
 #endif
 
@@ -429,8 +447,9 @@ typedef struct {
     Py_ssize_t m, skip_lo, skip_hi;
 } boot_part;
 
-static void boot_sums(const int32_t *counts, Py_ssize_t b, Py_ssize_t n, Py_ssize_t ib, double *wblock,
-                      boot_part *parts, Py_ssize_t nparts) {
+static int boot_sums(const int32_t *counts, Py_ssize_t b, Py_ssize_t n, Py_ssize_t ib, double *wblock,
+                     boot_part *parts, Py_ssize_t nparts) {
+    /* returns 1 when an entry's image is outside its block (then out is not written) */
     Py_ssize_t nblocks = (n + ib - 1) / ib, width = b <= 8 ? 8 : BOOT_WIDTH;
     for (Py_ssize_t p = 0; p < nparts; p++) memset(parts[p].total, 0, (size_t)parts[p].m * BOOT_WIDTH * sizeof(double));
     for (Py_ssize_t g = 0; g < nblocks; g++) {
@@ -441,10 +460,10 @@ static void boot_sums(const int32_t *counts, Py_ssize_t b, Py_ssize_t n, Py_ssiz
             for (Py_ssize_t c = 0; c < q->m; c++) {
                 int64_t lo = q->colptr[g * q->m + c], hi = q->colptr[g * q->m + c + 1];
                 if (lo == hi || (c >= q->skip_lo && c < q->skip_hi)) continue;
-                if (width == 8) {
-                    boot_column8(wblock, i0, q->rows, q->vals, lo, hi, q->total + c * BOOT_WIDTH);
-                } else {
-                    boot_column(wblock, i0, q->rows, q->vals, lo, hi, q->total + c * BOOT_WIDTH);
+                double *total = q->total + c * BOOT_WIDTH;
+                if (width == 8 ? boot_column8(wblock, i0, i1 - i0, q->rows, q->vals, lo, hi, total)
+                               : boot_column(wblock, i0, i1 - i0, q->rows, q->vals, lo, hi, total)) {
+                    return 1;
                 }
             }
         }
@@ -457,6 +476,7 @@ static void boot_sums(const int32_t *counts, Py_ssize_t b, Py_ssize_t n, Py_ssiz
             }
         }
     }
+    return 0;
 }
 
 static int boot_buffers(PyObject **objs, Py_buffer *views, int count, unsigned writable) {
@@ -613,15 +633,6 @@ static PyObject *weighted_sums(PyObject *self, PyObject *args) {
         for (Py_ssize_t c = 0; c < nblocks * m && !problem; c++) {
             if (q->colptr[c + 1] < q->colptr[c]) problem = "weighted_sums: colptr decreases";
         }
-        for (Py_ssize_t e = 0; e < nblocks * m && !problem; e++) { /* every entry's image in its block */
-            Py_ssize_t g = e / (m > 0 ? m : 1);
-            for (int64_t k = q->colptr[e]; k < q->colptr[e + 1]; k++) {
-                if (q->rows[k] < g * ib || q->rows[k] >= g * ib + ib || q->rows[k] >= n) {
-                    problem = "weighted_sums: an entry's image is outside its block";
-                    break;
-                }
-            }
-        }
         if (problem) goto fail;
     }
     {
@@ -638,10 +649,17 @@ static PyObject *weighted_sums(PyObject *self, PyObject *args) {
             need += parts[p].m * BOOT_WIDTH;
         }
     }
-    Py_BEGIN_ALLOW_THREADS
-    boot_sums((const int32_t *)views[0].buf, b, n, ib, scratch, parts, nparts);
-    Py_END_ALLOW_THREADS
-    free(scratch);
+    {
+        int bad;
+        Py_BEGIN_ALLOW_THREADS
+        bad = boot_sums((const int32_t *)views[0].buf, b, n, ib, scratch, parts, nparts);
+        Py_END_ALLOW_THREADS
+        free(scratch);
+        if (bad) {
+            problem = "weighted_sums: an entry's image is outside its block";
+            goto fail;
+        }
+    }
     boot_release(views, got);
     Py_DECREF(seq);
     Py_RETURN_NONE;
