@@ -280,18 +280,21 @@ fail:
  *   rows[colptr[g*m + c] : colptr[g*m + c + 1]] (image index, int32, increasing) and vals (float64).
  *   colptr: writable int64 (nblocks*m + 1) with nblocks = ceil(n / ib); rows, vals: nnz each.
  *
- * draw_weights(draws, n, weights) -> None
+ * draw_counts(draws, n, counts) -> None
  *
- *   draws: int32 (b, n), b <= BOOT_WIDTH resamples of n image indices in [0, n);
- *   weights: writable float64 (n, BOOT_WIDTH); on return weights[i, j] = how often image i is in
- *   draws[j] (0 for j >= b): each image's weights contiguous.
+ *   draws: int32 (b, n), b resamples of n image indices in [0, n) (checked); counts: writable
+ *   int32 (b, n); on return counts[j, i] = how often image i is in draws[j] (the weights).
  *
- * weighted_sums(weights, b, n, colptr, rows, vals, ib, out, m, skip_lo, skip_hi) -> None
+ * weighted_sums(counts, b, n, ib, parts) -> None
  *
- *   out: writable float64 (b, m); on return out[j, c] = sum_i weights[i, j] * M[i, c] for every
- *   column c outside [skip_lo, skip_hi) (those are left as they were). Image block by image block
- *   (their weights stay in cache), column by column: the BOOT_WIDTH sums of a column stay in
- *   registers while its entries add value x the image's weights (contiguous, vectorised).
+ *   counts: int32 (b, n) weights, 1 <= b <= BOOT_WIDTH; parts: up to 8 tuples (colptr, rows,
+ *   vals, out, skip_lo, skip_hi), a matrix from blocked_csc (blocks of the same ib images) and a
+ *   writable float64 (b, m) out. On return out[j, c] = sum_i counts[j, i] * M[i, c] for every
+ *   column c outside [skip_lo, skip_hi) (those are left as they were). Image block by image block:
+ *   the block's weights are transposed once (ib x 32 float64: each image's weights contiguous, in
+ *   cache for every part), then column by column the BOOT_WIDTH sums of a column stay in registers
+ *   while its entries add value x the image's weights (a chunk of at most 8 resamples: 8-wide).
+ *   An entry whose image is outside its block is an error (ValueError, out not written).
  *
  * The GIL is released in all three.
  */

@@ -45,12 +45,15 @@ difference than two independent intervals. A difference is *significant* when it
 Speed and memory: the weights are drawn a chunk of resamples at a time (at most
 :data:`CHUNK_WEIGHTS` weights at once, never a resamples x N matrix) and each chunk is multiplied
 with the sparse per-image aggregates (:meth:`Evaluation.image_count_matrix`): cost ~ resamples x
-(classes present per image) x N, memory ~ one chunk. N = 100,000 ADE-like images (150 classes),
-1,000 paired resamples: ~1.9 s of CPU with the aggregates already built (the sparse product 1.3 s,
-drawing the weights 0.5 s); building both models' aggregates first adds 0.7 s (see
-``benchmarks/bench_scale.py``). The images are drawn in order in one thread while
-:data:`PRODUCT_THREADS` threads turn each chunk into weights and multiply it (the same sums: the
-wall time on two idle cores is about that of the product alone).
+(classes present per image) x N, memory ~ one chunk. The images are drawn in order in one thread
+while :data:`PRODUCT_THREADS` threads multiply the chunks already drawn. The product is the C
+extension's when it is built (segviz/_count.c: the draws counted as int32 weights, 32 resamples
+per pass over the aggregates regrouped by blocks of images and by column, the 32 sums of a column
+in vector registers), else scipy's sparse product of float64 weights: the same sums (whole numbers
+below 2**53, exact in any order). In a paired bootstrap whose two models have the same GT counts
+(the same ground truth) those are multiplied once. N = 100,000 ADE-like images (150 classes),
+1,000 paired resamples, aggregates built: ~1.0 s of CPU with the kernel, ~2.0 s with scipy
+(``benchmarks/bench_compare.py``).
 """
 
 from __future__ import annotations
