@@ -62,14 +62,22 @@ if hasattr(c, "to_json"):
 else:
     text = step("--json text", lambda: json.dumps(c.to_dict(), indent=1, allow_nan=False))
 out["md5"] = hashlib.md5((text + "\n").encode()).hexdigest()
+import segviz
+out["code"] = segviz.__file__
 print(json.dumps(out))
 """
 
 
 def run_inner(code: Path, store: Path, data: str, models: list[str]) -> dict:
     env = {**os.environ, "PYTHONPATH": str(code), "SEGVIZ_STORE": str(store)}
+    # (cwd: ``python -c`` and ``-m`` put the current folder first on sys.path, before PYTHONPATH)
     done = subprocess.run(
-        [sys.executable, "-c", INNER, data, *models], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", INNER, data, *models],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tempfile.gettempdir(),
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -84,6 +92,7 @@ def run_timed(cmd: list[str], code: Path, store: Path) -> tuple[float, float, fl
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             check=False,
+            cwd=tempfile.gettempdir(),
         )
         user, system, wall, peak = map(float, Path(t.name).read_text().split()[-4:])
     return user + system, wall, peak / 1024
@@ -106,6 +115,7 @@ def main() -> None:
             for label, (code, store) in codes.items():
                 inner = run_inner(code, store, args.data, args.models)
                 md5[label].add(inner.pop("md5"))
+                assert inner.pop("code").startswith(str(code)), f"{label}: not the code of {code}"
                 for key, (c, w) in inner.items():
                     best[label][key] = min(best[label].get(key, (1e9, 0)), (c, w))
                 out = Path(tmp) / f"{label}.json"
