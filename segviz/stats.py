@@ -406,7 +406,8 @@ def _kernel_product(matrices: list, outs: list, n: int, same: tuple[int, int] | 
     """The product of a chunk of draws with the C extension (segviz/_count.c: ``draw_counts``
     counts the draws as int32 weights, ``weighted_sums`` multiplies every matrix with them, 32
     resamples at a time, without a float64 (n, b) copy of the weights), and the resamples per
-    chunk (:data:`KERNEL_CHUNK`, fewer when b x n would pass :data:`CHUNK_WEIGHTS`); None when
+    chunk (:data:`KERNEL_CHUNK`, fewer when b x n would pass :data:`CHUNK_WEIGHTS`, but 8 up to
+    2,000,000 images); None when
     the kernel is missing or does not apply (then scipy's product gives the same sums). Each
     matrix is first regrouped by blocks of :data:`KERNEL_IMAGES` images and by column
     (``blocked_csc``: a copy of 12 bytes per nonzero, 50 MB per model at 100,000 ADE-like images)."""
@@ -416,7 +417,13 @@ def _kernel_product(matrices: list, outs: list, n: int, same: tuple[int, int] | 
         return None
     if any(m.dtype != np.int64 or m.format != "csr" or m.shape[1] >= 1 << 31 for m in matrices):
         return None
-    ib, blocks = KERNEL_IMAGES, -(-n // KERNEL_IMAGES)
+    # (at least 8 resamples per chunk up to 2 M images, 8 bytes per weight: 64 MB at 1 M images;
+    # fewer leave most of the 8 lanes idle, and scipy's product would be as fast)
+    chunk = max(1, min(KERNEL_CHUNK, max(CHUNK_WEIGHTS // max(n, 1), 8 if n <= CHUNK_WEIGHTS // 2 else 1)))
+    # (chunks of at most 8 resamples, i.e. N above ~500,000, are multiplied 8 wide: 4 times the
+    # images per block for the same cache, and as many more entries per block and column)
+    ib = KERNEL_IMAGES if chunk > 8 else 4 * KERNEL_IMAGES
+    blocks = -(-n // ib)
     grouped = []
     for m in matrices:
         colptr = np.empty(blocks * m.shape[1] + 1, np.int64)
@@ -436,7 +443,7 @@ def _kernel_product(matrices: list, outs: list, n: int, same: tuple[int, int] | 
         parts = [(*g, out[lo : lo + b], *skip) for g, out, skip in zip(grouped, outs, skips, strict=True)]
         kernel.weighted_sums(counts, b, n, ib, parts)
 
-    return product, min(KERNEL_CHUNK, CHUNK_WEIGHTS // max(n, 1))
+    return product, chunk
 
 
 def _equal_columns(x, y, lo: int, hi: int) -> bool:
