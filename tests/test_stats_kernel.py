@@ -49,7 +49,7 @@ def test_kernel_sums_equal_the_dense_product(monkeypatch, n, resamples):
 @pytest.mark.parametrize("chunk_weights", [5, 8 * 40, 1 << 22])
 def test_kernel_and_scipy_give_the_same_sums(monkeypatch, chunk_weights):
     """The C kernel and scipy's product (the fallback without a compiler): bit for bit the same,
-    whatever the chunk size (resamples per chunk 1, 8 and 32)."""
+    whatever the chunk size (8 resamples per chunk, the last one short, or 32)."""
     monkeypatch.setattr(stats_module, "CHUNK_WEIGHTS", chunk_weights)
     monkeypatch.setattr(stats_module, "KERNEL_IMAGES", 16)
     rng = np.random.default_rng(1)
