@@ -329,13 +329,18 @@ static void boot_blocked_csc(const int64_t *indptr, const int32_t *indices, cons
     colptr[0] = 0;
 }
 
-static void boot_draw_counts(const int32_t *draws, Py_ssize_t b, Py_ssize_t n, int32_t *counts) {
+static int boot_draw_counts(const int32_t *draws, Py_ssize_t b, Py_ssize_t n, int32_t *counts) {
+    /* returns 1 when a draw is outside [0, n) (counts then incomplete) */
     memset(counts, 0, (size_t)(b * n) * sizeof(int32_t));
     for (Py_ssize_t j = 0; j < b; j++) {
         const int32_t *d = draws + j * n;
         int32_t *c = counts + j * n;
-        for (Py_ssize_t t = 0; t < n; t++) c[d[t]]++;
+        for (Py_ssize_t t = 0; t < n; t++) {
+            if ((uint32_t)d[t] >= (uint64_t)n) return 1;
+            c[d[t]]++;
+        }
     }
+    return 0;
 }
 
 #if defined(__GNUC__)
@@ -557,15 +562,14 @@ static PyObject *draw_counts(PyObject *self, PyObject *args) {
     }
     {
         const int32_t *d = (const int32_t *)views[0].buf;
-        for (Py_ssize_t t = 0; t < b * n; t++) bad |= d[t] < 0 || d[t] >= n;
+        Py_BEGIN_ALLOW_THREADS
+        bad = boot_draw_counts(d, b, n, (int32_t *)views[1].buf);
+        Py_END_ALLOW_THREADS
         if (bad) {
             boot_release(views, got);
             PyErr_SetString(PyExc_ValueError, "draw_counts: a draw is outside [0, n)");
             return NULL;
         }
-        Py_BEGIN_ALLOW_THREADS
-        boot_draw_counts(d, b, n, (int32_t *)views[1].buf);
-        Py_END_ALLOW_THREADS
     }
     boot_release(views, got);
     Py_RETURN_NONE;
