@@ -332,31 +332,12 @@ def _records_json(frame: pd.DataFrame, *, depth: int) -> str | None:
     """
     if not len(frame):
         return "[]"
-    if not len(frame.columns):
+    names = list(frame.columns)
+    if not names or not all(isinstance(c, str) for c in names) or len(set(names)) != len(names):
         return None
-    cells = []
-    for name in frame.columns:
-        if not isinstance(name, str):
-            return None
-        column = frame[name]
-        kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else "O"
-        if kind == "f":
-            values = column.to_numpy()
-            if np.isinf(values).any():
-                return None
-            texts = list(map(float.__repr__, values.astype(np.float64).tolist()))
-            for i in np.flatnonzero(np.isnan(values)).tolist():
-                texts[i] = "null"
-            cells.append(texts)
-        elif kind in "iu":
-            cells.append(list(map(int.__repr__, column.to_numpy().tolist())))
-        elif kind == "b":
-            cells.append(["true" if v else "false" for v in column.to_numpy().tolist()])
-        else:
-            values = column.tolist()
-            if not all(type(v) is str for v in values):
-                return None
-            cells.append([_json_string(v) for v in values])
+    cells = [_column_json(frame[name]) for name in names]
+    if any(c is None for c in cells):
+        return None
     item, field = "\n" + " " * (depth + 1), "\n" + " " * (depth + 2)
     prefixes = [
         ("," if j else "") + field + _json_string(name) + ": " for j, name in enumerate(frame.columns)
@@ -364,6 +345,25 @@ def _records_json(frame: pd.DataFrame, *, depth: int) -> str | None:
     cells = [[prefix + v for v in values] for prefix, values in zip(prefixes, cells, strict=True)]
     rows = map("".join, zip(*cells, strict=True))
     return "[" + ",".join(f"{item}{{{row}{item}}}" for row in rows) + "\n" + " " * depth + "]"
+
+
+def _column_json(column: pd.Series) -> list[str] | None:
+    """Each value of a column as json writes it (see :func:`_records_json`), or None."""
+    kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else "O"
+    if kind == "f":
+        values = column.to_numpy()
+        if np.isinf(values).any():
+            return None
+        texts = list(map(float.__repr__, values.astype(np.float64).tolist()))
+        for i in np.flatnonzero(np.isnan(values)).tolist():
+            texts[i] = "null"
+        return texts
+    if kind in "iu":
+        return list(map(int.__repr__, column.to_numpy().tolist()))
+    if kind == "b":
+        return ["true" if v else "false" for v in column.to_numpy().tolist()]
+    values = column.tolist()
+    return [_json_string(v) for v in values] if all(type(v) is str for v in values) else None
 
 
 def _json_string(text: str) -> str:

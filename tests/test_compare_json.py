@@ -102,6 +102,8 @@ def test_records_are_the_values_pandas_gave(frame):
 def test_records_json_leaves_what_json_refuses_to_json():
     assert _records_json(pd.DataFrame({"x": [float("inf")]}), depth=1) is None  # json raises on it
     assert _records_json(pd.DataFrame({"x": [1, None]}, dtype=object), depth=1) is None
+    assert _records_json(pd.DataFrame([[1, 2]], columns=["a", "a"]), depth=1) is None  # (one key twice)
+    assert _records_json(pd.DataFrame(index=range(2)), depth=1) is None  # (rows without columns: {})
     assert _records_json(pd.DataFrame({"name": ["a"], "x": [0.5]}), depth=0) == (
         '[\n {\n  "name": "a",\n  "x": 0.5\n }\n]'
     )
