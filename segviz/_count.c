@@ -521,7 +521,7 @@ static PyObject *blocked_csc(PyObject *self, PyObject *args) {
         const int32_t *indices = (const int32_t *)views[1].buf;
         Py_ssize_t nnz = views[1].len / (Py_ssize_t)sizeof(int32_t), bad;
         Py_ssize_t nblocks = ib > 0 ? (n + ib - 1) / ib : 0;
-        bad = n < 0 || m < 0 || ib < 1 || views[0].len != (n + 1) * (Py_ssize_t)sizeof(int64_t) ||
+        bad = n < 0 || n > INT32_MAX || m < 0 || ib < 1 || views[0].len != (n + 1) * (Py_ssize_t)sizeof(int64_t) ||
               views[2].len != nnz * (Py_ssize_t)sizeof(int64_t) ||
               views[3].len != (nblocks * m + 1) * (Py_ssize_t)sizeof(int64_t) ||
               views[4].len != nnz * (Py_ssize_t)sizeof(int32_t) || views[5].len != nnz * (Py_ssize_t)sizeof(double);

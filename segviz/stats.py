@@ -407,9 +407,8 @@ def _kernel_product(matrices: list, outs: list, n: int, same: tuple[int, int] | 
     counts the draws as int32 weights, ``weighted_sums`` multiplies every matrix with them, 32
     resamples at a time, without a float64 (n, b) copy of the weights), and the resamples per
     chunk (:data:`KERNEL_CHUNK`, fewer when b x n would pass :data:`CHUNK_WEIGHTS`, but 8 up to
-    2,000,000 images); None when
-    the kernel is missing or does not apply (then scipy's product gives the same sums). Each
-    matrix is first regrouped by blocks of :data:`KERNEL_IMAGES` images and by column
+    2,000,000 images); None when the kernel is missing or does not apply (then scipy's product
+    gives the same sums). Each matrix is first regrouped by blocks of :data:`KERNEL_IMAGES` images and by column
     (``blocked_csc``: a copy of 12 bytes per nonzero, 50 MB per model at 100,000 ADE-like images)."""
     from segviz.kernels import _ckernel as kernel
 
