@@ -410,7 +410,9 @@ def _kernel_product(matrices: list, outs: list, n: int, same: tuple[int, int] | 
     2,000,000 images); None when the kernel is missing or does not apply (then scipy's product
     gives the same sums). Each matrix is first regrouped by blocks of :data:`KERNEL_IMAGES` images and by column
     (``blocked_csc``: a copy of 12 bytes per nonzero, 50 MB per model at 100,000 ADE-like images)."""
-    from segviz.kernels import _ckernel as kernel
+    from segviz.kernels import c_extension
+
+    kernel = c_extension()
 
     if kernel is None or not hasattr(kernel, "weighted_sums") or n >= 1 << 31 or len(matrices) > 8:
         return None
