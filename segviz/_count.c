@@ -612,6 +612,418 @@ done:
 }
 /* ========================================================================= fold: end */
 
+/* ======================================================================================== boot
+ * The paired bootstrap's resampled sums (segviz.stats._resampled_sums; issue #17, task "boot").
+ * Sums over resamples of weight x per-image count: S[j, c] = sum_i W[j, i] * M[i, c], for
+ * BOOT_WIDTH resamples at a time, the per-image counts M sparse (n, m). Every product and partial
+ * sum is a whole number below 2**53, exact in float64 whatever the order of the additions: the same
+ * numbers as scipy's sparse product of float64 copies.
+ *
+ * blocked_csc(indptr, indices, data, n, m, ib, colptr, rows, vals) -> None
+ *
+ *   The CSR (n, m) matrix (indptr int64 (n+1), indices int32, data int64, nnz entries) regrouped
+ *   by blocks of ib images, then by column: entries of image block g and column c are
+ *   rows[colptr[g*m + c] : colptr[g*m + c + 1]] (image index, int32, increasing) and vals (float64).
+ *   colptr: writable int64 (nblocks*m + 1) with nblocks = ceil(n / ib); rows, vals: nnz each.
+ *
+ * draw_counts(draws, n, counts) -> None
+ *
+ *   draws: int32 (b, n), b resamples of n image indices in [0, n) (checked); counts: writable
+ *   int32 (b, n); on return counts[j, i] = how often image i is in draws[j] (the weights).
+ *
+ * weighted_sums(counts, b, n, ib, parts) -> None
+ *
+ *   counts: int32 (b, n) weights, 1 <= b <= BOOT_WIDTH; parts: up to 8 tuples (colptr, rows,
+ *   vals, out, skip_lo, skip_hi), a matrix from blocked_csc (blocks of the same ib images) and a
+ *   writable float64 (b, m) out. On return out[j, c] = sum_i counts[j, i] * M[i, c] for every
+ *   column c outside [skip_lo, skip_hi) (those are left as they were). Image block by image block:
+ *   the block's weights are transposed once (ib x 32 float64: each image's weights contiguous, in
+ *   cache for every part), then column by column the BOOT_WIDTH sums of a column stay in registers
+ *   while its entries add value x the image's weights (a chunk of at most 8 resamples: 8-wide).
+ *   An entry whose image is outside its block is an error (ValueError, out not written).
+ *
+ * The GIL is released in all three.
+ */
+#define BOOT_WIDTH 32
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+/* one build for every x86-64: the widest vectors the CPU has, chosen when the module loads */
+#define BOOT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define BOOT_CLONES
+#endif
+
+static void boot_blocked_csc(const int64_t *indptr, const int32_t *indices, const int64_t *data, Py_ssize_t n,
+                             Py_ssize_t m, Py_ssize_t ib, int64_t *colptr, int32_t *rows, double *vals) {
+    Py_ssize_t nblocks = (n + ib - 1) / ib, cells = nblocks * m;
+    memset(colptr, 0, (size_t)(cells + 1) * sizeof(int64_t));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t *row_cells = colptr + 1 + (i / ib) * m;
+        for (int64_t k = indptr[i]; k < indptr[i + 1]; k++) row_cells[indices[k]]++;
+    }
+    for (Py_ssize_t c = 0; c < cells; c++) colptr[c + 1] += colptr[c];
+    /* fill, using colptr[cell] as the cursor, then shift back */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t *cursor = colptr + (i / ib) * m;
+        for (int64_t k = indptr[i]; k < indptr[i + 1]; k++) {
+            int64_t at = cursor[indices[k]]++;
+            rows[at] = (int32_t)i;
+            vals[at] = (double)data[k];
+        }
+    }
+    for (Py_ssize_t c = cells; c > 0; c--) colptr[c] = colptr[c - 1];
+    colptr[0] = 0;
+}
+
+static int boot_draw_counts(const int32_t *draws, Py_ssize_t b, Py_ssize_t n, int32_t *counts) {
+    /* returns 1 when a draw is outside [0, n) (counts then incomplete) */
+    memset(counts, 0, (size_t)(b * n) * sizeof(int32_t));
+    for (Py_ssize_t j = 0; j < b; j++) {
+        const int32_t *d = draws + j * n;
+        int32_t *c = counts + j * n;
+        for (Py_ssize_t t = 0; t < n; t++) {
+            if ((uint32_t)d[t] >= (uint64_t)n) return 1;
+            c[d[t]]++;
+        }
+    }
+    return 0;
+}
+
+#if defined(__GNUC__)
+/* eight doubles as one value (GCC/Clang vector extension): each clone maps it to its own registers
+ * (one zmm, two ymm, four xmm); the 32 sums of a column live in registers, not in memory */
+typedef double boot_v8 __attribute__((vector_size(64)));
+typedef double boot_v8u __attribute__((vector_size(64), aligned(8), may_alias)); /* unaligned access */
+
+#define boot_load8(p) (*(const boot_v8u *)(p))
+#define boot_add8(p, v) (*(boot_v8u *)(p) += (v))
+
+BOOT_CLONES
+static int boot_column(const double *weights, Py_ssize_t base, Py_ssize_t len, const int32_t *rows, const double *vals,
+                       int64_t lo, int64_t hi, double *total) {
+    /* returns 1 (nothing added) when an entry's image is outside the block base..base+len-1 */
+    /* two sets of accumulators, for consecutive entries: two independent chains of additions */
+    boot_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+    int64_t e = lo;
+    for (; e + 1 < hi; e += 2) {
+        Py_ssize_t r = (Py_ssize_t)rows[e] - base, t = (Py_ssize_t)rows[e + 1] - base;
+        if ((size_t)r >= (size_t)len || (size_t)t >= (size_t)len) return 1;
+        const double *w = weights + r * BOOT_WIDTH, *x = weights + t * BOOT_WIDTH;
+        double v = vals[e], u = vals[e + 1];
+        a0 += v * boot_load8(w);
+        a1 += v * boot_load8(w + 8);
+        a2 += v * boot_load8(w + 16);
+        a3 += v * boot_load8(w + 24);
+        b0 += u * boot_load8(x);
+        b1 += u * boot_load8(x + 8);
+        b2 += u * boot_load8(x + 16);
+        b3 += u * boot_load8(x + 24);
+    }
+    if (e < hi) {
+        Py_ssize_t r = (Py_ssize_t)rows[e] - base;
+        if ((size_t)r >= (size_t)len) return 1;
+        const double *w = weights + r * BOOT_WIDTH;
+        double v = vals[e];
+        a0 += v * boot_load8(w);
+        a1 += v * boot_load8(w + 8);
+        a2 += v * boot_load8(w + 16);
+        a3 += v * boot_load8(w + 24);
+    }
+    boot_add8(total, a0 + b0);
+    boot_add8(total + 8, a1 + b1);
+    boot_add8(total + 16, a2 + b2);
+    boot_add8(total + 24, a3 + b3);
+    return 0;
+}
+
+BOOT_CLONES
+static int boot_column8(const double *weights, Py_ssize_t base, Py_ssize_t len, const int32_t *rows, const double *vals,
+                        int64_t lo, int64_t hi, double *total) {
+    /* returns 1 (nothing added) when an entry's image is outside the block base..base+len-1 */
+    boot_v8 a0 = {0}, b0 = {0};
+    int64_t e = lo;
+    for (; e + 1 < hi; e += 2) {
+        Py_ssize_t r = (Py_ssize_t)rows[e] - base, t = (Py_ssize_t)rows[e + 1] - base;
+        if ((size_t)r >= (size_t)len || (size_t)t >= (size_t)len) return 1;
+        a0 += vals[e] * boot_load8(weights + r * 8);
+        b0 += vals[e + 1] * boot_load8(weights + t * 8);
+    }
+    if (e < hi) {
+        Py_ssize_t r = (Py_ssize_t)rows[e] - base;
+        if ((size_t)r >= (size_t)len) return 1;
+        a0 += vals[e] * boot_load8(weights + r * 8);
+    }
+    boot_add8(total, a0 + b0);
+    return 0;
+}
+#else
+static int boot_column8(const double *weights, Py_ssize_t base, Py_ssize_t len, const int32_t *rows, const double *vals,
+                        int64_t lo, int64_t hi, double *total) {
+    /* returns 1 (nothing added) when an entry's image is outside the block base..base+len-1 */
+    for (int64_t e = lo; e < hi; e++) {
+        Py_ssize_t r = (Py_ssize_t)rows[e] - base;
+        if ((size_t)r >= (size_t)len) return 1;
+        for (int j = 0; j < 8; j++) total[j] += vals[e] * weights[r * 8 + j];
+    }
+    return 0;
+}
+
+static int boot_column(const double *weights, Py_ssize_t base, Py_ssize_t len, const int32_t *rows, const double *vals,
+                       int64_t lo, int64_t hi, double *total) {
+    /* returns 1 (nothing added) when an entry's image is outside the block base..base+len-1 */
+    for (int64_t e = lo; e < hi; e++) {
+        Py_ssize_t r = (Py_ssize_t)rows[e] - base;
+        if ((size_t)r >= (size_t)len) return 1;
+        for (int j = 0; j < BOOT_WIDTH; j++) total[j] += vals[e] * weights[r * BOOT_WIDTH + j];
+    }
+    return 0;
+}
+#endif
+
+static void boot_weight_block(const int32_t *counts, Py_ssize_t b, Py_ssize_t n, Py_ssize_t i0, Py_ssize_t i1,
+                              Py_ssize_t width, double *wblock) {
+    /* wblock[(i - i0) * width + j] = counts[j * n + i] for images i0..i1-1 (0 for j >= b) */
+    for (Py_ssize_t j = 0; j < width; j++) {
+        if (j < b) {
+            const int32_t *c = counts + j * n;
+            for (Py_ssize_t i = i0; i < i1; i++) wblock[(i - i0) * width + j] = (double)c[i];
+        } else {
+            for (Py_ssize_t i = i0; i < i1; i++) wblock[(i - i0) * width + j] = 0.0;
+        }
+    }
+}
+
+typedef struct {
+    const int64_t *colptr;
+    const int32_t *rows;
+    const double *vals;
+    double *out, *total;
+    Py_ssize_t m, skip_lo, skip_hi;
+} boot_part;
+
+static int boot_sums(const int32_t *counts, Py_ssize_t b, Py_ssize_t n, Py_ssize_t ib, double *wblock,
+                     boot_part *parts, Py_ssize_t nparts) {
+    /* returns 1 when an entry's image is outside its block (then out is not written) */
+    Py_ssize_t nblocks = (n + ib - 1) / ib, width = b <= 8 ? 8 : BOOT_WIDTH;
+    for (Py_ssize_t p = 0; p < nparts; p++) memset(parts[p].total, 0, (size_t)parts[p].m * BOOT_WIDTH * sizeof(double));
+    for (Py_ssize_t g = 0; g < nblocks; g++) {
+        Py_ssize_t i0 = g * ib, i1 = i0 + ib < n ? i0 + ib : n;
+        boot_weight_block(counts, b, n, i0, i1, width, wblock); /* this block's weights, in cache for every part */
+        for (Py_ssize_t p = 0; p < nparts; p++) {
+            const boot_part *q = parts + p;
+            for (Py_ssize_t c = 0; c < q->m; c++) {
+                int64_t lo = q->colptr[g * q->m + c], hi = q->colptr[g * q->m + c + 1];
+                if (lo == hi || (c >= q->skip_lo && c < q->skip_hi)) continue;
+                double *total = q->total + c * BOOT_WIDTH;
+                if (width == 8 ? boot_column8(wblock, i0, i1 - i0, q->rows, q->vals, lo, hi, total)
+                               : boot_column(wblock, i0, i1 - i0, q->rows, q->vals, lo, hi, total)) {
+                    return 1;
+                }
+            }
+        }
+    }
+    for (Py_ssize_t p = 0; p < nparts; p++) {
+        const boot_part *q = parts + p;
+        for (Py_ssize_t j = 0; j < b; j++) {
+            for (Py_ssize_t c = 0; c < q->m; c++) {
+                if (c < q->skip_lo || c >= q->skip_hi) q->out[j * q->m + c] = q->total[c * BOOT_WIDTH + j];
+            }
+        }
+    }
+    return 0;
+}
+
+static int boot_buffers(PyObject **objs, Py_buffer *views, int count, unsigned writable) {
+    /* C-contiguous buffers; bit j of writable: objs[j] must be writable. Returns how many were got. */
+    int got = 0;
+    for (; got < count; got++) {
+        int flags = PyBUF_C_CONTIGUOUS | ((writable >> got) & 1 ? PyBUF_WRITABLE : 0);
+        if (PyObject_GetBuffer(objs[got], &views[got], flags) < 0) break;
+    }
+    return got;
+}
+
+static void boot_release(Py_buffer *views, int got) {
+    for (int j = 0; j < got; j++) PyBuffer_Release(&views[j]);
+}
+
+static PyObject *blocked_csc(PyObject *self, PyObject *args) {
+    PyObject *objs[6];
+    Py_buffer views[6];
+    Py_ssize_t n, m, ib;
+    int got;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOnnnOOO:blocked_csc", &objs[0], &objs[1], &objs[2], &n, &m, &ib, &objs[3],
+                          &objs[4], &objs[5])) {
+        return NULL;
+    }
+    got = boot_buffers(objs, views, 6, 0x38);
+    if (got < 6) {
+        boot_release(views, got);
+        return NULL;
+    }
+    {
+        const int64_t *indptr = (const int64_t *)views[0].buf;
+        const int32_t *indices = (const int32_t *)views[1].buf;
+        Py_ssize_t nnz = views[1].len / (Py_ssize_t)sizeof(int32_t), bad;
+        Py_ssize_t nblocks = ib > 0 ? (n + ib - 1) / ib : 0;
+        bad = n < 0 || n > INT32_MAX || m < 0 || ib < 1 || views[0].len != (n + 1) * (Py_ssize_t)sizeof(int64_t) ||
+              views[2].len != nnz * (Py_ssize_t)sizeof(int64_t) ||
+              views[3].len != (nblocks * m + 1) * (Py_ssize_t)sizeof(int64_t) ||
+              views[4].len != nnz * (Py_ssize_t)sizeof(int32_t) || views[5].len != nnz * (Py_ssize_t)sizeof(double);
+        if (!bad) bad = indptr[0] != 0 || indptr[n] != nnz;
+        for (Py_ssize_t i = 0; i < n && !bad; i++) bad = indptr[i + 1] < indptr[i];
+        for (Py_ssize_t k = 0; k < nnz && !bad; k++) bad = indices[k] < 0 || indices[k] >= m;
+        if (bad) {
+            boot_release(views, got);
+            PyErr_SetString(PyExc_ValueError, "blocked_csc: not a CSR matrix of n rows and m columns, or bad sizes");
+            return NULL;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        boot_blocked_csc(indptr, indices, (const int64_t *)views[2].buf, n, m, ib, (int64_t *)views[3].buf,
+                         (int32_t *)views[4].buf, (double *)views[5].buf);
+        Py_END_ALLOW_THREADS
+    }
+    boot_release(views, got);
+    Py_RETURN_NONE;
+}
+
+static PyObject *draw_counts(PyObject *self, PyObject *args) {
+    PyObject *objs[2];
+    Py_buffer views[2];
+    Py_ssize_t n, b, bad = 0;
+    int got;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnO:draw_counts", &objs[0], &n, &objs[1])) return NULL;
+    got = boot_buffers(objs, views, 2, 0x2);
+    if (got < 2) {
+        boot_release(views, got);
+        return NULL;
+    }
+    b = n > 0 ? views[0].len / (n * (Py_ssize_t)sizeof(int32_t)) : 0;
+    if (n < 1 || views[0].len != b * n * (Py_ssize_t)sizeof(int32_t) || views[1].len != views[0].len) {
+        boot_release(views, got);
+        PyErr_SetString(PyExc_ValueError, "draw_counts: draws and counts must be int32 (b, n)");
+        return NULL;
+    }
+    {
+        const int32_t *d = (const int32_t *)views[0].buf;
+        Py_BEGIN_ALLOW_THREADS
+        bad = boot_draw_counts(d, b, n, (int32_t *)views[1].buf);
+        Py_END_ALLOW_THREADS
+        if (bad) {
+            boot_release(views, got);
+            PyErr_SetString(PyExc_ValueError, "draw_counts: a draw is outside [0, n)");
+            return NULL;
+        }
+    }
+    boot_release(views, got);
+    Py_RETURN_NONE;
+}
+
+#define BOOT_PARTS 8
+
+static PyObject *weighted_sums(PyObject *self, PyObject *args) {
+    /* weighted_sums(counts, b, n, ib, parts): parts = sequence of (colptr, rows, vals, out, skip_lo, skip_hi) */
+    PyObject *counts_obj, *parts_obj, *seq = NULL, *objs[1 + 4 * BOOT_PARTS];
+    Py_buffer views[1 + 4 * BOOT_PARTS];
+    boot_part parts[BOOT_PARTS];
+    Py_ssize_t b, n, ib, nparts = 0, nblocks;
+    double *scratch = NULL;
+    int got = 0;
+    const char *problem = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnnnO:weighted_sums", &counts_obj, &b, &n, &ib, &parts_obj)) return NULL;
+    if (b < 1 || b > BOOT_WIDTH || n < 1 || ib < 1) {
+        PyErr_SetString(PyExc_ValueError, "weighted_sums: need 1 <= b <= 32, n >= 1, ib >= 1");
+        return NULL;
+    }
+    nblocks = (n + ib - 1) / ib;
+    seq = PySequence_Fast(parts_obj, "weighted_sums: parts must be a sequence");
+    if (seq == NULL) return NULL;
+    nparts = PySequence_Fast_GET_SIZE(seq);
+    if (nparts < 1 || nparts > BOOT_PARTS) {
+        problem = "weighted_sums: 1 to 8 parts";
+        goto fail;
+    }
+    objs[0] = counts_obj;
+    if (PyObject_GetBuffer(objs[0], &views[0], PyBUF_C_CONTIGUOUS) < 0) goto fail;
+    got = 1;
+    if (views[0].len != b * n * (Py_ssize_t)sizeof(int32_t)) {
+        problem = "weighted_sums: counts must be int32 (b, n)";
+        goto fail;
+    }
+    for (Py_ssize_t p = 0; p < nparts; p++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, p);
+        Py_ssize_t nnz, m;
+        boot_part *q = parts + p;
+        if (!PyTuple_Check(item)) {
+            problem = "weighted_sums: each part must be a tuple (colptr, rows, vals, out, skip_lo, skip_hi)";
+            goto fail;
+        }
+        if (!PyArg_ParseTuple(item, "OOOOnn:weighted_sums part", &objs[got], &objs[got + 1], &objs[got + 2],
+                              &objs[got + 3], &q->skip_lo, &q->skip_hi)) {
+            goto fail;
+        }
+        for (int j = 0; j < 4; j++, got++) {
+            if (PyObject_GetBuffer(objs[got], &views[got], PyBUF_C_CONTIGUOUS | (j == 3 ? PyBUF_WRITABLE : 0)) < 0) {
+                goto fail;
+            }
+        }
+        q->colptr = (const int64_t *)views[got - 4].buf;
+        q->rows = (const int32_t *)views[got - 3].buf;
+        q->vals = (const double *)views[got - 2].buf;
+        q->out = (double *)views[got - 1].buf;
+        nnz = views[got - 3].len / (Py_ssize_t)sizeof(int32_t);
+        m = views[got - 1].len / (b * (Py_ssize_t)sizeof(double));
+        q->m = m;
+        if (views[got - 1].len != b * m * (Py_ssize_t)sizeof(double) ||
+            views[got - 4].len != (nblocks * m + 1) * (Py_ssize_t)sizeof(int64_t) ||
+            views[got - 2].len != nnz * (Py_ssize_t)sizeof(double) || q->colptr[0] != 0 || q->colptr[nblocks * m] != nnz) {
+            problem = "weighted_sums: a part's sizes do not match (colptr of nblocks*m+1, rows and vals of nnz, out (b, m))";
+            goto fail;
+        }
+        for (Py_ssize_t c = 0; c < nblocks * m && !problem; c++) {
+            if (q->colptr[c + 1] < q->colptr[c]) problem = "weighted_sums: colptr decreases";
+        }
+        if (problem) goto fail;
+    }
+    {
+        Py_ssize_t need = ib * BOOT_WIDTH;
+        for (Py_ssize_t p = 0; p < nparts; p++) need += parts[p].m * BOOT_WIDTH;
+        scratch = (double *)malloc((size_t)need * sizeof(double));
+        if (scratch == NULL) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        need = ib * BOOT_WIDTH;
+        for (Py_ssize_t p = 0; p < nparts; p++) {
+            parts[p].total = scratch + need;
+            need += parts[p].m * BOOT_WIDTH;
+        }
+    }
+    {
+        int bad;
+        Py_BEGIN_ALLOW_THREADS
+        bad = boot_sums((const int32_t *)views[0].buf, b, n, ib, scratch, parts, nparts);
+        Py_END_ALLOW_THREADS
+        free(scratch);
+        if (bad) {
+            problem = "weighted_sums: an entry's image is outside its block";
+            goto fail;
+        }
+    }
+    boot_release(views, got);
+    Py_DECREF(seq);
+    Py_RETURN_NONE;
+fail:
+    if (problem) PyErr_SetString(PyExc_ValueError, problem);
+    boot_release(views, got);
+    Py_XDECREF(seq);
+    return NULL;
+}
+/* ==================================================================================== end boot */
+
 static PyMethodDef methods[] = {
     {"sparse_u8", sparse_u8, METH_VARARGS,
      "sparse_u8(gt, pred, hist, keys, counts) -> n: sorted distinct gt*256+pred keys and their counts."},
@@ -627,6 +1039,16 @@ static PyMethodDef methods[] = {
     {"image_matrix", image_matrix, METH_VARARGS,
      "image_matrix(rows, n, k, indptr, indices, data) -> nnz: the per-image [TP | GT | PRED] CSR arrays."},
     /* fold: end */
+    /* boot */
+    {"blocked_csc", blocked_csc, METH_VARARGS,
+     "blocked_csc(indptr, indices, data, n, m, ib, colptr, rows, vals) -> None: a CSR matrix's entries "
+     "by blocks of ib images, then by column."},
+    {"draw_counts", draw_counts, METH_VARARGS,
+     "draw_counts(draws, n, counts) -> None: counts[j, i] = how often image i is in draws[j]."},
+    {"weighted_sums", weighted_sums, METH_VARARGS,
+     "weighted_sums(counts, b, n, ib, parts) -> None: for each part (colptr, rows, vals, out, skip_lo, "
+     "skip_hi), out[j, c] = sum_i counts[j, i] * M[i, c] outside the skipped columns."},
+    /* end boot */
     {NULL, NULL, 0, NULL},
 };
 

@@ -336,7 +336,7 @@ def _compare(args: argparse.Namespace) -> int:
     for line in problem_lines(only, with_names=True):
         _say(f"skipped {line}")
     if args.json:
-        _write(args.json, "--json", json.dumps(comparison.to_dict(), indent=1, allow_nan=False) + "\n")
+        _write(args.json, "--json", comparison.to_json() + "\n")
     if not args.quiet:
         print(format_comparison(comparison))
     skipped = a.skipped or b.skipped or comparison.paired.dropped

@@ -7,6 +7,7 @@ have (matched by name). "Significant" means the paired-bootstrap interval of the
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -117,6 +118,27 @@ class Comparison:
 
     def to_dict(self) -> dict:
         """The JSON contract of ``segviz compare --json`` (undefined values as None)."""
+        return self._to_dict(_records(self.image_frame().drop(columns="image")))
+
+    def to_json(self) -> str:
+        """``json.dumps(self.to_dict(), indent=1, allow_nan=False)``: the same text, character for
+        character, without building a dict per image (the per-image list, one record per shared
+        image, is formatted column by column: at 100,000 images 0.3 s instead of about 1 s).
+
+        Example:
+            >>> import json
+            >>> from segviz.stats import _example_evaluation
+            >>> c = compare(_example_evaluation(), _example_evaluation(), resamples=20)
+            >>> c.to_json() == json.dumps(c.to_dict(), indent=1, allow_nan=False)
+            True
+        """
+        images = _records_json(self.image_frame().drop(columns="image"), depth=1)
+        if images is None:  # (a value json would refuse or a column of another kind: the slow way)
+            return json.dumps(self.to_dict(), indent=1, allow_nan=False)
+        data = self._to_dict([])
+        return _dict_json(data, {"images": images})
+
+    def _to_dict(self, images: list) -> dict:
         return {
             "model_a": self.name_a,
             "model_b": self.name_b,
@@ -130,7 +152,7 @@ class Comparison:
             },
             "summary": _records(self.summary_frame()),
             "classes": _records(self.class_frame()),
-            "images": _records(self.image_frame().drop(columns="image")),
+            "images": images,
             **self.gains_and_losses(top=10).to_dict(),
         }
 
@@ -263,12 +285,102 @@ def disagreement_rgb(
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    out = []
-    for row in frame.to_dict(orient="records"):
-        out.append(
+    """One dict per row, plain Python values, None for NaN (what the JSON holds); column by column
+    (numpy's ``tolist``) rather than pandas' ``to_dict(orient="records")``, the same values.
+
+    Example:
+        >>> _records(pd.DataFrame({"a": [1, 2], "b": [0.5, float("nan")], "c": ["x", None]}))
+        [{'a': 1, 'b': 0.5, 'c': 'x'}, {'a': 2, 'b': None, 'c': None}]
+    """
+    keys = list(frame.columns)
+    if not all(isinstance(k, str) for k in keys) or len(set(keys)) != len(keys):
+        return [  # (pandas' own way for other column labels)
             {k: (None if isinstance(v, float) and math.isnan(v) else _plain(v)) for k, v in row.items()}
+            for row in frame.to_dict(orient="records")
+        ]
+    if not keys:
+        return [{} for _ in range(len(frame))]
+    columns = [_plain_column(frame[k]) for k in keys]
+    return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _plain_column(column: pd.Series) -> list:
+    """A column's values as plain Python values (None for NaN), as in :func:`_records`."""
+    kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else "O"
+    if kind in "iub":
+        return column.to_numpy().tolist()
+    if kind == "f":
+        return [None if v != v else v for v in column.to_numpy().tolist()]
+    return [None if isinstance(v, float) and math.isnan(v) else _plain(v) for v in column.tolist()]
+
+
+def _records_json(frame: pd.DataFrame, *, depth: int) -> str | None:
+    """The list :func:`_records` makes of ``frame``, as ``json.dumps(..., indent=1,
+    allow_nan=False)`` writes it nested ``depth`` levels deep (the same text: keys and strings
+    through json's own escaping, floats by ``repr``, NaN as null, ints, bools); None when a column
+    is not numbers, bools or strings, or holds an infinity (the caller then lets json do it).
+
+    Example:
+        >>> f = pd.DataFrame({"name": ["a"], "x": [float("nan")]})
+        >>> print(_records_json(f, depth=0))
+        [
+         {
+          "name": "a",
+          "x": null
+         }
+        ]
+    """
+    if not len(frame):
+        return "[]"
+    names = list(frame.columns)
+    if not names or not all(isinstance(c, str) for c in names) or len(set(names)) != len(names):
+        return None
+    cells = [_column_json(frame[name]) for name in names]
+    if any(c is None for c in cells):
+        return None
+    item, field = "\n" + " " * (depth + 1), "\n" + " " * (depth + 2)
+    prefixes = [
+        ("," if j else "") + field + _json_string(name) + ": " for j, name in enumerate(frame.columns)
+    ]
+    cells = [[prefix + v for v in values] for prefix, values in zip(prefixes, cells, strict=True)]
+    rows = map("".join, zip(*cells, strict=True))
+    return "[" + ",".join(f"{item}{{{row}{item}}}" for row in rows) + "\n" + " " * depth + "]"
+
+
+def _column_json(column: pd.Series) -> list[str] | None:
+    """Each value of a column as json writes it (see :func:`_records_json`), or None."""
+    kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else "O"
+    if kind == "f":
+        values = column.to_numpy()
+        if np.isinf(values).any():
+            return None
+        texts = list(map(float.__repr__, values.astype(np.float64).tolist()))
+        for i in np.flatnonzero(np.isnan(values)).tolist():
+            texts[i] = "null"
+        return texts
+    if kind in "iu":
+        return list(map(int.__repr__, column.to_numpy().tolist()))
+    if kind == "b":
+        return ["true" if v else "false" for v in column.to_numpy().tolist()]
+    values = column.tolist()
+    return [_json_string(v) for v in values] if all(type(v) is str for v in values) else None
+
+
+def _json_string(text: str) -> str:
+    """A string as json.dumps writes it (ASCII, escaped)."""
+    return json.encoder.encode_basestring_ascii(text)
+
+
+def _dict_json(data: dict, texts: dict[str, str]) -> str:
+    """``json.dumps(data, indent=1, allow_nan=False)`` with the values of the keys in ``texts``
+    already written (nested one level deep)."""
+    lines = []
+    for key, value in data.items():
+        text = (
+            texts[key] if key in texts else json.dumps(value, indent=1, allow_nan=False).replace("\n", "\n ")
         )
-    return out
+        lines.append(f" {_json_string(key)}: {text}")
+    return "{\n" + ",\n".join(lines) + "\n}" if lines else "{}"
 
 
 def _plain(value):

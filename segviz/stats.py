@@ -45,12 +45,15 @@ difference than two independent intervals. A difference is *significant* when it
 Speed and memory: the weights are drawn a chunk of resamples at a time (at most
 :data:`CHUNK_WEIGHTS` weights at once, never a resamples x N matrix) and each chunk is multiplied
 with the sparse per-image aggregates (:meth:`Evaluation.image_count_matrix`): cost ~ resamples x
-(classes present per image) x N, memory ~ one chunk. N = 100,000 ADE-like images (150 classes),
-1,000 paired resamples: ~1.9 s of CPU with the aggregates already built (the sparse product 1.3 s,
-drawing the weights 0.5 s); building both models' aggregates first adds 0.7 s (see
-``benchmarks/bench_scale.py``). The images are drawn in order in one thread while
-:data:`PRODUCT_THREADS` threads turn each chunk into weights and multiply it (the same sums: the
-wall time on two idle cores is about that of the product alone).
+(classes present per image) x N, memory ~ one chunk. The images are drawn in order in one thread
+while :data:`PRODUCT_THREADS` threads multiply the chunks already drawn. The product is the C
+extension's when it is built (segviz/_count.c: the draws counted as int32 weights, 32 resamples
+per pass over the aggregates regrouped by blocks of images and by column, the 32 sums of a column
+in vector registers), else scipy's sparse product of float64 weights: the same sums (whole numbers
+below 2**53, exact in any order). In a paired bootstrap whose two models have the same GT counts
+(the same ground truth) those are multiplied once. N = 100,000 ADE-like images (150 classes),
+1,000 paired resamples, aggregates built: ~1.0 s of CPU with the kernel, ~2.0 s with scipy
+(``benchmarks/bench_compare.py``).
 """
 
 from __future__ import annotations
@@ -250,7 +253,8 @@ def paired_bootstrap(
     # a's sums: the same values added in the same order); no joined copy of the two matrices
     est_a, iou_a = _full_data(_split(np.asarray(ra.sum(axis=0)), k))
     est_b, iou_b = _full_data(_split(np.asarray(rb.sum(axis=0)), k))
-    sums_a, sums_b = _resampled_sums([ra, rb], len(in_a), resamples=resamples, seed=seed)
+    same = (k, 2 * k) if _equal_columns(ra, rb, k, 2 * k) else None  # (one GT: its sums once)
+    sums_a, sums_b = _resampled_sums([ra, rb], len(in_a), resamples=resamples, seed=seed, same=same)
     counts_a, counts_b = _split(sums_a, k), _split(sums_b, k)
     rep_a, iou_rep_a = summary_from_counts(*counts_a), iou_from_counts(*counts_a)
     rep_b, iou_rep_b = summary_from_counts(*counts_b), iou_from_counts(*counts_b)
@@ -339,21 +343,47 @@ def _weights_of(draws: np.ndarray, n: int) -> np.ndarray:
 PRODUCT_THREADS = 2
 
 
-def _resampled_sums(matrices, n: int, *, resamples: int, seed: int):
+def _resampled_sums(matrices, n: int, *, resamples: int, seed: int, same: tuple[int, int] | None = None):
     """Column sums of ``matrices`` (sparse (n, M) per-image counts, or a list of them, each
     multiplied by the same weights) under every resample's weights: float64 (resamples, M) each
     (a list for a list), exact (integers below 2**53). One sparse product per chunk of resamples,
     cost ~ nonzeros x resamples; the images are drawn in order in this thread while
     :data:`PRODUCT_THREADS` threads turn the chunks already drawn into weights and multiply them
     (each chunk's product is the same whatever thread computes it, and each column's sum the same
-    whatever other columns are multiplied with it); at most that many chunks of half the usual
-    size in flight: memory ~ one chunk of :func:`resample_weight_chunks`."""
+    whatever other columns are multiplied with it); at most that many chunks in flight: memory ~
+    :data:`CHUNK_WEIGHTS` weights per chunk.
+
+    The product is the C extension's when it is built (:func:`_kernel_product`), else scipy's
+    (:func:`_scipy_product`): the same sums, as every product and partial sum is a whole number
+    below 2**53 (exact in any order). ``same=(lo, hi)``: columns lo..hi-1 of every later matrix
+    are those of the first (the caller checked: e.g. two models' GT counts on the same ground
+    truth); the C kernel multiplies them once and they are copied."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
     single = not isinstance(matrices, list | tuple)
     matrices = [matrices] if single else list(matrices)
     outs = [np.empty((resamples, m.shape[1])) for m in matrices]
+    product, chunk = _kernel_product(matrices, outs, n, same) or _scipy_product(matrices, outs, n)
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=PRODUCT_THREADS) as pool:
+        lo = 0
+        for draws in _draw_chunks(n, resamples=resamples, seed=seed, chunk=max(1, min(resamples, chunk))):
+            while len(pending) >= PRODUCT_THREADS:  # (bounded memory: wait for the oldest)
+                pending.popleft().result()
+            pending.append(pool.submit(product, lo, draws))
+            lo += len(draws)
+        while pending:
+            pending.popleft().result()
+    if same is not None:  # (scipy's product computed them too: the same numbers)
+        for out in outs[1:]:
+            out[:, same[0] : same[1]] = outs[0][:, same[0] : same[1]]
+    return outs[0] if single else outs
+
+
+def _scipy_product(matrices: list, outs: list, n: int):
+    """The product of a chunk of draws with scipy, and the resamples per chunk (half of
+    :data:`CHUNK_WEIGHTS`: a float64 (n, b) copy of the weights per chunk)."""
     # (M, n) in CSC: the product walks image by image, adding value x that image's weight row
     # (b contiguous floats) into the class's output row, which stays in cache
     ts = [m.astype(np.float64, copy=False).T for m in matrices]
@@ -363,18 +393,79 @@ def _resampled_sums(matrices, n: int, *, resamples: int, seed: int):
         for t, out in zip(ts, outs, strict=True):
             out[lo : lo + len(draws)] = (t @ weights).T
 
-    chunk = max(1, min(resamples, CHUNK_WEIGHTS // (2 * max(n, 1))))
-    pending: deque = deque()
-    with ThreadPoolExecutor(max_workers=PRODUCT_THREADS) as pool:
-        lo = 0
-        for draws in _draw_chunks(n, resamples=resamples, seed=seed, chunk=chunk):
-            while len(pending) >= PRODUCT_THREADS:  # (bounded memory: wait for the oldest)
-                pending.popleft().result()
-            pending.append(pool.submit(product, lo, draws))
-            lo += len(draws)
-        while pending:
-            pending.popleft().result()
-    return outs[0] if single else outs
+    return product, CHUNK_WEIGHTS // (2 * max(n, 1))
+
+
+#: Resamples per chunk with the C kernel: it multiplies 32 at a time (8 when a chunk has at most 8).
+KERNEL_CHUNK = 32
+#: Images per block of the C kernel: their 32 weights each (64 KB of float64) stay in cache.
+KERNEL_IMAGES = 256
+
+
+def _kernel_product(matrices: list, outs: list, n: int, same: tuple[int, int] | None):
+    """The product of a chunk of draws with the C extension (segviz/_count.c: ``draw_counts``
+    counts the draws as int32 weights, ``weighted_sums`` multiplies every matrix with them, 32
+    resamples at a time, without a float64 (n, b) copy of the weights), and the resamples per
+    chunk (:data:`KERNEL_CHUNK`, fewer when b x n would pass :data:`CHUNK_WEIGHTS`, but 8 up to
+    2,000,000 images); None when the kernel is missing or does not apply (then scipy's product
+    gives the same sums). Each matrix is first regrouped by blocks of :data:`KERNEL_IMAGES` images and by column
+    (``blocked_csc``: a copy of 12 bytes per nonzero, 50 MB per model at 100,000 ADE-like images)."""
+    from segviz.kernels import c_extension
+
+    kernel = c_extension()
+
+    if kernel is None or not hasattr(kernel, "weighted_sums") or n >= 1 << 31 or len(matrices) > 8:
+        return None
+    if any(m.dtype != np.int64 or m.format != "csr" or m.shape[1] >= 1 << 31 for m in matrices):
+        return None
+    # (at least 8 resamples per chunk up to 2 M images, 8 bytes per weight: 64 MB at 1 M images;
+    # fewer leave most of the 8 lanes idle, and scipy's product would be as fast)
+    chunk = max(1, min(KERNEL_CHUNK, max(CHUNK_WEIGHTS // max(n, 1), 8 if n <= CHUNK_WEIGHTS // 2 else 1)))
+    # (chunks of at most 8 resamples, i.e. N above ~500,000, are multiplied 8 wide: 4 times the
+    # images per block for the same cache, and as many more entries per block and column)
+    ib = KERNEL_IMAGES if chunk > 8 else 4 * KERNEL_IMAGES
+    blocks = -(-n // ib)
+    grouped = []
+    for m in matrices:
+        colptr = np.empty(blocks * m.shape[1] + 1, np.int64)
+        rows, vals = np.empty(m.nnz, np.int32), np.empty(m.nnz, np.float64)
+        indptr = np.ascontiguousarray(m.indptr, dtype=np.int64)
+        indices = np.ascontiguousarray(m.indices, dtype=np.int32)
+        kernel.blocked_csc(
+            indptr, indices, np.ascontiguousarray(m.data), n, m.shape[1], ib, colptr, rows, vals
+        )
+        grouped.append((colptr, rows, vals))
+    skips = [(0, 0)] + [same or (0, 0)] * (len(matrices) - 1)
+
+    def product(lo: int, draws: np.ndarray) -> None:
+        b = len(draws)
+        counts = np.empty(draws.shape, np.int32)
+        kernel.draw_counts(draws, n, counts)
+        parts = [(*g, out[lo : lo + b], *skip) for g, out, skip in zip(grouped, outs, skips, strict=True)]
+        kernel.weighted_sums(counts, b, n, ib, parts)
+
+    return product, chunk
+
+
+def _equal_columns(x, y, lo: int, hi: int) -> bool:
+    """Whether columns lo..hi-1 of two sparse matrices of one shape are stored alike (then they are
+    equal; equal columns stored otherwise, e.g. unsorted, answer False: only slower, never wrong).
+
+    Example:
+        >>> import scipy.sparse as sp
+        >>> x = sp.csr_matrix(np.array([[1, 2, 0], [0, 3, 4]]))
+        >>> y = sp.csr_matrix(np.array([[5, 2, 0], [0, 3, 0]]))
+        >>> _equal_columns(x, y, 1, 2), _equal_columns(x, y, 1, 3)
+        (True, False)
+    """
+    if x.shape != y.shape or x.format != "csr" or y.format != "csr":
+        return False
+    gx, gy = x[:, lo:hi], y[:, lo:hi]
+    return (
+        np.array_equal(gx.indptr, gy.indptr)
+        and np.array_equal(gx.indices, gy.indices)
+        and np.array_equal(gx.data, gy.data)
+    )
 
 
 def _split(sums: np.ndarray, k: int) -> Counts:
