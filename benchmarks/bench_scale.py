@@ -174,7 +174,11 @@ def run(cmd: list[str], *, code: Path, store: Path, cwd: Path) -> dict:
 
 
 def export(rev: str, out: Path) -> Path:
-    """The segviz of git revision ``rev``, unpacked under ``out`` (no worktree, no checkout)."""
+    """The segviz of git revision ``rev``, unpacked under ``out`` (no worktree, no checkout); or, when
+    ``rev`` is a folder (a checkout), that folder as it is, with its compiled kernel (``git archive``
+    leaves the built extension out, so an exported revision counts with numba or numpy)."""
+    if Path(rev).is_dir():
+        return Path(rev).resolve()
     target = out / f"code-{rev}"
     if not (target / "segviz").is_dir():
         target.mkdir(parents=True, exist_ok=True)
@@ -374,7 +378,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, action="append", help="dataset size (repeatable)")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "segviz-scale")
     parser.add_argument("--data", type=Path, help="where the datasets are generated (default OUT/data)")
-    parser.add_argument("--before", default=BEFORE, help=f"earlier git revision (default {BEFORE})")
+    parser.add_argument(
+        "--before", default=BEFORE, help=f"earlier git revision (default {BEFORE}), or a checkout's folder"
+    )
     parser.add_argument("--no-before", action="store_true", help="this checkout only")
     parser.add_argument("--skip-before-above", type=int, default=0, metavar="N")
     parser.add_argument(
