@@ -480,7 +480,7 @@ def _slices_of_two(args: argparse.Namespace) -> int:
         raise UsageError(f"--models: give two different models (got {name_a} twice)")
     if not args.by:
         raise UsageError("--models needs --by COLUMN (the values to compare the models on)")
-    a, b = load(args, model=name_a), load(args, model=name_b)
+    a, b = load_models(args, models=[name_a, name_b])  # (the ground truth listed once for both)
     slicer = _slicer(args, a, pixels=any(c not in _slicer(args, a, pixels=False).columns for c in args.by))
     out = []
     for column in args.by:
