@@ -1,0 +1,219 @@
+"""The results store's file signatures stat'ed in C (``segviz._count.stat_many``, issue #17)
+against ``os.stat`` itself: the same sizes and ``st_mtime_ns`` on the real datasets, -1/-1 for a
+missing file or a "" path, non-UTF-8 names (surrogateescape), symlinks, folders, paths the C side
+leaves to Python (URLs, a NUL inside), huge lists split over two threads, and the same store keys
+with and without the extension."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import fsspec
+import numpy as np
+import pytest
+
+from segviz import kernels, remote
+from segviz.dataset import Pair, PairList, open_dataset
+from segviz.store import _signatures, _signatures_python, key_texts, pair_key, shared_key_texts
+
+needs_kernel = pytest.mark.skipif(
+    not hasattr(kernels._ckernel, "stat_many"), reason="segviz._count built without stat_many"
+)
+
+
+def brute_force(paths: list[str]) -> tuple[list[str], list[int], list[int]]:
+    """One ``os.stat`` per path, written out independently of segviz: (names, sizes, times)."""
+    sizes, times = [], []
+    for path in paths:
+        try:
+            st = os.stat(path) if path else None
+        except OSError:
+            st = None
+        sizes.append(st.st_size if st else -1)
+        times.append(st.st_mtime_ns if st else -1)
+    return list(paths), sizes, times
+
+
+def c_and_python(paths: list[str], monkeypatch) -> tuple[tuple, tuple]:
+    """:func:`_signatures` with the C extension, then without it."""
+    with_c = _signatures(paths)
+    monkeypatch.setattr(kernels, "_ckernel", None)
+    without = _signatures(paths)
+    monkeypatch.undo()
+    return with_c, without
+
+
+def as_lists(result: tuple) -> tuple:
+    return tuple(list(column) for column in result)
+
+
+@needs_kernel
+def test_real_dataset_files_are_signed_as_os_stat_does(shared_data, monkeypatch):
+    checked = 0
+    for name, model in (
+        ("voc2012-deeplab", "deeplabv3plus"),
+        ("ade20k-csail", "csail-2017"),
+        ("camvid-val", "tinyfcn"),
+    ):
+        root = shared_data / name
+        columns = PairList.of(open_dataset(root, model=model).pairs)
+        for c in ("gt", "pred", "images"):
+            paths = columns.absolute(c)
+            with_c, without = c_and_python(paths, monkeypatch)
+            expected = brute_force(paths)
+            assert as_lists(with_c) == as_lists(without) == as_lists(expected), (name, c)
+            assert all(type(v) is int for v in with_c[1] + with_c[2])  # (Python ints, as os.stat's)
+            if any(paths):
+                assert min(expected[1]) >= 0, (name, c)  # (real files: no -1 hiding a wrong answer)
+                checked += len(paths)
+    assert checked > 300  # (every file of the three datasets)
+
+
+@needs_kernel
+def test_missing_files_empty_paths_folders_and_odd_paths(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        for i in range(5):
+            (tmp_path / folder / f"{i}.png").write_bytes(b"x" * (i + 3 * (folder == "b")))
+    os.utime(tmp_path / "a" / "0.png", ns=(1, -123_456_789))  # (before 1970: negative mtime_ns)
+    paths = [
+        str(tmp_path / "a" / "0.png"),
+        "",
+        str(tmp_path / "a" / "missing.png"),
+        str(tmp_path / "nofolder" / "x.png"),
+        str(tmp_path / "a"),  # a folder: os.stat answers for it too
+        str(tmp_path / "a") + "/",
+        str(tmp_path / "a" / "1.png") + "/",  # a file with a trailing '/': ENOTDIR
+        str(tmp_path / "a" / "1.png" / "x"),
+        str(tmp_path) + "//a/./2.png",
+        str(tmp_path / "b" / "../a/3.png"),
+        "/",
+        "relative/not/here.png",
+        *(str(tmp_path / ("a", "b")[i % 2] / f"{i % 5}.png") for i in range(20)),  # folders alternating
+    ]
+    with_c, without = c_and_python(paths, monkeypatch)
+    expected = brute_force(paths)
+    assert as_lists(with_c) == as_lists(without) == as_lists(expected)
+    assert expected[1][:4] == [0, -1, -1, -1] and expected[2][0] == -123_456_789
+    assert expected[1][4] >= 0 and expected[1][6:8] == [-1, -1] and expected[1][8:10] == [2, 3]
+
+
+@needs_kernel
+def test_a_relative_path_without_a_folder_part(tmp_path, monkeypatch):
+    (tmp_path / "here.png").write_bytes(b"12345")
+    monkeypatch.chdir(tmp_path)
+    paths = ["here.png", "gone.png"] * 8
+    assert as_lists(_signatures(paths)) == as_lists(brute_force(paths))
+    assert _signatures(paths)[1][:2] == [5, -1]
+
+
+@needs_kernel
+def test_non_utf8_and_non_ascii_names(tmp_path, monkeypatch):
+    raw = os.fsencode(str(tmp_path)) + b"/caf\xe9-\xff.png"  # (Latin-1 bytes: not UTF-8)
+    with open(raw, "wb") as f:
+        f.write(b"abc")
+    name = os.fsdecode(raw)
+    assert "\udce9" in name  # (surrogateescape: how os.listdir gives such a name)
+    utf8 = tmp_path / "café-東京.png"
+    utf8.write_bytes(b"abcdef")
+    paths = [name, str(utf8), str(tmp_path / "caf\udce9-gone.png"), *[name, str(utf8)] * 8]
+    with_c, without = c_and_python(paths, monkeypatch)
+    assert as_lists(with_c) == as_lists(without) == as_lists(brute_force(paths))
+    assert with_c[1][:3] == [3, 6, -1]
+
+
+@needs_kernel
+def test_symlinks_are_followed_as_os_stat_does(tmp_path, monkeypatch):
+    target = tmp_path / "target.png"
+    target.write_bytes(b"0123456789")
+    (tmp_path / "link.png").symlink_to(target)
+    (tmp_path / "dangling.png").symlink_to(tmp_path / "nowhere.png")
+    (tmp_path / "linked").symlink_to(tmp_path, target_is_directory=True)
+    paths = [str(tmp_path / n) for n in ("link.png", "dangling.png", "linked/target.png", "target.png")] * 4
+    with_c, without = c_and_python(paths, monkeypatch)
+    assert as_lists(with_c) == as_lists(without) == as_lists(brute_force(paths))
+    assert with_c[1][:4] == [10, -1, 10, 10] and with_c[2][0] == target.stat().st_mtime_ns
+
+
+@needs_kernel
+def test_huge_lists_in_two_threads(tmp_path, monkeypatch):
+    files = []
+    for i in range(300):
+        folder = tmp_path / f"d{i % 7}"
+        folder.mkdir(exist_ok=True)
+        files.append(folder / f"{i}.png")
+        files[-1].write_bytes(b"y" * i)
+    rng = np.random.default_rng(17)
+    pool = [str(f) for f in files] + ["", str(tmp_path / "d1" / "gone.png")]
+    paths = [pool[i] for i in rng.integers(0, len(pool), 60_000)]
+    with_c, without = c_and_python(paths, monkeypatch)
+    assert as_lists(with_c) == as_lists(without) == as_lists(brute_force(paths))
+    sizes, times = np.empty(len(paths), np.int64), np.empty(len(paths), np.int64)
+    for threads in (1, 2):
+        assert kernels._ckernel.stat_many(paths, sizes, times, threads) == 0
+        assert sizes.tolist() == with_c[1] and times.tolist() == with_c[2]
+
+
+@needs_kernel
+def test_paths_the_c_side_leaves_to_python(tmp_path, monkeypatch):
+    f = tmp_path / "x.png"
+    f.write_bytes(b"1234")
+    fs = fsspec.filesystem("memory")
+    url = f"memory://segviz-{uuid.uuid4().hex[:8]}/y.png"
+    fs.pipe(url.removeprefix("memory://"), b"12345678")
+    colon = str(tmp_path) + "/a://b"  # (not a URL: a folder named "a:" holding a folder "b")
+    os.makedirs(colon)
+    paths = [str(f), url, str(colon), str(f), *[str(f)] * 8]
+    sizes, times = np.empty(len(paths), np.int64), np.empty(len(paths), np.int64)
+    assert kernels._ckernel.stat_many(paths, sizes, times, 1) == 2  # (the URL and the "://" folder)
+    assert sizes[[1, 2]].tolist() == [-2, -2] and times[[1, 2]].tolist() == [-2, -2]
+    names, got_sizes, got_times = _signatures(paths)
+    assert names == paths and (got_sizes[1], got_times[1]) == remote.signature(url)[1:]
+    assert got_sizes[1] == 8 and got_sizes[2] == os.stat(colon).st_size and got_sizes[0] == 4
+    nul = [str(f)] * 8 + [str(f) + "\x00x"]
+    with pytest.raises(ValueError, match="embedded null"):  # (as os.stat and segviz before)
+        _signatures(nul)
+    assert kernels._ckernel.stat_many(nul, np.empty(9, np.int64), np.empty(9, np.int64), 2) == 1
+
+
+@needs_kernel
+def test_stat_many_rejects_wrong_arguments():
+    paths = ["/", "/"]
+    ok = np.empty(2, np.int64)
+    with pytest.raises(ValueError, match=r"stat_many: sizes and times must be int64 buffers of len\(paths\)"):
+        kernels._ckernel.stat_many(paths, np.empty(3, np.int64), ok, 1)
+    with pytest.raises(ValueError, match=r"stat_many: sizes and times must be int64"):
+        kernels._ckernel.stat_many(paths, np.empty(2, np.int32), ok, 1)
+    with pytest.raises(ValueError, match="stat_many: threads must be 1 or 2"):
+        kernels._ckernel.stat_many(paths, ok, np.empty(2, np.int64), 3)
+    with pytest.raises(TypeError, match="must be list"):
+        kernels._ckernel.stat_many(tuple(paths), ok, np.empty(2, np.int64), 1)
+    with pytest.raises(BufferError, match="not writable"):
+        kernels._ckernel.stat_many(paths, b"x" * 16, ok, 1)
+    sizes = np.empty(3, np.int64)
+    assert kernels._ckernel.stat_many([1, None, "/"], sizes, np.empty(3, np.int64), 1) == 2  # (not str)
+    assert sizes[:2].tolist() == [-2, -2] and sizes[2] >= 0
+
+
+def test_store_keys_are_the_same_with_and_without_the_extension(shared_data, monkeypatch):
+    root = shared_data / "voc2012-deeplab"
+    pairs = open_dataset(root, model="deeplabv3plus").pairs
+    gone = Pair("gone", root / "no-such-gt.png", root / "no-such-pred.png")
+    pairs = [*pairs, gone]
+    with_c = key_texts(pairs)
+    shared = shared_key_texts([pairs, pairs[:10]])
+    monkeypatch.setattr(kernels, "_ckernel", None)
+    assert key_texts(pairs) == with_c == shared[0] and shared[1] == with_c[:10]
+    assert with_c[-1] == json.dumps(pair_key(gone)) and with_c[0] == json.dumps(pair_key(pairs[0]))
+    assert json.loads(with_c[-1])[2:4] == [-1, -1]
+
+
+def test_without_the_extension_python_stats_every_path(tmp_path, monkeypatch):
+    f = tmp_path / "x.png"
+    f.write_bytes(b"12")
+    monkeypatch.setattr(kernels, "_ckernel", None)
+    paths = [str(f), "", str(tmp_path / "gone.png")] * 5
+    assert as_lists(_signatures(paths)) == as_lists(_signatures_python(paths)) == as_lists(brute_force(paths))
