@@ -115,7 +115,12 @@ def test_open_models_names_the_first_model_that_cannot_be_opened(troubled):
 
 
 def counting(monkeypatch, name: str) -> Counter:
-    """Count the calls of ``os.<name>`` by their first argument (a path)."""
+    """Count the calls of ``os.<name>`` by their first argument (a path); for "stat", the stats
+    of the C extension too (:func:`test_signatures.stat_counter`)."""
+    if name == "stat":
+        from test_signatures import stat_counter
+
+        return stat_counter(monkeypatch)
     calls: Counter = Counter()
     real = getattr(os, name)
 

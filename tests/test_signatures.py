@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections import Counter
 
 import fsspec
 import numpy as np
@@ -21,6 +22,40 @@ from segviz.store import _signatures, _signatures_python, key_texts, pair_key, s
 needs_kernel = pytest.mark.skipif(
     not hasattr(kernels._ckernel, "stat_many"), reason="segviz._count built without stat_many"
 )
+
+
+class _CountingKernel:
+    """``segviz._count`` whose ``stat_many`` counts the paths it stats itself (not those it leaves
+    to Python, which ``os.stat`` counts)."""
+
+    def __init__(self, real, calls: Counter):
+        self._real, self._calls = real, calls
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def stat_many(self, paths, sizes, times, threads):
+        left = self._real.stat_many(paths, sizes, times, threads)
+        self._calls.update(
+            p for p, size in zip(paths, np.asarray(sizes).tolist(), strict=True) if p and size != -2
+        )
+        return left
+
+
+def stat_counter(monkeypatch) -> Counter:
+    """Count every file stat of segviz by its path, in Python (``os.stat``) or in C (``stat_many``):
+    for tests that pin how often a file is stat'ed."""
+    calls: Counter = Counter()
+    real = os.stat
+
+    def counted(path, *args, **kwargs):
+        calls[os.fspath(path)] += 1
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", counted)
+    if kernels._ckernel is not None:
+        monkeypatch.setattr(kernels, "_ckernel", _CountingKernel(kernels._ckernel, calls))
+    return calls
 
 
 def brute_force(paths: list[str]) -> tuple[list[str], list[int], list[int]]:
@@ -217,3 +252,15 @@ def test_without_the_extension_python_stats_every_path(tmp_path, monkeypatch):
     monkeypatch.setattr(kernels, "_ckernel", None)
     paths = [str(f), "", str(tmp_path / "gone.png")] * 5
     assert as_lists(_signatures(paths)) == as_lists(_signatures_python(paths)) == as_lists(brute_force(paths))
+
+
+def test_stat_counter_sees_the_stats_in_c_and_in_python(tmp_path, monkeypatch):
+    f = tmp_path / "x.png"
+    f.write_bytes(b"12")
+    paths = [str(f), "", str(tmp_path / "gone.png")] * 5
+    calls = stat_counter(monkeypatch)
+    _signatures(paths)
+    assert calls == {str(f): 5, str(tmp_path / "gone.png"): 5}
+    calls.clear()
+    _signatures(paths[:3])  # (a short list: os.stat in Python)
+    assert calls == {str(f): 1, str(tmp_path / "gone.png"): 1}
