@@ -614,6 +614,7 @@ done:
 
 /* statmany: begin (forward declaration; the function is at the end of this file) */
 static PyObject *stat_many(PyObject *self, PyObject *args);
+static PyObject *scan_folder(PyObject *self, PyObject *args);
 /* statmany: end */
 
 static PyMethodDef methods[] = {
@@ -635,6 +636,8 @@ static PyMethodDef methods[] = {
     {"stat_many", stat_many, METH_VARARGS,
      "stat_many(paths, sizes, times, threads) -> n: st_size and st_mtime_ns of each path (stat(2), as os.stat), "
      "-1 where it fails, -2 where Python must stat it (see segviz/_count.c)."},
+    {"scan_folder", scan_folder, METH_VARARGS,
+     "scan_folder(path) -> (files, folders) by the entries' types, or None (see segviz/_count.c)."},
     /* statmany: end */
     {NULL, NULL, 0, NULL},
 };
@@ -816,6 +819,107 @@ static PyObject *stat_many(PyObject *self, PyObject *args) {
     (void)args;
     PyErr_SetString(PyExc_NotImplementedError, "stat_many: not built on this system");
     return NULL;
+}
+#endif
+
+/* scan_folder(path) -> (files, folders), or None
+ *
+ * path: str (encoded as os.scandir does: PyUnicode_FSConverter). The names of the folder's
+ * entries but "." and ".." (decoded as os.scandir does: PyUnicode_DecodeFSDefaultAndSize), in the
+ * order the system lists them, split by their type as readdir(3) gives it: files (DT_REG) and
+ * folders (DT_DIR). None when the folder cannot be listed, or when any entry is of another type
+ * (a symbolic link, a pipe, DT_UNKNOWN on file systems that do not say): the caller then lists it
+ * with os.scandir. The folder is read with the GIL released.
+ */
+#if defined(__linux__) || defined(__APPLE__)
+#include <dirent.h>
+#include <errno.h>
+
+static PyObject *scan_folder(PyObject *self, PyObject *args) {
+    PyObject *path = NULL, *files = NULL, *folders = NULL, *out = NULL;
+    char *buf = NULL, *kinds = NULL;
+    size_t used = 0, cap = 0, count = 0, kcap = 0;
+    int usable = 1;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O&:scan_folder", PyUnicode_FSConverter, &path)) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    DIR *dir = opendir(PyBytes_AS_STRING(path));
+    if (dir == NULL) {
+        usable = 0;
+    } else {
+        struct dirent *e;
+        for (;;) {
+            errno = 0;
+            e = readdir(dir);
+            if (e == NULL) {
+                if (errno != 0) usable = 0;
+                break;
+            }
+            const char *name = e->d_name;
+            if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
+            if (e->d_type != DT_REG && e->d_type != DT_DIR) {
+                usable = 0;
+                break;
+            }
+            size_t len = strlen(name) + 1;
+            if (used + len > cap || count + 1 > kcap) {
+                size_t ncap = cap < 65536 ? 65536 : cap;
+                while (used + len > ncap) ncap *= 2;
+                size_t nk = kcap < 4096 ? 4096 : (count + 1 > kcap ? kcap * 2 : kcap);
+                char *nb = (char *)realloc(buf, ncap), *nkd = nb == NULL ? NULL : (char *)realloc(kinds, nk);
+                if (nb != NULL) buf = nb;
+                if (nb == NULL || nkd == NULL) {
+                    usable = -1; /* (out of memory) */
+                    break;
+                }
+                kinds = nkd;
+                cap = ncap;
+                kcap = nk;
+            }
+            memcpy(buf + used, name, len);
+            used += len;
+            kinds[count++] = e->d_type == DT_DIR;
+        }
+        closedir(dir);
+    }
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (usable < 0) {
+        free(buf);
+        free(kinds);
+        return PyErr_NoMemory();
+    }
+    if (!usable) {
+        free(buf);
+        free(kinds);
+        Py_RETURN_NONE;
+    }
+    files = PyList_New(0);
+    folders = PyList_New(0);
+    if (files == NULL || folders == NULL) goto done;
+    for (size_t i = 0, at = 0; i < count; i++) {
+        size_t len = strlen(buf + at);
+        PyObject *name = PyUnicode_DecodeFSDefaultAndSize(buf + at, (Py_ssize_t)len);
+        at += len + 1;
+        if (name == NULL || PyList_Append(kinds[i] ? folders : files, name) < 0) {
+            Py_XDECREF(name);
+            goto done;
+        }
+        Py_DECREF(name);
+    }
+    out = PyTuple_Pack(2, files, folders);
+done:
+    free(buf);
+    free(kinds);
+    Py_XDECREF(files);
+    Py_XDECREF(folders);
+    return out;
+}
+#else
+static PyObject *scan_folder(PyObject *self, PyObject *args) {
+    (void)self;
+    (void)args;
+    Py_RETURN_NONE;
 }
 #endif
 /* ========================================================================= statmany: end */

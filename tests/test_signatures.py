@@ -42,6 +42,39 @@ class _CountingKernel:
         return left
 
 
+class _CountingScans:
+    """``segviz._count`` whose ``scan_folder`` counts the folders it lists (not those it leaves to
+    ``os.scandir``, which is counted there)."""
+
+    def __init__(self, real, calls: Counter):
+        self._real, self._calls = real, calls
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def scan_folder(self, path):
+        listed = self._real.scan_folder(path)
+        if listed is not None:
+            self._calls[os.fspath(path)] += 1
+        return listed
+
+
+def scan_counter(monkeypatch) -> Counter:
+    """Count every folder listing of segviz by its path, by ``os.scandir`` or by the C extension's
+    ``scan_folder``: for tests that pin how often a folder is listed."""
+    calls: Counter = Counter()
+    real = os.scandir
+
+    def counted(path, *args, **kwargs):
+        calls[os.fspath(path)] += 1
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    if kernels._ckernel is not None:
+        monkeypatch.setattr(kernels, "_ckernel", _CountingScans(kernels._ckernel, calls))
+    return calls
+
+
 def stat_counter(monkeypatch) -> Counter:
     """Count every file stat of segviz by its path, in Python (``os.stat``) or in C (``stat_many``):
     for tests that pin how often a file is stat'ed."""
