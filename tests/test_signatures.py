@@ -2,7 +2,8 @@
 against ``os.stat`` itself: the same sizes and ``st_mtime_ns`` on the real datasets, -1/-1 for a
 missing file or a "" path, non-UTF-8 names (surrogateescape), symlinks, folders, paths the C side
 leaves to Python (URLs, a NUL inside), huge lists split over two threads, and the same store keys
-with and without the extension."""
+with and without the extension. And the folders listed in C (``scan_folder``): every dataset of
+the corpus of broken datasets and the real ones open exactly as with ``os.scandir``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import numpy as np
 import pytest
 
 from segviz import kernels, remote
-from segviz.dataset import Pair, PairList, open_dataset
+from segviz.dataset import Pair, PairList, list_models, open_dataset
+from segviz.errors import SegvizError
 from segviz.store import _signatures, _signatures_python, key_texts, pair_key, shared_key_texts
 
 needs_kernel = pytest.mark.skipif(
@@ -297,3 +299,90 @@ def test_stat_counter_sees_the_stats_in_c_and_in_python(tmp_path, monkeypatch):
     calls.clear()
     _signatures(paths[:3])  # (a short list: os.stat in Python)
     assert calls == {str(f): 1, str(tmp_path / "gone.png"): 1}
+
+
+# ---------------------------------------------------------------- folders listed in C (scan_folder)
+needs_scan = pytest.mark.skipif(
+    not hasattr(kernels._ckernel, "scan_folder"), reason="segviz._count built without scan_folder"
+)
+
+
+def opened(root, model, monkeypatch, *, c: bool):
+    """Everything ``open_dataset`` gives (columns, skipped, warnings), or its error's message."""
+    if not c:
+        monkeypatch.setattr(kernels, "_ckernel", None)
+    try:
+        d = open_dataset(root, model=model)
+    except SegvizError as exc:
+        return ("error", str(exc))
+    finally:
+        monkeypatch.undo()
+    columns = PairList.of(d.pairs)
+    return (
+        [
+            list(getattr(columns, c))
+            for c in ("names", "gt", "pred", "images", "gt_encoding", "pred_encoding")
+        ],
+        d.skipped,
+        d.warnings,
+    )
+
+
+def models_of(root) -> list:
+    try:
+        return list_models(root) or [None]
+    except SegvizError:
+        return [None]
+
+
+@needs_scan
+def test_every_broken_dataset_opens_as_with_scandir(tmp_path, monkeypatch):
+    from make_bad_corpus import make_corpus
+
+    cases = make_corpus(tmp_path / "corpus")
+    checked = 0
+    for name in cases:
+        root = tmp_path / "corpus" / name
+        for model in models_of(root):
+            assert opened(root, model, monkeypatch, c=True) == opened(root, model, monkeypatch, c=False), name
+            checked += 1
+    assert checked >= len(cases) > 20
+
+
+@needs_scan
+def test_real_datasets_open_as_with_scandir(shared_data, monkeypatch):
+    for name in ("voc2012-deeplab", "ade20k-csail", "camvid-val", "ade20k-sample", "cityscapes-frame"):
+        for model in models_of(shared_data / name):
+            with_c = opened(shared_data / name, model, monkeypatch, c=True)
+            assert with_c == opened(shared_data / name, model, monkeypatch, c=False), name
+            assert with_c[0] != "error" or name == "cityscapes-frame", with_c
+
+
+@needs_scan
+def test_odd_folders_list_as_with_scandir(tmp_path, monkeypatch):
+    root = tmp_path / "ds"
+    files = {
+        "gt": ["b.png", "a.png", ".hidden.png", "c.PNG", "sub/z.png", "sub/.h/x.png", "sub/deeper/y.png",
+               "sub2/q.png", "n\u00e9.png", "raw\udcff.png", "d_gt.png", "notes.txt", "x.jpg", "noext",
+               "e.npy", "e.png", "strange.png.png", "only/.png"],
+        "pred/m": ["a.png", "b.png", "c.png", "sub/z.png", "sub/deeper/y.png", "sub2/q.png", "d.png",
+                   "e.png", "strange.png.png", "n\u00e9.png"],
+        "pred/plain": ["a.png", "b.png", "c.png", "d.png", "e.png"],
+    }  # fmt: skip
+    for folder, names in files.items():
+        for name in names:
+            path = os.fsencode(str(root / folder)) + b"/" + os.fsencode(name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(b"\x89PNG")
+    (root / "gt" / "link.png").symlink_to(root / "gt" / "a.png")  # (a link: that folder in Python)
+    (root / "gt" / "sub2" / "looped").symlink_to(root / "gt", target_is_directory=True)
+    scans = scan_counter(monkeypatch)
+    first = opened(root, "m", monkeypatch, c=True)
+    assert first == opened(root, "m", monkeypatch, c=False)
+    assert [str(root / "pred" / "m")] == [p for p in scans if p.endswith("/m")]  # (listed in C)
+    assert first[0][0][:3] == ["a", "b", "c"] and "sub/deeper/y" in first[0][0] and "sub/z" in first[0][0]
+    for model in ("plain", None):
+        assert opened(root, model, monkeypatch, c=True) == opened(root, model, monkeypatch, c=False)
+    top = str(root) + "/"  # (a folder given with a trailing '/')
+    assert opened(top, "m", monkeypatch, c=True) == opened(top, "m", monkeypatch, c=False)
