@@ -767,7 +767,7 @@ def _walk(top: str, *, names: bool = False):
     sorted): the same files, without one Python object per file (issue #17)."""
     from segviz import kernels  # (imported with segviz; here to keep the import order free)
 
-    scan = getattr(kernels._ckernel, "scan_folder", None) if names else None
+    scan = getattr(kernels.c_extension(), "scan_folder", None) if names else None
     stack = [(top, "")]
     while stack:
         path, rel = stack.pop()

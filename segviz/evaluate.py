@@ -691,7 +691,7 @@ def _fold_kernel(cols: CountColumns, pairs: PairList, table: ClassTable) -> _Fol
     it does not apply: no kernel, several encodings on a side, raw values that are not integers
     in ``0..LUT_VALUES-1``, a table of 2**28 classes or more. The lookup tables are the class table's
     own functions applied to ``0..max`` (as in :func:`_indices`): the same class indices."""
-    fold_rows = getattr(kernels._ckernel, "fold_rows", None)
+    fold_rows = getattr(kernels.c_extension(), "fold_rows", None)
     n, k = len(cols), table.num_classes
     g, p, c = cols.gt_values, cols.pred_values, cols.counts
     if fold_rows is None or not 0 < k < 1 << 28 or len(set(pairs.gt_encoding)) > 1:
@@ -820,7 +820,7 @@ def _count_matrix_kernel(rows: np.ndarray, n: int, k: int, index_dtype) -> tuple
     pass over the rows, no array per row; written into room for 3 entries per row, of which the
     pages never written are never touched, then trimmed in place), or None without the kernel or
     where the rows are not what it takes (``rows`` sorted by image)."""
-    image_matrix = getattr(kernels._ckernel, "image_matrix", None)
+    image_matrix = getattr(kernels.c_extension(), "image_matrix", None)
     if image_matrix is None or k < 1 or rows.dtype != np.int64 or rows.ndim != 2 or rows.shape[1] != 4:
         return None
     rows = np.ascontiguousarray(rows)

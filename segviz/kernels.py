@@ -51,6 +51,17 @@ _warm_thread: threading.Thread | None = None
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def c_extension():
+    """The compiled C kernel module ``segviz._count``, or None (not built, or ``SEGVIZ_NO_CKERNEL``
+    set); callers check ``hasattr`` for functions a module built from an older ``_count.c`` lacks.
+
+    Example:
+        >>> c_extension() is None or hasattr(c_extension(), "sparse_u8")
+        True
+    """
+    return _ckernel
+
+
 def accelerators() -> dict[str, bool]:
     """Which optional accelerators are in use."""
     return {

@@ -1089,7 +1089,7 @@ def _signatures(paths: list[str]) -> tuple[list[str], list[int], list[int]]:
     """
     from segviz import kernels  # (imported with segviz; here to keep store.py free of kernels at import)
 
-    stat_many = getattr(kernels._ckernel, "stat_many", None)
+    stat_many = getattr(kernels.c_extension(), "stat_many", None)
     if stat_many is None or len(paths) < _STAT_MANY_MIN or os.name != "posix":
         return _signatures_python(paths)
     paths = paths if type(paths) is list else list(paths)
