@@ -1071,6 +1071,18 @@ def _plain(text: str) -> bool:
     return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
+def file_signatures(paths: Sequence[str]) -> tuple[list[str], list[int], list[int]]:
+    """:func:`file_signature` of many absolute paths or URLs at once ("": no file), as three
+    columns (names, sizes, mtime_ns or a URL's version): -1, -1 for no file or a file that is gone.
+    With the C extension built the files are stat'ed in C (issue #17; see :func:`_signatures`).
+
+    Example:
+        >>> file_signatures(["", "/nonexistent/x.png"])
+        (['', '/nonexistent/x.png'], [-1, -1], [-1, -1])
+    """
+    return _signatures(paths if type(paths) is list else list(paths))
+
+
 def _signatures(paths: list[str]) -> tuple[list[str], list[int], list[int]]:
     """:func:`file_signature` of each absolute path or URL ("": no file), as three columns.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections import Counter
 
@@ -386,3 +387,27 @@ def test_odd_folders_list_as_with_scandir(tmp_path, monkeypatch):
         assert opened(root, model, monkeypatch, c=True) == opened(root, model, monkeypatch, c=False)
     top = str(root) + "/"  # (a folder given with a trailing '/')
     assert opened(top, "m", monkeypatch, c=True) == opened(top, "m", monkeypatch, c=False)
+
+
+@needs_kernel
+def test_report_fingerprint_is_the_same_with_and_without_the_extension(shared_data, tmp_path, monkeypatch):
+    import shutil
+
+    from segviz import evaluate
+    from segviz.report.fingerprint import dataset_fingerprint
+
+    ev = evaluate(open_dataset(shared_data / "camvid-val", model="tinyfcn"))
+    assert len(ev.pairs) >= 8  # (enough masks for stat_many)
+    with_c = dataset_fingerprint(ev)
+    monkeypatch.setattr(kernels, "_ckernel", None)
+    assert dataset_fingerprint(ev) == with_c
+    monkeypatch.undo()
+    copy = tmp_path / "camvid"  # the first mask gone, in the order ground truth, prediction
+    shutil.copytree(shared_data / "camvid-val", copy, ignore=shutil.ignore_patterns("images", "conf"))
+    moved = evaluate(open_dataset(copy, model="tinyfcn"))
+    assert dataset_fingerprint(moved) == with_c  # (relative paths: a move keeps it)
+    second = sorted((copy / "pred" / "tinyfcn").iterdir())[1]
+    (sorted((copy / "gt").iterdir())[3]).unlink()
+    second.unlink()
+    with pytest.raises(SegvizError, match=rf"^{re.escape(str(second))}: cannot fingerprint the dataset"):
+        dataset_fingerprint(moved)
