@@ -770,7 +770,12 @@ static PyObject *stat_many(PyObject *self, PyObject *args) {
         const char *text = NULL;
         Py_ssize_t len = 0;
         names[i] = NULL;
-        if (PyUnicode_Check(item) && PyUnicode_IS_READY(item) && PyUnicode_IS_ASCII(item)) {
+#if PY_VERSION_HEX < 0x030C0000
+        int ascii = PyUnicode_Check(item) && PyUnicode_IS_READY(item) && PyUnicode_IS_ASCII(item);
+#else
+        int ascii = PyUnicode_Check(item) && PyUnicode_IS_ASCII(item); /* (every str is "ready") */
+#endif
+        if (ascii) {
             text = PyUnicode_AsUTF8AndSize(item, &len); /* (an ASCII str's own bytes: no copy) */
         } else if (PyUnicode_Check(item)) {
             PyObject *bytes = PyUnicode_EncodeFSDefault(item);
