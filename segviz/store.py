@@ -1102,12 +1102,15 @@ def _signatures(paths: list[str]) -> tuple[list[str], list[int], list[int]]:
     from segviz import kernels  # (imported with segviz; here to keep store.py free of kernels at import)
 
     stat_many = getattr(kernels.c_extension(), "stat_many", None)
-    if stat_many is None or len(paths) < _STAT_MANY_MIN or os.name != "posix":
+    if stat_many is None or len(paths) < _STAT_MANY_MIN:
         return _signatures_python(paths)
     paths = paths if type(paths) is list else list(paths)
     size_array, time_array = np.empty(len(paths), np.int64), np.empty(len(paths), np.int64)
     threads = 2 if len(paths) >= _STAT_MANY_THREADS and (os.cpu_count() or 1) > 1 else 1
-    left = stat_many(paths, size_array, time_array, threads)
+    try:
+        left = stat_many(paths, size_array, time_array, threads)
+    except NotImplementedError:  # (built on a system it does not know: no stat in C)
+        return _signatures_python(paths)
     sizes, times = size_array.tolist(), time_array.tolist()
     if not left:
         return paths, sizes, times
