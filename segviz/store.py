@@ -1087,8 +1087,8 @@ def _signatures(paths: list[str]) -> tuple[list[str], list[int], list[int]]:
     """:func:`file_signature` of each absolute path or URL ("": no file), as three columns.
 
     With the C extension (``segviz._count.stat_many``) the files are stat'ed in C, the GIL
-    released, in two threads for long lists, each folder opened once (issue #17: ≈4 µs of Python
-    per ``os.stat`` before); the paths it leaves (URLs, a NUL inside, text the file-system encoding
+    released, in two threads for long lists, each folder opened once (issue #17: ≈2.4 µs per file
+    with ``os.stat`` in a Python loop, ≈1.4 µs CPU in C at 100,000 files); the paths it leaves (URLs, a NUL inside, text the file-system encoding
     cannot take) go through :func:`_signatures_python`, which is also the whole answer without the
     extension. The same sizes and ``st_mtime_ns`` either way.
 
