@@ -702,9 +702,14 @@ def _index_texts(  # noqa: C901 -- a short path for plain names beside the gener
                 keep(sample_key(rel), url)
     else:
         # This runs for every file each time a dataset opens (issue #17): plain ASCII names take
-        # a short path of string operations equal to sample_key and _unusable_file's checks.
-        for rel_dir, entries in _walk(os.fspath(folder)):
+        # a short path of string operations equal to sample_key and _unusable_file's checks; a
+        # folder listed by the C extension whose files all have plain names takes a shorter one.
+        for rel_dir, entries in _walk(os.fspath(folder), names=True):
             plain_dir = rel_dir.isascii()
+            if type(entries) is tuple:  # (the folder's path + "/", its file names: regular files)
+                if _keep_plain(entries, rel_dir, suffixes, found, doubled):
+                    continue
+                entries = [_File(name, entries[0] + name) for name in entries[1]]  # (the general path)
             for entry in entries:
                 fname = entry.name
                 dot = fname.rfind(".")
@@ -751,17 +756,33 @@ def _path_of(item: os.DirEntry | str) -> Location:
 _NAME = operator.attrgetter("name")
 
 
-def _walk(top: str):
+def _walk(top: str, *, names: bool = False):
     """(a folder's path relative to ``top`` with a trailing "/" or "", its non-hidden files as
     sorted DirEntry objects), top-down in sorted order; links to folders are not followed (like
-    ``os.walk(followlinks=False)``) and unreadable folders are left out."""
+    ``os.walk(followlinks=False)``) and unreadable folders are left out.
+
+    ``names=True``: a folder the C extension lists (``segviz._count.scan_folder``: every entry a
+    regular file or a folder by its directory entry, no link, no unknown type) gives, instead of
+    DirEntry objects, the tuple (the folder's path with a trailing "/", its non-hidden file names
+    sorted): the same files, without one Python object per file (issue #17)."""
+    from segviz import kernels  # (imported with segviz; here to keep the import order free)
+
+    scan = getattr(kernels.c_extension(), "scan_folder", None) if names else None
     stack = [(top, "")]
     while stack:
         path, rel = stack.pop()
+        listed = scan(path) if scan is not None else None
+        if listed is not None:
+            prefix = path if path.endswith("/") else path + "/"  # (as DirEntry.path joins)
+            files = listed[0]
+            if "\0." in "\0" + "\0".join(files):  # (hidden files: left out, as below)
+                files = [n for n in files if n[0] != "."]
+            files.sort()
+            yield rel, (prefix, files)
+            stack.extend((prefix + n, rel + n + "/") for n in sorted(listed[1], reverse=True) if n[0] != ".")
+            continue
         try:
-            with os.scandir(path) as it:
-                entries = [e for e in it if e.name[0] != "."]
-            entries.sort(key=_NAME)
+            entries = _entries_of(path)
         except OSError:
             continue
         files, subdirs = [], []
@@ -777,6 +798,74 @@ def _walk(top: str):
                 files.append(e)
         yield rel, files
         stack.extend(reversed(subdirs))
+
+
+def _entries_of(path: str) -> list[os.DirEntry]:
+    """The non-hidden entries of folder ``path``, sorted by name; OSError when it cannot be listed."""
+    with os.scandir(path) as it:
+        entries = [e for e in it if e.name[0] != "."]
+    entries.sort(key=_NAME)
+    return entries
+
+
+class _File:
+    """What :func:`_index_texts` asks of the DirEntry of a file the C extension listed as a
+    regular file (not a link): its name, its path, ``is_file()`` and ``is_symlink()``."""
+
+    __slots__ = ("name", "path")
+
+    def __init__(self, name: str, path: str):
+        self.name, self.path = name, path
+
+    def is_file(self) -> bool:
+        return True
+
+    def is_symlink(self) -> bool:
+        return False
+
+
+def _keep_plain(
+    listed: tuple[str, list[str]],
+    rel_dir: str,
+    suffixes: tuple[str, ...],
+    found: dict[str, str],
+    doubled: dict[str, list[str]],
+) -> bool:
+    """Index one folder's regular files by :func:`_index_texts`' short path when every name is
+    plain (ASCII, a suffix of ``suffixes`` after a non-empty stem, folder path ASCII too): the
+    same keys and paths in the same order; False (nothing kept) when any is not."""
+    prefix, names = listed
+    joined = "\0".join(names) + "\0"  # (no name holds a NUL: each name ends before one)
+    if not (rel_dir.isascii() and joined.isascii()):
+        return False
+    suffix = names[0][names[0].rfind(".") :] if names else ""
+    if (
+        len(suffix) > 1
+        and joined.count(suffix + "\0") == len(names)
+        and "\0" + suffix + "\0" not in "\0" + joined
+    ):
+        # Every name ends with one suffix that holds no other dot, after a non-empty stem.
+        if suffix.lower() not in suffixes:
+            return False
+        stems = [name[: -len(suffix)] for name in names]
+        if not any(end + suffix + "\0" in joined for end in _STRIPPED):  # (no stem _SUFFIX_RE changes)
+            keys = [rel_dir + stem for stem in stems] if rel_dir else stems
+            if found.keys().isdisjoint(keys):
+                found.update(zip(keys, [prefix + name for name in names], strict=True))
+                return True
+    dots = [name.rfind(".") for name in names]
+    if (min(dots) if dots else 1) <= 0 or not all(
+        name[dot:].lower() in suffixes for name, dot in zip(names, dots, strict=True)
+    ):
+        return False
+    for name, dot in zip(names, dots, strict=True):
+        stem = rel_dir + name[:dot]
+        key = _SUFFIX_RE.sub("", stem) if stem.endswith(_STRIPPED) else stem
+        if key in found:
+            doubled.setdefault(key, [found[key]]).append(prefix + name)
+        else:
+            found[key] = prefix + name
+    return True
 
 
 def _wrong_kind_message(path: Location, kind: str) -> str:

@@ -1071,8 +1071,65 @@ def _plain(text: str) -> bool:
     return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
+def file_signatures(paths: Sequence[str]) -> tuple[list[str], list[int], list[int]]:
+    """:func:`file_signature` of many absolute paths or URLs at once ("": no file), as three
+    columns (names, sizes, mtime_ns or a URL's version): -1, -1 for no file or a file that is gone.
+    With the C extension built the files are stat'ed in C (issue #17; see :func:`_signatures`).
+
+    Example:
+        >>> file_signatures(["", "/nonexistent/x.png"])
+        (['', '/nonexistent/x.png'], [-1, -1], [-1, -1])
+    """
+    return _signatures(paths if type(paths) is list else list(paths))
+
+
 def _signatures(paths: list[str]) -> tuple[list[str], list[int], list[int]]:
-    """:func:`file_signature` of each absolute path or URL ("": no file), as three columns."""
+    """:func:`file_signature` of each absolute path or URL ("": no file), as three columns.
+
+    With the C extension (``segviz._count.stat_many``) the files are stat'ed in C, the GIL
+    released, in two threads for long lists, each folder opened once (issue #17: ≈2.4 µs per file
+    with ``os.stat`` in a Python loop, ≈1.4 µs CPU in C at 100,000 files); the paths it leaves (URLs, a NUL inside, text the file-system encoding
+    cannot take) go through :func:`_signatures_python`, which is also the whole answer without the
+    extension. The same sizes and ``st_mtime_ns`` either way.
+
+    Example:
+        >>> names, sizes, times = _signatures([__file__, "", "/nonexistent/x.png"])
+        >>> names[1:], sizes[1:], times[1:]
+        (['', '/nonexistent/x.png'], [-1, -1], [-1, -1])
+        >>> (sizes[0], times[0]) == (os.stat(__file__).st_size, os.stat(__file__).st_mtime_ns)
+        True
+    """
+    from segviz import kernels  # (imported with segviz; here to keep store.py free of kernels at import)
+
+    stat_many = getattr(kernels.c_extension(), "stat_many", None)
+    if stat_many is None or len(paths) < _STAT_MANY_MIN:
+        return _signatures_python(paths)
+    paths = paths if type(paths) is list else list(paths)
+    size_array, time_array = np.empty(len(paths), np.int64), np.empty(len(paths), np.int64)
+    threads = 2 if len(paths) >= _STAT_MANY_THREADS and (os.cpu_count() or 1) > 1 else 1
+    try:
+        left = stat_many(paths, size_array, time_array, threads)
+    except NotImplementedError:  # (built on a system it does not know: no stat in C)
+        return _signatures_python(paths)
+    sizes, times = size_array.tolist(), time_array.tolist()
+    if not left:
+        return paths, sizes, times
+    names = paths
+    where = np.flatnonzero(size_array == -2).tolist()  # (the paths C left to Python)
+    for i, name, size, version in zip(where, *_signatures_python([paths[i] for i in where]), strict=True):
+        if name != paths[i]:  # (a URL's listed name)
+            names = names if names is not paths else list(paths)
+            names[i] = name
+        sizes[i], times[i] = size, version
+    return names, sizes, times
+
+
+_STAT_MANY_MIN = 8  # (fewer paths: os.stat in Python, no arrays to make)
+_STAT_MANY_THREADS = 4096  # (this many paths or more: two threads of stats)
+
+
+def _signatures_python(paths: list[str]) -> tuple[list[str], list[int], list[int]]:
+    """:func:`_signatures` with ``os.stat`` in Python (no C extension, and the paths it leaves)."""
     sizes, times = [], []
     names = paths
     stat = os.stat

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+from test_signatures import stat_counter
 
 import conftest
 from conftest import ROOT, save_mask, unmarked
@@ -54,11 +55,9 @@ def test_the_first_open_stats_each_mask_once(monkeypatch):
     (the dashboard's fingerprint, then the store's keys) and built a ``Path`` per file for the
     first (3.4 s of an 8.7 s first overview). The fingerprint is the store's keys, taken once and
     handed to the count."""
-    real_stat = os.stat
-    stats = []
-    monkeypatch.setattr(os, "stat", lambda p, *a, **k: stats.append(os.fspath(p)) or real_stat(p, *a, **k))
+    stat_calls = stat_counter(monkeypatch)  # (os.stat and the C extension's stat_many)
     at = run_app(monkeypatch, query={"model": "baseline"})
-    monkeypatch.setattr(os, "stat", real_stat)
+    stats = list(stat_calls.elements())
     assert not at.exception
     masks = [p for p in stats if p.endswith(".png") and ("/gt/" in p or "/pred/baseline/" in p)]
     dataset = open_dataset(ROOT / "sample_data", model="baseline")
@@ -84,12 +83,10 @@ def test_a_page_run_stats_no_mask(monkeypatch):
     monkeypatch.setattr(
         cache, "folder_signature", lambda r: calls.__setitem__("walk", calls["walk"] + 1) or real_walk(r)
     )
-    stats = []
-    real_stat = os.stat
-    monkeypatch.setattr(os, "stat", lambda p, *a, **k: stats.append(str(p)) or real_stat(p, *a, **k))
+    stat_calls = stat_counter(monkeypatch)  # (os.stat and the C extension's stat_many)
     at.run()
     at.segmented_control(key="cm:norm").set_value("column").run()
-    monkeypatch.setattr(os, "stat", real_stat)
+    stats = list(stat_calls.elements())
     assert not at.exception
     assert calls == {"fingerprint": 0, "walk": 0}
     masks = [p for p in stats if p.endswith(".png") and ("/gt/" in p or "/pred/" in p)]

@@ -115,7 +115,12 @@ def test_open_models_names_the_first_model_that_cannot_be_opened(troubled):
 
 
 def counting(monkeypatch, name: str) -> Counter:
-    """Count the calls of ``os.<name>`` by their first argument (a path)."""
+    """Count the calls of ``os.<name>`` by their first argument (a path); for "stat" and
+    "scandir", the stats and listings of the C extension too (:mod:`test_signatures`)."""
+    if name in ("stat", "scandir"):
+        from test_signatures import scan_counter, stat_counter
+
+        return (stat_counter if name == "stat" else scan_counter)(monkeypatch)
     calls: Counter = Counter()
     real = getattr(os, name)
 

@@ -13,7 +13,7 @@ from segviz.dataset import Location, PairList, common_folder
 from segviz.errors import SegvizError
 from segviz.evaluate import Evaluation
 from segviz.report.markup import esc
-from segviz.store import file_signature
+from segviz.store import file_signatures
 
 #: What a ``root`` argument defaults to: find the dataset's folder (:func:`mask_root`).
 FIND = ...
@@ -27,8 +27,8 @@ def dataset_fingerprint(evaluation: Evaluation, *, root: str | EllipsisType | No
     touching a mask changes it. Photos are not included. Raises :class:`SegvizError` when a file is
     gone. ``root``: that folder when the caller already has it (:func:`mask_root`).
 
-    One ``os.stat`` per mask and one absolute path per folder (not per file): 200,000 masks in
-    well under a second.
+    One ``stat`` per mask (:func:`segviz.store.file_signatures`: in C when the extension is built)
+    and one absolute path per folder (not per file): 200,000 masks in well under a second.
 
     Example:
         >>> from segviz.stats import _example_evaluation        # its masks are not on disk
@@ -43,11 +43,12 @@ def dataset_fingerprint(evaluation: Evaluation, *, root: str | EllipsisType | No
     root = _root_of(files) if root is FIND else root
     prefix = _prefix(root)
     folders: dict[str, tuple[str, str]] = {}  # a folder as written -> (absolute, relative to root)
-    entries = []
+    shown_names: list[str | None] = []  # (None: a URL, named by its listing)
+    targets: list[str] = []  # what is stat'ed: the absolute path, or the URL
     for name, location in files.items():
         if remote.is_url(location):
-            name, size, version = file_signature(location)  # version: a URL's listed version
-            entries.append((relative(name, root), size, version))
+            shown_names.append(None)
+            targets.append(location)
         else:  # os.path.abspath and relative() once per folder, not per file
             parent, _, base = name.rpartition(os.sep)
             if parent not in folders:
@@ -55,17 +56,19 @@ def dataset_fingerprint(evaluation: Evaluation, *, root: str | EllipsisType | No
                 shown = folder[len(prefix) :].replace(os.sep, "/") if folder.startswith(prefix) else folder
                 folders[parent] = (folder, shown)
             folder, shown = folders[parent]
-            name = folder + base  # = os.path.abspath(name)
-            try:
-                st = os.stat(name)
-                size, version = st.st_size, st.st_mtime_ns
-            except OSError:
-                size = version = -1
-            entries.append((shown + base, size, version))
-        if size < 0:
-            raise SegvizError(
-                f"{location}: cannot fingerprint the dataset (no such file); was it moved or changed since it was evaluated?"
-            )
+            shown_names.append(shown + base)
+            targets.append(folder + base)  # = os.path.abspath(name)
+    names, sizes, versions = file_signatures(targets)  # (in C when built; a URL's listed version)
+    gone = next((i for i, size in enumerate(sizes) if size < 0), None)  # (the first, in order)
+    if gone is not None:
+        location = list(files.values())[gone]
+        raise SegvizError(
+            f"{location}: cannot fingerprint the dataset (no such file); was it moved or changed since it was evaluated?"
+        )
+    entries = [
+        (relative(name, root) if shown is None else shown, size, version)
+        for shown, name, size, version in zip(shown_names, names, sizes, versions, strict=True)
+    ]
     digest.update("".join(f"{rel}\t{size}\t{mtime}\n" for rel, size, mtime in sorted(entries)).encode())
     return digest.hexdigest()
 
