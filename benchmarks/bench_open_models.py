@@ -67,15 +67,11 @@ print(json.dumps({"segviz": ds.__file__, "open two": two, "keys two": keys, "ope
 
 
 def export(rev: str, out: Path) -> Path:
-    """The segviz of git revision ``rev``, unpacked under ``out`` (no worktree, no checkout)."""
-    target = out / f"code-{rev}"
-    if not (target / "segviz").is_dir():
-        target.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", rev, "segviz"], capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target
+    """``bench_scale.export``: the segviz of revision ``rev`` unpacked under ``out``, or a checkout's folder."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_scale import export as export_code
+
+    return export_code(rev, out)
 
 
 def run(cmd: list[str], *, code: Path, store: Path, out: Path) -> dict:

@@ -51,15 +51,7 @@ def load(
     ``evaluator``: called instead of :func:`segviz.evaluate.evaluate` (same arguments)."""
     try:
         ignore = _ignore_ids(args)
-        dataset = open_dataset(
-            args.dataset,
-            model=model,
-            images=args.images,
-            gt=args.gt,
-            pred=pred,
-            classes=args.classes,
-            ignore_ids=ignore,
-        )
+        dataset = open_dataset(args.dataset, model=model, pred=pred, **_opening(args, ignore))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     store = None if args.no_store else ResultsStore(args.store, verify=args.verify)
@@ -76,14 +68,7 @@ def load_models(args: argparse.Namespace, *, models: list[str]) -> list[Evaluati
     :func:`segviz.store.shared_key_texts`; issue #17), and each class-table warning said once."""
     try:
         ignore = _ignore_ids(args)
-        datasets = open_models(
-            args.dataset,
-            models=models,
-            images=args.images,
-            gt=args.gt,
-            classes=args.classes,
-            ignore_ids=ignore,
-        )
+        datasets = open_models(args.dataset, models=models, **_opening(args, ignore))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     # (every file's size and mtime taken before any counting, as a single load takes them)
@@ -107,6 +92,11 @@ def load_models(args: argparse.Namespace, *, models: list[str]) -> list[Evaluati
 
 def _ignore_ids(args: argparse.Namespace) -> list[int] | None:
     return list(parse_ignore_ids(args.ignore)) if args.ignore is not None else None
+
+
+def _opening(args: argparse.Namespace, ignore: list[int] | None) -> dict:
+    """The options of :func:`segviz.dataset.open_dataset` / ``open_models`` the arguments give."""
+    return {"images": args.images, "gt": args.gt, "classes": args.classes, "ignore_ids": ignore}
 
 
 def _report_problems(
