@@ -268,6 +268,15 @@ def preamble(results: list[dict]) -> str:
             f"whole server process, median of {rounds} session(s); new = fragment reruns (what a browser "
             "asks for); server peak = the server process's peak RSS. Disk: du of the dataset (hard links "
             "counted once).",
+            *(
+                [
+                    "browser: headless Chromium, a new tab after Streamlit's Clear caches on a warm server: "
+                    "wall time in the browser / CPU of the server process meanwhile (the browser's own CPU "
+                    "not counted); control change = Normalise -> column, until the matrix is redrawn."
+                ]
+                if any("browser" in r for r in results)
+                else []
+            ),
         ]
     )
 
@@ -309,11 +318,13 @@ def main() -> None:
         "revisions": {"before": revision(args.before), "new": revision(REPO)},
     }
     results = []
-    for n in args.images or SIZES:
+    sizes = args.images or SIZES
+    for n in sizes:
         result = {**common, **bench_one(n, args)}
         (args.out / f"issue17-{n}.json").write_text(json.dumps(result, indent=1))
         results.append(result)
-        print("\n" + table([result]) + "\n", flush=True)
+        if len(sizes) > 1:  # (each size's table as soon as it is done: 100,000 takes a while)
+            print("\n" + table([result]) + "\n", flush=True)
     print(preamble(results) + "\n\n" + table(results))
     print(f"\nraw figures: {args.out}/issue17-N.json (reprint: --from-json)")
 

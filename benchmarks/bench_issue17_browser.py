@@ -115,6 +115,13 @@ class Server:
             if self.cpu() - before < quiet:
                 return
 
+    def peak_mb(self) -> float:
+        """The server process's peak resident memory so far (VmHWM), MB."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -194,6 +201,7 @@ def main() -> None:
                     for _ in range(args.rounds):
                         clear_caches(browser, server)
                         runs[code].append(one_round(browser, server))
+                        runs[code][-1]["server peak MB"] = server.peak_mb()
                 finally:
                     server.stop()
             browser.close()

@@ -148,3 +148,20 @@ def test_from_json_reprints_a_saved_run(bench, tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert out.startswith("machine: Test CPU, 2 cores, 24.0 GiB, Python 3.11.7")
     assert _cells(out, "old")[3] == "0.71 s / 0.64 s"
+
+
+def test_browser_columns_when_the_browser_ran(bench):
+    result = _canned()
+    result["browser"] = {
+        "rounds": 1,
+        "runs": {
+            "before": [{"first overview": [4.3, 0.45], "control change": [0.34, 0.14]}],
+            "new": [{"first overview": [3.7, 0.41], "control change": [0.31, 0.11]}],
+        },
+    }
+    text = bench.table([result])
+    head = [c.strip() for c in text.splitlines()[0].strip("|").split("|")]
+    assert head[-3:] == ["first overview (browser)", "control change (browser)", "server peak"]
+    assert _cells(text, "old")[-3:-1] == ["4.30 s / 0.45 s", "0.34 s / 0.14 s"]
+    assert _cells(text, "new")[-3:-1] == ["3.70 s / 0.41 s", "0.31 s / 0.11 s"]
+    assert "| first overview (browser)" not in bench.table([_canned()])
