@@ -100,7 +100,8 @@ def machine() -> dict:
 
 
 def revision(code: Path | str) -> str:
-    """The git revision of a checkout folder (``+`` when it has uncommitted changes), or ``code``."""
+    """The git revision of a checkout folder (``+`` when its code, segviz/ or app.py, has uncommitted
+    changes), or ``code``."""
     folder = Path(code)
     if not folder.is_dir():
         return str(code)
@@ -110,7 +111,7 @@ def revision(code: Path | str) -> str:
     if head.returncode:
         return str(folder)
     dirty = subprocess.run(
-        ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+        ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no", "--", "segviz", "app.py"],
         capture_output=True,
         text=True,
     ).stdout.strip()
