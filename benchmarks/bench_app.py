@@ -5,7 +5,7 @@ one session driven by Streamlit's AppTest in this process (no browser: server ti
 
     python benchmarks/bench_app.py [--pairs 2000] [--rounds 3] [--out /tmp/segviz-bench-app]
     SEGVIZ_STORE=/path/to/store python benchmarks/bench_app.py --data /path/to/dataset --rounds 1
-        [--before REV --before-store DIR]  (the old app and segviz of REV instead of main; DIR its
+        [--before REV --before-store DIR] [--json PATH]  (the old app and segviz of REV instead of main; DIR its
         own results store, filled first: an older store format must not share the new one's;
         REV may be a checkout's folder, e.g. /work/main, run as it is with its compiled kernel)
 
@@ -287,6 +287,11 @@ def main() -> None:
         type=Path,
         help="the old code's own results store (filled first), when its store format differs",
     )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="also write every round's raw figures (and the machine's load) to this JSON file",
+    )
     parser.add_argument("--variant", choices=[*VARIANTS, "reopen"], help=argparse.SUPPRESS)
     parser.add_argument("--app", help=argparse.SUPPRESS)
     parser.add_argument("--dataset", help=argparse.SUPPRESS)
@@ -335,6 +340,21 @@ def main() -> None:
             if variant in ("old", "fragment"):  # the library reopen of the same segviz, same model
                 runs[variant][-1].update(_child(src, "reopen", reopen["model"] or "", root, cell, store))
     report(runs, reopen, args, root, load_before)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "dataset": str(root),
+                    "before": str(args.before),
+                    "rounds": args.rounds,
+                    "reopen": reopen,
+                    "load": [load_before, os.getloadavg()[0]],
+                    "variants": {v: VARIANTS[v][0] for v in runs},
+                    "runs": runs,
+                },
+                indent=1,
+            )
+        )
 
 
 def _child(src: Path, variant: str, app: str, root: Path, cell: tuple[int, int], store: str) -> dict:
