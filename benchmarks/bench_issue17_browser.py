@@ -22,14 +22,12 @@ Needs Debian's chromium (/usr/bin/chromium) and playwright (never ``playwright i
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import socket
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.request
@@ -58,16 +56,13 @@ def _free_port() -> int:
 
 
 def export(rev: str, into: Path) -> Path:
-    """The app's code of git revision ``rev`` (app.py, segviz/, .streamlit/), or a checkout folder as
-    it is (with its compiled kernel)."""
+    """The app's code of git revision ``rev`` (``bench_matrix_redraw.export_revision``: app.py,
+    segviz/, .streamlit/), or a checkout folder as it is (with its compiled kernel)."""
     if Path(rev).is_dir():
         return Path(rev).resolve()
-    data = subprocess.run(
-        ["git", "archive", rev, "app.py", "segviz", ".streamlit"], cwd=REPO, capture_output=True, check=True
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(into, filter="data")
-    return into
+    from bench_matrix_redraw import export_revision
+
+    return export_revision(rev, into)
 
 
 class Server:
