@@ -24,19 +24,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+from bench_matrix_redraw import MATRIX, App, export_revision  # noqa: E402  (the path above)
 
-MATRIX = "[...document.querySelectorAll('.js-plotly-plot')].find(g => g.data && g.data.some(t => t.name === 'cells'))"
 # a number that changes with the matrix's values (weighted by position: row and column
 # normalisation can have the same plain sum)
 SIGNATURE = f"""() => {{ const g = {MATRIX}; if (!g || !g._fullData) return null;
@@ -49,51 +47,25 @@ DRAWN = f"() => {{ const g = {MATRIX}; return !!(g && g._fullLayout) && !!docume
 IDLE = "() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def export(rev: str, into: Path) -> Path:
     """The app's code of git revision ``rev`` (``bench_matrix_redraw.export_revision``: app.py,
     segviz/, .streamlit/), or a checkout folder as it is (with its compiled kernel)."""
-    if Path(rev).is_dir():
-        return Path(rev).resolve()
-    from bench_matrix_redraw import export_revision
-
-    return export_revision(rev, into)
+    return Path(rev).resolve() if Path(rev).is_dir() else export_revision(rev, into)
 
 
-class Server:
-    """``streamlit run app.py`` of ``code`` on ``dataset`` with results store ``store``."""
+class Server(App):
+    """``streamlit run app.py`` of ``code`` on ``dataset`` with results store ``store`` (with the
+    developer toolbar: its "Clear caches" shortcut; nothing else changes)."""
 
     def __init__(self, code: Path, dataset: Path, store: Path):
-        self.port = _free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(code),
-            "SEGVIZ_STORE": str(store),
-            "SEGVIZ_DATA_ROOT": str(dataset.parent),
-            "SEGVIZ_DATASET": dataset.name,
-        }
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(code / "app.py"), "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(self.port),
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-             "--client.toolbarMode", "developer"],  # (the "Clear caches" shortcut; nothing else changes)
-            cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"streamlit did not start for {code}")
+        super().__init__(
+            code,
+            dataset.parent,
+            dataset.name,
+            env={"SEGVIZ_STORE": str(store)},
+            options=("--client.toolbarMode", "developer"),
+            timeout=120,
+        )
 
     def cpu(self) -> float:
         """CPU seconds (user + sys, every thread) of the server process so far."""
@@ -116,13 +88,6 @@ class Server:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def new_page(browser):

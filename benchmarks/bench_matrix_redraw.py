@@ -63,9 +63,21 @@ def export_revision(rev: str, into: Path) -> Path:
 
 
 class App:
-    """``streamlit run app.py`` from ``code`` (its own segviz first on the path)."""
+    """``streamlit run app.py`` from ``code`` (its own segviz first on the path); ``env``: more
+    environment (e.g. ``SEGVIZ_STORE``), ``options``: more ``streamlit run`` options."""
 
-    def __init__(self, code: Path, data: Path, dataset: str):
+    def __init__(
+        self,
+        code: Path,
+        data: Path,
+        dataset: str,
+        *,
+        env: dict[str, str] | None = None,
+        options: tuple[str, ...] = (),
+        timeout: float = 60,
+    ):
+        import urllib.request
+
         from test_browser import _free_port
 
         self.port = _free_port()
@@ -74,28 +86,31 @@ class App:
             "PYTHONPATH": str(code),
             "SEGVIZ_DATA_ROOT": str(data),
             "SEGVIZ_DATASET": dataset,
+            **(env or {}),
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(code / "app.py"), "--server.headless", "true",
              "--server.address", "127.0.0.1", "--server.port", str(self.port),
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *options],
             cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         self.url = f"http://127.0.0.1:{self.port}"
-        import urllib.request
-
-        deadline = time.time() + 60
+        deadline = time.time() + timeout
         while time.time() < deadline:
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2):
                     return
             except OSError:
                 time.sleep(0.3)
-        raise RuntimeError("streamlit did not start")
+        self.stop()
+        raise RuntimeError(f"streamlit did not start for {code}")
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(timeout=10)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 def figure_bytes(code: Path, data: Path, dataset: str, model: str) -> int:
