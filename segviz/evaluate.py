@@ -708,8 +708,8 @@ def _fold_kernel(cols: CountColumns, pairs: PairList, table: ClassTable) -> _Fol
         return None
     gt_encoding = pairs.gt_encoding[0] if n else "ids"
     pred_encoding = pairs.pred_encoding[0] if n else "ids"
-    lut_g = _kernel_lut(table.gt_indices, limits[0][1], gt_encoding)
-    lut_p = _kernel_lut(table.pred_indices, limits[1][1], pred_encoding)
+    lut_g = _value_lut(table.gt_indices, limits[0][1], gt_encoding)
+    lut_p = _value_lut(table.pred_indices, limits[1][1], pred_encoding)
     confusion = np.zeros((k, k + 1), dtype=np.int64)
     ignored = np.empty(n, dtype=np.int64)
     flags = np.empty(n, dtype=np.uint8)
@@ -759,9 +759,10 @@ def _written_once(shape, dtype) -> np.ndarray:
             switch(before)
 
 
-def _kernel_lut(indices, high: int, encoding: str) -> np.ndarray:
-    """int32 class index of every raw value ``0..high`` (``indices``: the table's lookup)."""
-    return np.asarray(indices(np.arange(high + 1, dtype=np.int64), encoding=encoding)).astype(np.int32)
+def _value_lut(indices, high: int, encoding: str, dtype=np.int32) -> np.ndarray:
+    """The class index of every raw value ``0..high`` (``indices``: the table's lookup), ``dtype``:
+    the table :func:`_indices` gathers from and the C kernel folds through."""
+    return np.asarray(indices(np.arange(high + 1, dtype=np.int64), encoding=encoding)).astype(dtype)
 
 
 #: Cells of one block of images: images x 3K of :func:`_count_matrix` (16 MB of float64 sums),
@@ -889,8 +890,7 @@ def _indices(values: np.ndarray, encoding: str, indices, dtype) -> np.ndarray:
     if len(values) > 1024 and values.dtype.kind in "iu":
         low, high = int(values.min()), int(values.max())
         if low >= 0 and high < LUT_VALUES:
-            lut = indices(np.arange(high + 1, dtype=np.int64), encoding=encoding)
-            return np.asarray(lut).astype(dtype)[values]
+            return _value_lut(indices, high, encoding, dtype)[values]
     return np.asarray(indices(values, encoding=encoding)).astype(dtype)
 
 
